@@ -1,0 +1,45 @@
+# cts — the project's front door. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEFAULT_PANEL := data/synthetic/panel.parquet
+PANEL ?= $(DEFAULT_PANEL)
+
+.PHONY: help setup data report test lint lab bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv with cts and its dev tools (about 1 min)
+
+$(DEFAULT_PANEL): $(VENV)/.installed cts/simulate.py
+	$(PY) -m cts data $@
+
+data: $(DEFAULT_PANEL)  ## simulate the default panel: 1,000 teams x 156 weeks, truth beside it
+
+report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis (PANEL=your.parquet)
+	$(PY) -c "import cts; p = cts.load_panel('$(PANEL)'); print(f'panel $(PANEL): {len(p):,} team-weeks, {p.team_id.nunique():,} teams, {p.week.min():%Y-%m-%d} to {p.week.max():%Y-%m-%d}')"
+
+test: setup  ## lint and unit tests
+	$(VENV)/bin/ruff check cts tests benchmarks
+	$(PY) -m pytest
+
+lint: setup  ## ruff
+	$(VENV)/bin/ruff check cts tests benchmarks
+
+lab: setup  ## JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: setup  ## performance figures (benchmarks/), not part of the tests
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:  ## remove generated data, reports and caches (keeps .venv)
+	rm -rf data/synthetic reports/*.html .pytest_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

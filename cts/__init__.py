@@ -1,0 +1,42 @@
+"""cts: cost to serve software and the causal value of delivery tooling, from team-week panels."""
+
+import warnings as _warnings
+
+from cts.data import write_panel, write_simulation
+from cts.panel import (
+    ARCHITECTURES,
+    COUNT_COLUMNS,
+    DERIVED_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    PanelError,
+    PanelWarning,
+    lag,
+    load_panel,
+    suppress_small_teams,
+)
+from cts.simulate import SimulatedOrg, SimulationParams, simulate_org
+
+__version__ = "0.1.0"
+
+# pyfixest 0.60 calls pandas 3.1 APIs that warn on every fit; silence exactly that, once, here,
+# so it never reaches notebooks, HTML reports or nbval.
+_warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfixest(\.|$)")
+
+__all__ = [
+    "ARCHITECTURES",
+    "COUNT_COLUMNS",
+    "DERIVED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "PanelError",
+    "PanelWarning",
+    "SimulatedOrg",
+    "SimulationParams",
+    "lag",
+    "load_panel",
+    "simulate_org",
+    "suppress_small_teams",
+    "write_panel",
+    "write_simulation",
+]

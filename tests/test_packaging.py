@@ -1,0 +1,74 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+import yaml
+
+import cts
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI's.
+CONDA_NAMES = {"duckdb": "python-duckdb"}
+
+
+def _requirement(spec: str) -> tuple[str, str]:
+    name, bound = re.match(r"([A-Za-z0-9_.\-]+)\s*(.*)", spec).groups()
+    return name.lower(), bound.replace(" ", "")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(
+        map(_requirement, project["dependencies"] + project["optional-dependencies"]["dev"])
+    )
+    wanted = {CONDA_NAMES.get(name, name): bound for name, bound in wanted.items()}
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed = dict(_requirement(d) for d in environment["dependencies"] if isinstance(d, str))
+    listed.pop("python"), listed.pop("pip")
+    assert listed == wanted
+
+
+def test_readme_documents_the_schema_and_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    for command in ("make report", "make test"):
+        assert command in readme
+    for column in [*cts.REQUIRED_COLUMNS, *cts.OPTIONAL_COLUMNS, *cts.DERIVED_COLUMNS]:
+        assert f"`{column}`" in readme, column
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_data_command_writes_panel_and_truth(tmp_path):
+    out = tmp_path / "org" / "panel.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "cts", "data", str(out), "--n-teams", "8", "--n-weeks", "12"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "team-weeks" in result.stdout
+    truth = json.loads(out.with_name("panel.truth.json").read_text())
+    assert truth["params"]["n_teams"] == 8
+    assert set(truth["truth"]) == {"cr_velocity", "deploy_velocity"}
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+    assert out.stat().st_mode & 0o044  # readable by others, like any file the user writes
+
+
+def test_committed_sample_is_small_and_valid():
+    sample = ROOT / "data" / "sample" / "panel_sample.csv"
+    assert sample.stat().st_size <= 200_000
+    panel = cts.load_panel(sample, min_team_size=1)
+    assert panel["team_id"].nunique() == 25
+
+
+def test_write_panel_refuses_unknown_formats(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown panel format '.xlsx'"):
+        cts.write_panel(cts.simulate_org(3, 5).panel, tmp_path / "p.xlsx")
+    assert list(tmp_path.iterdir()) == []

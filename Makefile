@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEFAULT_PANEL := data/synthetic/panel.parquet
 PANEL ?= $(DEFAULT_PANEL)
 
-.PHONY: help setup data report test lint lab bench clean
+.PHONY: help setup data report test validate lint lab bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## bui
 test: setup  ## lint and unit tests
 	$(VENV)/bin/ruff check cts tests benchmarks
 	$(PY) -m pytest
+
+validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~6 min)
+	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check cts tests benchmarks

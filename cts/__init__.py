@@ -2,7 +2,9 @@
 
 import warnings as _warnings
 
+from cts.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.data import write_panel, write_simulation
+from cts.effects import DynamicPanelResult, dynamic_panel
 from cts.panel import (
     ARCHITECTURES,
     COUNT_COLUMNS,
@@ -24,6 +26,10 @@ __version__ = "0.1.0"
 _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfixest(\.|$)")
 
 __all__ = [
+    "AdoptionEffect",
+    "DynamicPanelResult",
+    "dynamic_panel",
+    "estimate_adoption_effect",
     "ARCHITECTURES",
     "COUNT_COLUMNS",
     "DERIVED_COLUMNS",

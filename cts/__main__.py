@@ -1,10 +1,11 @@
-"""The ``cts`` command line: ``cts data`` (and ``python -m cts data``)."""
+"""The ``cts`` command line (also ``python -m cts``): ``cts data`` and ``cts validate``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from cts.data import write_simulation
 from cts.simulate import simulate_org
@@ -21,10 +22,30 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from cts.validation import monte_carlo, summarize_monte_carlo, validation_report
+
+    started = time.perf_counter()
+    blocks = []
+    for outcome in args.outcomes:
+        draws = monte_carlo(
+            n_weeks=args.n_weeks, n_teams=args.n_teams, reps=args.reps, outcome=outcome
+        )
+        blocks.append((outcome, summarize_monte_carlo(draws)))
+    report = validation_report(blocks, n_teams=args.n_teams, seconds=time.perf_counter() - started)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="cts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
     data = commands.add_parser("data", help="simulate an organization and write its panel")
     data.add_argument(
         "out",
@@ -36,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--n-weeks", type=int, default=156)
     data.add_argument("--seed", type=int, default=0)
     data.set_defaults(run=_data)
+
+    validate = commands.add_parser("validate", help="Monte Carlo of the adoption-effect methods")
+    validate.add_argument("--out", default="reports/validation.md")
+    validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
+    validate.add_argument("--n-teams", type=int, default=500)
+    validate.add_argument("--reps", type=int, default=200)
+    validate.add_argument("--outcomes", nargs="+", default=["cr_velocity", "deploy_velocity"])
+    validate.set_defaults(run=_validate)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

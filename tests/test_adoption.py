@@ -1,0 +1,76 @@
+import pandas as pd
+import pytest
+
+import cts
+
+COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
+
+
+def test_table_has_the_analyst_terms(medium_org):
+    sim, panel = medium_org
+    effect = cts.estimate_adoption_effect(panel, outcome="deploy_velocity")
+    assert list(effect.table.index) == [
+        "short_run",
+        "persistence",
+        "long_run",
+        "rollback_rate",
+        "interventions_per_deploy",
+    ]
+    assert list(effect.table.columns) == COLUMNS
+    truth = sim.truth["deploy_velocity"]
+    for term in ("short_run", "persistence", "long_run"):
+        row = effect.table.loc[term]
+        assert row["ci_low"] < truth[term] < row["ci_high"], term
+    assert (effect.method, effect.outcome, effect.n_teams) == (
+        "bias_corrected",
+        "deploy_velocity",
+        panel["team_id"].nunique(),
+    )
+    assert effect.n_weeks == panel["week"].nunique() - 1
+
+
+def test_relative_effect_is_percent_of_adopters_pre_adoption_mean(medium_org):
+    _, panel = medium_org
+    effect = cts.estimate_adoption_effect(panel)
+    first_use = panel[panel["ai_usage_rate"] > 0].groupby("team_id")["week"].min()
+    rows = panel[panel["team_id"].isin(first_use.index)]
+    baseline = rows.loc[rows["week"] < rows["team_id"].map(first_use), "cr_velocity"].mean()
+    assert effect.baseline == pytest.approx(baseline)
+    relative = effect.relative()
+    assert relative.loc["long_run", "estimate_pct"] == pytest.approx(
+        100 * effect.table.loc["long_run", "estimate"] / baseline
+    )
+    assert 15 < relative.loc["long_run", "estimate_pct"] < 30  # 0.6 on a base of about 3
+
+
+def test_summary_and_tidy(medium_org):
+    _, panel = medium_org
+    effect = cts.estimate_adoption_effect(panel, method="fe")
+    text = effect.summary()
+    assert "cr_velocity" in text and f"{effect.table.loc['short_run', 'estimate']:+.3f}" in text
+    tidy = effect.tidy()
+    assert len(tidy) == 5 and set(tidy["method"]) == {"fe"}
+    assert {"term", "outcome", "n_obs", *COLUMNS} <= set(tidy.columns)
+
+
+def test_fe_method_is_the_dynamic_panel_fe(medium_org):
+    _, panel = medium_org
+    effect = cts.estimate_adoption_effect(panel, method="fe", controls=())
+    direct = cts.dynamic_panel(
+        panel, "cr_velocity", "ai_usage_rate", "team_id", "week", method="fe"
+    )
+    assert (
+        effect.table.loc["short_run", "estimate"] == direct.table.loc["ai_usage_rate", "estimate"]
+    )
+
+
+def test_window_and_bad_input(medium_org):
+    _, panel = medium_org
+    start = panel["week"].min() + pd.Timedelta(weeks=20)
+    end = start + pd.Timedelta(weeks=38)
+    effect = cts.estimate_adoption_effect(panel, start=start, end=end)
+    assert effect.n_weeks == 39
+    with pytest.raises(cts.PanelError, match="no weeks between"):
+        cts.estimate_adoption_effect(panel, start="2040-01-01")
+    with pytest.raises(cts.PanelError, match="`lead_time` not in the panel"):
+        cts.estimate_adoption_effect(panel, outcome="lead_time")

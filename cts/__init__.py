@@ -5,6 +5,7 @@ import warnings as _warnings
 from cts.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.data import write_panel, write_simulation
 from cts.effects import DynamicPanelResult, dynamic_panel
+from cts.exogeneity import ExogeneityChecks, exogeneity_checks
 from cts.panel import (
     ARCHITECTURES,
     COUNT_COLUMNS,
@@ -28,8 +29,10 @@ _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfi
 __all__ = [
     "AdoptionEffect",
     "DynamicPanelResult",
+    "ExogeneityChecks",
     "dynamic_panel",
     "estimate_adoption_effect",
+    "exogeneity_checks",
     "ARCHITECTURES",
     "COUNT_COLUMNS",
     "DERIVED_COLUMNS",

@@ -6,11 +6,11 @@ that cts estimates,
     y_it = a_i + l_t + b * y_i,t-1 + g_i * usage_it + c * health_it + e_it,
 
 written in *observed* quantities: ``y`` is the integer count divided by ``n_builders`` and the
-recursion feeds the observed (rounded) value forward, so the model holds exactly in the data an
-estimator sees; rounding only adds a bounded, mean-zero term to ``e``. Around it sits what makes
-a real organization hard: team effects, holiday and December-freeze weeks, team-size changes,
-teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over weeks and
-starts earlier in faster teams (selection on the team effect), and never-adopters.
+recursion feeds the observed value forward, so the model holds exactly in the data an estimator
+sees; unbiased stochastic rounding only adds a bounded, mean-zero term to ``e``. Around it sits
+what makes a real organization hard: team effects, holiday and December-freeze weeks, team-size
+changes, teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over
+weeks and starts earlier in faster teams (selection on the team effect), and never-adopters.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from cts.panel import ARCHITECTURES
 __all__ = ["SimulatedOrg", "SimulationParams", "simulate_org"]
 
 _ARCHITECTURE_SHARES = (0.5, 0.3, 0.2)  # service, monolith, trunk
-_DEPLOY_LEVEL_BY_ARCHITECTURE = (1.2, 0.6, 1.0)  # multiples of deploy_level
+_DEPLOY_LEVEL_BY_ARCHITECTURE = (1.2, 0.8, 1.0)  # multiples of deploy_level
 # Effect multipliers with the heterogeneity switch on; each averages to one over its groups'
 # expected shares (architecture shares above; about half of teams start with < 8 builders).
 _EFFECT_BY_ARCHITECTURE = {"service": 1.4, "monolith": 0.5, "trunk": 0.75}
@@ -189,8 +189,8 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
     }
 
 
-def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Relative company-wide shocks per week for CRs and deployments (holidays, freezes)."""
+def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Relative company-wide shocks for CRs and deployments, and the freeze weeks."""
     week_end = weeks + pd.Timedelta(days=6)
 
     def contains(month: int, day: int) -> np.ndarray:
@@ -208,8 +208,10 @@ def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     christmas, new_year = contains(12, 25), contains(1, 1)
     freeze = contains(12, 18) | christmas
     cr = -0.35 * christmas - 0.25 * new_year - 0.10 * thanksgiving
-    deploy = cr - 0.30 * freeze
-    return cr, deploy
+    # Deployments dip less than CRs: an additive shock large enough to push slow teams below
+    # zero would be clipped, and clipping bends the linear model the estimators assume.
+    deploy = 0.5 * cr - 0.20 * freeze
+    return cr, deploy, freeze
 
 
 def _simulate_weeks(
@@ -220,7 +222,7 @@ def _simulate_weeks(
     slowest = max(abs(p.cr_persistence), abs(p.deploy_persistence), 0.1)
     burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
 
-    cr_shock, deploy_shock = _calendar_shocks(weeks)
+    cr_shock, deploy_shock, freeze = _calendar_shocks(weeks)
     common = np.zeros(n_weeks)  # a small AR(1) company-wide shock (market, priorities)
     for t in range(1, n_weeks):
         common[t] = 0.6 * common[t - 1] + 0.03 * rng.standard_normal()
@@ -296,8 +298,12 @@ def _simulate_weeks(
             + p.deploy_noise_sd * rng.standard_normal(n)
         )
         # Counts are what is observed; the recursion carries the observed velocity forward.
-        crs = np.maximum(np.rint(cr_latent * size), 0).astype(np.int64)
-        deployments = np.maximum(np.rint(deploy_latent * size), 0).astype(np.int64)
+        # Rounding is stochastic (floor of value + uniform): E[count] = latent * size exactly,
+        # so the rounding error is mean-zero given everything. Nearest-integer rounding is not:
+        # when 1/size is as coarse as the noise its error depends on the team's level and lag,
+        # and it biased estimates of the deployment model by ~1-2%.
+        crs = _count(cr_latent * size, rng)
+        deployments = _count(deploy_latent * size, rng)
         cr_prev, deploy_prev = crs / size, deployments / size
 
         rollbacks = rng.binomial(deployments, rollback_p)
@@ -307,7 +313,7 @@ def _simulate_weeks(
 
         # Monoliths ship CRs in fortnightly releases (none in freeze weeks); others continuously.
         pending_release += crs
-        release = (t % 2 == teams["release_phase"]) & (deploy_time > -0.2 * p.deploy_level)
+        release = (t % 2 == teams["release_phase"]) & ~(observed and freeze[t])
         ships = (teams["architecture"] != 1) | release
         crs_shipped = np.where(ships, pending_release, 0)
         pending_release = np.where(ships, 0, pending_release)
@@ -333,6 +339,11 @@ def _simulate_weeks(
                 records[key].append(value)
 
     return _assemble(teams, weeks, records, p, rng)
+
+
+def _count(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unbiased stochastic rounding to non-negative integers."""
+    return np.maximum(np.floor(expected + rng.random(expected.shape)), 0).astype(np.int64)
 
 
 _RECORD_COLUMNS = (

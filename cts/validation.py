@@ -54,7 +54,7 @@ def monte_carlo(
     n_teams: int = 500,
     reps: int = 200,
     outcome: str = "cr_velocity",
-    methods: Sequence[str] = ("fe", "bias_corrected"),
+    methods: Sequence[str] = ("fe", "bias_corrected", "gmm"),
     seed: int = 1000,
     workers: int | None = None,
     progress: bool = True,

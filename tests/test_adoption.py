@@ -18,9 +18,10 @@ def test_table_has_the_analyst_terms(medium_org):
     ]
     assert list(effect.table.columns) == COLUMNS
     truth = sim.truth["deploy_velocity"]
+    # One draw: within 3 SEs (99.7%); 95% coverage itself is checked by the Monte Carlo.
     for term in ("short_run", "persistence", "long_run"):
         row = effect.table.loc[term]
-        assert row["ci_low"] < truth[term] < row["ci_high"], term
+        assert abs(row["estimate"] - truth[term]) < 3 * row["se"], term
     assert (effect.method, effect.outcome, effect.n_teams) == (
         "bias_corrected",
         "deploy_velocity",

@@ -112,7 +112,14 @@ def test_monte_carlo_smoke_bias_corrected_fixes_nickell_bias():
     Nickell bias ~0.045, so 0.012 (4 MC SEs) separates them; g's tolerance is 4 MC SEs too."""
     from cts.validation import monte_carlo, summarize_monte_carlo
 
-    draws = monte_carlo(n_weeks=(39,), n_teams=200, reps=20, workers=1, progress=False)
+    draws = monte_carlo(
+        n_weeks=(39,),
+        n_teams=200,
+        reps=20,
+        methods=("fe", "bias_corrected"),
+        workers=1,
+        progress=False,
+    )
     summary = summarize_monte_carlo(draws).loc[39]
     assert abs(summary.loc[("bias_corrected", "persistence"), "bias"]) < 0.012
     assert abs(summary.loc[("bias_corrected", "short_run"), "bias"]) < 0.018
@@ -122,3 +129,22 @@ def test_monte_carlo_smoke_bias_corrected_fixes_nickell_bias():
     # The SE formula tracks the spread of the estimates (within 35% at 20 draws).
     ratio = summary["mean_se"] / summary["sd"]
     assert ratio.between(0.65, 1.35).all(), ratio
+
+
+def test_gmm_recovers_the_truth_with_few_instruments(medium_org):
+    sim, panel = medium_org
+    result = dynamic_panel(panel, "cr_velocity", X, "team_id", "week", method="gmm")
+    truth = sim.truth["cr_velocity"]
+    for term, true in (
+        ("L1.cr_velocity", truth["persistence"]),
+        ("ai_usage_rate", truth["short_run"]),
+    ):
+        row = result.table.loc[term]
+        assert abs(row["estimate"] - true) < 3 * row["se"], term
+    assert result.diagnostics["n_instruments"] < panel["team_id"].nunique() / 2
+    assert result.diagnostics["ar2_p"] > 0.01  # the simulator's errors are serially independent
+    assert "Hansen J" in result.notes[0] and "AR(2)" in result.notes[0]
+    with pytest.raises(ValueError, match="cluster must be the entity"):
+        dynamic_panel(
+            panel, "cr_velocity", X, "team_id", "week", method="gmm", cluster="architecture"
+        )

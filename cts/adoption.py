@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cts.effects import DynamicPanelResult, dynamic_panel
-from cts.panel import PanelError
+from cts.panel import PanelError, require_columns
 
 __all__ = ["AdoptionEffect", "estimate_adoption_effect"]
 
@@ -118,12 +118,7 @@ def estimate_adoption_effect(
     AdoptionEffect
     """
     controls = tuple(controls)
-    unknown = [c for c in (outcome, treatment, *controls) if c not in panel.columns]
-    if unknown:
-        raise PanelError(
-            f"column(s) {', '.join(f'`{c}`' for c in unknown)} not in the panel; "
-            "did it come from cts.load_panel?"
-        )
+    require_columns(panel, (outcome, treatment, *controls), "the panel")
     window = _in_window(panel["week"], start, end)
     model = dynamic_panel(
         panel, outcome, [treatment, *controls], "team_id", "week", method=method, sample=window

@@ -32,7 +32,7 @@ from pyfixest.estimation import demean
 from scipy import stats
 
 from cts.gmm import difference_gmm
-from cts.panel import PanelError, lag
+from cts.panel import PanelError, lag, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
@@ -178,9 +178,7 @@ def _estimation_frame(
     cluster: str,
     sample: pd.Series | None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    missing = [c for c in (y, *x, entity, time, cluster) if c not in data.columns]
-    if missing:
-        raise PanelError(f"column(s) not in the data: {', '.join(f'`{c}`' for c in missing)}")
+    require_columns(data, (y, *x, entity, time, cluster))
     if lags < 1:
         raise ValueError("lags must be >= 1 for a dynamic model")
     lag_names = [f"L{k}.{y}" for k in range(1, lags + 1)]

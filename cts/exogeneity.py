@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.effects import dynamic_panel
-from cts.panel import PanelError, lag
+from cts.panel import lag, require_columns
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
 
@@ -77,9 +77,7 @@ def exogeneity_checks(
     ExogeneityChecks
     """
     controls = tuple(controls)
-    unknown = [c for c in (outcome, treatment, *controls) if c not in panel.columns]
-    if unknown:
-        raise PanelError(f"column(s) {', '.join(f'`{c}`' for c in unknown)} not in the panel")
+    require_columns(panel, (outcome, treatment, *controls), "the panel")
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cts.panel import PanelError, lag
+from cts.panel import PanelError, lag, require_columns
 
 __all__ = ["GMMResult", "difference_gmm"]
 
@@ -110,9 +110,7 @@ def difference_gmm(
     if steps not in (1, 2):
         raise ValueError("steps must be 1 or 2")
     x = (x,) if isinstance(x, str) else tuple(x)
-    missing = [c for c in (y, *x, entity, time) if c not in data.columns]
-    if missing:
-        raise PanelError(f"column(s) not in the data: {', '.join(f'`{c}`' for c in missing)}")
+    require_columns(data, (y, *x, entity, time))
 
     rows, regressors, outcome, instruments, names = _differenced_system(
         data, y, x, entity, time, lags, min_lag, max_lag, collapse, time_effects, sample

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "PanelWarning",
     "lag",
     "load_panel",
+    "require_columns",
     "suppress_small_teams",
 ]
 
@@ -188,6 +190,13 @@ def lag(
     wanted = pd.MultiIndex.from_arrays([keys[entity], keys[time] - k * step])
     name = f"{column}_lag{k}" if k >= 0 else f"{column}_lead{-k}"
     return pd.Series(observed.reindex(wanted).to_numpy(), index=data.index, name=name)
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str], where: str = "the data") -> None:
+    """Raise :class:`PanelError` naming every one of ``columns`` missing from ``data``."""
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise PanelError(f"column(s) {', '.join(f'`{c}`' for c in missing)} not in {where}")
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import norm
 
-from cts.panel import ARCHITECTURES
+from cts.panel import ARCHITECTURES, COUNT_COLUMNS
 
 __all__ = ["SimulatedOrg", "SimulationParams", "simulate_org"]
 
@@ -249,7 +249,7 @@ def _simulate_weeks(
     cr_effect = p.cr_effect * teams["multiplier"]
     deploy_effect = p.deploy_effect * teams["multiplier"]
     pending_release = np.zeros(n, dtype=np.int64)
-    records: dict[str, list[np.ndarray]] = {k: [] for k in _RECORD_COLUMNS}
+    records: dict[str, list[np.ndarray]] = {k: [] for k in COUNT_COLUMNS}
 
     for t in range(-burn_in, n_weeks):
         observed = t >= 0
@@ -321,7 +321,7 @@ def _simulate_weeks(
 
         if observed:
             for key, value in zip(
-                _RECORD_COLUMNS,
+                COUNT_COLUMNS,
                 (
                     size,
                     crs,
@@ -344,20 +344,6 @@ def _simulate_weeks(
 def _count(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Unbiased stochastic rounding to non-negative integers."""
     return np.maximum(np.floor(expected + rng.random(expected.shape)), 0).astype(np.int64)
-
-
-_RECORD_COLUMNS = (
-    "n_builders",
-    "crs_merged",
-    "deployments",
-    "rollbacks",
-    "manual_interventions",
-    "pages",
-    "oncall_builders",
-    "ai_active_builders",
-    "crs_shipped",
-    "commits_shipped",
-)
 
 
 def _assemble(
@@ -396,7 +382,7 @@ def _assemble(
             "commits_shipped": np.stack(records["commits_shipped"], axis=1).ravel()[keep],
         }
     )
-    for column in _RECORD_COLUMNS:
+    for column in COUNT_COLUMNS:
         panel[column] = panel[column].astype("int64")
     return panel
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,7 +109,8 @@ def estimate_adoption_effect(
         Time-varying controls; check they are not themselves moved by usage
         (:func:`cts.exogeneity_checks`).
     method
-        ``"bias_corrected"`` (default) or ``"fe"`` (naive, for comparison).
+        ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
+        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
@@ -144,7 +146,9 @@ def estimate_adoption_effect(
     )
 
 
-def _in_window(weeks: pd.Series, start, end) -> pd.Series:
+def _in_window(
+    weeks: pd.Series, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
+) -> pd.Series:
     inside = pd.Series(True, index=weeks.index)
     if start is not None:
         inside &= weeks >= pd.Timestamp(start)
@@ -161,5 +165,10 @@ def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> flo
     adopters = panel.loc[panel["team_id"].isin(first_use.index)]
     before = adopters["week"] < adopters["team_id"].map(first_use)
     if not before.any():
-        raise PanelError(f"no adopter has weeks before first use of `{treatment}` in the window")
+        warnings.warn(
+            f"no adopter has weeks before first use of `{treatment}` in the window, so effects "
+            "relative to the pre-adoption mean are undefined (NaN)",
+            stacklevel=3,
+        )
+        return float("nan")
     return float(adopters.loc[before, outcome].mean())

@@ -75,3 +75,12 @@ def test_window_and_bad_input(medium_org):
         cts.estimate_adoption_effect(panel, start="2040-01-01")
     with pytest.raises(cts.PanelError, match="`lead_time` not in the panel"):
         cts.estimate_adoption_effect(panel, outcome="lead_time")
+
+
+def test_no_pre_adoption_weeks_leaves_relative_effects_undefined(medium_org):
+    _, panel = medium_org
+    late = panel["week"] >= panel["week"].max() - pd.Timedelta(weeks=10)
+    with pytest.warns(UserWarning, match="pre-adoption mean are undefined"):
+        effect = cts.estimate_adoption_effect(panel.loc[late].reset_index(drop=True), method="fe")
+    assert effect.relative().isna().all().all()
+    assert effect.table["estimate"].notna().all()

@@ -149,10 +149,10 @@ def dynamic_panel(
         estimates, vcov, notes, diagnostics = _gmm(
             data, y, x, entity, time, lags, time_effects, sample
         )
-    table = _with_long_run(estimates, vcov, lag_names, x)
+    table, covariance = _with_long_run(estimates, vcov, lag_names, x)
     return DynamicPanelResult(
-        table=table[0],
-        vcov=table[1],
+        table=table,
+        vcov=covariance,
         method=method,
         y=y,
         x=x,

@@ -23,16 +23,28 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from cts.validation import monte_carlo, summarize_monte_carlo, validation_report
+    from cts.validation import (
+        exogeneity_size,
+        monte_carlo,
+        summarize_monte_carlo,
+        validation_report,
+    )
 
     started = time.perf_counter()
-    blocks = []
-    for outcome in args.outcomes:
-        draws = monte_carlo(
-            n_weeks=args.n_weeks, n_teams=args.n_teams, reps=args.reps, outcome=outcome
-        )
-        blocks.append((outcome, summarize_monte_carlo(draws)))
-    report = validation_report(blocks, n_teams=args.n_teams, seconds=time.perf_counter() - started)
+    draws = monte_carlo(
+        n_weeks=args.n_weeks,
+        n_teams=args.n_teams,
+        reps=args.reps,
+        outcomes=args.outcomes,
+        method_reps={"gmm": min(args.gmm_reps, args.reps)},
+    )
+    exogeneity = exogeneity_size(n_teams=args.n_teams, reps=args.exogeneity_reps)
+    report = validation_report(
+        summarize_monte_carlo(draws),
+        exogeneity,
+        n_teams=args.n_teams,
+        seconds=time.perf_counter() - started,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
@@ -62,7 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
-    validate.add_argument("--reps", type=int, default=200)
+    validate.add_argument(
+        "--reps", type=int, default=1000, help="panels per length (default: %(default)s)"
+    )
+    validate.add_argument(
+        "--gmm-reps", type=int, default=200, help="of which gmm runs on (default: %(default)s)"
+    )
+    validate.add_argument(
+        "--exogeneity-reps",
+        type=int,
+        default=200,
+        help="panels per setting for the exogeneity_checks size (default: %(default)s)",
+    )
     validate.add_argument("--outcomes", nargs="+", default=["cr_velocity", "deploy_velocity"])
     validate.set_defaults(run=_validate)
 

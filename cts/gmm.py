@@ -117,6 +117,17 @@ def difference_gmm(
     )
     entities = pd.factorize(rows["_entity"])[0]
     n_entities = entities.max() + 1
+    if instruments.shape[1] >= n_entities:
+        # The two-step weight matrix is the inverse of a sum over entities of rank-one terms:
+        # with as many instruments as entities it is singular and the estimates meaningless.
+        raise ValueError(
+            f"difference GMM needs more entities ({n_entities:,}) than instruments "
+            f"({instruments.shape[1]:,}"
+            + (", most of them period dummies" if time_effects else "")
+            + "): use fewer periods (start/end), fewer instrument lags (max_lag, collapse)"
+            + (", time_effects=False" if time_effects else "")
+            + " or another method"
+        )
     pairs = _consecutive(rows)
 
     zx, zy = instruments.T @ regressors, instruments.T @ outcome

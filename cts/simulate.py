@@ -3,7 +3,7 @@
 Each team's CR velocity and deployment velocity follow the dynamic two-way fixed-effects model
 that cts estimates,
 
-    y_it = a_i + l_t + b * y_i,t-1 + g_i * usage_it + c * health_it + e_it,
+    y_it = a_i + l_t + b * y_i,t-1 + g_i * usage_it + c * health_it + d * pages_it + e_it,
 
 written in *observed* quantities: ``y`` is the integer count divided by ``n_builders`` and the
 recursion feeds the observed value forward, so the model holds exactly in the data an estimator
@@ -11,6 +11,13 @@ sees; unbiased stochastic rounding only adds a bounded, mean-zero term to ``e``.
 what makes a real organization hard: team effects, holiday and December-freeze weeks, team-size
 changes, teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over
 weeks and starts earlier in faster teams (selection on the team effect), and never-adopters.
+
+Pages per on-call builder cost capacity (``d < 0``): each page takes an on-call builder away from
+shipping, so cost to serve rises with pages, with rollbacks and interventions (through ``c``) and
+falls with velocity, by the amounts in :class:`SimulationParams`. Optionally a second initiative,
+a deployment-automation rollout timed close to each team's AI adoption, raises both velocities;
+it exists to show that estimating initiatives one at a time and adding them up overstates the
+total.
 """
 
 from __future__ import annotations
@@ -55,13 +62,18 @@ class SimulationParams:
     team_spread: float = 0.2
     cr_noise_sd: float = 0.30
     deploy_noise_sd: float = 0.10
-    cr_rollback_effect: float = -2.0
-    deploy_rollback_effect: float = -1.5
-    cr_intervention_effect: float = -0.5
-    deploy_intervention_effect: float = -0.5
+    cr_rollback_effect: float = -4.0
+    deploy_rollback_effect: float = -3.0
+    cr_intervention_effect: float = -1.0
+    deploy_intervention_effect: float = -1.0
+    cr_page_effect: float = -0.15
+    deploy_page_effect: float = -0.08
     never_adopter_share: float = 0.2
     adoption_selection: float = 1.0
     heterogeneity: str | None = None
+    second_initiative: bool = False
+    automation_cr_effect: float = 0.20
+    automation_deploy_effect: float = 0.15
     bad_control: bool = False
     bad_control_strength: float = 0.04
     gap_rate: float = 0.01
@@ -92,7 +104,8 @@ class SimulatedOrg:
         ``{"cr_velocity": {...}, "deploy_velocity": {...}}``, each with ``short_run`` (g, the
         effect of usage holding delivery health fixed), ``persistence`` (b), ``long_run``
         (g / (1 - b)), ``total_short_run`` (g plus the path through rollbacks when the bad
-        control is on) and, with heterogeneity on, ``short_run_by_group``.
+        control is on), with heterogeneity on ``short_run_by_group`` and with the second
+        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
     params
         The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
     """
@@ -159,6 +172,17 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
     room = np.maximum(n_weeks - 1 - first - 13, 0)
     last = np.where(early, first + 13 + np.floor(rng.random(n) * room).astype(int), n_weeks - 1)
 
+    # The second initiative: most AI adopters automate deployments within weeks of adopting,
+    # a few other teams at random times; drawn only when on, so panels without it are unchanged.
+    automation_week = np.full(n, np.iinfo(np.int64).max)
+    if p.second_initiative:
+        near_ai = adopter & (rng.random(n) < 0.8)
+        other = ~adopter & (rng.random(n) < 0.3)
+        automation_week = np.where(
+            near_ai, adoption_week + np.rint(rng.normal(2, 4, n)).astype(int), automation_week
+        )
+        automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
+
     multiplier = np.ones(n)
     if p.heterogeneity == "architecture":
         multiplier = np.array([_EFFECT_BY_ARCHITECTURE[a] for a in ARCHITECTURES])[architecture]
@@ -173,6 +197,7 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         "size": size,
         "adopter": adopter,
         "adoption_week": adoption_week,
+        "automation_week": automation_week,
         "ramp_weeks": rng.integers(4, 17, n),
         "peak_usage": rng.beta(8, 2, n),
         "first": first,
@@ -236,12 +261,17 @@ def _simulate_weeks(
     )
     rollback_mean = teams["rollback_base"]
     intervention_mean = teams["intervention_base"]
+    page_mean = np.where(teams["oncall"] > 0, teams["page_rate"] * (1 + 4 * rollback_mean), 0.0)
     # Intercepts chosen so that, without AI or shocks, velocity averages the team's mean.
     cr_intercept = cr_mean * (1 - p.cr_persistence) - (
-        p.cr_rollback_effect * rollback_mean + p.cr_intervention_effect * intervention_mean
+        p.cr_rollback_effect * rollback_mean
+        + p.cr_intervention_effect * intervention_mean
+        + p.cr_page_effect * page_mean
     )
     deploy_intercept = deploy_mean * (1 - p.deploy_persistence) - (
-        p.deploy_rollback_effect * rollback_mean + p.deploy_intervention_effect * intervention_mean
+        p.deploy_rollback_effect * rollback_mean
+        + p.deploy_intervention_effect * intervention_mean
+        + p.deploy_page_effect * page_mean
     )
 
     size = teams["size"].copy()
@@ -249,7 +279,7 @@ def _simulate_weeks(
     cr_effect = p.cr_effect * teams["multiplier"]
     deploy_effect = p.deploy_effect * teams["multiplier"]
     pending_release = np.zeros(n, dtype=np.int64)
-    records: dict[str, list[np.ndarray]] = {k: [] for k in COUNT_COLUMNS}
+    records: dict[str, list[np.ndarray]] = {k: [] for k in (*COUNT_COLUMNS, "deploy_automation")}
 
     for t in range(-burn_in, n_weeks):
         observed = t >= 0
@@ -270,12 +300,17 @@ def _simulate_weeks(
         # independent on purpose: velocity responds to the propensity while analysts see only the
         # noisy observed rate, and a persistent gap between the two would correlate the error
         # with the lagged outcome and break the model the estimators assume.
-        rollback_p = rollback_mean + 0.015 * rng.standard_normal(n)
-        intervention_dev = 0.03 * rng.standard_normal(n)
+        rollback_p = rollback_mean + 0.03 * rng.standard_normal(n)
+        intervention_dev = 0.08 * rng.standard_normal(n)
         if p.bad_control:
             rollback_p = rollback_p + p.bad_control_strength * usage
         rollback_p = np.clip(rollback_p, 0.001, 0.6)
         intervention_q = np.clip(intervention_mean + intervention_dev, 0.001, None)
+        # Pages arrive before the week's work and take on-call builders away from it.
+        oncall = np.minimum(teams["oncall"], size)
+        pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
+        pages_per_oncall = pages / np.maximum(oncall, 1)
+        automation = (t >= teams["automation_week"]).astype(np.int64)
 
         cr_time = (p.cr_level * (cr_shock[t] + common[t])) if observed else 0.0
         deploy_time = (p.deploy_level * (deploy_shock[t] + common[t])) if observed else 0.0
@@ -286,6 +321,8 @@ def _simulate_weeks(
             + cr_effect * usage
             + p.cr_rollback_effect * rollback_p
             + p.cr_intervention_effect * intervention_q
+            + p.cr_page_effect * pages_per_oncall
+            + p.automation_cr_effect * automation
             + p.cr_noise_sd * rng.standard_normal(n)
         )
         deploy_latent = (
@@ -295,6 +332,8 @@ def _simulate_weeks(
             + deploy_effect * usage
             + p.deploy_rollback_effect * rollback_p
             + p.deploy_intervention_effect * intervention_q
+            + p.deploy_page_effect * pages_per_oncall
+            + p.automation_deploy_effect * automation
             + p.deploy_noise_sd * rng.standard_normal(n)
         )
         # Counts are what is observed; the recursion carries the observed velocity forward.
@@ -308,8 +347,6 @@ def _simulate_weeks(
 
         rollbacks = rng.binomial(deployments, rollback_p)
         interventions = rng.poisson(deployments * intervention_q)
-        oncall = np.minimum(teams["oncall"], size)
-        pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
 
         # Monoliths ship CRs in fortnightly releases (none in freeze weeks); others continuously.
         pending_release += crs
@@ -321,7 +358,7 @@ def _simulate_weeks(
 
         if observed:
             for key, value in zip(
-                COUNT_COLUMNS,
+                (*COUNT_COLUMNS, "deploy_automation"),
                 (
                     size,
                     crs,
@@ -333,6 +370,7 @@ def _simulate_weeks(
                     ai_active,
                     crs_shipped,
                     commits_shipped,
+                    automation,
                 ),
                 strict=True,
             ):
@@ -374,7 +412,7 @@ def _assemble(
             **{
                 key: np.stack(values, axis=1).ravel()[keep]
                 for key, values in records.items()
-                if key not in ("crs_shipped", "commits_shipped")
+                if key not in ("crs_shipped", "commits_shipped", "deploy_automation")
             },
             "architecture": pd.Series(architecture[teams_kept], dtype=str),
             "cost_per_builder_week": teams["cost"][teams_kept].astype(float),
@@ -382,6 +420,8 @@ def _assemble(
             "commits_shipped": np.stack(records["commits_shipped"], axis=1).ravel()[keep],
         }
     )
+    if p.second_initiative:
+        panel["deploy_automation"] = np.stack(records["deploy_automation"], axis=1).ravel()[keep]
     for column in COUNT_COLUMNS:
         panel[column] = panel[column].astype("int64")
     return panel
@@ -389,9 +429,21 @@ def _assemble(
 
 def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
     truth = {}
-    for outcome, effect, persistence, rollback_effect in (
-        ("cr_velocity", p.cr_effect, p.cr_persistence, p.cr_rollback_effect),
-        ("deploy_velocity", p.deploy_effect, p.deploy_persistence, p.deploy_rollback_effect),
+    for outcome, effect, persistence, rollback_effect, automation_effect in (
+        (
+            "cr_velocity",
+            p.cr_effect,
+            p.cr_persistence,
+            p.cr_rollback_effect,
+            p.automation_cr_effect,
+        ),
+        (
+            "deploy_velocity",
+            p.deploy_effect,
+            p.deploy_persistence,
+            p.deploy_rollback_effect,
+            p.automation_deploy_effect,
+        ),
     ):
         short_run = float(effect * teams["multiplier"].mean())
         entry: dict[str, Any] = {
@@ -401,6 +453,11 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
             "total_short_run": short_run
             + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
         }
+        if p.second_initiative:
+            entry["deploy_automation"] = {
+                "short_run": automation_effect,
+                "long_run": automation_effect / (1 - persistence),
+            }
         if p.heterogeneity == "architecture":
             entry["short_run_by_group"] = {
                 a: effect * m for a, m in _EFFECT_BY_ARCHITECTURE.items()

@@ -116,11 +116,12 @@ def test_monte_carlo_smoke_bias_corrected_fixes_nickell_bias():
         n_weeks=(39,),
         n_teams=200,
         reps=20,
+        outcomes=("cr_velocity",),
         methods=("fe", "bias_corrected"),
         workers=1,
         progress=False,
     )
-    summary = summarize_monte_carlo(draws).loc[39]
+    summary = summarize_monte_carlo(draws).loc[("cr_velocity", 39)]
     assert abs(summary.loc[("bias_corrected", "persistence"), "bias"]) < 0.012
     assert abs(summary.loc[("bias_corrected", "short_run"), "bias"]) < 0.018
     assert abs(summary.loc[("bias_corrected", "long_run"), "bias"]) < 0.036

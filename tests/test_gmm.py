@@ -124,3 +124,17 @@ def test_bad_arguments(abdata):
         difference_gmm(abdata, "n", X, "id", "year", steps=3)
     with pytest.raises(cts.PanelError, match="`wage_bill`"):
         difference_gmm(abdata, "n", ["wage_bill"], "id", "year")
+
+
+def test_more_instruments_than_entities_is_refused():
+    """100 teams x 104 weeks: ~100 period dummies plus lag instruments exceed the teams, where
+    the two-step weight matrix is singular; the error says so instead of returning nonsense."""
+    sim = cts.simulate_org(100, 104, seed=1)
+    with pytest.warns(cts.PanelWarning):
+        panel = cts.load_panel(sim.panel)
+    with pytest.raises(ValueError, match=r"more entities \(100\) than instruments"):
+        cts.estimate_adoption_effect(panel, method="gmm")
+    short = cts.estimate_adoption_effect(
+        panel, method="gmm", end=panel["week"].min() + pd.Timedelta(weeks=52)
+    )
+    assert np.isfinite(short.table["se"]).all()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import tomllib
 import yaml
 
@@ -72,3 +73,12 @@ def test_write_panel_refuses_unknown_formats(tmp_path):
     with pytest.raises(ValueError, match="unknown panel format '.xlsx'"):
         cts.write_panel(cts.simulate_org(3, 5).panel, tmp_path / "p.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_committed_sample_is_what_the_simulator_writes(tmp_path):
+    """The README says the sample is simulate_org(25, 52, seed=7): a simulator change must
+    regenerate it (`python -m cts data data/sample/panel_sample.csv --n-teams 25 --n-weeks 52
+    --seed 7`)."""
+    committed = cts.load_panel(ROOT / "data" / "sample" / "panel_sample.csv", min_team_size=1)
+    fresh = cts.load_panel(cts.simulate_org(25, 52, seed=7).panel, min_team_size=1)
+    pd.testing.assert_frame_equal(committed, fresh, check_dtype=False)

@@ -93,7 +93,7 @@ def test_bad_control_switch_makes_rollbacks_respond_to_usage(bad_control):
     if bad_control:
         assert slope / se > 4
         truth = sim.truth["cr_velocity"]
-        assert truth["total_short_run"] == pytest.approx(0.30 - 2.0 * 0.04)
+        assert truth["total_short_run"] == pytest.approx(0.30 + sim.params["cr_rollback_effect"] * 0.04)
 
 
 def test_heterogeneity_by_architecture_is_in_the_data():

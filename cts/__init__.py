@@ -3,9 +3,12 @@
 import warnings as _warnings
 
 from cts.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.cost import UNIT_BY_ARCHITECTURE, UNITS, CostToServe, cost_to_serve
 from cts.data import write_panel, write_simulation
+from cts.drivers import DRIVERS, DriversResult, fit_drivers
 from cts.effects import DynamicPanelResult, dynamic_panel
 from cts.exogeneity import ExogeneityChecks, exogeneity_checks
+from cts.impact import CombinedImpact, Impact, combined_impact, translate_impact
 from cts.panel import (
     ARCHITECTURES,
     COUNT_COLUMNS,
@@ -28,6 +31,17 @@ _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfi
 
 __all__ = [
     "AdoptionEffect",
+    "CombinedImpact",
+    "CostToServe",
+    "DRIVERS",
+    "DriversResult",
+    "Impact",
+    "UNITS",
+    "UNIT_BY_ARCHITECTURE",
+    "combined_impact",
+    "cost_to_serve",
+    "fit_drivers",
+    "translate_impact",
     "DynamicPanelResult",
     "ExogeneityChecks",
     "dynamic_panel",

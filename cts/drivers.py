@@ -162,9 +162,7 @@ def fit_drivers(
     unknown = [d for d in (*drivers, *random_slopes) if d not in table]
     if unknown:
         known = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-        raise PanelError(
-            f"unknown driver(s) {unknown}; the team-period table has {known}"
-        )
+        raise PanelError(f"unknown driver(s) {unknown}; the team-period table has {known}")
     extra = [s for s in random_slopes if s not in drivers]
     if extra:
         raise ValueError(f"random slopes {extra} must also be drivers")
@@ -195,7 +193,10 @@ def fit_drivers(
     # statsmodels names the random intercept "Group" when it is the only random effect.
     cov_re = model.cov_re.rename(index={"Group": "Intercept"}, columns={"Group": "Intercept"})
     components = pd.Series(
-        {**{f"team {name}": cov_re.loc[name, name] for name in cov_re.index}, "residual": model.scale}
+        {
+            **{f"team {name}": cov_re.loc[name, name] for name in cov_re.index},
+            "residual": model.scale,
+        }
     )
     between = cov_re.loc["Intercept", "Intercept"]
     within = data[list(drivers)] - data.groupby("team_id")[list(drivers)].transform("mean")

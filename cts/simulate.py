@@ -62,12 +62,12 @@ class SimulationParams:
     team_spread: float = 0.2
     cr_noise_sd: float = 0.30
     deploy_noise_sd: float = 0.10
-    cr_rollback_effect: float = -4.0
+    cr_rollback_effect: float = -2.0
     deploy_rollback_effect: float = -3.0
-    cr_intervention_effect: float = -1.0
-    deploy_intervention_effect: float = -1.0
-    cr_page_effect: float = -0.15
-    deploy_page_effect: float = -0.08
+    cr_intervention_effect: float = -1.5
+    deploy_intervention_effect: float = -2.5
+    cr_page_effect: float = -0.20
+    deploy_page_effect: float = -0.20
     never_adopter_share: float = 0.2
     adoption_selection: float = 1.0
     heterogeneity: str | None = None

@@ -93,7 +93,8 @@ def test_bad_control_switch_makes_rollbacks_respond_to_usage(bad_control):
     if bad_control:
         assert slope / se > 4
         truth = sim.truth["cr_velocity"]
-        assert truth["total_short_run"] == pytest.approx(0.30 + sim.params["cr_rollback_effect"] * 0.04)
+        through_rollbacks = sim.params["cr_rollback_effect"] * 0.04
+        assert truth["total_short_run"] == pytest.approx(0.30 + through_rollbacks)
 
 
 def test_heterogeneity_by_architecture_is_in_the_data():
@@ -136,3 +137,20 @@ def test_every_seed_passes_the_loader_without_error():
         )
         panel = _load(sim.panel)
         assert np.isfinite(panel[list(cts.DERIVED_COLUMNS)].to_numpy()).all()
+
+
+def test_second_initiative_overlaps_ai_adoption_and_is_off_by_default():
+    assert "deploy_automation" not in cts.simulate_org(20, 30, seed=1).panel
+    sim = cts.simulate_org(400, 104, seed=1, second_initiative=True)
+    panel = sim.panel
+    assert set(panel["deploy_automation"].unique()) == {0, 1}
+    first = {
+        column: panel[panel[column] > 0].groupby("team_id")["week"].min()
+        for column in ("ai_active_builders", "deploy_automation")
+    }
+    both = pd.concat(first, axis=1).dropna()
+    weeks_apart = (both["deploy_automation"] - both["ai_active_builders"]).dt.days / 7
+    assert weeks_apart.abs().median() < 6  # rollouts overlap: the reason for combined_impact
+    assert sim.truth["deploy_velocity"]["deploy_automation"]["long_run"] == pytest.approx(
+        sim.params["automation_deploy_effect"] / (1 - sim.params["deploy_persistence"])
+    )

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEFAULT_PANEL := data/synthetic/panel.parquet
 PANEL ?= $(DEFAULT_PANEL)
 
-.PHONY: help setup data report test validate lint lab bench clean
+.PHONY: help setup data report test validate lint lab bench strip screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,14 +24,15 @@ $(DEFAULT_PANEL): $(VENV)/.installed cts/simulate.py
 
 data: $(DEFAULT_PANEL)  ## simulate the default panel: 1,000 teams x 156 weeks, truth beside it
 
-report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis (PANEL=your.parquet)
-	$(PY) -c "import cts; p = cts.load_panel('$(PANEL)'); print(f'panel $(PANEL): {len(p):,} team-weeks, {p.team_id.nunique():,} teams, {p.week.min():%Y-%m-%d} to {p.week.max():%Y-%m-%d}')"
+report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
+	$(PY) -m cts report --panel $(PANEL) --out reports
 
-test: setup  ## lint and unit tests
+test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample)
 	$(VENV)/bin/ruff check cts tests benchmarks
 	$(PY) -m pytest
+	$(PY) -m pytest --nbval-lax notebooks/
 
-validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~6 min)
+validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~20 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff
@@ -43,6 +44,12 @@ lab: setup  ## JupyterLab on notebooks/
 bench: setup  ## performance figures (benchmarks/), not part of the tests
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+strip:  ## remove outputs from the notebooks before committing (a test insists)
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+screenshots: setup  ## PNGs of reports/ in headless Chromium -> reports/screenshots/ (for the docs)
+	$(PY) benchmarks/screenshot.py reports
+
 clean:  ## remove generated data, reports and caches (keeps .venv)
-	rm -rf data/synthetic reports/*.html .pytest_cache
+	rm -rf data/synthetic reports/*.html reports/failed reports/screenshots .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

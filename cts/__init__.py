@@ -2,13 +2,13 @@
 
 import warnings as _warnings
 
-from cts.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.adoption import AdoptionEffect, compare_methods, estimate_adoption_effect
 from cts.cost import UNIT_BY_ARCHITECTURE, UNITS, CostToServe, cost_to_serve
 from cts.data import write_panel, write_simulation
 from cts.drivers import DRIVERS, DriversResult, fit_drivers
 from cts.effects import DynamicPanelResult, dynamic_panel
 from cts.exogeneity import ExogeneityChecks, exogeneity_checks
-from cts.impact import CombinedImpact, Impact, combined_impact, translate_impact
+from cts.impact import CombinedImpact, Impact, combined_impact, impact_curve, translate_impact
 from cts.panel import (
     ARCHITECTURES,
     COUNT_COLUMNS,
@@ -39,6 +39,8 @@ __all__ = [
     "UNITS",
     "UNIT_BY_ARCHITECTURE",
     "combined_impact",
+    "compare_methods",
+    "impact_curve",
     "cost_to_serve",
     "fit_drivers",
     "translate_impact",

@@ -1,4 +1,4 @@
-"""The ``cts`` command line (also ``python -m cts``): ``cts data`` and ``cts validate``."""
+"""The ``cts`` command line (also ``python -m cts``): ``data``, ``report`` and ``validate``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,35 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from cts.report import build_reports
+
+    started = time.perf_counter()
+    parameters = {"seed": args.seed}
+    if args.start:
+        parameters["start"] = args.start
+    if args.end:
+        parameters["end"] = args.end
+    try:
+        runs = build_reports(args.panel, args.out, parameters=parameters, workers=args.workers)
+    except FileNotFoundError as error:
+        print(f"cts report: {error}", file=sys.stderr)
+        return 2
+    for run in runs:
+        status = "ok" if run.ok else f"FAILED: {run.error}"
+        print(f"  {run.analysis.name:<36} {run.seconds:5.1f} s  {status}")
+    print(f"wrote {Path(args.out) / 'index.html'} in {time.perf_counter() - started:.0f} s")
+    failed = [run.analysis.name for run in runs if not run.ok]
+    if failed:
+        print(
+            f"cts report: {len(failed)} notebook(s) failed: {', '.join(failed)}; executed copies "
+            f"with the error are in {Path(args.out) / 'failed'}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="cts", description=__doc__)
@@ -69,6 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--n-weeks", type=int, default=156)
     data.add_argument("--seed", type=int, default=0)
     data.set_defaults(run=_data)
+
+    report = commands.add_parser("report", help="run every analysis notebook -> HTML reports")
+    report.add_argument(
+        "--panel", default="data/synthetic/panel.parquet", help="panel file (default: %(default)s)"
+    )
+    report.add_argument("--out", default="reports", help="output folder (default: %(default)s)")
+    report.add_argument("--start", help="first week analysed (default: all)")
+    report.add_argument("--end", help="last week analysed (default: all)")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--workers", type=int, help="notebooks at once (default: all cores)")
+    report.set_defaults(run=_report)
 
     validate = commands.add_parser("validate", help="Monte Carlo of the adoption-effect methods")
     validate.add_argument("--out", default="reports/validation.md")

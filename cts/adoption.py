@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cts.effects import DynamicPanelResult, dynamic_panel
+from cts.effects import METHODS, DynamicPanelResult, dynamic_panel
 from cts.panel import PanelError, require_columns
 
-__all__ = ["AdoptionEffect", "estimate_adoption_effect"]
+__all__ = ["AdoptionEffect", "compare_methods", "estimate_adoption_effect"]
 
 _COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
@@ -172,3 +172,48 @@ def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> flo
         )
         return float("nan")
     return float(adopters.loc[before, outcome].mean())
+
+
+def compare_methods(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    methods: Sequence[str] = METHODS,
+    **options,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Estimate the adoption effect with each method, side by side.
+
+    A method that cannot run on this panel (e.g. ``gmm`` with more instruments than teams) does
+    not stop the others: its rows are NaN and its note says why.
+
+    Parameters
+    ----------
+    panel, outcome
+        As in :func:`estimate_adoption_effect`.
+    methods
+        Methods to run (default: all).
+    **options
+        Further arguments of :func:`estimate_adoption_effect` (``treatment``, ``controls``,
+        ``start``, ``end``).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Indexed by ``method`` and ``term`` (``short_run``, ``persistence``, ``long_run``) with
+        ``estimate, se, ci_low, ci_high, p_value``.
+    notes : dict
+        Per method: its specification tests (``gmm``) or why it failed.
+    """
+    blocks, notes = {}, {}
+    for method in methods:
+        try:
+            effect = estimate_adoption_effect(panel, outcome=outcome, method=method, **options)
+        except ValueError as error:  # PanelError included: report it, run the other methods
+            blocks[method] = pd.DataFrame(
+                float("nan"), index=["short_run", "persistence", "long_run"], columns=_COLUMNS
+            )
+            notes[method] = f"not estimated: {error}"
+            continue
+        blocks[method] = effect.table.loc[["short_run", "persistence", "long_run"]]
+        notes[method] = "; ".join(effect.model.notes) or f"{effect.n_obs:,} team-weeks"
+    table = pd.concat(blocks, names=["method", "term"])
+    return table, notes

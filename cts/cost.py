@@ -72,23 +72,28 @@ class CostToServe:
         A ratio of sums: all builder-weeks (or money) spent over all units shipped, which weights
         each team by what it spends. Team-periods that shipped nothing add cost and no units.
         """
-        keys = ["period"] if by is None else ["period", by]
-        sums = self.table.groupby(keys, observed=True)[["builder_weeks", "units", "cost"]].sum(
-            min_count=1
-        )
+        return self.totals(["period"] if by is None else ["period", by])
+
+    def totals(self, by: str | list[str] | None = None) -> pd.DataFrame:
+        """CTS-SW as a ratio of sums over all periods, overall or per ``by`` column(s)."""
+        columns = ["builder_weeks", "units", "cost"]
+        if by is None:
+            sums = self.table[columns].sum(min_count=1).to_frame("all teams").T
+        else:
+            sums = self.table.groupby(by, observed=True)[columns].sum(min_count=1)
         units = sums["units"].where(sums["units"] > 0)
         return sums.assign(cts_sw=sums["builder_weeks"] / units, cts_sw_cost=sums["cost"] / units)
 
     def summary(self) -> str:
         """Headline figures in words."""
-        overall = self.table[["builder_weeks", "units", "cost"]].sum(min_count=1)
+        overall = self.totals().iloc[0]
         line = (
             f"CTS-SW over {self.table['team_id'].nunique():,} teams and "
             f"{self.table['period'].nunique()} periods of {self.period}: "
-            f"{overall['builder_weeks'] / overall['units']:.2f} builder-weeks per unit"
+            f"{overall['cts_sw']:.2f} builder-weeks per unit"
         )
         if self.has_cost:
-            line += f" ({overall['cost'] / overall['units']:,.0f} per unit in money)"
+            line += f" ({overall['cts_sw_cost']:,.0f} per unit in money)"
         units = ", ".join(f"{u} ({n})" for u, n in self.table["unit"].value_counts().items())
         return (
             f"{line}.\nUnits by team-period: {units}.\n"

@@ -13,7 +13,7 @@ from cts.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.effects import dynamic_panel
 from cts.panel import DERIVED_COLUMNS, PanelError, require_columns
 
-__all__ = ["CombinedImpact", "Impact", "combined_impact", "translate_impact"]
+__all__ = ["CombinedImpact", "Impact", "combined_impact", "impact_curve", "translate_impact"]
 
 _VELOCITIES = ("cr_velocity", "deploy_velocity")
 _Z = stats.norm.ppf(0.975)
@@ -204,6 +204,24 @@ def translate_impact(
         unit="CR" if effect.outcome == "cr_velocity" else "deployment",
         assumptions=tuple(a.replace("`recent_weeks`", str(recent_weeks)) for a in _ASSUMPTIONS),
     )
+
+
+def impact_curve(
+    effect: AdoptionEffect,
+    panel: pd.DataFrame,
+    levels: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    **options,
+) -> pd.DataFrame:
+    """:func:`translate_impact` at several adoption levels, stacked.
+
+    Returns a DataFrame indexed by ``adoption`` and ``quantity`` with ``estimate, ci_low,
+    ci_high``; ``options`` go to :func:`translate_impact`.
+    """
+    tables = {
+        float(level): translate_impact(effect, panel, adoption=level, **options).table
+        for level in levels
+    }
+    return pd.concat(tables, names=["adoption", "quantity"])
 
 
 def _cost(recent: pd.DataFrame, given: float | None, builders_column: str) -> float:

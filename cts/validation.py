@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.adoption import estimate_adoption_effect
 from cts.exogeneity import exogeneity_checks

@@ -1,0 +1,206 @@
+"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from cts.cost import CostToServe
+from cts.drivers import DRIVERS, DriversResult
+
+__all__ = [
+    "ReportFigure",
+    "plot_adoption",
+    "plot_cost_over_time",
+    "plot_impact_curve",
+    "plot_methods",
+    "plot_outcomes",
+    "plot_sensitivity",
+    "plot_team_sizes",
+    "plot_velocity_vs_cost",
+]
+
+
+class ReportFigure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):
+    """A figure outside pyplot: no global state, and exactly one image per call in notebooks."""
+    with sns.axes_style("whitegrid"):
+        fig = ReportFigure(figsize=figsize)
+        axes = fig.subplots(nrows, ncols, **options)
+    return fig, axes
+
+
+def plot_adoption(curve: pd.DataFrame) -> Figure:
+    """Share of builders and of teams using the assistant, per week (:func:`adoption_curve`)."""
+    fig, ax = _figure(figsize=(9, 3.5))
+    ax.plot(curve.index, curve["share_of_builders"], label="builders using it")
+    ax.plot(curve.index, curve["share_of_teams"], label="teams with any user", linestyle="--")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title="AI-assistant adoption", xlabel="week", ylabel="share", ylim=(0, 1))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_outcomes(weekly: pd.DataFrame) -> Figure:
+    """Organization-level velocities per week (:func:`weekly_outcomes`)."""
+    labels = {
+        "cr_velocity": "CRs merged per builder-week",
+        "deploy_velocity": "deployments per builder-week",
+    }
+    fig, axes = _figure(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
+    for ax, column in zip(np.atleast_1d(axes), weekly.columns, strict=True):
+        ax.plot(weekly.index, weekly[column])
+        ax.set(title=labels.get(column, column), xlabel="", ylabel=labels.get(column, column))
+        ax.set_ylabel("per builder-week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_team_sizes(panel: pd.DataFrame) -> Figure:
+    """Distribution of builders per team-week, with the reporting threshold."""
+    fig, ax = _figure(figsize=(6, 3.2))
+    sns.histplot(panel["n_builders"], discrete=True, ax=ax)
+    threshold = panel.attrs.get("min_team_size", 5)
+    ax.axvline(
+        threshold - 0.5, color="firebrick", linestyle=":", label=f"min_team_size = {threshold}"
+    )
+    ax.set(title="Team size", xlabel="builders in the team that week", ylabel="team-weeks")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> Figure:
+    """Organization-level CTS-SW per period, overall and by ``by`` (ratio of sums)."""
+    fig, ax = _figure(figsize=(9, 3.8))
+    overall = cost.over_time()
+    ax.plot(overall.index, overall["cts_sw"], color="black", linewidth=2.5, label="all teams")
+    if by is not None:
+        for name, block in cost.over_time(by).groupby(level=by):
+            series = block.droplevel(by)["cts_sw"]
+            ax.plot(series.index, series, label=str(name))
+    ax.set(
+        title="Cost to serve software (CTS-SW)",
+        xlabel="period start",
+        ylabel="builder-weeks per unit shipped",
+    )
+    ax.legend(ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_velocity_vs_cost(cost: CostToServe, min_team_size: int = 5) -> Figure:
+    """Team-period CR velocity against CTS-SW (log scale), one colour per architecture.
+
+    Each point is a team-period, so periods averaging fewer than ``min_team_size`` builders
+    are left out (their velocity comes close to describing individuals).
+    """
+    table = cost.table
+    data = table.loc[table["defined"] & (table["builder_weeks"] >= min_team_size * table["weeks"])]
+    fig, ax = _figure(figsize=(7, 4.5))
+    sns.scatterplot(
+        data=data.sample(min(len(data), 5000), random_state=0),
+        x="cr_velocity",
+        y="cts_sw",
+        hue="architecture",
+        s=10,
+        alpha=0.4,
+        linewidth=0,
+        ax=ax,
+    )
+    ax.set_yscale("log")
+    ax.set(
+        title="Faster teams cost less to serve",
+        xlabel="CRs merged per builder-week",
+        ylabel="builder-weeks per unit shipped (log)",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(drivers: DriversResult) -> Figure:
+    """Ranked change in CTS-SW per one-SD within-team change of each driver, with 95% CIs."""
+    table = drivers.sensitivity().iloc[::-1]
+    labels = [f"{d}\n({DRIVERS.get(d, d)})" for d in table.index]
+    y = np.arange(len(table))
+    fig, ax = _figure(figsize=(8, 0.9 * len(table) + 1.2))
+    colors = np.where(table["change_pct"] > 0, "firebrick", "seagreen")
+    ax.barh(y, table["change_pct"], color=colors, alpha=0.8, label="mixed model")
+    ax.errorbar(
+        table["change_pct"],
+        y,
+        xerr=[table["change_pct"] - table["ci_low"], table["ci_high"] - table["change_pct"]],
+        fmt="none",
+        ecolor="black",
+        capsize=4,
+    )
+    ax.scatter(
+        table["fe_change_pct"], y, marker="D", color="black", zorder=3, label="within-team FE"
+    )
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, labels)
+    ax.xaxis.set_major_formatter(PercentFormatter(100))
+    ax.set(
+        title="What moves cost to serve: one typical (1 SD) within-team change",
+        xlabel="change in CTS-SW",
+    )
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_methods(table: pd.DataFrame, truth: dict[str, float] | None = None) -> Figure:
+    """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`)."""
+    terms = list(dict.fromkeys(table.index.get_level_values("term")))
+    methods = list(dict.fromkeys(table.index.get_level_values("method")))
+    fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
+    for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
+        block = table.xs(term, level="term").reindex(methods)
+        y = np.arange(len(methods))
+        ax.errorbar(
+            block["estimate"],
+            y,
+            xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
+            fmt="o",
+            capsize=4,
+        )
+        if truth is not None and term in truth:
+            ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
+            ax.legend(loc="best")
+        ax.set_yticks(y, methods)
+        ax.set(title=term.replace("_", " "), xlabel="estimate (95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_impact_curve(
+    curve: pd.DataFrame, quantity: str = "engineering_years_saved_per_year"
+) -> Figure:
+    """A translated quantity against adoption level, with its 95% band (:func:`impact_curve`)."""
+    block = curve.xs(quantity, level="quantity")
+    fig, ax = _figure(figsize=(7, 3.8))
+    ax.plot(block.index, block["estimate"], marker="o")
+    ax.fill_between(block.index, block["ci_low"], block["ci_high"], alpha=0.25, label="95% CI")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(
+        title=quantity.replace("_", " ").capitalize(),
+        xlabel="share of builders using the assistant",
+        ylabel=quantity.replace("_", " "),
+    )
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig

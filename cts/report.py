@@ -1,0 +1,391 @@
+"""Run the analysis notebooks with papermill and publish them as HTML reports with an index.
+
+``build_reports`` executes every notebook in :data:`ANALYSES` (in parallel, each in its own
+kernel), converts each to HTML twice (input hidden for readers, code visible for analysts) and
+writes ``index.html`` with the headline numbers each notebook published through
+:func:`headline`. Outputs are written to temporary files and moved into place when complete; a
+notebook that fails is saved with its error under ``failed/`` and its previous good HTML stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import html
+import importlib.metadata
+import json
+import multiprocessing
+import os
+import platform
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
+
+from cts.panel import load_panel
+
+__all__ = [
+    "ANALYSES",
+    "Analysis",
+    "AnalysisRun",
+    "build_reports",
+    "collect_warnings",
+    "headline",
+    "load",
+    "provenance",
+    "show_notes",
+    "styled",
+    "truth_for",
+]
+
+HEADLINE_MIME = "application/vnd.cts.headline+json"
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+_PACKAGES = ("pandas", "numpy", "pyfixest", "linearmodels", "statsmodels", "scipy", "matplotlib")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One report: a notebook run with its own parameters."""
+
+    name: str
+    notebook: str
+    title: str
+    parameters: dict = field(default_factory=dict)
+
+
+#: Every report ``cts report`` builds, in reading order.
+ANALYSES: tuple[Analysis, ...] = (
+    Analysis("00_panel_overview", "00_panel_overview.ipynb", "The panel"),
+    Analysis("01_cost_to_serve", "01_cost_to_serve.ipynb", "Cost to serve software"),
+    Analysis("02_drivers", "02_drivers.ipynb", "What drives cost to serve"),
+    Analysis(
+        "03_adoption_effect_cr_velocity",
+        "03_adoption_effect.ipynb",
+        "AI adoption and CR velocity",
+        {"outcome": "cr_velocity"},
+    ),
+    Analysis(
+        "03_adoption_effect_deploy_velocity",
+        "03_adoption_effect.ipynb",
+        "AI adoption and deployment velocity",
+        {"outcome": "deploy_velocity"},
+    ),
+    Analysis("05_impact", "05_impact.ipynb", "What adoption is worth"),
+)
+
+
+# --- helpers the notebooks call -----------------------------------------------------------------
+
+
+def load(
+    panel_path: str | os.PathLike[str],
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Load a panel for a report, restricted to ``[start, end]``, with its data-quality notes.
+
+    Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
+    report can show them as text rather than as stderr.
+    """
+    with collect_warnings() as notes:
+        panel = load_panel(panel_path)
+    inside = pd.Series(True, index=panel.index)
+    if start is not None:
+        inside &= panel["week"] >= pd.Timestamp(start)
+    if end is not None:
+        inside &= panel["week"] <= pd.Timestamp(end)
+    windowed = panel.loc[inside].reset_index(drop=True)
+    windowed.attrs = panel.attrs
+    return windowed, notes
+
+
+@contextlib.contextmanager
+def collect_warnings() -> Iterator[list[str]]:
+    """Collect the messages of warnings raised inside the block (instead of printing them)."""
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield notes
+    notes.extend(dict.fromkeys(str(w.message) for w in caught))
+
+
+def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
+    """Display notes as a Markdown list (or say there are none)."""
+    from IPython.display import Markdown, display
+
+    body = "\n".join(f"- {note}" for note in notes) if notes else "- none"
+    display(Markdown(f"**{heading}**\n\n{body}"))
+
+
+def headline(values: dict[str, str]) -> None:
+    """Display headline figures, and publish them for ``index.html``."""
+    from IPython.display import display
+
+    markdown = "\n".join(f"- **{key}**: {value}" for key, value in values.items())
+    display({"text/markdown": markdown, HEADLINE_MIME: dict(values)}, raw=True)
+
+
+def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):
+    """A table formatted for people: rounded numbers, ``percent`` columns as percentages."""
+    numeric = [
+        c
+        for c in table.columns
+        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
+    formats = {c: f"{{:,.{digits}f}}" for c in numeric}
+    formats.update({c: "{:.1%}" for c in percent})
+    return table.style.format(formats, na_rep="—")
+
+
+def truth_for(panel_path: str | os.PathLike[str], outcome: str) -> dict | None:
+    """The simulator's truth for ``outcome`` when the panel has a ``.truth.json`` beside it."""
+    path = Path(panel_path)
+    truth_path = path.with_name(f"{path.stem}.truth.json")
+    if not truth_path.is_file():
+        return None
+    return json.loads(truth_path.read_text())["truth"].get(outcome)
+
+
+def provenance(panel_path: str | os.PathLike[str], seed: int | None = None) -> pd.DataFrame:
+    """Where the numbers come from: data file and its SHA-256, versions, seed and run date."""
+    path = Path(panel_path)
+    import cts
+
+    rows = {
+        "data source": str(path),
+        "data SHA-256": _sha256(path),
+        "cts version": cts.__version__,
+        "python": platform.python_version(),
+        **{name: importlib.metadata.version(name) for name in _PACKAGES},
+        "seed": "none" if seed is None else str(seed),
+        "run date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+    return pd.DataFrame({"value": rows}).rename_axis("item")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- running the notebooks ----------------------------------------------------------------------
+
+
+@dataclass
+class AnalysisRun:
+    """The outcome of one notebook: ``ok``, its seconds, headlines, or the error."""
+
+    analysis: Analysis
+    ok: bool
+    seconds: float
+    headlines: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def build_reports(
+    panel_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] = "reports",
+    *,
+    analyses: tuple[Analysis, ...] = ANALYSES,
+    parameters: dict | None = None,
+    notebooks_dir: str | os.PathLike[str] = NOTEBOOKS_DIR,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[AnalysisRun]:
+    """Execute every analysis notebook on a panel and write the HTML reports and index.
+
+    Parameters
+    ----------
+    panel_path
+        The panel (``.parquet`` or ``.csv``) every notebook analyses.
+    out_dir
+        Where ``index.html``, ``<name>.html`` (input hidden) and ``<name>.code.html`` go;
+        failed notebooks go to ``out_dir/failed/``.
+    analyses
+        Which reports (default :data:`ANALYSES`).
+    parameters
+        Extra notebook parameters for every analysis (e.g. ``start``, ``end``, ``seed``).
+    notebooks_dir
+        Where the notebooks live (they run with it as working directory).
+    workers
+        Notebooks run at once (default: the number of cores).
+    progress
+        Show a progress bar over notebooks.
+
+    Returns
+    -------
+    list of AnalysisRun
+        In the order of ``analyses``.
+    """
+    panel_path = Path(panel_path).resolve()
+    if not panel_path.is_file():
+        raise FileNotFoundError(f"no panel at {panel_path}: run `make data` or pass --panel")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    common = {"panel_path": str(panel_path), **(parameters or {})}
+    jobs = [(a, common, str(Path(notebooks_dir).resolve()), str(out.resolve())) for a in analyses]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    runs: dict[str, AnalysisRun] = {}
+    bar = tqdm(total=len(jobs), disable=not progress, desc="reports", unit="notebook")
+    # Separate processes: each notebook has its own kernel anyway, and papermill's event loop
+    # is not meant to be shared between threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_one, *job) for job in jobs]
+        for future in as_completed(futures):
+            run = future.result()
+            runs[run.analysis.name] = run
+            bar.set_postfix_str(f"{run.analysis.name} {'ok' if run.ok else 'FAILED'}")
+            bar.update()
+    bar.close()
+    ordered = [runs[a.name] for a in analyses]
+    _write_atomic(out / "index.html", _index_html(ordered, panel_path))
+    return ordered
+
+
+def _ipc_kernel_manager(socket_dir: str):
+    """A kernel manager on local IPC sockets in ``socket_dir``: the panel's numbers never cross
+    TCP, even on loopback (ipykernel warns about unencrypted TCP, rightly), and kernels running
+    side by side each have their own sockets."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(socket_dir, "kernel")
+
+    return IPCKernelManager
+
+
+def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str) -> AnalysisRun:
+    import logging
+
+    import nbformat
+    import papermill as pm
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+
+    out = Path(out_dir)
+    started = time.perf_counter()
+    # Short paths in the system temp folder: Unix socket paths are limited to ~100 bytes.
+    with (
+        tempfile.TemporaryDirectory(prefix="cts-") as sockets,
+        tempfile.TemporaryDirectory(dir=out) as scratch,
+    ):
+        executed = Path(scratch) / f"{analysis.name}.ipynb"
+        try:
+            pm.execute_notebook(
+                str(Path(notebooks_dir) / analysis.notebook),
+                str(executed),
+                parameters={**common, **analysis.parameters},
+                cwd=notebooks_dir,
+                progress_bar=False,
+                log_output=False,
+                kernel_manager_class=_ipc_kernel_manager(sockets),
+            )
+        except Exception as error:  # noqa: BLE001 - any failure: keep it for inspection, go on
+            failed = out / "failed"
+            failed.mkdir(exist_ok=True)
+            if executed.exists():
+                notebook = nbformat.read(executed, as_version=4)
+                _write_atomic(
+                    failed / f"{analysis.name}.html", _to_html(notebook, hide_input=False)
+                )
+                os.replace(executed, failed / f"{analysis.name}.ipynb")
+            message = str(error).strip().splitlines()
+            return AnalysisRun(
+                analysis,
+                ok=False,
+                seconds=time.perf_counter() - started,
+                error=message[-1] if message else type(error).__name__,
+            )
+        notebook = nbformat.read(executed, as_version=4)
+    _write_atomic(out / f"{analysis.name}.html", _to_html(notebook, hide_input=True))
+    _write_atomic(out / f"{analysis.name}.code.html", _to_html(notebook, hide_input=False))
+    stale = out / "failed" / f"{analysis.name}.ipynb"
+    for path in (stale, stale.with_suffix(".html")):
+        path.unlink(missing_ok=True)
+    return AnalysisRun(
+        analysis, ok=True, seconds=time.perf_counter() - started, headlines=_headlines(notebook)
+    )
+
+
+def _to_html(notebook, *, hide_input: bool) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        exclude_input=hide_input, exclude_input_prompt=hide_input, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+def _headlines(notebook) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            found.update(output.get("data", {}).get(HEADLINE_MIME, {}))
+    return found
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+    ) as file:
+        file.write(text)
+    os.chmod(file.name, 0o644)
+    os.replace(file.name, path)
+
+
+def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
+    import cts
+
+    rows = []
+    for run in runs:
+        name, title = run.analysis.name, html.escape(run.analysis.title)
+        if run.ok:
+            links = f'<a href="{name}.html">{title}</a> (<a href="{name}.code.html">with code</a>)'
+            status = f"ok, {run.seconds:.0f} s"
+        else:
+            links = f'{title} (<a href="failed/{name}.html">failed run</a>)'
+            status = f'<span class="failed">FAILED</span>: {html.escape(run.error)}'
+        figures = "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
+            for k, v in run.headlines.items()
+        )
+        rows.append(f"<tr><td>{links}</td><td><ul>{figures}</ul></td><td>{status}</td></tr>")
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cts reports</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
+.failed {{ color: #b00; font-weight: bold; }} ul {{ margin: 0; padding-left: 1.2rem; }}
+</style></head><body>
+<h1>cts reports</h1>
+<p>Panel <code>{html.escape(str(panel_path))}</code> (SHA-256 <code>{_sha256(panel_path)}</code>),
+cts {cts.__version__}, generated {generated}.</p>
+<table><thead><tr><th>analysis</th><th>headline</th><th>run</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<p>Metrics are team-level only; reports show no team with fewer builders than the panel's
+minimum team size.</p>
+</body></html>
+"""

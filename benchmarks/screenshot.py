@@ -9,17 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+from cts.report import CHROMIUM_FLAGS
 
 
 def main() -> int:
@@ -41,7 +31,7 @@ def main() -> int:
             subprocess.run(
                 [
                     chromium,
-                    *FLAGS,
+                    *CHROMIUM_FLAGS,
                     f"--user-data-dir={profile}",
                     f"--window-size=1280,{height}",
                     f"--screenshot={target.resolve()}",

@@ -29,10 +29,19 @@ __all__ = [
 class ReportFigure(Figure):
     """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
 
-    def _repr_png_(self) -> bytes:
+    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        return buffer.getvalue()
+        return buffer.getvalue(), {"alt": self.description}
+
+    @property
+    def description(self) -> str:
+        """Alternative text: the figure's panel titles and axis labels."""
+        parts = []
+        for ax in self.axes:
+            labels = " against ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
+            parts.append(f"{ax.get_title() or 'chart'}" + (f" ({labels})" if labels else ""))
+        return "Chart: " + "; ".join(parts)
 
 
 def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):

@@ -33,6 +33,7 @@ from cts.panel import load_panel
 
 __all__ = [
     "ANALYSES",
+    "CHROMIUM_FLAGS",
     "Analysis",
     "AnalysisRun",
     "build_reports",
@@ -46,6 +47,19 @@ __all__ = [
 ]
 
 HEADLINE_MIME = "application/vnd.cts.headline+json"
+#: Headless Chromium on a machine without a screen or outside network (the render test and the
+#: screenshot script): no sandbox as root, no GPU, and no background calls that would be refused.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PACKAGES = ("pandas", "numpy", "pyfixest", "linearmodels", "statsmodels", "scipy", "matplotlib")
 
@@ -328,11 +342,26 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
 def _to_html(notebook, *, hide_input: bool) -> str:
     from nbconvert import HTMLExporter
 
+    _images_with_alt_text(notebook)
+
     exporter = HTMLExporter(
         exclude_input=hide_input, exclude_input_prompt=hide_input, exclude_output_prompt=True
     )
     body, _ = exporter.from_notebook_node(notebook)
     return body
+
+
+def _images_with_alt_text(notebook) -> None:
+    """Render PNGs that carry alternative text (cts figures do) as ``<img alt=...>``: nbconvert's
+    template drops the alt metadata and would label every chart "No description"."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if alt and "image/png" in output.get("data", {}):
+                png = output["data"].pop("image/png")
+                output["data"]["text/html"] = (
+                    f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png.strip()}">'
+                )
 
 
 def _headlines(notebook) -> dict[str, str]:

@@ -58,7 +58,7 @@ class SimulationParams:
     cr_persistence: float = 0.5
     deploy_persistence: float = 0.4
     cr_level: float = 3.0
-    deploy_level: float = 1.0
+    deploy_level: float = 1.5
     team_spread: float = 0.2
     cr_noise_sd: float = 0.30
     deploy_noise_sd: float = 0.10

@@ -79,8 +79,12 @@ def test_window_and_bad_input(medium_org):
 
 def test_no_pre_adoption_weeks_leaves_relative_effects_undefined(medium_org):
     _, panel = medium_org
-    late = panel["week"] >= panel["week"].max() - pd.Timedelta(weeks=10)
+    late = panel.loc[panel["week"] >= panel["week"].max() - pd.Timedelta(weeks=10)]
+    # Keep never-users and teams already using the assistant in the window's first week.
+    first_use = late.loc[late["ai_usage_rate"] > 0].groupby("team_id")["week"].min()
+    started_later = first_use.index[first_use > late["week"].min()]
+    window = late.loc[~late["team_id"].isin(started_later)].reset_index(drop=True)
     with pytest.warns(UserWarning, match="pre-adoption mean are undefined"):
-        effect = cts.estimate_adoption_effect(panel.loc[late].reset_index(drop=True), method="fe")
+        effect = cts.estimate_adoption_effect(window, method="fe")
     assert effect.relative().isna().all().all()
     assert effect.table["estimate"].notna().all()

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cts.report import ANALYSES, Analysis, build_reports
+from cts.report import ANALYSES, CHROMIUM_FLAGS, Analysis, build_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -58,6 +58,7 @@ def test_report_builds_every_analysis_with_headlines(built):
         report = (out / f"{analysis.name}.html").read_text()
         assert "data SHA-256" in report and "<img" in report
         assert "Traceback" not in report
+        assert "No description has been provided" not in report  # every chart has alt text
     assert all(r.headlines for r in runs)
     assert "long-run effect on cr_velocity" in index
     assert not (out / "failed").exists()
@@ -126,18 +127,6 @@ def _chromium() -> str | None:
     return found
 
 
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.mark.parametrize("page", ["index.html", "03_adoption_effect_cr_velocity.html"])
 def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, page):
     """What a person sees: the rendered DOM has tables, images that decoded, and no errors."""
@@ -155,7 +144,7 @@ def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, pag
     dom = subprocess.run(
         [
             chromium,
-            *BROWSER_FLAGS,
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=5000",
             "--dump-dom",

@@ -161,7 +161,9 @@ def cost_to_serve(
         }
     )
     keys = ["team_id", "period", "architecture", "unit"]
-    table = frame.groupby(keys, sort=True, observed=True).sum(min_count=1).reset_index()
+    table = (
+        frame.groupby(keys, sort=True, observed=True, dropna=False).sum(min_count=1).reset_index()
+    )
     table["defined"] = table["units"] > 0
     units = table["units"].where(table["defined"])
     table["cts_sw"] = table["builder_weeks"] / units
@@ -205,6 +207,14 @@ def _unit_per_row(panel: pd.DataFrame, unit: str) -> pd.Series:
             f"it ({', '.join(UNIT_BY_ARCHITECTURE)}) or pass a unit such as unit='deployments'"
         )
     chosen, problems = {}, []
+    unknown = panel["architecture"].isna()
+    if unknown.any():
+        teams = panel.loc[unknown, "team_id"].unique()
+        problems.append(
+            f"unit='auto' needs an `architecture` for every row; {int(unknown.sum()):,} rows of "
+            f"{len(teams):,} team(s) have none (e.g. {', '.join(map(str, teams[:3]))}): fill it "
+            "or pass a unit for every team"
+        )
     for architecture in panel["architecture"].dropna().unique():
         candidates = UNIT_BY_ARCHITECTURE[architecture]
         available = [c for c in candidates if c in panel]

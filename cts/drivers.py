@@ -159,10 +159,17 @@ def fit_drivers(
         warnings.simplefilter("ignore", PanelWarning)  # undefined periods are counted below
         cost = cost_to_serve(panel, unit=unit, period=period)
     table = cost.table
-    unknown = [d for d in (*drivers, *random_slopes) if d not in table]
+    known = [
+        c
+        for c in table.columns
+        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
+    unknown = [d for d in (*drivers, *random_slopes) if d not in known]
     if unknown:
-        known = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-        raise PanelError(f"unknown driver(s) {unknown}; the team-period table has {known}")
+        raise PanelError(
+            f"unknown driver(s) {unknown}; drivers are numeric columns of the team-period "
+            f"table: {known}"
+        )
     extra = [s for s in random_slopes if s not in drivers]
     if extra:
         raise ValueError(f"random slopes {extra} must also be drivers")
@@ -171,14 +178,23 @@ def fit_drivers(
     data = data.assign(_period=pd.factorize(data["period"], sort=True)[0])
     time_terms = "C(_period)" if time == "period_effects" else "_period"
     formula = f"{outcome} ~ {' + '.join(drivers)} + {time_terms}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         model = smf.mixedlm(
             formula,
             data,
             groups=data["team_id"],
             re_formula="~" + " + ".join(["1", *random_slopes]),
         ).fit(reml=True)
+    trouble = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if trouble or not model.converged:
+        warnings.warn(
+            "the mixed model did not converge cleanly (statsmodels: "
+            f"{'; '.join(dict.fromkeys(trouble)) or 'not converged'}); trust it only where it "
+            "agrees with the fixed-effects fit in `fe_table`, or drop random slopes",
+            PanelWarning,
+            stacklevel=2,
+        )
     fixed = model.fe_params.index
     fixed_table = _table(model.fe_params, model.bse_fe, fixed)
     ordered = [*drivers, *(t for t in fixed if t not in drivers)]

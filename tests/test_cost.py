@@ -103,6 +103,12 @@ def test_bad_arguments_are_explained(small_panel):
         cts.cost_to_serve(small_panel.drop(columns="commits_shipped"))
     with pytest.raises(cts.PanelError, match="lacks: add it"):
         cts.cost_to_serve(small_panel.drop(columns="architecture"))
+    unlabelled = small_panel.copy()
+    unlabelled.loc[unlabelled["team_id"] == "team-0003", "architecture"] = None
+    with pytest.raises(cts.PanelError, match=r"rows of 1 team\(s\) have none \(e.g. team-0003\)"):
+        cts.cost_to_serve(unlabelled)
+    forced = cts.cost_to_serve(unlabelled, unit="crs_merged")
+    assert forced.table["builder_weeks"].sum() == small_panel["n_builders"].sum()  # nothing lost
     with pytest.raises(ValueError, match="whole number of weeks"):
         cts.cost_to_serve(small_panel, period="1M")
     with pytest.raises(ValueError, match="must be positive"):

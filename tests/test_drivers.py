@@ -71,13 +71,16 @@ def test_variance_components_and_summary(drivers):
 
 
 def test_random_slopes_and_trend(default_panel):
+    """The simulator gives every team the same pages effect, so the slope's variance sits at
+    zero, on the boundary: the fit says so instead of passing silently."""
     small = default_panel[default_panel["team_id"] <= "team-0200"]
-    result = cts.fit_drivers(
-        small,
-        drivers=("cr_velocity", "pages_per_oncall"),
-        random_slopes=("pages_per_oncall",),
-        time="trend",
-    )
+    with pytest.warns(cts.PanelWarning, match="on the boundary"):
+        result = cts.fit_drivers(
+            small,
+            drivers=("cr_velocity", "pages_per_oncall"),
+            random_slopes=("pages_per_oncall",),
+            time="trend",
+        )
     assert "team pages_per_oncall" in result.variance_components
     assert np.isfinite(result.table["se"]).all()
     assert result.table.index[-1] == "_period"
@@ -86,6 +89,8 @@ def test_random_slopes_and_trend(default_panel):
 def test_bad_arguments(default_panel):
     with pytest.raises(cts.PanelError, match=r"unknown driver\(s\) \['velocity'\]"):
         cts.fit_drivers(default_panel, drivers=("velocity",))
+    with pytest.raises(cts.PanelError, match=r"unknown driver\(s\) \['architecture'\]"):
+        cts.fit_drivers(default_panel, drivers=("architecture",))
     with pytest.raises(ValueError, match="must also be drivers"):
         cts.fit_drivers(default_panel, drivers=("cr_velocity",), random_slopes=("rollback_rate",))
     with pytest.raises(ValueError, match="outcome must be"):

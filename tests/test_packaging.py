@@ -12,7 +12,7 @@ import cts
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI's.
-CONDA_NAMES = {"duckdb": "python-duckdb"}
+CONDA_NAMES = {"duckdb": "python-duckdb", "jupyter-client": "jupyter_client"}
 
 
 def _requirement(spec: str) -> tuple[str, str]:

@@ -167,7 +167,7 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
         title="What moves cost to serve: one typical (1 SD) within-team change",
         xlabel="change in CTS-SW",
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower left")
     fig.tight_layout()
     return fig
 

@@ -153,7 +153,10 @@ def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):
         for c in table.columns
         if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
     ]
-    formats = {c: f"{{:,.{digits}f}}" for c in numeric}
+    formats = {
+        c: "{:,}" if pd.api.types.is_integer_dtype(table[c]) else f"{{:,.{digits}f}}"
+        for c in numeric
+    }
     formats.update({c: "{:.1%}" for c in percent})
     return table.style.format(formats, na_rep="—")
 

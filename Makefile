@@ -32,7 +32,7 @@ test: setup  ## lint, unit tests, and every notebook under nbval (on the committ
 	$(PY) -m pytest
 	$(PY) -m pytest --nbval-lax notebooks/
 
-validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~20 min)
+validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~26 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff

@@ -21,6 +21,7 @@ from cts.panel import (
     load_panel,
     suppress_small_teams,
 )
+from cts.robustness import EventStudy, adoption_weeks, event_study, group_time_effects
 from cts.simulate import SimulatedOrg, SimulationParams, simulate_org
 
 __version__ = "0.1.0"
@@ -45,6 +46,10 @@ __all__ = [
     "fit_drivers",
     "translate_impact",
     "DynamicPanelResult",
+    "EventStudy",
+    "adoption_weeks",
+    "event_study",
+    "group_time_effects",
     "ExogeneityChecks",
     "dynamic_panel",
     "estimate_adoption_effect",

@@ -12,11 +12,13 @@ from matplotlib.ticker import PercentFormatter
 
 from cts.cost import CostToServe
 from cts.drivers import DRIVERS, DriversResult
+from cts.robustness import EventStudy
 
 __all__ = [
     "ReportFigure",
     "plot_adoption",
     "plot_cost_over_time",
+    "plot_event_study",
     "plot_impact_curve",
     "plot_methods",
     "plot_outcomes",
@@ -209,6 +211,28 @@ def plot_impact_curve(
         title=quantity.replace("_", " ").capitalize(),
         xlabel="share of builders using the assistant",
         ylabel=quantity.replace("_", " "),
+    )
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_event_study(study: EventStudy) -> Figure:
+    """Effects by week relative to adoption: the cohort-robust estimator and the naive TWFE."""
+    fig, ax = _figure(figsize=(9, 4))
+    for table, label, shift, color in (
+        (study.table, study.estimator, -0.15, "tab:blue"),
+        (study.naive, "naive TWFE", 0.15, "tab:grey"),
+    ):
+        weeks = table.index.to_numpy() + shift
+        ax.plot(weeks, table["estimate"], marker="o", markersize=3, color=color, label=label)
+        ax.fill_between(weeks, table["ci_low"], table["ci_high"], color=color, alpha=0.15)
+    ax.axhline(0, color="black", linewidth=1)
+    ax.axvline(-0.5, color="firebrick", linestyle=":", label="adoption")
+    ax.set(
+        title=f"{study.outcome} around adoption (usage >= {study.threshold:.0%})",
+        xlabel="weeks relative to adoption (week -1 is the reference)",
+        ylabel=f"effect on {study.outcome}",
     )
     ax.legend(loc="upper left")
     fig.tight_layout()

@@ -69,6 +69,7 @@ class SimulationParams:
     cr_page_effect: float = -0.20
     deploy_page_effect: float = -0.20
     never_adopter_share: float = 0.2
+    ramp_weeks: tuple[int, int] = (4, 16)
     adoption_selection: float = 1.0
     heterogeneity: str | None = None
     second_initiative: bool = False
@@ -87,6 +88,11 @@ class SimulationParams:
             raise ValueError("heterogeneity must be None, 'architecture' or 'team_size'")
         if pd.Timestamp(self.start).day_of_week != 0:
             raise ValueError(f"start must be a Monday, not {self.start}")
+        low, high = self.ramp_weeks
+        if not 1 <= low <= high:
+            raise ValueError(
+                f"ramp_weeks must be (low, high) with 1 <= low <= high, not {self.ramp_weeks}"
+            )
         for name in ("never_adopter_share", "gap_rate", "turnover"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie in [0, 1)")
@@ -198,7 +204,7 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         "adopter": adopter,
         "adoption_week": adoption_week,
         "automation_week": automation_week,
-        "ramp_weeks": rng.integers(4, 17, n),
+        "ramp_weeks": rng.integers(p.ramp_weeks[0], p.ramp_weeks[1] + 1, n),
         "peak_usage": rng.beta(8, 2, n),
         "first": first,
         "last": np.minimum(last, n_weeks - 1),

@@ -11,7 +11,6 @@ ATT(g,t) with never-treated controls), with the plain TWFE event study beside it
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +79,10 @@ class EventStudy:
         verdict = (
             "no evidence of pre-trends"
             if self.pretrend_p >= 0.05
-            else "pre-adoption effects are jointly non-zero: adopters were already diverging"
+            else (
+                "pre-adoption effects are jointly non-zero: adopters were already diverging, "
+                "or usage began before the threshold week"
+            )
         )
         return (
             f"Event study of {self.outcome} ({self.estimator}; adoption = first week usage >= "
@@ -145,7 +147,7 @@ def event_study(
     naive_fit = pf.feols(
         f"{outcome} ~ i(rel, ref=-1) | team_id + period", data, vcov={"CRV1": "team_id"}
     )
-    naive = _by_relative_week(naive_fit.coef(), naive_fit._vcov, naive_fit.coef().index)
+    naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
     naive_static = pf.feols(
         f"{outcome} ~ treated | team_id + period", data, vcov={"CRV1": "team_id"}
     )
@@ -160,7 +162,7 @@ def event_study(
             treatment="treated",
             cluster="team_id",
         )
-        table = _by_relative_week(dynamic.coef(), dynamic._vcov, dynamic.coef().index)
+        table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
         static = pf.did2s(
             data,
             yname=outcome,
@@ -171,11 +173,13 @@ def event_study(
         )
         att = _row(static.coef()["treated"], static.se()["treated"])
     else:
-        cells = group_time_effects(data, outcome, "team_id", "period", "cohort", base="universal")
-        table, att = _aggregate_by_relative_time(cells)
+        cells, cells_vcov = group_time_effects(
+            data, outcome, "team_id", "period", "cohort", base="universal"
+        )
+        table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
 
     pre = table.loc[table.index < -1]
-    chi2, df = _wald(pre["estimate"].to_numpy(), table.attrs["vcov"].loc[pre.index, pre.index])
+    chi2, df = _wald(pre["estimate"].to_numpy(), vcov.loc[pre.index, pre.index])
     return EventStudy(
         table=table,
         naive=naive,
@@ -222,9 +226,9 @@ def group_time_effects(
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by ``group`` and ``time``: ``estimate, se, ci_low, ci_high, p_value`` and
-        ``n_group`` (units in the cohort); its ``attrs["vcov"]`` is the covariance of the
+    table, vcov : pandas.DataFrame
+        ``table`` indexed by ``group`` and ``time``: ``estimate, se, ci_low, ci_high, p_value`` and
+        ``n_group`` (units in the cohort); and ``vcov``, the covariance of the
         estimates (clustered by ``entity``).
 
     References
@@ -258,8 +262,7 @@ def group_time_effects(
     table = _table(estimates, np.sqrt(np.diag(vcov)))
     table["n_group"] = sizes.reindex(table.index.get_level_values("group")).to_numpy()
     table = table.sort_index()
-    table.attrs["vcov"] = vcov.loc[table.index, table.index]
-    return table
+    return table, vcov.loc[table.index, table.index]
 
 
 def _varying_base(
@@ -290,12 +293,12 @@ def _varying_base(
     return transform @ long, transform @ vcov @ transform.T
 
 
-def simple_att(cells: pd.DataFrame) -> pd.Series:
+def simple_att(cells: pd.DataFrame, vcov: pd.DataFrame) -> pd.Series:
     """CS's "simple" aggregation: post-treatment ATT(g, t) weighted by cohort size."""
     post = cells.index.get_level_values("time") >= cells.index.get_level_values("group")
     chosen = cells.loc[post]
     weights = chosen["n_group"].to_numpy(float) / chosen["n_group"].sum()
-    vcov = cells.attrs["vcov"].loc[chosen.index, chosen.index].to_numpy()
+    vcov = vcov.loc[chosen.index, chosen.index].to_numpy()
     return _row(float(weights @ chosen["estimate"]), float(np.sqrt(weights @ vcov @ weights)))
 
 
@@ -337,16 +340,18 @@ def _with_counterfactual(data: pd.DataFrame) -> pd.DataFrame:
         data = data.loc[keep]
 
 
-def _by_relative_week(coef: pd.Series, vcov, names: Sequence[str]) -> pd.DataFrame:
-    weeks = pd.Index(names).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
+def _by_relative_week(coef: pd.Series, vcov) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
+    weeks = pd.Index(coef.index).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
     vcov = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
     table = _table(pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov)))
     table.index.name = "relative_week"
-    table.attrs["vcov"] = vcov
-    return table.sort_index()
+    return table.sort_index(), vcov
 
 
-def _aggregate_by_relative_time(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+def _aggregate_by_relative_time(
+    cells: pd.DataFrame, cells_vcov: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Cohort-size-weighted averages of ATT(g, t) per relative week, and the simple ATT."""
     rel = cells.index.get_level_values("time") - cells.index.get_level_values("group")
     weeks = np.unique(rel)
@@ -355,13 +360,13 @@ def _aggregate_by_relative_time(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.S
         members = rel == week
         weights[row, members] = cells["n_group"].to_numpy(float)[members]
         weights[row] /= weights[row].sum()
-    vcov = weights @ cells.attrs["vcov"].to_numpy() @ weights.T
+    vcov = weights @ cells_vcov.to_numpy() @ weights.T
     table = _table(
         pd.Series(weights @ cells["estimate"].to_numpy(), index=weeks), np.sqrt(np.diag(vcov))
     )
     table.index.name = "relative_week"
-    table.attrs["vcov"] = pd.DataFrame(vcov, index=weeks, columns=weeks)
-    return table, simple_att(cells)
+    vcov = pd.DataFrame(vcov, index=weeks, columns=weeks)
+    return table, vcov, simple_att(cells, cells_vcov)
 
 
 def _table(estimates: pd.Series, se: np.ndarray) -> pd.DataFrame:

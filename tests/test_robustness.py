@@ -31,12 +31,12 @@ def test_reference_file_is_the_published_one():
 
 
 def test_group_time_effects_reproduce_callaway_santanna(mpdta):
-    cells = group_time_effects(mpdta, "lemp", "countyreal", "year", "first_treat")
+    cells, vcov = group_time_effects(mpdta, "lemp", "countyreal", "year", "first_treat")
     assert set(cells.index) == set(PUBLISHED_ATT_GT)
     for cell, published in PUBLISHED_ATT_GT.items():
         assert cells.loc[cell, "estimate"] == pytest.approx(published, abs=5e-5), cell
     # Overall ATT, aggte(type = "simple"): -0.0400; cohorts of 20, 40 and 131 counties.
-    overall = simple_att(cells)
+    overall = simple_att(cells, vcov)
     assert overall["estimate"] == pytest.approx(-0.0400, abs=5e-5)
     assert 0.005 < overall["se"] < 0.02 and overall["ci_high"] < 0
     assert cells.xs(2007, level="group")["n_group"].iloc[0] == 131

@@ -154,23 +154,19 @@ def event_study(
     naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
 
     if estimator == "did2s":
-        dynamic = pf.did2s(
-            data,
-            yname=outcome,
-            first_stage="~ 0 | team_id + period",
-            second_stage="~ i(rel, ref=-1)",
-            treatment="treated",
-            cluster="team_id",
-        )
+        def two_stage(second_stage: str):
+            return pf.did2s(
+                data,
+                yname=outcome,
+                first_stage="~ 0 | team_id + period",
+                second_stage=second_stage,
+                treatment="treated",
+                cluster="team_id",
+            )
+
+        dynamic = two_stage("~ i(rel, ref=-1)")
         table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
-        static = pf.did2s(
-            data,
-            yname=outcome,
-            first_stage="~ 0 | team_id + period",
-            second_stage="~ 0 + treated",
-            treatment="treated",
-            cluster="team_id",
-        )
+        static = two_stage("~ 0 + treated")
         att = _row(static.coef()["treated"], static.se()["treated"])
     else:
         cells, cells_vcov = group_time_effects(

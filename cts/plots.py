@@ -22,6 +22,7 @@ __all__ = [
     "plot_impact_curve",
     "plot_methods",
     "plot_outcomes",
+    "plot_power",
     "plot_sensitivity",
     "plot_team_sizes",
     "plot_velocity_vs_cost",
@@ -235,5 +236,26 @@ def plot_event_study(study: EventStudy) -> Figure:
         ylabel=f"effect on {study.outcome}",
     )
     ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
+    """Power by number of teams, one line per panel length (:func:`cts.power.power_grid`)."""
+    fig, ax = _figure(figsize=(7, 4))
+    for weeks, block in grid.groupby("n_weeks"):
+        ax.errorbar(
+            block["n_teams"],
+            block["power"],
+            yerr=1.96 * block["mcse"],
+            marker="o",
+            capsize=3,
+            label=f"{weeks} weeks",
+        )
+    ax.axhline(target, color="firebrick", linestyle=":", label=f"{target:.0%} power")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title="Power to detect the effect", xlabel="teams", ylabel="power", ylim=(0, 1.02))
+    ax.set_xscale("log")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

@@ -154,6 +154,7 @@ def event_study(
     naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
 
     if estimator == "did2s":
+
         def two_stage(second_stage: str):
             return pf.did2s(
                 data,

@@ -21,7 +21,7 @@ from cts.panel import (
     load_panel,
     suppress_small_teams,
 )
-from cts.power import PowerResult, calibrate, minimum_detectable_effect, power, power_grid
+from cts.planning import PowerResult, calibrate, minimum_detectable_effect, power, power_grid
 from cts.robustness import EventStudy, adoption_weeks, event_study, group_time_effects
 from cts.simulate import SimulatedOrg, SimulationParams, simulate_org
 

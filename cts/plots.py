@@ -241,7 +241,7 @@ def plot_event_study(study: EventStudy) -> Figure:
 
 
 def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
-    """Power by number of teams, one line per panel length (:func:`cts.power.power_grid`)."""
+    """Power by number of teams, one line per panel length (:func:`cts.power_grid`)."""
     fig, ax = _figure(figsize=(7, 4))
     for weeks, block in grid.groupby("n_weeks"):
         ax.errorbar(

@@ -3,7 +3,7 @@ import pytest
 
 import cts
 from cts import plots
-from cts.power import calibrate, minimum_detectable_effect, power, power_grid
+from cts.planning import calibrate, minimum_detectable_effect, power, power_grid
 from tests.conftest import quiet_load
 
 TRUTH = dict(

@@ -8,6 +8,7 @@ from cts.data import write_panel, write_simulation
 from cts.drivers import DRIVERS, DriversResult, fit_drivers
 from cts.effects import DynamicPanelResult, dynamic_panel
 from cts.exogeneity import ExogeneityChecks, exogeneity_checks
+from cts.heterogeneity import HeterogeneousEffects, heterogeneous_effects
 from cts.impact import CombinedImpact, Impact, combined_impact, impact_curve, translate_impact
 from cts.panel import (
     ARCHITECTURES,
@@ -48,6 +49,8 @@ __all__ = [
     "translate_impact",
     "DynamicPanelResult",
     "EventStudy",
+    "HeterogeneousEffects",
+    "heterogeneous_effects",
     "PowerResult",
     "calibrate",
     "minimum_detectable_effect",

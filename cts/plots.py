@@ -12,6 +12,7 @@ from matplotlib.ticker import PercentFormatter
 
 from cts.cost import CostToServe
 from cts.drivers import DRIVERS, DriversResult
+from cts.heterogeneity import HeterogeneousEffects
 from cts.robustness import EventStudy
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "plot_adoption",
     "plot_cost_over_time",
     "plot_event_study",
+    "plot_heterogeneity",
     "plot_impact_curve",
     "plot_methods",
     "plot_outcomes",
@@ -257,5 +259,26 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
     ax.set(title="Power to detect the effect", xlabel="teams", ylabel="power", ylim=(0, 1.02))
     ax.set_xscale("log")
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
+    """Group effects with 95% CIs, one panel per team trait, strongest first."""
+    modifiers = list(result.ranking.index)
+    fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
+    for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
+        block = result.by_group.loc[modifier]
+        y = np.arange(len(block))
+        ax.errorbar(
+            block["estimate"],
+            y,
+            xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
+            fmt="o",
+            capsize=4,
+        )
+        ax.set_yticks(y, [str(g) for g in block.index])
+        p = result.ranking.loc[modifier, "p_adjusted"]
+        ax.set(title=f"{modifier} (Holm p = {p:.3f})", xlabel=f"effect on {result.outcome}")
     fig.tight_layout()
     return fig

@@ -91,7 +91,9 @@ ANALYSES: tuple[Analysis, ...] = (
         "AI adoption and deployment velocity",
         {"outcome": "deploy_velocity"},
     ),
-    Analysis("04_robustness", "04_robustness.ipynb", "Event study under staggered adoption"),
+    Analysis(
+        "04_robustness", "04_robustness.ipynb", "Robustness: event study, heterogeneity, power"
+    ),
     Analysis("05_impact", "05_impact.ipynb", "What adoption is worth"),
 )
 

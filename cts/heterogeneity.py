@@ -114,6 +114,11 @@ def heterogeneous_effects(
     from sklearn.linear_model import LinearRegression
 
     by, controls = tuple(by), tuple(controls)
+    if n_estimators < 4 or n_estimators % 4:
+        raise ValueError(
+            f"n_estimators must be a positive multiple of 4 (econml grows trees in subforests "
+            f"of 4), not {n_estimators}"
+        )
     if not by:
         raise ValueError("by must name at least one team characteristic")
     require_columns(panel, (outcome, treatment, *controls), "the panel")

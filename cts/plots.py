@@ -177,25 +177,29 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
     return fig
 
 
+def _point_ranges(ax, block: pd.DataFrame) -> None:
+    """One estimate with its 95% CI per row of ``block``, labelled by its index."""
+    y = np.arange(len(block))
+    ax.errorbar(
+        block["estimate"],
+        y,
+        xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
+        fmt="o",
+        capsize=4,
+    )
+    ax.set_yticks(y, [str(label) for label in block.index])
+
+
 def plot_methods(table: pd.DataFrame, truth: dict[str, float] | None = None) -> Figure:
     """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`)."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
     methods = list(dict.fromkeys(table.index.get_level_values("method")))
     fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
     for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
-        block = table.xs(term, level="term").reindex(methods)
-        y = np.arange(len(methods))
-        ax.errorbar(
-            block["estimate"],
-            y,
-            xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
-            fmt="o",
-            capsize=4,
-        )
+        _point_ranges(ax, table.xs(term, level="term").reindex(methods))
         if truth is not None and term in truth:
             ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
             ax.legend(loc="best")
-        ax.set_yticks(y, methods)
         ax.set(title=term.replace("_", " "), xlabel="estimate (95% CI)")
     fig.tight_layout()
     return fig
@@ -268,16 +272,7 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     modifiers = list(result.ranking.index)
     fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
     for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
-        block = result.by_group.loc[modifier]
-        y = np.arange(len(block))
-        ax.errorbar(
-            block["estimate"],
-            y,
-            xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
-            fmt="o",
-            capsize=4,
-        )
-        ax.set_yticks(y, [str(g) for g in block.index])
+        _point_ranges(ax, result.by_group.loc[modifier])
         p = result.ranking.loc[modifier, "p_adjusted"]
         ax.set(title=f"{modifier} (Holm p = {p:.3f})", xlabel=f"effect on {result.outcome}")
     fig.tight_layout()

@@ -40,5 +40,7 @@ def test_bad_arguments(by_architecture):
         cts.heterogeneous_effects(panel, by=("seniority",))
     with pytest.raises(cts.PanelError, match="`ai_usage_rate` changes within teams"):
         cts.heterogeneous_effects(panel, by=("ai_usage_rate",))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        cts.heterogeneous_effects(panel, n_estimators=50)
     with pytest.raises(ValueError, match="at least one"):
         cts.heterogeneous_effects(panel, by=())

@@ -48,7 +48,10 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     net = _net_of_ai(panel, outcome, table.loc["long_run", "estimate"])
     level = float(net.mean())
     by_team = net.groupby(panel["team_id"])
-    within = float((by_team.var() / by_team.size()).mean())
+    # The sampling variance of a team's mean, inflated for serial correlation (AR(1) with the
+    # estimated persistence), is subtracted from the variance of team means.
+    ar_inflation = (1 + persistence) / (1 - persistence)
+    within = float((by_team.var() / by_team.size()).mean()) * ar_inflation
     between = max(float(by_team.mean().var()) - within, 0.0)
     never_used = _never_used(panel)
     params = {

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 import statsmodels.formula.api as smf
-from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from cts.cost import cost_to_serve
+from cts.effects import estimate_table
 from cts.panel import PanelError, PanelWarning
 
 __all__ = ["DRIVERS", "DriversResult", "fit_drivers"]
@@ -25,7 +25,6 @@ DRIVERS: dict[str, str] = {
     "rollback_rate": "rollbacks per deployment",
     "pages_per_oncall": "pages per on-call builder",
 }
-_Z = stats.norm.ppf(0.975)
 
 
 @dataclass
@@ -232,15 +231,6 @@ def fit_drivers(
 
 
 def _table(estimates: pd.Series, se: pd.Series, terms: Sequence[str]) -> pd.DataFrame:
-    estimates, se = estimates[list(terms)].astype(float), se[list(terms)].astype(float)
-    table = pd.DataFrame(
-        {
-            "estimate": estimates,
-            "se": se,
-            "ci_low": estimates - _Z * se,
-            "ci_high": estimates + _Z * se,
-            "p_value": 2 * stats.norm.sf((estimates / se).abs()),
-        }
-    )
+    table = estimate_table(estimates[list(terms)], se[list(terms)])
     table.index.name = "term"
     return table

@@ -37,6 +37,7 @@ from cts.panel import PanelError, lag, require_columns
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
 METHODS = ("fe", "bias_corrected", "gmm")
+Z95 = stats.norm.ppf(0.975)  # two-sided 95% normal critical value
 _DEMEAN_TOLERANCE = 1e-10  # tight enough that coefficients match linearmodels to 1e-8
 
 
@@ -354,16 +355,23 @@ def _with_long_run(
     if persistence >= 1:
         values[len(estimates) :] = np.nan  # a unit root has no long-run effect
     covariance = full_jacobian @ vcov.to_numpy() @ full_jacobian.T
-    se = np.sqrt(np.diag(covariance))
-    z = stats.norm.ppf(0.975)
-    table = pd.DataFrame(
+    table = estimate_table(
+        pd.Series(values, index=pd.Index(names, name="term")), np.sqrt(np.diag(covariance))
+    )
+    return table, pd.DataFrame(covariance, index=names, columns=names)
+
+
+def estimate_table(estimates: pd.Series, se) -> pd.DataFrame:
+    """``estimate, se, ci_low, ci_high, p_value`` (normal, 95%), indexed like ``estimates``."""
+    values = estimates.to_numpy(float)
+    se = np.asarray(se, dtype=float)
+    return pd.DataFrame(
         {
             "estimate": values,
             "se": se,
-            "ci_low": values - z * se,
-            "ci_high": values + z * se,
+            "ci_low": values - Z95 * se,
+            "ci_high": values + Z95 * se,
             "p_value": 2 * stats.norm.sf(np.abs(values / se)),
         },
-        index=pd.Index(names, name="term"),
+        index=estimates.index,
     )
-    return table, pd.DataFrame(covariance, index=names, columns=names)

@@ -12,12 +12,12 @@ from pyfixest.estimation import demean
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.effects import Z95
 from cts.panel import PanelError, lag, require_columns
 
 __all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
 
 MODIFIERS = ("architecture", "n_builders", "baseline_velocity")
-_Z = stats.norm.ppf(0.975)
 
 
 @dataclass
@@ -172,8 +172,8 @@ def heterogeneous_effects(
             rows[(modifier, level)] = {
                 "estimate": estimate,
                 "se": se,
-                "ci_low": estimate - _Z * se,
-                "ci_high": estimate + _Z * se,
+                "ci_low": estimate - Z95 * se,
+                "ci_high": estimate + Z95 * se,
                 "teams": int((labels == level).sum()),
             }
             estimates.append(estimate)

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cts.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.effects import dynamic_panel
+from cts.effects import Z95, dynamic_panel
 from cts.panel import DERIVED_COLUMNS, PanelError, require_columns
 
 __all__ = ["CombinedImpact", "Impact", "combined_impact", "impact_curve", "translate_impact"]
 
 _VELOCITIES = ("cr_velocity", "deploy_velocity")
-_Z = stats.norm.ppf(0.975)
 _ASSUMPTIONS = (
     "The effect is causal and the same at the adoption level asked about as where it was "
     "estimated (linear in the share of builders using the assistant).",
@@ -343,8 +341,8 @@ def combined_impact(
     table.loc["total"] = [
         table["separate"].sum(),
         joint_total,
-        joint_total - _Z * total_se,
-        joint_total + _Z * total_se,
+        joint_total - Z95 * total_se,
+        joint_total + Z95 * total_se,
     ]
     return CombinedImpact(
         table=table,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,9 +9,9 @@ import pandas as pd
 import pyfixest as pf
 
 from cts.adoption import estimate_adoption_effect
-from cts.panel import PanelWarning, lag, load_panel, require_columns
-from cts.simulate import _DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_org
-from cts.validation import _run_jobs
+from cts.panel import lag, require_columns
+from cts.simulate import _DEPLOY_LEVEL_BY_ARCHITECTURE
+from cts.validation import _run_jobs, _simulated_panel
 
 __all__ = ["PowerResult", "calibrate", "minimum_detectable_effect", "power", "power_grid"]
 
@@ -63,14 +62,9 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
         "never_adopter_share": never_used,
     }
     total = _residual_sd(panel, outcome)
-    quiet = simulate_org(
-        params["n_teams"],
-        params["n_weeks"],
-        seed=1,
-        **_truth(params),
-        **{f"{prefix}_noise_sd": 0.0},
+    _, quiet_panel = _simulated_panel(
+        params["n_teams"], params["n_weeks"], 1, {**_truth(params), f"{prefix}_noise_sd": 0.0}
     )
-    quiet_panel = _load(quiet.panel)
     other = _residual_sd(quiet_panel, outcome)
     params[f"{prefix}_noise_sd"] = float(np.sqrt(max(total**2 - other**2, (0.05 * total) ** 2)))
     # Teams that end before their adoption week also never use it: match the observed share.
@@ -261,7 +255,7 @@ def _crossing(curve: pd.DataFrame, target: float) -> float:
 
 def _detect(job) -> list[dict]:
     n_teams, n_weeks, seed, outcome, truth, alpha, sign = job
-    panel = _load(simulate_org(n_teams, n_weeks, seed=seed, **truth).panel)
+    _, panel = _simulated_panel(n_teams, n_weeks, seed, truth)
     row = estimate_adoption_effect(panel, outcome=outcome).table.loc["long_run"]
     # With no true effect any rejection counts (the test's size); otherwise the sign must match.
     right_sign = sign == 0 or np.sign(row["estimate"]) == sign
@@ -282,12 +276,6 @@ def _never_used(panel: pd.DataFrame) -> float:
 
 def _truth(params: dict) -> dict:
     return {k: v for k, v in params.items() if k not in ("n_teams", "n_weeks")}
-
-
-def _load(panel: pd.DataFrame) -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PanelWarning)
-        return load_panel(panel)
 
 
 def _residual_sd(panel: pd.DataFrame, outcome: str) -> float:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
+from cts.adoption import _in_window
 from cts.panel import load_panel
 
 __all__ = [
@@ -113,12 +114,7 @@ def load(
     """
     with collect_warnings() as notes:
         panel = load_panel(panel_path)
-    inside = pd.Series(True, index=panel.index)
-    if start is not None:
-        inside &= panel["week"] >= pd.Timestamp(start)
-    if end is not None:
-        inside &= panel["week"] <= pd.Timestamp(end)
-    windowed = panel.loc[inside].reset_index(drop=True)
+    windowed = panel.loc[_in_window(panel["week"], start, end)].reset_index(drop=True)
     windowed.attrs = panel.attrs
     return windowed, notes
 

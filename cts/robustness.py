@@ -18,12 +18,12 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
+from cts.effects import estimate_table
 from cts.panel import PanelError, require_columns
 
 __all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
 
 ESTIMATORS = ("did2s", "saturated")
-_Z = stats.norm.ppf(0.975)
 _COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
@@ -256,7 +256,7 @@ def group_time_effects(
     if base == "varying":
         estimates, vcov = _varying_base(estimates, vcov, int(data[time].min()))
     sizes = data.groupby(group)[entity].nunique()
-    table = _table(estimates, np.sqrt(np.diag(vcov)))
+    table = estimate_table(estimates, np.sqrt(np.diag(vcov)))
     table["n_group"] = sizes.reindex(table.index.get_level_values("group")).to_numpy()
     table = table.sort_index()
     return table, vcov.loc[table.index, table.index]
@@ -341,7 +341,9 @@ def _by_relative_week(coef: pd.Series, vcov) -> tuple[pd.DataFrame, pd.DataFrame
     # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
     weeks = pd.Index(coef.index).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
     vcov = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
-    table = _table(pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov)))
+    table = estimate_table(
+        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov))
+    )
     table.index.name = "relative_week"
     return table.sort_index(), vcov
 
@@ -358,7 +360,7 @@ def _aggregate_by_relative_time(
         weights[row, members] = cells["n_group"].to_numpy(float)[members]
         weights[row] /= weights[row].sum()
     vcov = weights @ cells_vcov.to_numpy() @ weights.T
-    table = _table(
+    table = estimate_table(
         pd.Series(weights @ cells["estimate"].to_numpy(), index=weeks), np.sqrt(np.diag(vcov))
     )
     table.index.name = "relative_week"
@@ -366,22 +368,8 @@ def _aggregate_by_relative_time(
     return table, vcov, simple_att(cells, cells_vcov)
 
 
-def _table(estimates: pd.Series, se: np.ndarray) -> pd.DataFrame:
-    se = np.asarray(se, dtype=float)
-    return pd.DataFrame(
-        {
-            "estimate": estimates.to_numpy(float),
-            "se": se,
-            "ci_low": estimates.to_numpy(float) - _Z * se,
-            "ci_high": estimates.to_numpy(float) + _Z * se,
-            "p_value": 2 * stats.norm.sf(np.abs(estimates.to_numpy(float) / se)),
-        },
-        index=estimates.index,
-    )
-
-
 def _row(estimate: float, se: float) -> pd.Series:
-    return _table(pd.Series([estimate]), np.array([se])).iloc[0]
+    return estimate_table(pd.Series([estimate]), [se]).iloc[0]
 
 
 def _wald(estimates: np.ndarray, vcov: pd.DataFrame) -> tuple[float, int]:

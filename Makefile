@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEFAULT_PANEL := data/synthetic/panel.parquet
 PANEL ?= $(DEFAULT_PANEL)
 
-.PHONY: help setup data report test validate lint lab bench strip screenshots clean
+.PHONY: help setup data panel report test validate lint lab bench strip screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,11 @@ $(DEFAULT_PANEL): $(VENV)/.installed cts/simulate.py
 
 data: $(DEFAULT_PANEL)  ## simulate the default panel: 1,000 teams x 156 weeks, truth beside it
 
+panel: setup  ## build a panel from event logs or git: make panel EVENTS=dir (or GIT="repo ...") [OUT=...]
+	@if [ -n "$(GIT)" ]; then $(PY) -m cts build-panel --git $(GIT) $(or $(OUT),data/panel.parquet) $(if $(TEAM_MAP),--team-map $(TEAM_MAP)); \
+	elif [ -n "$(EVENTS)" ]; then $(PY) -m cts build-panel $(EVENTS) $(or $(OUT),data/panel.parquet) --engine $(or $(ENGINE),duckdb); \
+	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv]'; exit 2; fi
+
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
 	$(PY) -m cts report --panel $(PANEL) --out reports
 
@@ -32,7 +37,7 @@ test: setup  ## lint, unit tests, and every notebook under nbval (on the committ
 	$(PY) -m pytest
 	$(PY) -m pytest --nbval-lax notebooks/
 
-validate: setup  ## Monte Carlo of the estimators -> reports/validation.md (~26 min)
+validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~35 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff
@@ -42,7 +47,7 @@ lab: setup  ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: setup  ## performance figures (benchmarks/), not part of the tests
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done  # ~25 min
 
 strip:  ## remove outputs from the notebooks before committing (a test insists)
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

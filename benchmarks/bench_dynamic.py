@@ -9,7 +9,6 @@ the loaded panel). Medians of ``--repeats`` runs. Target: ratio <= 3, peak RSS <
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from _measure import peak_rss_mib
 
 import cts
 
@@ -52,7 +53,7 @@ def _run(contender: str, path: str, repeats: int) -> dict:
     return {
         "median_s": statistics.median(seconds),
         "rows": len(panel),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 

@@ -2,11 +2,18 @@
 
 import warnings as _warnings
 
-from cts.adoption import AdoptionEffect, compare_methods, estimate_adoption_effect
+from cts import sources  # cts.sources.git.read_events
+from cts.adoption import (
+    AdoptionEffect,
+    compare_inference,
+    compare_methods,
+    estimate_adoption_effect,
+)
 from cts.cost import UNIT_BY_ARCHITECTURE, UNITS, CostToServe, cost_to_serve
 from cts.data import write_panel, write_simulation
 from cts.drivers import DRIVERS, DriversResult, fit_drivers
 from cts.effects import DynamicPanelResult, dynamic_panel
+from cts.events import EventError, build_panel
 from cts.exogeneity import ExogeneityChecks, exogeneity_checks
 from cts.heterogeneity import HeterogeneousEffects, heterogeneous_effects
 from cts.impact import CombinedImpact, Impact, combined_impact, impact_curve, translate_impact
@@ -33,6 +40,8 @@ __version__ = "0.1.0"
 _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfixest(\.|$)")
 
 __all__ = [
+    "EventError",
+    "build_panel",
     "AdoptionEffect",
     "CombinedImpact",
     "CostToServe",
@@ -42,6 +51,7 @@ __all__ = [
     "UNITS",
     "UNIT_BY_ARCHITECTURE",
     "combined_impact",
+    "compare_inference",
     "compare_methods",
     "impact_curve",
     "cost_to_serve",
@@ -78,4 +88,5 @@ __all__ = [
     "suppress_small_teams",
     "write_panel",
     "write_simulation",
+    "sources",
 ]

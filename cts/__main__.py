@@ -1,4 +1,5 @@
-"""The ``cts`` command line (also ``python -m cts``): ``data``, ``report`` and ``validate``."""
+"""The ``cts`` command line (also ``python -m cts``): ``data``, ``build-panel``, ``report`` and
+``validate``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def _data(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from cts.validation import (
         exogeneity_size,
+        few_cluster_size,
         monte_carlo,
         summarize_monte_carlo,
         validation_report,
@@ -39,9 +41,11 @@ def _validate(args: argparse.Namespace) -> int:
         method_reps={"gmm": min(args.gmm_reps, args.reps)},
     )
     exogeneity = exogeneity_size(n_teams=args.n_teams, reps=args.exogeneity_reps)
+    few_clusters = few_cluster_size(reps=args.few_cluster_reps) if args.few_cluster_reps else None
     report = validation_report(
         summarize_monte_carlo(draws),
         exogeneity,
+        few_clusters,
         n_teams=args.n_teams,
         seconds=time.perf_counter() - started,
     )
@@ -51,6 +55,56 @@ def _validate(args: argparse.Namespace) -> int:
     print(report)
     print(f"wrote {out}")
     return 0
+
+
+def _build_panel(args: argparse.Namespace) -> int:
+    import warnings
+
+    from cts.data import write_panel
+    from cts.events import EventError, build_panel
+    from cts.panel import PanelError, PanelWarning, load_panel
+
+    started = time.perf_counter()
+    *sources, out = args.paths
+    if not sources or (len(sources) > 1 and not args.git):
+        print(
+            "cts build-panel: give EVENTS_DIR OUT (or --git REPO [REPO ...] OUT)", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.git:
+            from cts.sources.git import read_events
+
+            events = read_events(sources, team_map=_team_map(args.team_map))
+        else:
+            events = sources[0]
+        panel = build_panel(events, engine=args.engine, progress=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PanelWarning)
+            load_panel(panel)  # the built panel must pass the contract before it is written
+        path = write_panel(panel, out)
+    except (EventError, PanelError) as error:
+        print(f"cts build-panel: {error}", file=sys.stderr)
+        return 2
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(
+        f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
+        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) with {args.engine} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _team_map(path: str | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str)
+    if list(frame.columns[:2]) != ["repository", "team_id"]:
+        raise SystemExit(f"cts build-panel: {path} needs columns repository,team_id")
+    return dict(zip(frame["repository"], frame["team_id"], strict=True))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -99,6 +153,25 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--seed", type=int, default=0)
     data.set_defaults(run=_data)
 
+    build = commands.add_parser(
+        "build-panel",
+        help="build the team-week panel from event logs (or git repositories)",
+        description="Build the team-week panel from an event-log directory (one table per "
+        "event kind, see the README) or, with --git, from local git repositories.",
+    )
+    build.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="EVENTS_DIR OUT, or with --git: REPO [REPO ...] OUT",
+    )
+    build.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    build.add_argument("--git", action="store_true", help="read local git repositories")
+    build.add_argument(
+        "--team-map", help="CSV with columns repository,team_id (default: a team per repository)"
+    )
+    build.set_defaults(run=_build_panel)
+
     report = commands.add_parser("report", help="run every analysis notebook -> HTML reports")
     report.add_argument(
         "--panel", default="data/synthetic/panel.parquet", help="panel file (default: %(default)s)"
@@ -110,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--workers", type=int, help="notebooks at once (default: all cores)")
     report.set_defaults(run=_report)
 
-    validate = commands.add_parser("validate", help="Monte Carlo of the adoption-effect methods")
+    validate = commands.add_parser(
+        "validate", help="Monte Carlo of the adoption-effect methods and their inference"
+    )
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
@@ -125,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=200,
         help="panels per setting for the exogeneity_checks size (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--few-cluster-reps",
+        type=int,
+        default=500,
+        help="30-team panels per design for the size of few-cluster inference; 0 skips it "
+        "(default: %(default)s)",
     )
     validate.add_argument("--outcomes", nargs="+", default=["cr_velocity", "deploy_velocity"])
     validate.set_defaults(run=_validate)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cts.effects import METHODS, DynamicPanelResult, dynamic_panel
+from cts.inference import INFERENCE
 from cts.panel import PanelError, require_columns
 
-__all__ = ["AdoptionEffect", "compare_methods", "estimate_adoption_effect"]
+__all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
 
 _COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
@@ -51,12 +52,21 @@ class AdoptionEffect:
         effects = self.table.loc[["short_run", "long_run"], ["estimate", "ci_low", "ci_high"]]
         return (100 * effects / self.baseline).add_suffix("_pct")
 
+    def _inference_note(self) -> str:
+        test = self.model.resampling
+        if test is None:
+            return ""
+        return (
+            f"; p-values and intervals of the effect from a {test.method} test, {test.reps:,} draws"
+        )
+
     def tidy(self) -> pd.DataFrame:
         """The table with its metadata as columns, one row per term (for export and stacking)."""
         return self.table.reset_index().assign(
             outcome=self.outcome,
             treatment=self.treatment,
             method=self.method,
+            inference=self.model.inference,
             n_obs=self.n_obs,
             n_teams=self.n_teams,
             n_weeks=self.n_weeks,
@@ -70,7 +80,7 @@ class AdoptionEffect:
             [
                 f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
                 f"team-weeks, {self.n_teams:,} teams, {self.n_weeks} weeks; SEs clustered by "
-                "team)",
+                f"team{self._inference_note()})",
                 f"Going from no builder to every builder using the assistant changes "
                 f"{self.outcome} by {short['estimate']:+.3f} the same week "
                 f"(95% CI {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
@@ -91,6 +101,9 @@ def estimate_adoption_effect(
     method: str = "bias_corrected",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
+    inference: str = "cluster",
+    reps: int = 999,
+    seed: int = 0,
 ) -> AdoptionEffect:
     """Estimate the effect of AI-assistant usage on a team outcome.
 
@@ -114,6 +127,14 @@ def estimate_adoption_effect(
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
+    inference
+        How to test the effect. ``"cluster"`` (default): team-clustered SEs, normal intervals;
+        fine with many teams. With few teams (under about 50) clustered SEs over-reject; use
+        ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
+        (permutes usage paths across teams), see :mod:`cts.inference`. They set the p-values
+        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``.
+    reps, seed
+        Draws and seed of the bootstrap or randomization test.
 
     Returns
     -------
@@ -123,7 +144,16 @@ def estimate_adoption_effect(
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     window = _in_window(panel["week"], start, end)
     model = dynamic_panel(
-        panel, outcome, [treatment, *controls], "team_id", "week", method=method, sample=window
+        panel,
+        outcome,
+        [treatment, *controls],
+        "team_id",
+        "week",
+        method=method,
+        sample=window,
+        inference=inference,
+        reps=reps,
+        seed=seed,
     )
     rename = {
         f"L1.{outcome}": "persistence",
@@ -217,3 +247,43 @@ def compare_methods(
         notes[method] = "; ".join(effect.model.notes) or f"{effect.n_obs:,} team-weeks"
     table = pd.concat(blocks, names=["method", "term"])
     return table, notes
+
+
+def compare_inference(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    inferences: Sequence[str] = INFERENCE,
+    *,
+    reps: int = 999,
+    seed: int = 0,
+    **options,
+) -> pd.DataFrame:
+    """The effect's p-values and 95% intervals under each inference method, side by side.
+
+    The estimates are the same; with few teams (or few adopting teams) clustered SEs give
+    intervals that are too narrow, and the resampling tests widen them (:mod:`cts.inference`).
+
+    Parameters
+    ----------
+    panel, outcome
+        As in :func:`estimate_adoption_effect`.
+    inferences
+        Inference methods to run (default: all).
+    reps, seed
+        Draws and seed of the resampling tests.
+    **options
+        Further arguments of :func:`estimate_adoption_effect` (``method``, ``controls``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``inference`` and ``term`` (``short_run``, ``long_run``) with
+        ``estimate, se, ci_low, ci_high, p_value``.
+    """
+    blocks = {
+        inference: estimate_adoption_effect(
+            panel, outcome, inference=inference, reps=reps, seed=seed, **options
+        ).table.loc[["short_run", "long_run"], _COLUMNS]
+        for inference in inferences
+    }
+    return pd.concat(blocks, names=["inference", "term"])

@@ -28,17 +28,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-from pyfixest.estimation import demean
 from scipy import stats
 
 from cts.gmm import difference_gmm
+from cts.inference import INFERENCE, ResamplingTest, randomization_test, wild_cluster_bootstrap
+from cts.jackknife import DEMEAN_TOLERANCE, SplitPanel, cluster_vcov, split_panel_fit
 from cts.panel import PanelError, lag, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
 METHODS = ("fe", "bias_corrected", "gmm")
 Z95 = stats.norm.ppf(0.975)  # two-sided 95% normal critical value
-_DEMEAN_TOLERANCE = 1e-10  # tight enough that coefficients match linearmodels to 1e-8
 
 
 @dataclass
@@ -56,6 +56,9 @@ class DynamicPanelResult:
         What was estimated, on how much data.
     notes, diagnostics
         Specification tests in words and numbers (for ``gmm``: instruments, Hansen, AR tests).
+    inference, resampling
+        How the first regressor's p-values and intervals were obtained, and the resampling test
+        behind them (:mod:`cts.inference`) when not ``"cluster"``.
     """
 
     table: pd.DataFrame
@@ -69,6 +72,8 @@ class DynamicPanelResult:
     n_periods: int
     notes: list[str] = field(default_factory=list)
     diagnostics: dict[str, float] = field(default_factory=dict)
+    inference: str = "cluster"
+    resampling: ResamplingTest | None = None
 
     @property
     def persistence(self) -> float:
@@ -84,6 +89,7 @@ class DynamicPanelResult:
         header = (
             f"Dynamic panel ({self.method}) of {self.y}: {self.n_obs:,} obs, "
             f"{self.n_entities:,} entities, {self.n_periods:,} periods; SEs clustered"
+            + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
         )
         return "\n".join([header, self.table.round(4).to_string(), *self.notes])
 
@@ -100,6 +106,9 @@ def dynamic_panel(
     cluster: str | None = None,
     time_effects: bool = True,
     sample: pd.Series | None = None,
+    inference: str = "cluster",
+    reps: int = 999,
+    seed: int = 0,
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -125,6 +134,13 @@ def dynamic_panel(
     sample
         Boolean mask of the rows to estimate on, applied after lags are taken (so the first
         period of a window keeps the lag observed just before it).
+    inference
+        ``"cluster"`` (default): cluster-robust SEs with normal intervals. With few clusters
+        (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (:mod:`cts.inference`):
+        the first regressor's short- and long-run p-values and intervals then come from the
+        resampling distribution of its t statistic; other rows stay cluster-robust.
+    reps, seed
+        Draws and random seed of the resampling test.
 
     Returns
     -------
@@ -136,6 +152,10 @@ def dynamic_panel(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if inference not in INFERENCE:
+        raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
+    if inference != "cluster" and method == "gmm":
+        raise ValueError(f"inference={inference!r} is available for 'fe' and 'bias_corrected'")
     x = (x,) if isinstance(x, str) else tuple(x)
     frame, lag_names = _estimation_frame(data, y, x, entity, time, lags, cluster or entity, sample)
     notes: list[str] = []
@@ -151,6 +171,26 @@ def dynamic_panel(
             data, y, x, entity, time, lags, time_effects, sample
         )
     table, covariance = _with_long_run(estimates, vcov, lag_names, x)
+    resampling = None
+    if inference != "cluster":
+        test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
+        resampling = test(
+            frame,
+            lag_names,
+            x,
+            y=y,
+            time_effects=time_effects,
+            jackknife=method == "bias_corrected",
+            reps=reps,
+            seed=seed,
+        )
+        for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
+            spread = resampling.critical_value[term] * table.loc[row, "se"]
+            table.loc[row, ["ci_low", "ci_high", "p_value"]] = [
+                table.loc[row, "estimate"] - spread,
+                table.loc[row, "estimate"] + spread,
+                resampling.p_value[term],
+            ]
     return DynamicPanelResult(
         table=table,
         vcov=covariance,
@@ -163,6 +203,8 @@ def dynamic_panel(
         n_periods=frame["_time"].nunique(),
         notes=notes,
         diagnostics=diagnostics,
+        inference=inference,
+        resampling=resampling,
     )
 
 
@@ -219,7 +261,7 @@ def _fe_pyfixest(
         f"{safe[y]} ~ {rhs} | {fixed}",
         data,
         vcov={"CRV1": "_cluster"},
-        demeaner=pf.MapDemeaner(fixef_tol=_DEMEAN_TOLERANCE),
+        demeaner=pf.MapDemeaner(fixef_tol=DEMEAN_TOLERANCE),
         fixef_rm="none",
         # One small-sample convention for every method: G/(G-1) only (as linearmodels).
         ssc=pf.ssc(k_adj=False, G_adj=True),
@@ -233,64 +275,18 @@ def _fe_pyfixest(
 # --- bias_corrected ------------------------------------------------------------------------------
 
 
-def _within(frame: pd.DataFrame, columns: list[str], time_effects: bool) -> np.ndarray:
-    """Two-way (or one-way) within transformation by alternating projections (pyfixest)."""
-    keys = ["_entity", "_time"] if time_effects else ["_entity"]
-    codes = np.column_stack([pd.factorize(frame[k])[0] for k in keys]).astype(np.uint64)
-    values = np.ascontiguousarray(frame[columns].to_numpy(float))
-    demeaned, converged = demean(values, codes, np.ones(len(frame)), tol=_DEMEAN_TOLERANCE)
-    if not converged:
-        raise RuntimeError("the fixed-effects demeaning did not converge")
-    return demeaned
-
-
-def _ols_influence(
-    regressors: np.ndarray, outcome: np.ndarray, clusters: np.ndarray, n_clusters: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """OLS coefficients and each cluster's influence ``(R'R)^-1 R_c' u_c`` (clusters x k)."""
-    gram = regressors.T @ regressors
-    coef = np.linalg.solve(gram, regressors.T @ outcome)
-    scores = regressors * (outcome - regressors @ coef)[:, None]
-    per_cluster = np.zeros((n_clusters, regressors.shape[1]))
-    np.add.at(per_cluster, clusters, scores)
-    return coef, np.linalg.solve(gram, per_cluster.T).T
-
-
 def _bias_corrected(
     frame: pd.DataFrame, y: str, lag_names: list[str], x: tuple[str, ...], time_effects: bool
 ) -> tuple[pd.Series, pd.DataFrame]:
-    columns = [y, *lag_names, *x]
-    clusters, cluster_names = pd.factorize(frame["_cluster"])
-    n_clusters, n_lags = len(cluster_names), len(lag_names)
-
-    full = _within(frame, columns, time_effects)
-    theta, psi = _ols_influence(full[:, 1:], full[:, 0], clusters, n_clusters)
-
-    # Split each entity's own series in half (by time order), estimate on each half.
-    order = frame.groupby("_entity")["_time"].rank(method="first").to_numpy()
-    size = frame.groupby("_entity")["_time"].transform("size").to_numpy()
-    first_half = order <= size // 2
-    halves = []
-    for mask in (first_half, ~first_half):
-        part = frame.loc[mask]
-        within = _within(part, columns, time_effects)
-        coef, influence = _ols_influence(within[:, 1:], within[:, 0], clusters[mask], n_clusters)
-        halves.append((coef, influence))
-    theta_jack = 2 * theta - (halves[0][0] + halves[1][0]) / 2
-    psi_jack = 2 * psi - (halves[0][1] + halves[1][1]) / 2
-    b, psi_b = theta_jack[:n_lags], psi_jack[:, :n_lags]
-
-    # Given b, g is two-way FE of y - b'y_lag on x (the within transform is linear).
-    lags_within, x_within = full[:, 1 : 1 + n_lags], full[:, 1 + n_lags :]
-    adjusted = full[:, 0] - lags_within @ b
-    g, psi_g_given_b = _ols_influence(x_within, adjusted, clusters, n_clusters)
-    sensitivity = np.linalg.solve(x_within.T @ x_within, x_within.T @ lags_within)
-    psi_g = psi_g_given_b - psi_b @ sensitivity.T
-
-    estimates = pd.Series(np.concatenate([b, g]), index=[*lag_names, *x])
-    influence = np.column_stack([psi_b, psi_g])
-    vcov = influence.T @ influence * n_clusters / (n_clusters - 1)
-    return estimates, pd.DataFrame(vcov, index=estimates.index, columns=estimates.index)
+    split = SplitPanel(frame, time_effects)
+    parts = split.within(frame[[y, *lag_names, *x]].to_numpy(float))
+    coef, influence = split_panel_fit(
+        split, [p[:, 1:] for p in parts], [p[:, :1] for p in parts], len(lag_names)
+    )
+    names = [*lag_names, *x]
+    estimates = pd.Series(coef[:, 0], index=names)
+    vcov = cluster_vcov(influence[:, :, 0])
+    return estimates, pd.DataFrame(vcov, index=names, columns=names)
 
 
 # --- gmm ---------------------------------------------------------------------------------------

@@ -177,35 +177,51 @@ def minimum_detectable_effect(
     target: float = 0.8,
     effects: tuple[float, ...] | None = None,
     reps: int = 100,
+    max_evaluations: int = 4,
     **options,
 ) -> tuple[float, pd.DataFrame]:
     """Smallest relative long-run effect detected with probability ``target``.
 
-    Power is simulated at each of ``effects`` with the same seeds (so the curve is smooth) and
-    the crossing of ``target`` interpolated linearly. By default the grid is 0.7, 1 and 1.4
-    times the normal-approximation guess ``2.8 * SE / level`` from the panel's own estimate,
-    which brackets the answer in three evaluations.
+    Power is simulated with the same seeds at every effect (so the curve is smooth) and the
+    crossing of ``target`` interpolated linearly. Given ``effects``, each is evaluated. By
+    default the search starts at the normal-approximation guess ``2.8 * SE / level`` from the
+    panel's own estimate and steps by 1.4x up or down until two evaluated effects bracket
+    ``target``: usually two evaluations, at most ``max_evaluations``.
 
     Returns
     -------
     mde : float
-        NaN when no effect on the grid reaches ``target``.
+        NaN when no evaluated effect reaches ``target``.
     curve : pandas.DataFrame
-        ``power`` and ``mcse`` per effect.
+        ``power`` and ``mcse`` per evaluated effect, sorted by effect.
     """
     calibration = options.pop("calibration", None) or calibrate(panel, outcome)
-    if effects is None:
+
+    def evaluate(effect: float) -> PowerResult:
+        return power(panel, effect, outcome=outcome, calibration=calibration, reps=reps, **options)
+
+    if effects is not None:
+        results = {e: evaluate(e) for e in effects}
+    else:
         prefix = _PREFIX[outcome]
         se = estimate_adoption_effect(panel, outcome=outcome).table.loc["long_run", "se"]
-        guess = 2.8 * se / calibration[f"{prefix}_level"]
-        effects = tuple(round(float(guess * k), 4) for k in (0.7, 1.0, 1.4))
-    results = [
-        power(panel, e, outcome=outcome, calibration=calibration, reps=reps, **options)
-        for e in effects
-    ]
+        effect = round(float(2.8 * se / calibration[f"{prefix}_level"]), 4)
+        results = {}
+        for _ in range(max_evaluations):
+            results[effect] = evaluate(effect)
+            powers = {e: r.power for e, r in results.items()}
+            reached = [e for e, p in powers.items() if p >= target]
+            if reached and any(p < target and e < min(reached) for e, p in powers.items()):
+                break
+            step = 1 / 1.4 if reached else 1.4
+            effect = round((min(reached) if reached else max(powers)) * step, 4)
+    effects_sorted = sorted(results)
     curve = pd.DataFrame(
-        {"power": [r.power for r in results], "mcse": [r.mcse for r in results]},
-        index=pd.Index(effects, name="effect"),
+        {
+            "power": [results[e].power for e in effects_sorted],
+            "mcse": [results[e].mcse for e in effects_sorted],
+        },
+        index=pd.Index(effects_sorted, name="effect"),
     )
     return _crossing(curve, target), curve
 

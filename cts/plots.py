@@ -190,10 +190,13 @@ def _point_ranges(ax, block: pd.DataFrame) -> None:
     ax.set_yticks(y, [str(label) for label in block.index])
 
 
-def plot_methods(table: pd.DataFrame, truth: dict[str, float] | None = None) -> Figure:
-    """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`)."""
+def plot_methods(
+    table: pd.DataFrame, truth: dict[str, float] | None = None, level: str = "method"
+) -> Figure:
+    """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`; with
+    ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
-    methods = list(dict.fromkeys(table.index.get_level_values("method")))
+    methods = list(dict.fromkeys(table.index.get_level_values(level)))
     fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
     for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
         _point_ranges(ax, table.xs(term, level="term").reindex(methods))

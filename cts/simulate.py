@@ -23,7 +23,7 @@ total.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -114,11 +114,22 @@ class SimulatedOrg:
         initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
     params
         The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
+    events
+        The raw event logs the panel came from (:func:`cts.build_panel` rebuilds it exactly);
+        computed on access.
     """
 
     panel: pd.DataFrame
     truth: dict[str, dict[str, Any]]
     params: dict[str, Any]
+    source: dict = field(default=None, repr=False, compare=False)
+
+    @property
+    def events(self) -> dict[str, pd.DataFrame]:
+        """The event logs of the event-log contract (README), one DataFrame per table."""
+        from cts.simulate_events import event_logs
+
+        return event_logs(self.source, seed=self.params["seed"])
 
 
 def simulate_org(
@@ -150,9 +161,10 @@ def simulate_org(
     rng = np.random.default_rng(seed)
     teams = _draw_teams(n_teams, n_weeks, params, rng)
     weeks = pd.date_range(params.start, periods=n_weeks, freq="7D")
-    panel = _simulate_weeks(teams, weeks, params, rng)
+    panel, source = _simulate_weeks(teams, weeks, params, rng)
     return SimulatedOrg(
         panel=panel,
+        source=source,
         truth=_truth(teams, params),
         params={**asdict(params), "n_teams": n_teams, "n_weeks": n_weeks, "seed": seed},
     )
@@ -247,7 +259,7 @@ def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, n
 
 def _simulate_weeks(
     teams: dict, weeks: pd.DatetimeIndex, p: SimulationParams, rng: np.random.Generator
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict]:
     """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
     n, n_weeks = len(teams["id"]), len(weeks)
     slowest = max(abs(p.cr_persistence), abs(p.deploy_persistence), 0.1)
@@ -285,7 +297,10 @@ def _simulate_weeks(
     cr_effect = p.cr_effect * teams["multiplier"]
     deploy_effect = p.deploy_effect * teams["multiplier"]
     pending_release = np.zeros(n, dtype=np.int64)
-    records: dict[str, list[np.ndarray]] = {k: [] for k in (*COUNT_COLUMNS, "deploy_automation")}
+    records: dict[str, list[np.ndarray]] = {
+        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships")
+    }
+    pending_at_start = pending_release
 
     for t in range(-burn_in, n_weeks):
         observed = t >= 0
@@ -362,9 +377,11 @@ def _simulate_weeks(
         pending_release = np.where(ships, 0, pending_release)
         commits_shipped = crs_shipped + rng.poisson(0.8 * crs_shipped)
 
+        if t == -1:
+            pending_at_start = pending_release.copy()  # CRs merged in burn-in, not yet shipped
         if observed:
             for key, value in zip(
-                (*COUNT_COLUMNS, "deploy_automation"),
+                (*COUNT_COLUMNS, "deploy_automation", "ships"),
                 (
                     size,
                     crs,
@@ -377,12 +394,14 @@ def _simulate_weeks(
                     crs_shipped,
                     commits_shipped,
                     automation,
+                    ships,
                 ),
                 strict=True,
             ):
                 records[key].append(value)
 
-    return _assemble(teams, weeks, records, p, rng)
+    records["pending_at_start"] = pending_at_start
+    return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
 
 
 def _count(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -396,8 +415,11 @@ def _assemble(
     records: dict,
     p: SimulationParams,
     rng: np.random.Generator,
-) -> pd.DataFrame:
-    """Stack weeks into long format, keep each team's lifetime, and punch data gaps."""
+) -> tuple[pd.DataFrame, dict]:
+    """Stack weeks into long format, keep each team's lifetime, and punch data gaps.
+
+    Returns the panel and what :mod:`cts.simulate_events` needs to write its event logs.
+    """
     n, n_weeks = len(teams["id"]), len(weeks)
     week_index = np.tile(np.arange(n_weeks), n)
     team_index = np.repeat(np.arange(n), n_weeks)
@@ -418,7 +440,8 @@ def _assemble(
             **{
                 key: np.stack(values, axis=1).ravel()[keep]
                 for key, values in records.items()
-                if key not in ("crs_shipped", "commits_shipped", "deploy_automation")
+                if key not in ("crs_shipped", "commits_shipped", "deploy_automation", "ships")
+                and key != "pending_at_start"
             },
             "architecture": pd.Series(architecture[teams_kept], dtype=str),
             "cost_per_builder_week": teams["cost"][teams_kept].astype(float),
@@ -430,7 +453,19 @@ def _assemble(
         panel["deploy_automation"] = np.stack(records["deploy_automation"], axis=1).ravel()[keep]
     for column in COUNT_COLUMNS:
         panel[column] = panel[column].astype("int64")
-    return panel
+    source = {
+        "teams": {k: teams[k] for k in ("id", "first", "last", "oncall", "cost")},
+        "architecture": architecture,
+        "weeks": weeks,
+        "counts": {
+            key: np.stack(records[key], axis=1)
+            for key in (*COUNT_COLUMNS, "ships")
+            if key != "oncall_builders"
+        },
+        "pending_at_start": records["pending_at_start"],
+        "missing": (alive & missing).reshape(n, n_weeks),
+    }
+    return panel, source
 
 
 def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:

@@ -79,3 +79,17 @@ def test_bad_arguments(small):
         calibrate(panel, "rollback_rate")
     with pytest.raises(ValueError, match="share of the outcome's level"):
         power(panel, 25.0)
+
+
+def test_minimum_detectable_effect_search_brackets_the_target(small):
+    """The default search steps from the normal-approximation guess until two effects bracket
+    80% power, in at most 4 evaluations."""
+    panel, calibration = small
+    mde, curve = minimum_detectable_effect(
+        panel, calibration=calibration, reps=30, workers=1, progress=False
+    )
+    assert 2 <= len(curve) <= 4 and curve.index.is_monotonic_increasing
+    below, above = curve.index[curve["power"] < 0.8], curve.index[curve["power"] >= 0.8]
+    assert below.max() < mde <= above.min()
+    ratios = curve.index[1:] / curve.index[:-1]
+    np.testing.assert_allclose(ratios, 1.4, rtol=0.01)

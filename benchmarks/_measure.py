@@ -1,0 +1,54 @@
+"""Peak memory for the benchmarks: of this process, and of the worker processes it starts."""
+
+import os
+import resource
+import threading
+from pathlib import Path
+
+
+def _hwm_mib(status: Path) -> float:
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB.
+
+    Linux's ``VmHWM`` resets when a process execs, unlike ``getrusage``'s ``ru_maxrss``, which a
+    benchmark's subprocess inherits from the parent that forked it (it would report the parent's
+    peak, e.g. the memory used to write the test data).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        return _hwm_mib(status)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # macOS: bytes
+
+
+class WorkerPeak:
+    """Largest peak RSS (MiB) among this process's children, polled while the block runs."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval, self.mib = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(self.interval):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    text = status.read_text()
+                    if f"\nPPid:\t{me}\n" in text:
+                        self.mib = max(self.mib, _hwm_mib(status))
+                except OSError:  # the process ended meanwhile
+                    continue
+
+    def __enter__(self) -> "WorkerPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()

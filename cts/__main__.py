@@ -75,7 +75,9 @@ def _build_panel(args: argparse.Namespace) -> int:
         if args.git:
             from cts.sources.git import read_events
 
-            events = read_events(sources, team_map=_team_map(args.team_map))
+            events = read_events(
+                sources, team_map=_team_map(args.team_map), architecture=args.architecture
+            )
         else:
             events = sources[0]
         panel = build_panel(events, engine=args.engine, progress=True)
@@ -169,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--git", action="store_true", help="read local git repositories")
     build.add_argument(
         "--team-map", help="CSV with columns repository,team_id (default: a team per repository)"
+    )
+    build.add_argument(
+        "--architecture",
+        choices=["service", "monolith", "trunk"],
+        default="monolith",
+        help="with --git: the teams' architecture, which picks the CTS-SW unit (default: "
+        "%(default)s, i.e. changes shipped in release tags)",
     )
     build.set_defaults(run=_build_panel)
 

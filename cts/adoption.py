@@ -10,7 +10,7 @@ import pandas as pd
 
 from cts.effects import METHODS, DynamicPanelResult, dynamic_panel
 from cts.inference import INFERENCE
-from cts.panel import PanelError, require_columns
+from cts.panel import PanelError, require_columns, varying_columns
 
 __all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
 
@@ -120,7 +120,8 @@ def estimate_adoption_effect(
         Share of builders using the assistant (default ``ai_usage_rate``).
     controls
         Time-varying controls; check they are not themselves moved by usage
-        (:func:`cts.exogeneity_checks`).
+        (:func:`cts.exogeneity_checks`). A control that never varies (e.g. interventions a git
+        source cannot see) is left out with a warning.
     method
         ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
         (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`.
@@ -143,6 +144,7 @@ def estimate_adoption_effect(
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     window = _in_window(panel["week"], start, end)
+    controls = varying_columns(panel.loc[window], controls, "control")
     model = dynamic_panel(
         panel,
         outcome,

@@ -14,7 +14,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from cts.cost import cost_to_serve
 from cts.effects import estimate_table
-from cts.panel import PanelError, PanelWarning
+from cts.panel import PanelError, PanelWarning, varying_columns
 
 __all__ = ["DRIVERS", "DriversResult", "fit_drivers"]
 
@@ -174,6 +174,8 @@ def fit_drivers(
         raise ValueError(f"random slopes {extra} must also be drivers")
 
     data = table.loc[table["defined"], ["team_id", "period", outcome, *drivers]].dropna()
+    drivers = varying_columns(data, drivers, "driver")
+    random_slopes = tuple(s for s in random_slopes if s in drivers)
     data = data.assign(_period=pd.factorize(data["period"], sort=True)[0])
     time_terms = "C(_period)" if time == "period_effects" else "_period"
     formula = f"{outcome} ~ {' + '.join(drivers)} + {time_terms}"

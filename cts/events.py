@@ -1,16 +1,20 @@
 """From raw event logs to the team-week panel, on DuckDB (default) or Apache Spark.
 
-The aggregation is one SQL definition (:func:`panel_sql`), written in the subset of SQL that
-DuckDB and Spark SQL share and run unchanged on either engine; only how tables are registered
-differs. The event-log contract (one table per event kind; the README documents it) is
-:data:`TABLES`. Person identifiers are hashed (md5) in the first step of every query that
-touches them and only counted, so they never reach the panel, and no shuffle or spill file of
-the aggregation holds a raw identifier.
+The aggregation is one SQL definition (:func:`scan_sql`: one pass over each event table;
+:func:`weekly_sql` and :func:`panel_sql`: the panel from those passes, the roster and the on-call
+rota), written in the subset of SQL that DuckDB and Spark SQL share and run unchanged on either
+engine; only how tables are registered and materialized differs. The event-log contract (one
+table per event kind; the README documents it) is :data:`TABLES`. Person identifiers are hashed
+(md5, salted per build) in the first step of every query that touches them and only counted, so
+they never reach the panel, and no shuffle or spill file of the aggregation holds an identifier
+that could be matched to a person.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -126,19 +130,21 @@ def _week(expression: str) -> str:
     return f"CAST(date_trunc('week', CAST({expression} AS TIMESTAMP)) AS DATE)"
 
 
-def _person(column: str = "person_id") -> str:
-    """A person identifier, hashed before anything else touches it."""
-    return f"md5(CAST({column} AS STRING))"
+def _person(salt: str) -> str:
+    """A person identifier, hashed with a salt before anything else touches it."""
+    if not salt.isalnum():
+        raise ValueError("the salt must be alphanumeric")
+    return f"md5(CONCAT('{salt}', CAST(person_id AS STRING)))"
 
 
-def scan_sql(table: str, times: tuple[str, ...]) -> str:
+def scan_sql(table: str, times: tuple[str, ...], salt: str) -> str:
     """The one scan of an event table: events per team and week of each of its ``times`` (its
     timestamp columns present), with the counts the checks need (rows, empty and unparseable
     timestamps, empty person ids). Person tables count distinct persons. An unparseable time
     falls in a ``NULL`` week, which the panel never joins."""
     persons = table in _PERSON_TABLES
     weeks = [f"{_week(f'TRY_CAST({t} AS TIMESTAMP)')} AS week_{t}" for t in times]
-    counts = [f"COUNT(DISTINCT {_person()}) AS n" if persons else "COUNT(*) AS n"]
+    counts = [f"COUNT(DISTINCT {_person(salt)}) AS n" if persons else "COUNT(*) AS n"]
     counts += ["COUNT(*) AS n_rows"]
     for t in times:
         counts += [
@@ -166,13 +172,15 @@ def panel_sql(
     weekly: tuple[str, ...],
     team_columns: tuple[str, ...],
     outages: bool,
+    salt: str,
 ) -> str:
     """The panel from the roster, the on-call rota and the weekly counts (:func:`weekly_sql`
     for each column in ``weekly``, on the scans of :func:`scan_sql` registered as
     ``scan_<table>``).
 
     ``cts_calendar`` (one DATE column ``week``: every Monday covered) must be registered too;
-    ``last_day`` (``YYYY-MM-DD``) closes roster and on-call entries without an end date.
+    ``last_day`` (``YYYY-MM-DD``) closes roster and on-call entries without an end date;
+    ``salt`` (alphanumeric) salts the hash of person ids.
     """
 
     def present(table: str, column: str) -> str:
@@ -182,7 +190,7 @@ def panel_sql(
             SELECT team_id, person, first_week, last_week,
                    COUNT(*) OVER (PARTITION BY team_id, person) AS entries
             FROM (
-                SELECT team_id, {_person()} AS person, {_week("start_date")} AS first_week,
+                SELECT team_id, {_person(salt)} AS person, {_week("start_date")} AS first_week,
                        {_week(f"COALESCE(CAST(end_date AS DATE), DATE '{last_day}')")} AS last_week
                 FROM {table}
             ) e"""
@@ -263,6 +271,7 @@ def build_panel(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     sources = read_event_tables(events)
+    salt = secrets.token_hex(16)  # per build: hashes in spill files match no list of known ids
     runner = _DuckDB() if engine == "duckdb" else _Spark(spark)
     try:
         present = {name: runner.register(name, source) for name, source in sources.items()}
@@ -287,7 +296,7 @@ def build_panel(
                 steps.update()
             for table, times in scans.items():
                 steps.set_postfix_str(f"scanning {table}")
-                runner.materialize(f"scan_{table}", scan_sql(table, tuple(times)))
+                runner.materialize(f"scan_{table}", scan_sql(table, tuple(times), salt))
                 problems += _problems(runner, table, _scan_counts(runner, table, times))
                 steps.update()
             if problems:
@@ -299,6 +308,7 @@ def build_panel(
                 weekly=weekly,
                 team_columns=tuple(c for c in present.get("teams", ()) if c != "team_id"),
                 outages="outages" in present,
+                salt=salt,
             )
             panel = runner.query(sql)
             steps.update()
@@ -527,6 +537,8 @@ class _Spark:
             self._start(session)
 
     def _start(self, session: Any) -> None:
+        # py4j logs its shutdown at exit, when a test runner may have closed the stream.
+        logging.getLogger("py4j").setLevel(logging.WARNING)
         try:
             from pyspark.sql import SparkSession
         except ImportError as error:  # pragma: no cover - depends on the install

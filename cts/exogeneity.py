@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.effects import dynamic_panel
-from cts.panel import lag, require_columns
+from cts.panel import lag, require_columns, varying_columns
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
 
@@ -78,6 +78,7 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    controls = varying_columns(panel, controls, "control")
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),

@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.effects import Z95
-from cts.panel import PanelError, lag, require_columns
+from cts.panel import PanelError, lag, require_columns, varying_columns
 
 __all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
 
@@ -123,6 +123,11 @@ def heterogeneous_effects(
         raise ValueError("by must name at least one team characteristic")
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     traits = _team_traits(panel, outcome, treatment, by)
+    by = varying_columns(traits, by, "team trait")
+    if not by:
+        raise PanelError("no team trait in `by` differs between teams")
+    traits = traits[list(by)]
+    controls = varying_columns(panel, controls, "control")
     data = panel.assign(_lag=lag(panel, outcome)).dropna(subset=["_lag", *controls])
     columns = [outcome, treatment, "_lag", *controls]
     teams = pd.factorize(data["team_id"])[0]

@@ -28,6 +28,7 @@ __all__ = [
     "load_panel",
     "require_columns",
     "suppress_small_teams",
+    "varying_columns",
 ]
 
 #: Required columns and their meaning (the README's schema table mirrors this; a test checks it).
@@ -197,6 +198,21 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], where: str = "th
     missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
     if missing:
         raise PanelError(f"column(s) {', '.join(f'`{c}`' for c in missing)} not in {where}")
+
+
+def varying_columns(data: pd.DataFrame, columns: Iterable[str], role: str) -> tuple[str, ...]:
+    """The ``columns`` that vary in ``data``; each constant one is dropped with a
+    :class:`PanelWarning` (e.g. pipeline interventions that a source such as git never records)."""
+    columns = tuple(columns)
+    constant = [c for c in columns if data[c].nunique(dropna=True) <= 1]
+    if constant:
+        warnings.warn(
+            f"{role}(s) {', '.join(f'`{c}`' for c in constant)} never vary in this panel (e.g. "
+            "a source that does not record them), so they are left out",
+            PanelWarning,
+            stacklevel=3,
+        )
+    return tuple(c for c in columns if c not in constant)
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def event_logs(source: dict, seed: int) -> dict[str, pd.DataFrame]:
         flat = np.repeat(np.arange(n * n_weeks), count.ravel())
         return flat // n_weeks, flat % n_weeks
 
-    seat_person, roster = _roster(counts["n_builders"], alive, teams["last"], n_weeks)
+    seat_person, roster = _roster(counts["n_builders"], alive)
     last_week_open = teams["last"] == n_weeks - 1
     roster_table = pd.DataFrame(
         {
@@ -100,9 +100,7 @@ def event_logs(source: dict, seed: int) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _roster(
-    size: np.ndarray, alive: np.ndarray, last: np.ndarray, n_weeks: int
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _roster(size: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Persons per seat and week (team x seat x week, -1 when empty) and each person's tenure."""
     seats = int(size.max())
     occupied = (np.arange(seats)[None, :, None] < size[:, None, :]) & alive[:, None, :]

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -164,3 +165,16 @@ def test_every_listed_agent_is_recognised():
     assert len(trailers) == len(AI_AGENTS)
     assert all(_AGENT.search(t) for t in trailers)
     assert not _AGENT.search("Bob Smith <bob@example.com>")
+
+
+def test_build_panel_command_reads_git(repo, tmp_path):
+    out = tmp_path / "panel.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "cts", "build-panel", "--git", str(repo.path), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    panel = pd.read_parquet(out)
+    assert panel["crs_merged"].sum() == 6 and (panel["architecture"] == "monolith").all()
+    assert "fewer than 5 builders" in result.stderr  # the small-team warning reaches the user

@@ -120,3 +120,39 @@ def test_compare_inference_side_by_side(small_null_org):
     assert (by_term["estimate"].nunique() == 1).all() and (by_term["se"].nunique() == 1).all()
     assert table["p_value"].between(0, 1).all()
     assert len(plots.plot_methods(table, level="inference").axes) == 2
+
+
+def test_few_cluster_size_and_its_report_section():
+    from cts.validation import _few_cluster_section, few_cluster_size
+
+    size = few_cluster_size(
+        reps=2,
+        draws=19,
+        never_adopter_share=(0.2,),
+        outcomes=("cr_velocity",),
+        workers=1,
+        progress=False,
+    )
+    assert size.index.names == ["never_adopter_share", "outcome", "inference", "term"]
+    assert len(size) == 6 and (size["reps"] == 2).all()
+    assert size["rejection_rate"].isin([0, 0.5, 1]).all()
+    section = "\n".join(_few_cluster_section(size))
+    header = next(line for line in section.splitlines() if line.startswith("|"))
+    assert [c.strip() for c in header.strip("|").split("|")][-3:] == [
+        "cluster",
+        "wild_bootstrap",
+        "randomization",
+    ]
+    assert section.count("| cr_velocity") == 2  # one row per term
+
+
+def test_controls_that_never_vary_are_left_out_with_a_warning(small_null_org):
+    """A git-derived panel records no pipeline interventions: the control is constant."""
+    flat = small_null_org.assign(interventions_per_deploy=0.0)
+    with pytest.warns(cts.PanelWarning, match="`interventions_per_deploy` never vary"):
+        effect = cts.estimate_adoption_effect(flat)
+    assert effect.controls == ("rollback_rate",)
+    assert "interventions_per_deploy" not in effect.table.index
+    with pytest.warns(cts.PanelWarning, match="never vary"):
+        checks = cts.exogeneity_checks(flat)
+    assert not any("interventions_per_deploy" in str(i) for i in checks.table.index)

@@ -62,6 +62,7 @@ def read_events(
     team_map: Mapping[str, str] | None = None,
     branch: str | None = None,
     release_tag: str = RELEASE_TAG,
+    architecture: str | Mapping[str, str] = "monolith",
 ) -> dict[str, pd.DataFrame]:
     """Event tables (the :func:`cts.build_panel` contract) from local git repositories.
 
@@ -76,12 +77,16 @@ def read_events(
         The main branch (default: ``main`` if it exists, else ``master``, else ``HEAD``).
     release_tag
         Regular expression for the tags that count as deployments.
+    architecture
+        Each team's architecture (one for all, or team id -> architecture), which picks the unit
+        of CTS-SW. Default ``"monolith"``: software ships in tagged releases, so the unit is
+        the shipped change (a repository without release tags ships nothing).
 
     Returns
     -------
     dict of pandas.DataFrame
         ``roster``, ``code_reviews``, ``deployments``, ``rollbacks``, ``ai_usage``, ``teams``
-        and empty ``interventions``, ``pages`` and ``oncall``.
+        (with ``architecture``) and empty ``interventions``, ``pages`` and ``oncall``.
     """
     repos = [repos] if isinstance(repos, (str, os.PathLike)) else list(repos)
     if not repos:
@@ -101,7 +106,9 @@ def read_events(
         .agg(start_date=("date", "min"), end_date=("date", "max"))
         .astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})
     )
-    tables["teams"] = pd.DataFrame({"team_id": sorted(tables["roster"]["team_id"].unique())})
+    teams = sorted(tables["roster"]["team_id"].unique())
+    kinds = [architecture if isinstance(architecture, str) else architecture[t] for t in teams]
+    tables["teams"] = pd.DataFrame({"team_id": teams, "architecture": kinds})
     for name in ("interventions", "pages", "oncall"):
         tables[name] = _empty(name)
     return tables

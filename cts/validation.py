@@ -365,7 +365,8 @@ def _few_cluster_section(size: pd.DataFrame) -> list[str]:
         "## Inference with 30 teams: share of no-effect panels rejected at 5%",
         "",
         "`bias_corrected` on 30 teams x 52 weeks with no AI effect, "
-        f"{reps.min():,}-{reps.max():,} panels per design (Monte Carlo SE about 1 point at 5%). "
+        f"{reps.min():,}-{reps.max():,} panels per design (Monte Carlo SE of a 5% rate: "
+        f"{100 * np.sqrt(0.05 * 0.95 / reps.min()):.1f} points). "
         "An honest test rejects about 5%. `never_adopter_share` 0.2 is the default organisation; "
         "0.8 is a pilot in which about 6 of 30 teams adopt, where team-clustered SEs with normal "
         "critical values over-reject (MacKinnon & Webb 2017). Wild bootstrap and randomization "

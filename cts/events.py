@@ -157,13 +157,15 @@ def scan_sql(table: str, times: tuple[str, ...], salt: str) -> str:
     return f"SELECT team_id, {', '.join(weeks + counts)} FROM {table} GROUP BY {groups}"
 
 
-def weekly_sql(column: str) -> str:
-    """A panel column per team and week, from its table's scan (:func:`scan_sql`)."""
+def weekly_sql(column: str, *, summed: bool = True) -> str:
+    """A panel column per team and week, from its table's scan (:func:`scan_sql`).
+
+    ``summed=False`` when the scan has no other time column: its rows are team-weeks already.
+    """
     table, time = _WEEKLY[column]
-    return (
-        f"SELECT team_id, week_{time} AS week, SUM(n) AS {column} FROM scan_{table} "
-        f"WHERE week_{time} IS NOT NULL GROUP BY team_id, week_{time}"
-    )
+    select = f"SELECT team_id, week_{time} AS week, {'SUM(n)' if summed else 'n'} AS {column}"
+    where = f"FROM scan_{table} WHERE week_{time} IS NOT NULL"
+    return f"{select} {where}" + (f" GROUP BY team_id, week_{time}" if summed else "")
 
 
 def panel_sql(
@@ -205,10 +207,16 @@ def panel_sql(
         ) s GROUP BY team_id, week"""
 
     parts = {"builders": present("roster", "n_builders"), "oncall": present("oncall", "v")}
-    parts |= {f"weekly_{c}": weekly_sql(c) for c in weekly}
+    tables = [_WEEKLY[c][0] for c in weekly]  # a table scanned for several times: sum
+    parts |= {f"weekly_{c}": weekly_sql(c, summed=tables.count(_WEEKLY[c][0]) > 1) for c in weekly}
     columns = {"oncall": "oncall_builders"} | {f"weekly_{c}": c for c in weekly}
-    select = ["b.team_id", "b.week", "b.n_builders", "COALESCE(oncall.v, 0) AS oncall_builders"]
-    select += [f"COALESCE(weekly_{c}.{c}, 0) AS {c}" for c in weekly]
+
+    def count(expression: str, name: str) -> str:  # BIGINT: DuckDB's SUM is a 128-bit integer
+        return f"CAST(COALESCE({expression}, 0) AS BIGINT) AS {name}"
+
+    select = ["b.team_id", "b.week", count("b.n_builders", "n_builders")]
+    select += [count("oncall.v", "oncall_builders")]
+    select += [count(f"weekly_{c}.{c}", c) for c in weekly]
     select += [f"tm.{column}" for column in team_columns]
     joins = [
         f"LEFT JOIN {name} ON {name}.team_id = b.team_id AND {name}.week = b.week"
@@ -227,7 +235,7 @@ def panel_sql(
     return (
         f"WITH {with_clause}\nSELECT {', '.join(select)}\nFROM builders b\n"
         + "\n".join(joins)
-        + f"\n{where}"
+        + f"\n{where}\nORDER BY b.team_id, b.week"
     )
 
 
@@ -470,6 +478,8 @@ def _tidy(panel: pd.DataFrame) -> pd.DataFrame:
     panel[counts] = panel[counts].astype("int64")
     known = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in panel]
     panel = panel[known + [c for c in panel.columns if c not in known]]
+    if pd.MultiIndex.from_frame(panel[["team_id", "week"]]).is_monotonic_increasing:
+        return panel.reset_index(drop=True)  # the engines sort; checking is cheaper than sorting
     return panel.sort_values(["team_id", "week"], ignore_index=True)
 
 

@@ -285,6 +285,14 @@ def _ipc_kernel_manager(socket_dir: str):
         def _default_ip(self) -> str:
             return os.path.join(socket_dir, "kernel")
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client sends SIGINT before every shutdown request; a kernel that is just
+            # answering a message then logs "ERROR | KeyboardInterrupt caught in kernel." to the
+            # terminal. papermill shuts kernels down only when no cell runs, and the shutdown
+            # still ends in SIGTERM/SIGKILL if the request goes unanswered.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 

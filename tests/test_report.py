@@ -1,17 +1,20 @@
 """The notebooks as committed, and the HTML reports they become (rendered in headless Chromium)."""
 
 import ast
+import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from cts.report import ANALYSES, CHROMIUM_FLAGS, Analysis, build_reports
+from cts.report import ANALYSES, CHROMIUM_FLAGS, Analysis, _ipc_kernel_manager, build_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -116,6 +119,27 @@ def test_a_failing_notebook_keeps_the_last_good_report_and_the_others_run(tmp_pa
         env=env,
     )
     assert result.returncode == 2 and "no panel at" in result.stderr
+
+
+def test_report_kernels_are_shut_down_without_an_interrupt():
+    """jupyter_client interrupts each kernel before shutting it down, and a kernel busy with a
+    message then prints "ERROR | KeyboardInterrupt caught in kernel." under `make report`."""
+    signals = []
+
+    async def start_and_stop(manager) -> None:
+        async def record(signum: int) -> None:
+            signals.append(signum)
+
+        await manager.start_kernel()
+        manager._async_signal_kernel = record
+        await manager.shutdown_kernel()
+
+    with tempfile.TemporaryDirectory(prefix="cts-") as sockets:
+        manager = _ipc_kernel_manager(sockets)(kernel_name="python3")
+        asyncio.run(start_and_stop(manager))
+        assert manager.transport == "ipc"
+    assert signal.SIGINT not in signals
+    assert not manager.has_kernel
 
 
 def _chromium() -> str | None:

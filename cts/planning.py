@@ -252,7 +252,13 @@ def power_grid(
                 **options,
             )
             rows.append(
-                {"n_teams": teams, "n_weeks": weeks, "power": result.power, "mcse": result.mcse}
+                {
+                    "effect": effect,
+                    "n_teams": teams,
+                    "n_weeks": weeks,
+                    "power": result.power,
+                    "mcse": result.mcse,
+                }
             )
     return pd.DataFrame(rows)
 

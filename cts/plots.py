@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import NullLocator, PercentFormatter
 
 from cts.cost import CostToServe
 from cts.drivers import DRIVERS, DriversResult
@@ -263,8 +263,14 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
         )
     ax.axhline(target, color="firebrick", linestyle=":", label=f"{target:.0%} power")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(title="Power to detect the effect", xlabel="teams", ylabel="power", ylim=(0, 1.02))
+    effect = (
+        f"a {grid['effect'].iloc[0]:+.0%} long-run effect" if "effect" in grid else "the effect"
+    )
+    ax.set(title=f"Power to detect {effect}", xlabel="teams", ylabel="power", ylim=(0, 1.02))
     ax.set_xscale("log")
+    teams = sorted(grid["n_teams"].unique())
+    ax.set_xticks(teams, [str(t) for t in teams])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

@@ -70,7 +70,10 @@ def test_minimum_detectable_effect_lies_where_power_crosses_80(small):
     assert len(grid) == 4 and grid["power"].between(0, 1).all()
     more = grid.set_index(["n_weeks", "n_teams"])["power"]
     assert more.loc[(52, 100)] >= more.loc[(26, 25)]
-    assert len(plots.plot_power(grid).axes[0].lines) >= 1
+    ax = plots.plot_power(grid).axes[0]
+    assert ax.get_title() == "Power to detect a +10% long-run effect"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["25", "100"]
+    assert len(ax.lines) >= 2  # a line per panel length, plus the target
 
 
 def test_bad_arguments(small):

@@ -35,6 +35,7 @@ __all__ = [
     "panel_sql",
     "read_event_tables",
     "scan_sql",
+    "scan_times",
     "weekly_sql",
 ]
 
@@ -157,12 +158,22 @@ def scan_sql(table: str, times: tuple[str, ...], salt: str) -> str:
     return f"SELECT team_id, {', '.join(weeks + counts)} FROM {table} GROUP BY {groups}"
 
 
-def weekly_sql(column: str, *, summed: bool = True) -> str:
-    """A panel column per team and week, from its table's scan (:func:`scan_sql`).
+def scan_times(weekly: tuple[str, ...]) -> dict[str, list[str]]:
+    """The time columns each table's scan (:func:`scan_sql`) needs for the ``weekly`` columns."""
+    times: dict[str, list[str]] = {}
+    for column in weekly:
+        table, time = _WEEKLY[column]
+        times.setdefault(table, []).append(time)
+    return times
 
-    ``summed=False`` when the scan has no other time column: its rows are team-weeks already.
+
+def weekly_sql(column: str, times: list[str]) -> str:
+    """A panel column per team and week, from its table's scan over ``times`` (:func:`scan_sql`).
+
+    A scan over one time column has team-weeks as rows already; over several it is summed.
     """
     table, time = _WEEKLY[column]
+    summed = len(times) > 1
     select = f"SELECT team_id, week_{time} AS week, {'SUM(n)' if summed else 'n'} AS {column}"
     where = f"FROM scan_{table} WHERE week_{time} IS NOT NULL"
     return f"{select} {where}" + (f" GROUP BY team_id, week_{time}" if summed else "")
@@ -207,8 +218,8 @@ def panel_sql(
         ) s GROUP BY team_id, week"""
 
     parts = {"builders": present("roster", "n_builders"), "oncall": present("oncall", "v")}
-    tables = [_WEEKLY[c][0] for c in weekly]  # a table scanned for several times: sum
-    parts |= {f"weekly_{c}": weekly_sql(c, summed=tables.count(_WEEKLY[c][0]) > 1) for c in weekly}
+    scans = scan_times(weekly)
+    parts |= {f"weekly_{c}": weekly_sql(c, scans[_WEEKLY[c][0]]) for c in weekly}
     columns = {"oncall": "oncall_builders"} | {f"weekly_{c}": c for c in weekly}
 
     def count(expression: str, name: str) -> str:  # BIGINT: DuckDB's SUM is a 128-bit integer
@@ -292,10 +303,7 @@ def build_panel(
             if table in present and time in present[table]
         )
         small = [name for name in _SMALL_TABLES if name in present]
-        scans = {}
-        for column in weekly:
-            table, time = _WEEKLY[column]
-            scans.setdefault(table, []).append(time)
+        scans = scan_times(weekly)
         steps = tqdm(total=len(small) + len(scans) + 1, disable=not progress, desc="build panel")
         with steps:
             for name in small:

@@ -28,11 +28,12 @@ import pandas as pd
 from _measure import peak_rss_mib
 
 import cts
-from cts.events import _WEEKLY, TABLES
+from cts.panel import tidy_panel
+from cts.sources.contract import TABLES, WEEKLY_COLUMNS
 
 CHUNK_TEAMS, N_WEEKS = 500, 156
 # The panel's counted columns, as cts defines them (persons are counted separately below).
-COUNTS = {c: spec for c, spec in _WEEKLY.items() if c != "ai_active_builders"}
+COUNTS = {c: spec for c, spec in WEEKLY_COLUMNS.items() if c != "ai_active_builders"}
 
 
 def write_events(folder: Path, target: int) -> tuple[int, int]:
@@ -99,7 +100,7 @@ def pandas_panel(folder: Path) -> pd.DataFrame:
     panel = panel.join(outages, how="left")
     panel = panel.loc[panel["out"].isna()].drop(columns="out").fillna(0).reset_index()
     panel = panel.merge(read("teams", None), on="team_id", how="left")
-    return cts.events._tidy(panel)
+    return tidy_panel(panel)
 
 
 def _run(contender: str, folder: str, repeats: int) -> dict:

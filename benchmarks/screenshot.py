@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cts.report import CHROMIUM_FLAGS
+from cts.reporting.builder import CHROMIUM_FLAGS
 
 
 def main() -> int:

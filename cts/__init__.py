@@ -1,37 +1,28 @@
-"""cts: cost to serve software and the causal value of delivery tooling, from team-week panels."""
+"""cts: cost to serve software and the causal value of delivery tooling, from team-week panels.
 
+This module is the public API. Names import on first use (PEP 562 ``__getattr__``, as pyfixest
+does), so ``import cts`` and ``cts --help`` stay instant; the layers behind them are
+
+======================  ==================================================================
+``cts.core``            exceptions and warnings, the result protocol, atomic writes, workers
+``cts.panel``           the panel's contract, loading and validation, lags, the window
+``cts.sources``         the event-log contract, building the panel (DuckDB/Spark), git
+``cts.simulate``        a synthetic organization with known truth, and its event logs
+``cts.estimators``      dynamic panel (fe, jackknife, GMM), resampling inference, event study
+``cts.analyses``        adoption, exogeneity, heterogeneity, cost, drivers, impact, planning
+``cts.validation``      Monte Carlo proof of the estimators
+``cts.reporting``       figures, notebook helpers, the report builder
+``cts.cli``             the command line
+======================  ==================================================================
+
+each importing only from the rows above it.
+"""
+
+from __future__ import annotations
+
+import importlib
 import warnings as _warnings
-
-from cts import sources  # cts.sources.git.read_events
-from cts.adoption import (
-    AdoptionEffect,
-    compare_inference,
-    compare_methods,
-    estimate_adoption_effect,
-)
-from cts.cost import UNIT_BY_ARCHITECTURE, UNITS, CostToServe, cost_to_serve
-from cts.data import write_panel, write_simulation
-from cts.drivers import DRIVERS, DriversResult, fit_drivers
-from cts.effects import DynamicPanelResult, dynamic_panel
-from cts.events import EventError, build_panel
-from cts.exogeneity import ExogeneityChecks, exogeneity_checks
-from cts.heterogeneity import HeterogeneousEffects, heterogeneous_effects
-from cts.impact import CombinedImpact, Impact, combined_impact, impact_curve, translate_impact
-from cts.panel import (
-    ARCHITECTURES,
-    COUNT_COLUMNS,
-    DERIVED_COLUMNS,
-    OPTIONAL_COLUMNS,
-    REQUIRED_COLUMNS,
-    PanelError,
-    PanelWarning,
-    lag,
-    load_panel,
-    suppress_small_teams,
-)
-from cts.planning import PowerResult, calibrate, minimum_detectable_effect, power, power_grid
-from cts.robustness import EventStudy, adoption_weeks, event_study, group_time_effects
-from cts.simulate import SimulatedOrg, SimulationParams, simulate_org
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -39,54 +30,111 @@ __version__ = "0.1.0"
 # so it never reaches notebooks, HTML reports or nbval.
 _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfixest(\.|$)")
 
-__all__ = [
-    "EventError",
-    "build_panel",
-    "AdoptionEffect",
-    "CombinedImpact",
-    "CostToServe",
-    "DRIVERS",
-    "DriversResult",
-    "Impact",
-    "UNITS",
-    "UNIT_BY_ARCHITECTURE",
-    "combined_impact",
-    "compare_inference",
-    "compare_methods",
-    "impact_curve",
-    "cost_to_serve",
-    "fit_drivers",
-    "translate_impact",
-    "DynamicPanelResult",
-    "EventStudy",
-    "HeterogeneousEffects",
-    "heterogeneous_effects",
-    "PowerResult",
-    "calibrate",
-    "minimum_detectable_effect",
-    "power",
-    "power_grid",
-    "adoption_weeks",
-    "event_study",
-    "group_time_effects",
-    "ExogeneityChecks",
-    "dynamic_panel",
-    "estimate_adoption_effect",
-    "exogeneity_checks",
-    "ARCHITECTURES",
-    "COUNT_COLUMNS",
-    "DERIVED_COLUMNS",
-    "OPTIONAL_COLUMNS",
-    "REQUIRED_COLUMNS",
-    "PanelError",
-    "PanelWarning",
-    "SimulatedOrg",
-    "SimulationParams",
-    "lag",
-    "load_panel",
-    "simulate_org",
-    "suppress_small_teams",
-    "write_panel",
-    "write_simulation",
-    "sources",
-]
+#: public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    # core
+    "CtsWarning": "cts.core.exceptions",
+    "ConvergenceWarning": "cts.core.exceptions",
+    "DesignWarning": "cts.core.exceptions",
+    "EventError": "cts.core.exceptions",
+    "FewTeamsWarning": "cts.core.exceptions",
+    "PanelError": "cts.core.exceptions",
+    "PanelWarning": "cts.core.exceptions",
+    "SourceWarning": "cts.core.exceptions",
+    "TestStatistic": "cts.core.results",
+    # panel
+    "ARCHITECTURES": "cts.panel.schema",
+    "COUNT_COLUMNS": "cts.panel.schema",
+    "DERIVED_COLUMNS": "cts.panel.schema",
+    "OPTIONAL_COLUMNS": "cts.panel.schema",
+    "REQUIRED_COLUMNS": "cts.panel.schema",
+    "lag": "cts.panel.lags",
+    "load_panel": "cts.panel.load",
+    "suppress_small_teams": "cts.panel.load",
+    "write_panel": "cts.panel.write",
+    # sources
+    "build_panel": "cts.sources.build",
+    # simulate
+    "SimulatedOrg": "cts.simulate.org",
+    "SimulationParams": "cts.simulate.org",
+    "simulate_org": "cts.simulate.org",
+    "write_simulation": "cts.simulate.write",
+    # estimators
+    "DynamicPanelResult": "cts.estimators.dynamic",
+    "dynamic_panel": "cts.estimators.dynamic",
+    "EventStudy": "cts.estimators.event_study",
+    "adoption_weeks": "cts.estimators.event_study",
+    "event_study": "cts.estimators.event_study",
+    "group_time_effects": "cts.estimators.event_study",
+    # analyses
+    "AdoptionEffect": "cts.analyses.adoption",
+    "compare_inference": "cts.analyses.adoption",
+    "compare_methods": "cts.analyses.adoption",
+    "estimate_adoption_effect": "cts.analyses.adoption",
+    "ExogeneityChecks": "cts.analyses.exogeneity",
+    "exogeneity_checks": "cts.analyses.exogeneity",
+    "HeterogeneousEffects": "cts.analyses.heterogeneity",
+    "heterogeneous_effects": "cts.analyses.heterogeneity",
+    "UNITS": "cts.analyses.cost",
+    "UNIT_BY_ARCHITECTURE": "cts.analyses.cost",
+    "CostToServe": "cts.analyses.cost",
+    "cost_to_serve": "cts.analyses.cost",
+    "DRIVERS": "cts.analyses.drivers",
+    "DriversResult": "cts.analyses.drivers",
+    "fit_drivers": "cts.analyses.drivers",
+    "CombinedImpact": "cts.analyses.impact",
+    "Impact": "cts.analyses.impact",
+    "combined_impact": "cts.analyses.impact",
+    "impact_curve": "cts.analyses.impact",
+    "translate_impact": "cts.analyses.impact",
+    "PowerResult": "cts.analyses.planning",
+    "calibrate": "cts.analyses.planning",
+    "minimum_detectable_effect": "cts.analyses.planning",
+    "power": "cts.analyses.planning",
+    "power_grid": "cts.analyses.planning",
+}
+#: modules reachable as attributes: the layers, and today's short names for the modules that
+#: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)
+_MODULES: dict[str, str] = {
+    "core": "cts.core",
+    "panel": "cts.panel",
+    "sources": "cts.sources",
+    "simulate": "cts.simulate",
+    "estimators": "cts.estimators",
+    "analyses": "cts.analyses",
+    "validation": "cts.validation",
+    "reporting": "cts.reporting",
+    "plots": "cts.reporting.plots",
+    "report": "cts.reporting.notebook",
+    "overview": "cts.analyses.overview",
+}
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    else:
+        raise AttributeError(f"module 'cts' has no attribute {name!r}")
+    globals()[name] = value  # import once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from cts.analyses.adoption import (  # noqa: F401
+        AdoptionEffect,
+        compare_inference,
+        compare_methods,
+        estimate_adoption_effect,
+    )
+    from cts.core.exceptions import EventError, PanelError, PanelWarning  # noqa: F401
+    from cts.panel import load_panel  # noqa: F401
+    from cts.simulate.org import simulate_org  # noqa: F401
+    from cts.sources.build import build_panel  # noqa: F401

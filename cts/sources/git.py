@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cts.events import TABLES, EventError
+from cts.sources.build import TABLES, EventError
 
 __all__ = ["AI_AGENTS", "RELEASE_TAG", "read_events"]
 
@@ -50,7 +50,7 @@ AI_AGENTS: dict[str, str] = {
 #: Default pattern of release tags: versions such as v1.2.3, 1.4, release-2024.05.
 RELEASE_TAG = r"^(v|release[-_/]?)?\d+(\.\d+)+([-+.].*)?$"
 
-_AGENT = re.compile("|".join(f"(?:{p})" for p in AI_AGENTS.values()), re.IGNORECASE)
+AI_AGENT_PATTERN = re.compile("|".join(f"(?:{p})" for p in AI_AGENTS.values()), re.IGNORECASE)
 _TRAILER = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _REVERT = re.compile(r"This reverts commit [0-9a-f]{7,40}", re.IGNORECASE)
 _FIELD, _RECORD = "\x1f", "\x1e"
@@ -177,7 +177,9 @@ def _read_repo(
         return hashlib.blake2b(email.strip().lower().encode(), key=key, digest_size=8).hexdigest()
 
     persons = every["email"].map(person)
-    assisted = every["message"].map(lambda m: any(_AGENT.search(t) for t in _TRAILER.findall(m)))
+    assisted = every["message"].map(
+        lambda m: any(AI_AGENT_PATTERN.search(t) for t in _TRAILER.findall(m))
+    )
     tags = _release_tags(path, tag_pattern)
     shipped = _shipped_at(merged, tags)
     reverts = merged["message"].str.contains(_REVERT)

@@ -1,0 +1,291 @@
+"""The analyst's entry point: the effect of AI-assistant adoption on a team-week panel."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
+from cts.estimators.inference import INFERENCE
+from cts.panel import PanelError, require_columns, varying_columns
+
+__all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
+
+_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
+
+
+@dataclass
+class AdoptionEffect:
+    """The effect of AI usage on a team outcome, from a dynamic two-way FE model.
+
+    Attributes
+    ----------
+    table
+        Indexed by term: ``short_run`` (g, the effect of going from no builder to every builder
+        using the assistant, in the outcome's units, the same week), ``persistence`` (b),
+        ``long_run`` (g / (1 - b), once the outcome has settled), then each control. Columns
+        ``estimate, se, ci_low, ci_high, p_value`` (95%).
+    method, outcome, treatment, controls, n_obs, n_teams, n_weeks
+        What was estimated, on how much data.
+    baseline
+        Adopters' mean outcome before their first week of use (for :meth:`relative`).
+    model
+        The underlying :class:`cts.effects.DynamicPanelResult`.
+    """
+
+    table: pd.DataFrame
+    method: str
+    outcome: str
+    treatment: str
+    controls: tuple[str, ...]
+    n_obs: int
+    n_teams: int
+    n_weeks: int
+    baseline: float
+    model: DynamicPanelResult
+
+    def relative(self) -> pd.DataFrame:
+        """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
+        effects = self.table.loc[["short_run", "long_run"], ["estimate", "ci_low", "ci_high"]]
+        return (100 * effects / self.baseline).add_suffix("_pct")
+
+    def _inference_note(self) -> str:
+        test = self.model.resampling
+        if test is None:
+            return ""
+        return (
+            f"; p-values and intervals of the effect from a {test.method} test, {test.reps:,} draws"
+        )
+
+    def tidy(self) -> pd.DataFrame:
+        """The table with its metadata as columns, one row per term (for export and stacking)."""
+        return self.table.reset_index().assign(
+            outcome=self.outcome,
+            treatment=self.treatment,
+            method=self.method,
+            inference=self.model.inference,
+            n_obs=self.n_obs,
+            n_teams=self.n_teams,
+            n_weeks=self.n_weeks,
+        )
+
+    def summary(self) -> str:
+        """Plain-language summary with the table."""
+        short, long = self.table.loc["short_run"], self.table.loc["long_run"]
+        relative = self.relative()
+        return "\n".join(
+            [
+                f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
+                f"team-weeks, {self.n_teams:,} teams, {self.n_weeks} weeks; SEs clustered by "
+                f"team{self._inference_note()})",
+                f"Going from no builder to every builder using the assistant changes "
+                f"{self.outcome} by {short['estimate']:+.3f} the same week "
+                f"(95% CI {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
+                f"{long['estimate']:+.3f} once it settles (95% CI {long['ci_low']:+.3f} to "
+                f"{long['ci_high']:+.3f}), i.e. {relative.loc['long_run', 'estimate_pct']:+.1f}% "
+                f"of adopters' pre-adoption mean ({self.baseline:.3f}).",
+                "",
+                self.table.round(4).to_string(),
+            ]
+        )
+
+
+def estimate_adoption_effect(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    treatment: str = "ai_usage_rate",
+    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    method: str = "bias_corrected",
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    inference: str = "cluster",
+    reps: int = 999,
+    seed: int = 0,
+) -> AdoptionEffect:
+    """Estimate the effect of AI-assistant usage on a team outcome.
+
+    Fits ``y_it = a_i + l_t + b y_i,t-1 + g usage_it + c' controls_it + e_it`` with team and week
+    fixed effects and team-clustered errors (:func:`cts.effects.dynamic_panel`).
+
+    Parameters
+    ----------
+    panel
+        A panel from :func:`cts.load_panel`.
+    outcome
+        ``cr_velocity``, ``deploy_velocity`` or any numeric column.
+    treatment
+        Share of builders using the assistant (default ``ai_usage_rate``).
+    controls
+        Time-varying controls; check they are not themselves moved by usage
+        (:func:`cts.exogeneity_checks`). A control that never varies (e.g. interventions a git
+        source cannot see) is left out with a warning.
+    method
+        ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
+        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`.
+    start, end
+        Optional window of weeks (inclusive). The lag of the first week comes from the week
+        before it when observed.
+    inference
+        How to test the effect. ``"cluster"`` (default): team-clustered SEs, normal intervals;
+        fine with many teams. With few teams (under about 50) clustered SEs over-reject; use
+        ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
+        (permutes usage paths across teams), see :mod:`cts.inference`. They set the p-values
+        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``.
+    reps, seed
+        Draws and seed of the bootstrap or randomization test.
+
+    Returns
+    -------
+    AdoptionEffect
+    """
+    controls = tuple(controls)
+    require_columns(panel, (outcome, treatment, *controls), "the panel")
+    window = _in_window(panel["week"], start, end)
+    controls = varying_columns(panel.loc[window], controls, "control")
+    model = dynamic_panel(
+        panel,
+        outcome,
+        [treatment, *controls],
+        "team_id",
+        "week",
+        method=method,
+        sample=window,
+        inference=inference,
+        reps=reps,
+        seed=seed,
+    )
+    rename = {
+        f"L1.{outcome}": "persistence",
+        treatment: "short_run",
+        f"long_run.{treatment}": "long_run",
+    }
+    table = model.table.rename(index=rename)
+    table = table.loc[["short_run", "persistence", "long_run", *controls], _COLUMNS]
+    return AdoptionEffect(
+        table=table,
+        method=method,
+        outcome=outcome,
+        treatment=treatment,
+        controls=controls,
+        n_obs=model.n_obs,
+        n_teams=model.n_entities,
+        n_weeks=model.n_periods,
+        baseline=_pre_adoption_mean(panel.loc[window], outcome, treatment),
+        model=model,
+    )
+
+
+def _in_window(
+    weeks: pd.Series, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
+) -> pd.Series:
+    inside = pd.Series(True, index=weeks.index)
+    if start is not None:
+        inside &= weeks >= pd.Timestamp(start)
+    if end is not None:
+        inside &= weeks <= pd.Timestamp(end)
+    if not inside.any():
+        raise PanelError(f"no weeks between {start} and {end}")
+    return inside
+
+
+def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> float:
+    """Mean outcome of ever-adopting teams in their weeks before first use."""
+    first_use = panel.loc[panel[treatment] > 0].groupby("team_id")["week"].min()
+    adopters = panel.loc[panel["team_id"].isin(first_use.index)]
+    before = adopters["week"] < adopters["team_id"].map(first_use)
+    if not before.any():
+        warnings.warn(
+            f"no adopter has weeks before first use of `{treatment}` in the window, so effects "
+            "relative to the pre-adoption mean are undefined (NaN)",
+            stacklevel=3,
+        )
+        return float("nan")
+    return float(adopters.loc[before, outcome].mean())
+
+
+def compare_methods(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    methods: Sequence[str] = METHODS,
+    **options,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Estimate the adoption effect with each method, side by side.
+
+    A method that cannot run on this panel (e.g. ``gmm`` with more instruments than teams) does
+    not stop the others: its rows are NaN and its note says why.
+
+    Parameters
+    ----------
+    panel, outcome
+        As in :func:`estimate_adoption_effect`.
+    methods
+        Methods to run (default: all).
+    **options
+        Further arguments of :func:`estimate_adoption_effect` (``treatment``, ``controls``,
+        ``start``, ``end``).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Indexed by ``method`` and ``term`` (``short_run``, ``persistence``, ``long_run``) with
+        ``estimate, se, ci_low, ci_high, p_value``.
+    notes : dict
+        Per method: its specification tests (``gmm``) or why it failed.
+    """
+    blocks, notes = {}, {}
+    for method in methods:
+        try:
+            effect = estimate_adoption_effect(panel, outcome=outcome, method=method, **options)
+        except ValueError as error:  # PanelError included: report it, run the other methods
+            blocks[method] = pd.DataFrame(
+                float("nan"), index=["short_run", "persistence", "long_run"], columns=_COLUMNS
+            )
+            notes[method] = f"not estimated: {error}"
+            continue
+        blocks[method] = effect.table.loc[["short_run", "persistence", "long_run"]]
+        notes[method] = "; ".join(effect.model.notes) or f"{effect.n_obs:,} team-weeks"
+    table = pd.concat(blocks, names=["method", "term"])
+    return table, notes
+
+
+def compare_inference(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    inferences: Sequence[str] = INFERENCE,
+    *,
+    reps: int = 999,
+    seed: int = 0,
+    **options,
+) -> pd.DataFrame:
+    """The effect's p-values and 95% intervals under each inference method, side by side.
+
+    The estimates are the same; with few teams (or few adopting teams) clustered SEs give
+    intervals that are too narrow, and the resampling tests widen them (:mod:`cts.inference`).
+
+    Parameters
+    ----------
+    panel, outcome
+        As in :func:`estimate_adoption_effect`.
+    inferences
+        Inference methods to run (default: all).
+    reps, seed
+        Draws and seed of the resampling tests.
+    **options
+        Further arguments of :func:`estimate_adoption_effect` (``method``, ``controls``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``inference`` and ``term`` (``short_run``, ``long_run``) with
+        ``estimate, se, ci_low, ci_high, p_value``.
+    """
+    blocks = {
+        inference: estimate_adoption_effect(
+            panel, outcome, inference=inference, reps=reps, seed=seed, **options
+        ).table.loc[["short_run", "long_run"], _COLUMNS]
+        for inference in inferences
+    }
+    return pd.concat(blocks, names=["inference", "term"])

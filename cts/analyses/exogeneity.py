@@ -1,0 +1,131 @@
+"""Are the controls exogenous, and does future adoption 'predict' today's outcome?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import pyfixest as pf
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from cts.estimators.dynamic import dynamic_panel
+from cts.panel import lag, require_columns, varying_columns
+
+__all__ = ["ExogeneityChecks", "exogeneity_checks"]
+
+
+@dataclass
+class ExogeneityChecks:
+    """Results of :func:`exogeneity_checks`.
+
+    Attributes
+    ----------
+    table
+        One row per check: ``statistic`` (chi-squared), ``df``, ``p_value``, ``p_adjusted``
+        (Holm, across all checks), ``flagged`` (``p_adjusted < alpha``) and ``verdict``.
+    alpha
+        Family-wise significance level.
+    """
+
+    table: pd.DataFrame
+    alpha: float
+
+    @property
+    def flagged(self) -> list[str]:
+        """Names of the checks that failed."""
+        return list(self.table.index[self.table["flagged"]])
+
+    def summary(self) -> str:
+        """One verdict per line."""
+        return "\n".join(f"- {verdict}" for verdict in self.table["verdict"])
+
+
+def exogeneity_checks(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    treatment: str = "ai_usage_rate",
+    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    *,
+    alpha: float = 0.05,
+) -> ExogeneityChecks:
+    """Test that controls do not respond to AI usage and that future usage has no effect today.
+
+    Two kinds of check, Holm-adjusted together so that the chance of any false flag is
+    ``alpha``:
+
+    - **control responds to usage**: two-way FE regression of each control on current and
+      last week's usage, clustered by team; joint Wald test. A control that moves with usage is
+      a consequence of adoption (a "bad control", Angrist & Pischke 2009, sec. 3.2.3):
+      controlling for it removes part of the effect.
+    - **lead placebo**: next week's usage added to the adoption model (bias-corrected, so the
+      Nickell bias does not leak into the lead); it must not matter. If it does, adoption
+      follows the outcome's trend (reverse causality or anticipation).
+
+    Parameters
+    ----------
+    panel
+        A panel from :func:`cts.load_panel`.
+    outcome, treatment, controls
+        As in :func:`cts.estimate_adoption_effect`.
+    alpha
+        Family-wise level.
+
+    Returns
+    -------
+    ExogeneityChecks
+    """
+    controls = tuple(controls)
+    require_columns(panel, (outcome, treatment, *controls), "the panel")
+    controls = varying_columns(panel, controls, "control")
+    data = panel.assign(
+        _usage=panel[treatment],
+        _usage_lag=lag(panel, treatment),
+        _usage_lead=lag(panel, treatment, -1),
+    )
+    rows = {}
+    for control in controls:
+        fit = pf.feols(
+            "_control ~ _usage + _usage_lag | team_id + week",
+            data.assign(_control=data[control]).dropna(subset=["_usage_lag"]),
+            vcov={"CRV1": "team_id"},
+        )
+        wald = fit.wald_test(distribution="chi2")
+        rows[f"{control} responds to usage"] = (
+            float(wald["statistic"]),
+            2,
+            float(wald["pvalue"]),
+            control,
+        )
+    placebo = dynamic_panel(data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week")
+    z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
+    rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+
+    table = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["statistic", "df", "p_value", "_control"]
+    )
+    table["p_adjusted"] = multipletests(table["p_value"], method="holm")[1]
+    table["flagged"] = table["p_adjusted"] < alpha
+    table["verdict"] = [_verdict(name, row, outcome, treatment) for name, row in table.iterrows()]
+    table.index.name = "check"
+    return ExogeneityChecks(table=table.drop(columns="_control"), alpha=alpha)
+
+
+def _verdict(name: str, row: pd.Series, outcome: str, treatment: str) -> str:
+    evidence = f"(chi2 = {row['statistic']:.1f}, Holm p = {row['p_adjusted']:.3f})"
+    if row["_control"]:
+        control = row["_control"]
+        if row["flagged"]:
+            return (
+                f"`{control}` moves with {treatment} {evidence}: it is likely a consequence of "
+                "adoption, so controlling for it hides part of the effect. Report the estimate "
+                "without it as well."
+            )
+        return f"No evidence that `{control}` responds to {treatment} {evidence}."
+    if row["flagged"]:
+        return (
+            f"Next week's {treatment} 'predicts' this week's {outcome} {evidence}: adoption "
+            "may follow the outcome's trend, so the effect may not be causal."
+        )
+    return f"Future {treatment} does not predict today's {outcome} {evidence}, as it should not."

@@ -1,0 +1,314 @@
+"""Power before a rollout: simulate_org calibrated to a team's own panel, then Monte Carlo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+
+from cts.analyses.adoption import estimate_adoption_effect
+from cts.core.workers import run_jobs
+from cts.panel import lag, require_columns
+from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
+
+__all__ = ["PowerResult", "calibrate", "minimum_detectable_effect", "power", "power_grid"]
+
+_PREFIX = {"cr_velocity": "cr", "deploy_velocity": "deploy"}
+_ARCHITECTURE_MULTIPLIER = dict(
+    zip(("service", "monolith", "trunk"), DEPLOY_LEVEL_BY_ARCHITECTURE, strict=True)
+)
+
+
+def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
+    """:func:`cts.simulate_org` parameters that mimic ``panel`` for ``outcome``.
+
+    Matched: persistence (bias-corrected estimate); level and team-effect spread of the outcome
+    net of the estimated AI effect (between-team variance net of within-team noise; the level
+    is the observed one, holiday dips included, so it sits a few percent below the simulator's
+    parameter); noise (residual SD of the dynamic FE fit, net of what the simulator's
+    delivery-health and paging terms add); and the observed share of teams that never use the
+    assistant. Also ``n_teams`` and ``n_weeks``.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`cts.simulate_org`.
+    """
+    if outcome not in _PREFIX:
+        raise ValueError(f"calibrate supports {', '.join(_PREFIX)}, not {outcome!r}")
+    require_columns(panel, (outcome, "ai_usage_rate", "ai_active_builders"), "the panel")
+    prefix = _PREFIX[outcome]
+    table = estimate_adoption_effect(panel, outcome=outcome).table
+    persistence = float(np.clip(table.loc["persistence", "estimate"], 0.0, 0.95))
+    # Velocity net of the estimated AI effect: adopters are faster teams, so weeks without use
+    # alone would understate the level and overstate the spread.
+    net = _net_of_ai(panel, outcome, table.loc["long_run", "estimate"])
+    level = float(net.mean())
+    by_team = net.groupby(panel["team_id"])
+    # The sampling variance of a team's mean, inflated for serial correlation (AR(1) with the
+    # estimated persistence), is subtracted from the variance of team means.
+    ar_inflation = (1 + persistence) / (1 - persistence)
+    within = float((by_team.var() / by_team.size()).mean()) * ar_inflation
+    between = max(float(by_team.mean().var()) - within, 0.0)
+    never_used = _never_used(panel)
+    params = {
+        "n_teams": int(panel["team_id"].nunique()),
+        "n_weeks": int(panel["week"].nunique()),
+        f"{prefix}_persistence": persistence,
+        f"{prefix}_level": level,
+        "team_spread": float(np.sqrt(between) / level),
+        "never_adopter_share": never_used,
+    }
+    total = _residual_sd(panel, outcome)
+    _, quiet_panel = simulate_and_load(
+        params["n_teams"], params["n_weeks"], 1, {**_truth(params), f"{prefix}_noise_sd": 0.0}
+    )
+    other = _residual_sd(quiet_panel, outcome)
+    params[f"{prefix}_noise_sd"] = float(np.sqrt(max(total**2 - other**2, (0.05 * total) ** 2)))
+    # Teams that end before their adoption week also never use it: match the observed share.
+    simulated = _never_used(quiet_panel)
+    if simulated > 0:
+        params["never_adopter_share"] = float(np.clip(never_used**2 / simulated, 0.0, 0.95))
+    return params
+
+
+@dataclass
+class PowerResult:
+    """Simulated power, from :func:`power`.
+
+    Attributes
+    ----------
+    power
+        Share of simulated panels where the long-run effect is significant (two-sided, level
+        ``alpha``) with the right sign; ``mcse`` its Monte Carlo standard error.
+    effect
+        Relative long-run effect at full adoption (share of the outcome's level).
+    absolute_effect
+        The same in the outcome's units.
+    reps, n_teams, n_weeks, outcome, alpha, calibration
+    """
+
+    power: float
+    mcse: float
+    effect: float
+    absolute_effect: float
+    reps: int
+    n_teams: int
+    n_weeks: int
+    outcome: str
+    alpha: float
+    calibration: dict
+
+
+def power(
+    panel: pd.DataFrame,
+    effect: float,
+    *,
+    outcome: str = "cr_velocity",
+    n_teams: int | None = None,
+    n_weeks: int | None = None,
+    reps: int = 200,
+    alpha: float = 0.05,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+    calibration: dict | None = None,
+) -> PowerResult:
+    """Probability of detecting a relative long-run effect, by simulation.
+
+    Parameters
+    ----------
+    panel
+        The panel to mimic (:func:`calibrate`).
+    effect
+        Long-run effect of full adoption as a share of the outcome's level (0.05 = +5%).
+    outcome
+        ``cr_velocity`` or ``deploy_velocity``.
+    n_teams, n_weeks
+        Design to evaluate (default: the panel's).
+    reps, alpha, seed
+        Simulated panels, test level, first seed.
+    workers, progress
+        Processes (default: all cores) and a progress bar.
+    calibration
+        Reuse a :func:`calibrate` result.
+
+    Returns
+    -------
+    PowerResult
+    """
+    if outcome not in _PREFIX:
+        raise ValueError(f"power supports {', '.join(_PREFIX)}, not {outcome!r}")
+    if not -1 < effect < 10:
+        raise ValueError(f"effect is a share of the outcome's level (0.05 = +5%), not {effect}")
+    params = dict(calibration or calibrate(panel, outcome))
+    params["n_teams"] = n_teams or params["n_teams"]
+    params["n_weeks"] = n_weeks or params["n_weeks"]
+    prefix = _PREFIX[outcome]
+    absolute = effect * params[f"{prefix}_level"]
+    short_run = absolute * (1 - params[f"{prefix}_persistence"])
+    truth = {**_truth(params), f"{prefix}_effect": short_run}
+    jobs = [
+        (params["n_teams"], params["n_weeks"], seed + r, outcome, truth, alpha, np.sign(effect))
+        for r in range(reps)
+    ]
+    hits = [
+        row["hit"]
+        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
+    ]
+    share = float(np.mean(hits))
+    return PowerResult(
+        power=share,
+        mcse=float(np.sqrt(share * (1 - share) / reps)),
+        effect=effect,
+        absolute_effect=absolute,
+        reps=reps,
+        n_teams=params["n_teams"],
+        n_weeks=params["n_weeks"],
+        outcome=outcome,
+        alpha=alpha,
+        calibration=params,
+    )
+
+
+def minimum_detectable_effect(
+    panel: pd.DataFrame,
+    *,
+    outcome: str = "cr_velocity",
+    target: float = 0.8,
+    effects: tuple[float, ...] | None = None,
+    reps: int = 100,
+    max_evaluations: int = 4,
+    **options,
+) -> tuple[float, pd.DataFrame]:
+    """Smallest relative long-run effect detected with probability ``target``.
+
+    Power is simulated with the same seeds at every effect (so the curve is smooth) and the
+    crossing of ``target`` interpolated linearly. Given ``effects``, each is evaluated. By
+    default the search starts at the normal-approximation guess ``2.8 * SE / level`` from the
+    panel's own estimate and steps by 1.4x up or down until two evaluated effects bracket
+    ``target``: usually two evaluations, at most ``max_evaluations``.
+
+    Returns
+    -------
+    mde : float
+        NaN when no evaluated effect reaches ``target``.
+    curve : pandas.DataFrame
+        ``power`` and ``mcse`` per evaluated effect, sorted by effect.
+    """
+    calibration = options.pop("calibration", None) or calibrate(panel, outcome)
+
+    def evaluate(effect: float) -> PowerResult:
+        return power(panel, effect, outcome=outcome, calibration=calibration, reps=reps, **options)
+
+    if effects is not None:
+        results = {e: evaluate(e) for e in effects}
+    else:
+        prefix = _PREFIX[outcome]
+        se = estimate_adoption_effect(panel, outcome=outcome).table.loc["long_run", "se"]
+        effect = round(float(2.8 * se / calibration[f"{prefix}_level"]), 4)
+        results = {}
+        for _ in range(max_evaluations):
+            results[effect] = evaluate(effect)
+            powers = {e: r.power for e, r in results.items()}
+            reached = [e for e, p in powers.items() if p >= target]
+            if reached and any(p < target and e < min(reached) for e, p in powers.items()):
+                break
+            step = 1 / 1.4 if reached else 1.4
+            effect = round((min(reached) if reached else max(powers)) * step, 4)
+    effects_sorted = sorted(results)
+    curve = pd.DataFrame(
+        {
+            "power": [results[e].power for e in effects_sorted],
+            "mcse": [results[e].mcse for e in effects_sorted],
+        },
+        index=pd.Index(effects_sorted, name="effect"),
+    )
+    return _crossing(curve, target), curve
+
+
+def power_grid(
+    panel: pd.DataFrame,
+    effect: float,
+    *,
+    outcome: str = "cr_velocity",
+    n_teams: tuple[int, ...] = (50, 100, 200, 400),
+    n_weeks: tuple[int, ...] = (26, 52, 104),
+    reps: int = 100,
+    **options,
+) -> pd.DataFrame:
+    """Power of ``effect`` for each number of teams and weeks (for :func:`cts.plots.plot_power`)."""
+    calibration = options.pop("calibration", None) or calibrate(panel, outcome)
+    rows = []
+    for weeks in n_weeks:
+        for teams in n_teams:
+            result = power(
+                panel,
+                effect,
+                outcome=outcome,
+                n_teams=teams,
+                n_weeks=weeks,
+                reps=reps,
+                calibration=calibration,
+                **options,
+            )
+            rows.append(
+                {
+                    "effect": effect,
+                    "n_teams": teams,
+                    "n_weeks": weeks,
+                    "power": result.power,
+                    "mcse": result.mcse,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _crossing(curve: pd.DataFrame, target: float) -> float:
+    effects, powers = curve.index.to_numpy(float), curve["power"].to_numpy(float)
+    above = np.flatnonzero(powers >= target)
+    if len(above) == 0:
+        return float("nan")
+    k = above[0]
+    if k == 0:
+        return float(effects[0])
+    e0, e1, p0, p1 = effects[k - 1], effects[k], powers[k - 1], powers[k]
+    return float(e0 + (target - p0) * (e1 - e0) / (p1 - p0))
+
+
+def _detect(job) -> list[dict]:
+    n_teams, n_weeks, seed, outcome, truth, alpha, sign = job
+    _, panel = simulate_and_load(n_teams, n_weeks, seed, truth)
+    row = estimate_adoption_effect(panel, outcome=outcome).table.loc["long_run"]
+    # With no true effect any rejection counts (the test's size); otherwise the sign must match.
+    right_sign = sign == 0 or np.sign(row["estimate"]) == sign
+    return [{"hit": bool(row["p_value"] < alpha and right_sign)}]
+
+
+def _net_of_ai(panel: pd.DataFrame, outcome: str, long_run: float) -> pd.Series:
+    """The outcome without the AI effect, per unit of the architecture's deployment level."""
+    scale = 1.0
+    if outcome == "deploy_velocity" and "architecture" in panel:
+        scale = panel["architecture"].map(_ARCHITECTURE_MULTIPLIER).fillna(1.0)
+    return (panel[outcome] - long_run * panel["ai_usage_rate"]) / scale
+
+
+def _never_used(panel: pd.DataFrame) -> float:
+    return float((panel.groupby("team_id")["ai_active_builders"].sum() == 0).mean())
+
+
+def _truth(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k not in ("n_teams", "n_weeks")}
+
+
+def _residual_sd(panel: pd.DataFrame, outcome: str) -> float:
+    data = panel.assign(_lag=lag(panel, outcome)).dropna(subset=["_lag"])
+    fit = pf.feols(
+        f"{outcome} ~ _lag + ai_usage_rate + rollback_rate + interventions_per_deploy"
+        " | team_id + week",
+        data,
+    )
+    residuals = fit.resid()
+    return float(np.sqrt(np.sum(residuals**2) / fit._df_t))

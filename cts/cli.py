@@ -1,0 +1,227 @@
+"""The ``cts`` command line (also ``python -m cts``): ``data``, ``build-panel``, ``report`` and
+``validate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _data(args: argparse.Namespace) -> int:
+    from cts.simulate import simulate_org, write_simulation
+
+    started = time.perf_counter()
+    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed)
+    panel_path, truth_path = write_simulation(sim, args.out)
+    print(
+        f"wrote {panel_path} ({len(sim.panel):,} team-weeks, {sim.panel['team_id'].nunique():,} "
+        f"teams) and {truth_path} in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cts.validation.monte_carlo import (
+        exogeneity_size,
+        few_cluster_size,
+        monte_carlo,
+        summarize_monte_carlo,
+        validation_report,
+    )
+
+    started = time.perf_counter()
+    draws = monte_carlo(
+        n_weeks=args.n_weeks,
+        n_teams=args.n_teams,
+        reps=args.reps,
+        outcomes=args.outcomes,
+        method_reps={"gmm": min(args.gmm_reps, args.reps)},
+    )
+    exogeneity = exogeneity_size(n_teams=args.n_teams, reps=args.exogeneity_reps)
+    few_clusters = few_cluster_size(reps=args.few_cluster_reps) if args.few_cluster_reps else None
+    report = validation_report(
+        summarize_monte_carlo(draws),
+        exogeneity,
+        few_clusters,
+        n_teams=args.n_teams,
+        seconds=time.perf_counter() - started,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)
+    print(f"wrote {out}")
+    return 0
+
+
+def _build_panel(args: argparse.Namespace) -> int:
+    import warnings
+
+    from cts.core.exceptions import EventError, PanelError, PanelWarning
+    from cts.panel import load_panel, write_panel
+    from cts.sources.build import build_panel
+
+    started = time.perf_counter()
+    *sources, out = args.paths
+    if not sources or (len(sources) > 1 and not args.git):
+        print(
+            "cts build-panel: give EVENTS_DIR OUT (or --git REPO [REPO ...] OUT)", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.git:
+            from cts.sources.git import read_events
+
+            events = read_events(
+                sources, team_map=_team_map(args.team_map), architecture=args.architecture
+            )
+        else:
+            events = sources[0]
+        panel = build_panel(events, engine=args.engine, progress=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PanelWarning)
+            load_panel(panel)  # the built panel must pass the contract before it is written
+        path = write_panel(panel, out)
+    except (EventError, PanelError) as error:
+        print(f"cts build-panel: {error}", file=sys.stderr)
+        return 2
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(
+        f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
+        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) with {args.engine} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _team_map(path: str | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str)
+    if list(frame.columns[:2]) != ["repository", "team_id"]:
+        raise SystemExit(f"cts build-panel: {path} needs columns repository,team_id")
+    return dict(zip(frame["repository"], frame["team_id"], strict=True))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cts.reporting.builder import build_reports
+
+    started = time.perf_counter()
+    parameters = {"seed": args.seed}
+    if args.start:
+        parameters["start"] = args.start
+    if args.end:
+        parameters["end"] = args.end
+    try:
+        runs = build_reports(args.panel, args.out, parameters=parameters, workers=args.workers)
+    except FileNotFoundError as error:
+        print(f"cts report: {error}", file=sys.stderr)
+        return 2
+    for run in runs:
+        status = "ok" if run.ok else f"FAILED: {run.error}"
+        print(f"  {run.analysis.name:<36} {run.seconds:5.1f} s  {status}")
+    print(f"wrote {Path(args.out) / 'index.html'} in {time.perf_counter() - started:.0f} s")
+    failed = [run.analysis.name for run in runs if not run.ok]
+    if failed:
+        print(
+            f"cts report: {len(failed)} notebook(s) failed: {', '.join(failed)}; executed copies "
+            f"with the error are in {Path(args.out) / 'failed'}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="cts", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="simulate an organization and write its panel")
+    data.add_argument(
+        "out",
+        nargs="?",
+        default="data/synthetic/panel.parquet",
+        help="panel path, .parquet or .csv (default: %(default)s)",
+    )
+    data.add_argument("--n-teams", type=int, default=1000)
+    data.add_argument("--n-weeks", type=int, default=156)
+    data.add_argument("--seed", type=int, default=0)
+    data.set_defaults(run=_data)
+
+    build = commands.add_parser(
+        "build-panel",
+        help="build the team-week panel from event logs (or git repositories)",
+        description="Build the team-week panel from an event-log directory (one table per "
+        "event kind, see the README) or, with --git, from local git repositories.",
+    )
+    build.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="EVENTS_DIR OUT, or with --git: REPO [REPO ...] OUT",
+    )
+    build.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    build.add_argument("--git", action="store_true", help="read local git repositories")
+    build.add_argument(
+        "--team-map", help="CSV with columns repository,team_id (default: a team per repository)"
+    )
+    build.add_argument(
+        "--architecture",
+        choices=["service", "monolith", "trunk"],
+        default="monolith",
+        help="with --git: the teams' architecture, which picks the CTS-SW unit (default: "
+        "%(default)s, i.e. changes shipped in release tags)",
+    )
+    build.set_defaults(run=_build_panel)
+
+    report = commands.add_parser("report", help="run every analysis notebook -> HTML reports")
+    report.add_argument(
+        "--panel", default="data/synthetic/panel.parquet", help="panel file (default: %(default)s)"
+    )
+    report.add_argument("--out", default="reports", help="output folder (default: %(default)s)")
+    report.add_argument("--start", help="first week analysed (default: all)")
+    report.add_argument("--end", help="last week analysed (default: all)")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--workers", type=int, help="notebooks at once (default: all cores)")
+    report.set_defaults(run=_report)
+
+    validate = commands.add_parser(
+        "validate", help="Monte Carlo of the adoption-effect methods and their inference"
+    )
+    validate.add_argument("--out", default="reports/validation.md")
+    validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
+    validate.add_argument("--n-teams", type=int, default=500)
+    validate.add_argument(
+        "--reps", type=int, default=1000, help="panels per length (default: %(default)s)"
+    )
+    validate.add_argument(
+        "--gmm-reps", type=int, default=200, help="of which gmm runs on (default: %(default)s)"
+    )
+    validate.add_argument(
+        "--exogeneity-reps",
+        type=int,
+        default=200,
+        help="panels per setting for the exogeneity_checks size (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--few-cluster-reps",
+        type=int,
+        default=500,
+        help="30-team panels per design for the size of few-cluster inference; 0 skips it "
+        "(default: %(default)s)",
+    )
+    validate.add_argument("--outcomes", nargs="+", default=["cr_velocity", "deploy_velocity"])
+    validate.set_defaults(run=_validate)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""Event studies that stay valid under staggered adoption, beside the naive TWFE one.
+
+Adoption is binarised: a team adopts in the first week its usage rate reaches a threshold, and
+stays adopted; teams that never reach it are the controls. ``event_study`` estimates the effect
+per week relative to adoption with Gardner's (2022) two-stage DiD (pyfixest ``did2s``: team and
+week effects from untreated team-weeks only, so already-treated teams never serve as controls) or
+a cohort-saturated regression (Sun & Abraham 2021, which equals Callaway & Sant'Anna's (2021)
+ATT(g,t) with never-treated controls), with the plain TWFE event study beside it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+from scipy import stats
+
+from cts.core.results import estimate_table
+from cts.panel import PanelError, require_columns
+
+__all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
+
+ESTIMATORS = ("did2s", "saturated")
+_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
+
+
+def adoption_weeks(
+    panel: pd.DataFrame, treatment: str = "ai_usage_rate", threshold: float = 0.5
+) -> pd.Series:
+    """Each team's adoption week: the first week ``treatment >= threshold`` (NaT if never)."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], not {threshold}")
+    require_columns(panel, ("team_id", "week", treatment), "the panel")
+    crossed = panel.loc[panel[treatment] >= threshold]
+    first = crossed.groupby("team_id")["week"].min()
+    return first.reindex(panel["team_id"].unique()).rename("adoption_week")
+
+
+@dataclass
+class EventStudy:
+    """Per-week effects relative to adoption, from :func:`event_study`.
+
+    Attributes
+    ----------
+    table
+        Indexed by ``relative_week`` (``-1``, the reference, is omitted): ``estimate, se,
+        ci_low, ci_high, p_value`` (95%, clustered by team) of the chosen estimator.
+    naive
+        The same from the plain two-way FE event study (biased when effects vary by cohort or
+        grow over time; shown so users see the difference).
+    att
+        The overall average effect on adopters in the window's post-adoption weeks (one row,
+        same columns), and ``naive_att`` its TWFE counterpart.
+    pretrend_chi2, pretrend_df, pretrend_p
+        Joint Wald test that all pre-adoption effects are zero.
+    estimator, outcome, threshold, window, n_adopters, n_controls
+    """
+
+    table: pd.DataFrame
+    naive: pd.DataFrame
+    att: pd.Series
+    naive_att: pd.Series
+    pretrend_chi2: float
+    pretrend_df: int
+    pretrend_p: float
+    estimator: str
+    outcome: str
+    threshold: float
+    window: tuple[int, int]
+    n_adopters: int
+    n_controls: int
+
+    def summary(self) -> str:
+        """The overall effect and the pre-trend test in words."""
+        att, naive = self.att, self.naive_att
+        verdict = (
+            "no evidence of pre-trends"
+            if self.pretrend_p >= 0.05
+            else (
+                "pre-adoption effects are jointly non-zero: adopters were already diverging, "
+                "or usage began before the threshold week"
+            )
+        )
+        return (
+            f"Event study of {self.outcome} ({self.estimator}; adoption = first week usage >= "
+            f"{self.threshold:.0%}; {self.n_adopters:,} adopting teams, {self.n_controls:,} "
+            f"never-adopting controls; weeks {self.window[0]} to {self.window[1]}).\n"
+            f"Average effect after adoption: {att['estimate']:+.4f} (95% CI {att['ci_low']:+.4f} "
+            f"to {att['ci_high']:+.4f}); naive TWFE: {naive['estimate']:+.4f}.\n"
+            f"Pre-trend test: chi2 = {self.pretrend_chi2:.1f} (df {self.pretrend_df}), "
+            f"p = {self.pretrend_p:.3f}: {verdict}."
+        )
+
+
+def event_study(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    *,
+    treatment: str = "ai_usage_rate",
+    threshold: float = 0.5,
+    window: tuple[int, int] = (-12, 26),
+    estimator: str = "did2s",
+) -> EventStudy:
+    """Event study of ``outcome`` around each team's adoption week.
+
+    Parameters
+    ----------
+    panel
+        A panel from :func:`cts.load_panel`.
+    outcome
+        Any numeric column, e.g. ``cr_velocity`` or ``deploy_velocity``.
+    treatment, threshold
+        Adoption is the first week ``treatment >= threshold``; it is absorbing.
+    window
+        First and last week relative to adoption to estimate (week -1 is the reference);
+        adopters' weeks outside it are left out.
+    estimator
+        ``"did2s"`` (Gardner 2022, default) or ``"saturated"`` (cohort-by-week interactions,
+        Sun & Abraham 2021, aggregated with cohort-size weights).
+
+    Returns
+    -------
+    EventStudy
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    low, high = window
+    if not low <= -2 < 0 <= high:
+        raise ValueError(f"window must include week -2 and week 0, not {window}")
+    require_columns(panel, (outcome,), "the panel")
+    adopted = adoption_weeks(panel, treatment, threshold)
+    data = _event_frame(panel, outcome, adopted)
+    keep = data["cohort"].eq(0) | data["rel"].between(low, high)
+    data = data.loc[keep]
+    data = _with_counterfactual(data)
+    n_adopters = int(data.loc[data["cohort"] > 0, "team_id"].nunique())
+    n_controls = int(data.loc[data["cohort"] == 0, "team_id"].nunique())
+    if n_adopters == 0 or n_controls == 0:
+        raise PanelError(
+            f"an event study needs adopting and never-adopting teams; with threshold "
+            f"{threshold} there are {n_adopters} and {n_controls}"
+        )
+
+    naive_fit = pf.feols(
+        f"{outcome} ~ i(rel, ref=-1) | team_id + period", data, vcov={"CRV1": "team_id"}
+    )
+    naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
+    naive_static = pf.feols(
+        f"{outcome} ~ treated | team_id + period", data, vcov={"CRV1": "team_id"}
+    )
+    naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
+
+    if estimator == "did2s":
+
+        def two_stage(second_stage: str):
+            return pf.did2s(
+                data,
+                yname=outcome,
+                first_stage="~ 0 | team_id + period",
+                second_stage=second_stage,
+                treatment="treated",
+                cluster="team_id",
+            )
+
+        dynamic = two_stage("~ i(rel, ref=-1)")
+        table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
+        static = two_stage("~ 0 + treated")
+        att = _row(static.coef()["treated"], static.se()["treated"])
+    else:
+        cells, cells_vcov = group_time_effects(
+            data, outcome, "team_id", "period", "cohort", base="universal"
+        )
+        table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
+
+    pre = table.loc[table.index < -1]
+    chi2, df = _wald(pre["estimate"].to_numpy(), vcov.loc[pre.index, pre.index])
+    return EventStudy(
+        table=table,
+        naive=naive,
+        att=att,
+        naive_att=naive_att,
+        pretrend_chi2=chi2,
+        pretrend_df=df,
+        pretrend_p=float(stats.chi2.sf(chi2, df)) if df else float("nan"),
+        estimator=estimator,
+        outcome=outcome,
+        threshold=threshold,
+        window=(low, high),
+        n_adopters=n_adopters,
+        n_controls=n_controls,
+    )
+
+
+def group_time_effects(
+    data: pd.DataFrame,
+    y: str,
+    entity: str,
+    time: str,
+    group: str,
+    *,
+    base: str = "varying",
+) -> pd.DataFrame:
+    """Callaway & Sant'Anna (2021) ATT(g, t) with never-treated controls (no covariates).
+
+    Estimated by pyfixest's cohort-saturated event study (``pf.event_study(estimator=
+    "saturated")``), which gives each cohort's effect in each period against period ``g - 1``
+    and never-treated units; for periods before ``g`` the ``"varying"`` base (CS's default)
+    turns these long differences into period-on-period ones.
+
+    Parameters
+    ----------
+    data
+        Balanced panel; ``time`` integer periods; ``group`` the first treated period, 0 for
+        never treated.
+    y, entity, time, group
+        Column names.
+    base
+        ``"varying"`` (default, as the ``did`` R package) or ``"universal"`` (all against
+        ``g - 1``).
+
+    Returns
+    -------
+    table, vcov : pandas.DataFrame
+        ``table`` indexed by ``group`` and ``time``: ``estimate, se, ci_low, ci_high, p_value`` and
+        ``n_group`` (units in the cohort); and ``vcov``, the covariance of the
+        estimates (clustered by ``entity``).
+
+    References
+    ----------
+    Callaway & Sant'Anna (2021), Journal of Econometrics 225(2). Sun & Abraham (2021), same
+    issue.
+    """
+    if base not in ("varying", "universal"):
+        raise ValueError(f"base must be 'varying' or 'universal', not {base!r}")
+    require_columns(data, (y, entity, time, group))
+    with warnings.catch_warnings():
+        # pyfixest flags the estimator as beta (it reproduces the did package above, tested) and
+        # drops cohort-period cells outside the data (e.g. a cohort's periods after the panel).
+        warnings.filterwarnings("ignore", message=".*SaturatedEventStudyClass is currently in beta")
+        warnings.filterwarnings(
+            "ignore", message=r"(?s).*variables dropped due to multicollinearity"
+        )
+        fit = pf.event_study(
+            data, yname=y, idname=entity, tname=time, gname=group, estimator="saturated"
+        )
+    names = fit.coef().index
+    parsed = names.str.extract(r"rel_time::(-?[\d.]+):first_treated_period::(-?[\d.]+)")
+    cohort = parsed[1].astype(float).astype(int).to_numpy()
+    period = cohort + parsed[0].astype(float).astype(int).to_numpy()
+    index = pd.MultiIndex.from_arrays([cohort, period], names=["group", "time"])
+    estimates = pd.Series(fit.coef().to_numpy(), index=index)
+    vcov = pd.DataFrame(np.asarray(fit._vcov), index=index, columns=index)
+    if base == "varying":
+        estimates, vcov = _varying_base(estimates, vcov, int(data[time].min()))
+    sizes = data.groupby(group)[entity].nunique()
+    table = estimate_table(estimates, np.sqrt(np.diag(vcov)))
+    table["n_group"] = sizes.reindex(table.index.get_level_values("group")).to_numpy()
+    table = table.sort_index()
+    return table, vcov.loc[table.index, table.index]
+
+
+def _varying_base(
+    long: pd.Series, vcov: pd.DataFrame, first_period: int
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Pre-period effects against the period before, as the ``did`` R package reports them.
+
+    With ``L(g, t)`` the effect in ``t`` against ``g - 1`` (``L(g, g-1) = 0``), the varying-base
+    pre-period effect is ``L(g, t) - L(g, t-1)`` for ``first_period < t < g``; post-period effects
+    are unchanged.
+    """
+    rows, weights = [], []
+    for g in sorted(set(long.index.get_level_values("group"))):
+        for t in range(first_period + 1, g):
+            row = pd.Series(0.0, index=long.index)
+            if t < g - 1:
+                row[(g, t)] += 1.0
+            row[(g, t - 1)] -= 1.0
+            rows.append((g, t))
+            weights.append(row)
+        for t in sorted(t for gg, t in long.index if gg == g and t >= g):
+            row = pd.Series(0.0, index=long.index)
+            row[(g, t)] = 1.0
+            rows.append((g, t))
+            weights.append(row)
+    index = pd.MultiIndex.from_tuples(rows, names=["group", "time"])
+    transform = pd.DataFrame(np.vstack(weights), index=index, columns=long.index)
+    return transform @ long, transform @ vcov @ transform.T
+
+
+def simple_att(cells: pd.DataFrame, vcov: pd.DataFrame) -> pd.Series:
+    """CS's "simple" aggregation: post-treatment ATT(g, t) weighted by cohort size."""
+    post = cells.index.get_level_values("time") >= cells.index.get_level_values("group")
+    chosen = cells.loc[post]
+    weights = chosen["n_group"].to_numpy(float) / chosen["n_group"].sum()
+    vcov = vcov.loc[chosen.index, chosen.index].to_numpy()
+    return _row(float(weights @ chosen["estimate"]), float(np.sqrt(weights @ vcov @ weights)))
+
+
+def _event_frame(panel: pd.DataFrame, outcome: str, adopted: pd.Series) -> pd.DataFrame:
+    origin = panel["week"].min()
+    period = ((panel["week"] - origin) / pd.Timedelta(weeks=1)).astype(int) + 1
+    adoption = panel["team_id"].map(adopted)
+    cohort = ((adoption - origin) / pd.Timedelta(weeks=1)).fillna(-1).astype(int) + 1
+    rel = np.where(cohort > 0, period - cohort, -1)  # never-adopters sit at the reference
+    return pd.DataFrame(
+        {
+            "team_id": panel["team_id"].to_numpy(),
+            "period": period.to_numpy(),
+            "cohort": cohort.to_numpy(),
+            "rel": rel,
+            "treated": ((cohort > 0) & (period >= cohort)).astype(int).to_numpy(),
+            outcome: panel[outcome].to_numpy(float),
+        }
+    )
+
+
+def _with_counterfactual(data: pd.DataFrame) -> pd.DataFrame:
+    """Keep teams and weeks with at least two untreated team-weeks.
+
+    Team and week effects are learned from untreated weeks: a team (or week) without any has no
+    counterfactual, and one with a single untreated week is a singleton that pyfixest's first
+    stage drops, so neither can contribute. Dropping one can orphan the other: repeat until
+    stable.
+    """
+    while True:
+        untreated = data.loc[data["treated"].eq(0)]
+        teams = untreated["team_id"].value_counts()
+        periods = untreated["period"].value_counts()
+        keep = data["team_id"].isin(teams.index[teams >= 2]) & data["period"].isin(
+            periods.index[periods >= 2]
+        )
+        if keep.all():
+            return data.reset_index(drop=True)
+        data = data.loc[keep]
+
+
+def _by_relative_week(coef: pd.Series, vcov) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
+    weeks = pd.Index(coef.index).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
+    vcov = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
+    table = estimate_table(
+        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov))
+    )
+    table.index.name = "relative_week"
+    return table.sort_index(), vcov
+
+
+def _aggregate_by_relative_time(
+    cells: pd.DataFrame, cells_vcov: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Cohort-size-weighted averages of ATT(g, t) per relative week, and the simple ATT."""
+    rel = cells.index.get_level_values("time") - cells.index.get_level_values("group")
+    weeks = np.unique(rel)
+    weights = np.zeros((len(weeks), len(cells)))
+    for row, week in enumerate(weeks):
+        members = rel == week
+        weights[row, members] = cells["n_group"].to_numpy(float)[members]
+        weights[row] /= weights[row].sum()
+    vcov = weights @ cells_vcov.to_numpy() @ weights.T
+    table = estimate_table(
+        pd.Series(weights @ cells["estimate"].to_numpy(), index=weeks), np.sqrt(np.diag(vcov))
+    )
+    table.index.name = "relative_week"
+    vcov = pd.DataFrame(vcov, index=weeks, columns=weeks)
+    return table, vcov, simple_att(cells, cells_vcov)
+
+
+def _row(estimate: float, se: float) -> pd.Series:
+    return estimate_table(pd.Series([estimate]), [se]).iloc[0]
+
+
+def _wald(estimates: np.ndarray, vcov: pd.DataFrame) -> tuple[float, int]:
+    if len(estimates) == 0:
+        return float("nan"), 0
+    chi2 = float(estimates @ np.linalg.solve(vcov.to_numpy(), estimates))
+    return chi2, len(estimates)

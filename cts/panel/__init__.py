@@ -1,0 +1,40 @@
+"""The team-week panel: its contract, loading and validation, lags, the window, writing."""
+
+from cts.core.exceptions import PanelError, PanelWarning
+from cts.panel.lags import lag, lag_term, lag_terms
+from cts.panel.load import (
+    load_panel,
+    require_columns,
+    suppress_small_teams,
+    tidy_panel,
+    varying_columns,
+)
+from cts.panel.schema import (
+    ARCHITECTURES,
+    COUNT_COLUMNS,
+    DERIVED_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+)
+from cts.panel.window import in_window
+from cts.panel.write import write_panel
+
+__all__ = [
+    "ARCHITECTURES",
+    "COUNT_COLUMNS",
+    "DERIVED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "PanelError",
+    "PanelWarning",
+    "in_window",
+    "lag",
+    "lag_term",
+    "lag_terms",
+    "load_panel",
+    "require_columns",
+    "suppress_small_teams",
+    "tidy_panel",
+    "varying_columns",
+    "write_panel",
+]

@@ -1,0 +1,63 @@
+"""Calendar lags within team, and the names lagged terms carry in estimate tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cts.core.exceptions import PanelError
+
+__all__ = ["lag", "lag_term", "lag_terms"]
+
+
+def lag_term(column: str, k: int) -> str:
+    """The name of the ``k``-th lag of ``column`` in estimate tables: ``L{k}.{column}``."""
+    return f"L{k}.{column}"
+
+
+def lag_terms(column: str, lags: int) -> list[str]:
+    """``[L1.column, ..., L{lags}.column]``."""
+    return [lag_term(column, k) for k in range(1, lags + 1)]
+
+
+def lag(
+    data: pd.DataFrame,
+    column: str,
+    k: int = 1,
+    *,
+    entity: str = "team_id",
+    time: str = "week",
+    step: pd.Timedelta | int | None = None,
+) -> pd.Series:
+    """The ``k``-period lag of ``column`` by calendar period within entity.
+
+    The value for entity ``i`` at time ``t`` is the one observed at ``t - k*step``; if that
+    period is missing (a gap) the result is NaN, never the value from an earlier row. A
+    negative ``k`` gives a lead.
+
+    Parameters
+    ----------
+    data
+        Panel with unique ``(entity, time)`` pairs.
+    column
+        Column to lag.
+    k
+        Number of periods.
+    entity, time
+        Entity and time columns.
+    step
+        One period: one week for datetime ``time`` columns, ``1`` otherwise.
+
+    Returns
+    -------
+    pandas.Series
+        Aligned with ``data.index``, named ``f"{column}_lag{k}"`` (``_lead`` for ``k < 0``).
+    """
+    if step is None:
+        step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
+    keys = data[[entity, time]]
+    if keys.duplicated().any():
+        raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
+    observed = pd.Series(data[column].to_numpy(), index=pd.MultiIndex.from_frame(keys))
+    wanted = pd.MultiIndex.from_arrays([keys[entity], keys[time] - k * step])
+    name = f"{column}_lag{k}" if k >= 0 else f"{column}_lead{-k}"
+    return pd.Series(observed.reindex(wanted).to_numpy(), index=data.index, name=name)

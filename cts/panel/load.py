@@ -1,0 +1,329 @@
+"""Loading a team-week panel: validation, derived rates and small-team suppression.
+
+One row per team and week. The panel is team-level by contract: a column that identifies an
+individual is refused, and team-weeks below a minimum team size are flagged so reports can
+suppress them.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cts.core.exceptions import PanelError, PanelWarning
+from cts.panel.schema import (
+    ARCHITECTURES,
+    COUNT_COLUMNS,
+    DERIVED_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+)
+
+__all__ = [
+    "load_panel",
+    "require_columns",
+    "suppress_small_teams",
+    "tidy_panel",
+    "varying_columns",
+]
+
+# Names (or name parts) that identify a person. Velocity is never a measure of an individual.
+_PERSON_NAME = re.compile(
+    r"(^|_)(developer_id|user_id|userid|user_name|username|login|email|e_mail|author|committer"
+    r"|employee_id|person_id|github_handle)(_|$)",
+    re.IGNORECASE,
+)
+_EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_MAX_SHOWN = 5
+
+
+def load_panel(
+    source: str | PathLike[str] | pd.DataFrame,
+    *,
+    min_team_size: int = 5,
+) -> pd.DataFrame:
+    """Load and validate a team-week panel, and add derived rates.
+
+    Parameters
+    ----------
+    source
+        Path to a ``.csv`` or ``.parquet`` file, or a DataFrame (which is copied, never modified).
+    min_team_size
+        Team-weeks with fewer builders trigger a :class:`PanelWarning`; reports drop them with
+        :func:`suppress_small_teams`. Stored in ``panel.attrs["min_team_size"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``team_id, week`` with a fresh ``RangeIndex``, typed columns and the derived
+        rates of :data:`DERIVED_COLUMNS`.
+
+    Raises
+    ------
+    PanelError
+        On any contract violation, listing every problem found with up to five rows each.
+    """
+    raw = _read(source)
+    panel = _validate(raw)
+    for name, (numerator, denominator) in DERIVED_COLUMNS.items():
+        panel[name] = panel[numerator] / panel[denominator].clip(lower=1)
+    panel = panel.sort_values(["team_id", "week"], kind="stable", ignore_index=True)
+    panel.attrs["min_team_size"] = int(min_team_size)
+    _warn_small_teams(panel, min_team_size)
+    return panel
+
+
+def suppress_small_teams(panel: pd.DataFrame, min_team_size: int | None = None) -> pd.DataFrame:
+    """Drop team-weeks with fewer than ``min_team_size`` builders (default: the loader's).
+
+    With few builders a team's velocity comes close to describing individuals, so reports show
+    only team-weeks at or above the threshold.
+    """
+    size = panel.attrs.get("min_team_size", 5) if min_team_size is None else min_team_size
+    kept = panel.loc[panel["n_builders"] >= size].reset_index(drop=True)
+    kept.attrs = {**panel.attrs, "min_team_size": int(size)}
+    return kept
+
+
+def tidy_panel(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel's dtypes (string team ids, datetime weeks, int64 counts) and column order."""
+    panel = panel.copy()
+    panel["team_id"] = panel["team_id"].astype(str)
+    panel["week"] = pd.to_datetime(panel["week"]).astype("datetime64[ns]")
+    counts = [c for c in COUNT_COLUMNS if c in panel]
+    panel[counts] = panel[counts].astype("int64")
+    known = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in panel]
+    panel = panel[known + [c for c in panel.columns if c not in known]]
+    if pd.MultiIndex.from_frame(panel[["team_id", "week"]]).is_monotonic_increasing:
+        return panel.reset_index(drop=True)  # the engines sort; checking is cheaper than sorting
+    return panel.sort_values(["team_id", "week"], ignore_index=True)
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str], where: str = "the data") -> None:
+    """Raise :class:`PanelError` naming every one of ``columns`` missing from ``data``."""
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise PanelError(f"column(s) {', '.join(f'`{c}`' for c in missing)} not in {where}")
+
+
+def varying_columns(data: pd.DataFrame, columns: Iterable[str], role: str) -> tuple[str, ...]:
+    """The ``columns`` that vary in ``data``; each constant one is dropped with a
+    :class:`PanelWarning` (e.g. pipeline interventions that a source such as git never records)."""
+    columns = tuple(columns)
+    constant = [c for c in columns if data[c].nunique(dropna=True) <= 1]
+    if constant:
+        warnings.warn(
+            f"{role}(s) {', '.join(f'`{c}`' for c in constant)} never vary in this panel (e.g. "
+            "a source that does not record them), so they are left out",
+            PanelWarning,
+            stacklevel=3,
+        )
+    return tuple(c for c in columns if c not in constant)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _read(source: str | PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    elif isinstance(source, (str, PathLike)):
+        frame = _read_file(Path(source))
+    else:
+        raise PanelError(
+            f"source must be a path to a .csv or .parquet file or a DataFrame, "
+            f"not {type(source).__name__}"
+        )
+    if frame.empty:
+        raise PanelError(f"the panel {_describe(source)} has no rows")
+    return frame.reset_index(drop=True)
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise PanelError(f"no panel file at {path}")
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise PanelError(f"the panel file {path} is empty")
+    try:
+        if suffix == ".csv":
+            # Identifiers stay text: "0042" must not become 42.
+            return pd.read_csv(path, dtype={"team_id": str})
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except pd.errors.EmptyDataError as error:
+        raise PanelError(f"the panel file {path} is empty") from error
+    except (pd.errors.ParserError, OSError, ValueError) as error:
+        raise PanelError(f"cannot read the panel file {path}: {error}") from error
+    raise PanelError(f"unknown file type {suffix or '(none)'!r} for {path}: use .csv or .parquet")
+
+
+def _describe(source: object) -> str:
+    return "DataFrame" if isinstance(source, pd.DataFrame) else f"file {source}"
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _validate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check the contract and return a typed copy; raise one PanelError listing all problems."""
+    personal = [c for c in frame.columns if _PERSON_NAME.search(str(c))]
+    if personal:
+        raise PanelError(
+            f"column(s) {', '.join(f'`{c}`' for c in personal)} identify individuals; the panel "
+            "is team-level by contract. Aggregate to team-weeks and drop them."
+        )
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise PanelError(
+            f"required column(s) missing: {', '.join(f'`{c}`' for c in missing)} "
+            f"(found: {', '.join(map(str, frame.columns))})"
+        )
+
+    problems: list[str] = []
+    panel = frame.copy()
+    for column in REQUIRED_COLUMNS:
+        nan = panel[column].isna()
+        if nan.any():
+            problems.append(_problem(panel, nan, column, "missing values"))
+
+    panel["team_id"] = panel["team_id"].astype(str)
+    week = _parse_weeks(panel["week"])
+    unparsed = week.isna() & panel["week"].notna()
+    if unparsed.any():
+        problems.append(_problem(panel, unparsed, "week", "values that are not dates"))
+    not_monday = week.notna() & ((week.dt.day_of_week != 0) | (week != week.dt.normalize()))
+    if not_monday.any():
+        problems.append(
+            _problem(panel, not_monday, "week", "values that are not a Monday week start")
+        )
+    panel["week"] = week
+
+    for column in (c for c in COUNT_COLUMNS if c in panel.columns):
+        problems += _check_counts(panel, column)
+    problems += _check_bounds(panel)
+    problems += _check_optional(panel)
+
+    duplicated = panel.duplicated(["team_id", "week"], keep=False) & panel["week"].notna()
+    if duplicated.any():
+        problems.append(
+            _problem(panel, duplicated, "team_id", "duplicate (team_id, week) rows", extra=["week"])
+        )
+    if problems:
+        raise PanelError(problems)
+
+    for column in (c for c in COUNT_COLUMNS if c in panel.columns):
+        # Optional counts may be missing (commits_shipped outside trunk teams): keep them float.
+        if panel[column].notna().all():
+            panel[column] = panel[column].astype("int64")
+    return panel
+
+
+def _parse_weeks(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return parsed.astype("datetime64[ns]")
+
+
+def _check_counts(panel: pd.DataFrame, column: str) -> list[str]:
+    values = pd.to_numeric(panel[column], errors="coerce")
+    present = panel[column].notna()
+    problems = []
+    if (not_number := present & values.isna()).any():
+        problems.append(_problem(panel, not_number, column, "values that are not numbers"))
+    if (fractional := values.notna() & (values % 1 != 0)).any():
+        problems.append(_problem(panel, fractional, column, "non-integer counts"))
+    floor = 1 if column == "n_builders" else 0
+    if (too_small := values < floor).any():
+        what = "values below 1 (a team has at least one builder)" if floor else "negative values"
+        problems.append(_problem(panel, too_small, column, what))
+    if not problems:
+        panel[column] = values
+    return problems
+
+
+def _check_bounds(panel: pd.DataFrame) -> list[str]:
+    problems = []
+    for column in ("oncall_builders", "ai_active_builders"):
+        builders = pd.to_numeric(panel["n_builders"], errors="coerce")
+        over = pd.to_numeric(panel[column], errors="coerce") > builders
+        if over.any():
+            problems.append(
+                _problem(panel, over, column, "values above `n_builders`", extra=["n_builders"])
+            )
+    return problems
+
+
+def _check_optional(panel: pd.DataFrame) -> list[str]:
+    problems = []
+    if "architecture" in panel.columns:
+        unknown = ~panel["architecture"].isin(ARCHITECTURES)
+        if unknown.any():
+            problems.append(
+                _problem(
+                    panel, unknown, "architecture", f"values not in {', '.join(ARCHITECTURES)}"
+                )
+            )
+        else:
+            panel["architecture"] = panel["architecture"].astype(str)
+    if "cost_per_builder_week" in panel.columns:
+        cost = pd.to_numeric(panel["cost_per_builder_week"], errors="coerce")
+        bad = ~(cost > 0) | ~np.isfinite(cost)
+        if bad.any():
+            problems.append(
+                _problem(
+                    panel, bad, "cost_per_builder_week", "values that are not positive numbers"
+                )
+            )
+        else:
+            panel["cost_per_builder_week"] = cost.astype("float64")
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    for column in (c for c in panel.columns if c not in known):
+        values = panel[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        emails = values.astype(str).str.fullmatch(_EMAIL_VALUE.pattern) & values.notna()
+        if emails.any():
+            problems.append(
+                _problem(panel, emails, column, "e-mail addresses (the panel is team-level)")
+            )
+    return problems
+
+
+def _problem(
+    panel: pd.DataFrame,
+    mask: pd.Series,
+    column: str,
+    what: str,
+    extra: list[str] | None = None,
+) -> str:
+    """A message naming the column, counting the rows, and showing up to five of them."""
+    mask = mask.fillna(False).astype(bool)
+    shown = [c for c in dict.fromkeys(["team_id", "week", column, *(extra or [])]) if c in panel]
+    rows = panel.loc[mask, shown].head(_MAX_SHOWN)
+    rows.insert(0, "row", rows.index + 1)  # 1-based position in the input (file: line - 1)
+    count = int(mask.sum())
+    noun = "row" if count == 1 else "rows"
+    return f"column `{column}` has {what} in {count} {noun}, e.g.:\n{rows.to_string(index=False)}"
+
+
+def _warn_small_teams(panel: pd.DataFrame, min_team_size: int) -> None:
+    small = panel["n_builders"] < min_team_size
+    if not small.any():
+        return
+    teams = panel.loc[small, "team_id"].unique()
+    examples = ", ".join(map(str, teams[:_MAX_SHOWN]))
+    warnings.warn(
+        f"{len(teams)} team(s) have {int(small.sum())} team-week(s) with fewer than "
+        f"{min_team_size} builders (e.g. {examples}); reports suppress them "
+        "(cts.suppress_small_teams) because velocity of so few people describes individuals.",
+        PanelWarning,
+        stacklevel=3,
+    )

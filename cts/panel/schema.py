@@ -1,0 +1,62 @@
+"""The team-week panel's contract: its columns, their meaning, and the derived rates.
+
+One row per team and week. The README's schema tables mirror these dictionaries (a test checks).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ARCHITECTURES",
+    "COUNT_COLUMNS",
+    "DERIVED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+]
+
+#: Required columns and their meaning (the README's schema table mirrors this; a test checks it).
+REQUIRED_COLUMNS: dict[str, str] = {
+    "team_id": "stable team identifier",
+    "week": "week start (Monday)",
+    "n_builders": "builders (developers) on the team that week, >= 1",
+    "crs_merged": "code reviews merged",
+    "deployments": "production deployments",
+    "rollbacks": "deployments rolled back",
+    "manual_interventions": "manual interventions in deployment pipelines",
+    "pages": "pages received",
+    "oncall_builders": "builders on call that week, 0..n_builders",
+    "ai_active_builders": "builders who used the AI assistant that week, 0..n_builders",
+}
+#: Optional columns with a fixed meaning; any further numeric column is kept as a team covariate.
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "architecture": "one of service, monolith, trunk",
+    "cost_per_builder_week": "loaded cost of one builder-week (currency units), > 0",
+    "crs_shipped": "code reviews that reached customers",
+    "commits_shipped": "commits that reached customers",
+}
+#: Columns that must hold non-negative integers.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "n_builders",
+    "crs_merged",
+    "deployments",
+    "rollbacks",
+    "manual_interventions",
+    "pages",
+    "oncall_builders",
+    "ai_active_builders",
+    "crs_shipped",
+    "commits_shipped",
+)
+ARCHITECTURES: tuple[str, ...] = ("service", "monolith", "trunk")
+
+#: Derived rates: name -> (numerator, denominator). A zero denominator is floored at one, so a
+#: week without deployments has a rollback rate of 0 (or its rollback count, if it still had
+#: rollbacks). Rates stay finite and no week is dropped, which matters because dropping
+#: zero-deployment weeks would select the sample on the outcome.
+DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
+    "ai_usage_rate": ("ai_active_builders", "n_builders"),
+    "cr_velocity": ("crs_merged", "n_builders"),
+    "deploy_velocity": ("deployments", "n_builders"),
+    "rollback_rate": ("rollbacks", "deployments"),
+    "interventions_per_deploy": ("manual_interventions", "deployments"),
+    "pages_per_oncall": ("pages", "oncall_builders"),
+}

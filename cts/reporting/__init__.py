@@ -1,0 +1,1 @@
+"""From results to readers: figures, notebook helpers and the report builder."""

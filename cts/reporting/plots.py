@@ -1,0 +1,289 @@
+"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator, PercentFormatter
+
+from cts.analyses.cost import CostToServe
+from cts.analyses.drivers import DRIVERS, DriversResult
+from cts.analyses.heterogeneity import HeterogeneousEffects
+from cts.core.results import critical_value
+from cts.estimators.event_study import EventStudy
+
+__all__ = [
+    "ReportFigure",
+    "plot_adoption",
+    "plot_cost_over_time",
+    "plot_event_study",
+    "plot_heterogeneity",
+    "plot_impact_curve",
+    "plot_methods",
+    "plot_outcomes",
+    "plot_power",
+    "plot_sensitivity",
+    "plot_team_sizes",
+    "plot_velocity_vs_cost",
+]
+
+
+class ReportFigure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        return buffer.getvalue(), {"alt": self.description}
+
+    @property
+    def description(self) -> str:
+        """Alternative text: the figure's panel titles and axis labels."""
+        parts = []
+        for ax in self.axes:
+            labels = " against ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
+            parts.append(f"{ax.get_title() or 'chart'}" + (f" ({labels})" if labels else ""))
+        return "Chart: " + "; ".join(parts)
+
+
+def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):
+    """A figure outside pyplot: no global state, and exactly one image per call in notebooks."""
+    with sns.axes_style("whitegrid"):
+        fig = ReportFigure(figsize=figsize)
+        axes = fig.subplots(nrows, ncols, **options)
+    return fig, axes
+
+
+def plot_adoption(curve: pd.DataFrame) -> Figure:
+    """Share of builders and of teams using the assistant, per week (:func:`adoption_curve`)."""
+    fig, ax = _figure(figsize=(9, 3.5))
+    ax.plot(curve.index, curve["share_of_builders"], label="builders using it")
+    ax.plot(curve.index, curve["share_of_teams"], label="teams with any user", linestyle="--")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title="AI-assistant adoption", xlabel="week", ylabel="share", ylim=(0, 1))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_outcomes(weekly: pd.DataFrame) -> Figure:
+    """Organization-level velocities per week (:func:`weekly_outcomes`)."""
+    labels = {
+        "cr_velocity": "CRs merged per builder-week",
+        "deploy_velocity": "deployments per builder-week",
+    }
+    fig, axes = _figure(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
+    for ax, column in zip(np.atleast_1d(axes), weekly.columns, strict=True):
+        ax.plot(weekly.index, weekly[column])
+        ax.set(title=labels.get(column, column), xlabel="", ylabel=labels.get(column, column))
+        ax.set_ylabel("per builder-week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_team_sizes(panel: pd.DataFrame) -> Figure:
+    """Distribution of builders per team-week, with the reporting threshold."""
+    fig, ax = _figure(figsize=(6, 3.2))
+    sns.histplot(panel["n_builders"], discrete=True, ax=ax)
+    threshold = panel.attrs.get("min_team_size", 5)
+    ax.axvline(
+        threshold - 0.5, color="firebrick", linestyle=":", label=f"min_team_size = {threshold}"
+    )
+    ax.set(title="Team size", xlabel="builders in the team that week", ylabel="team-weeks")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> Figure:
+    """Organization-level CTS-SW per period, overall and by ``by`` (ratio of sums)."""
+    fig, ax = _figure(figsize=(9, 3.8))
+    overall = cost.over_time()
+    ax.plot(overall.index, overall["cts_sw"], color="black", linewidth=2.5, label="all teams")
+    if by is not None:
+        for name, block in cost.over_time(by).groupby(level=by):
+            series = block.droplevel(by)["cts_sw"]
+            ax.plot(series.index, series, label=str(name))
+    ax.set(
+        title="Cost to serve software (CTS-SW)",
+        xlabel="period start",
+        ylabel="builder-weeks per unit shipped",
+    )
+    ax.legend(ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_velocity_vs_cost(cost: CostToServe, min_team_size: int = 5) -> Figure:
+    """Team-period CR velocity against CTS-SW (log scale), one colour per architecture.
+
+    Each point is a team-period, so periods averaging fewer than ``min_team_size`` builders
+    are left out (their velocity comes close to describing individuals).
+    """
+    table = cost.table
+    data = table.loc[table["defined"] & (table["builder_weeks"] >= min_team_size * table["weeks"])]
+    fig, ax = _figure(figsize=(7, 4.5))
+    sns.scatterplot(
+        data=data.sample(min(len(data), 5000), random_state=0),
+        x="cr_velocity",
+        y="cts_sw",
+        hue="architecture",
+        s=10,
+        alpha=0.4,
+        linewidth=0,
+        ax=ax,
+    )
+    ax.set_yscale("log")
+    ax.set(
+        title="Faster teams cost less to serve",
+        xlabel="CRs merged per builder-week",
+        ylabel="builder-weeks per unit shipped (log)",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(drivers: DriversResult) -> Figure:
+    """Ranked change in CTS-SW per one-SD within-team change of each driver, with 95% CIs."""
+    table = drivers.sensitivity().iloc[::-1]
+    labels = [f"{d}\n({DRIVERS.get(d, d)})" for d in table.index]
+    y = np.arange(len(table))
+    fig, ax = _figure(figsize=(8, 0.9 * len(table) + 1.2))
+    colors = np.where(table["change_pct"] > 0, "firebrick", "seagreen")
+    ax.barh(y, table["change_pct"], color=colors, alpha=0.8, label="mixed model")
+    ax.errorbar(
+        table["change_pct"],
+        y,
+        xerr=[table["change_pct"] - table["ci_low"], table["ci_high"] - table["change_pct"]],
+        fmt="none",
+        ecolor="black",
+        capsize=4,
+    )
+    ax.scatter(
+        table["fe_change_pct"], y, marker="D", color="black", zorder=3, label="within-team FE"
+    )
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, labels)
+    ax.xaxis.set_major_formatter(PercentFormatter(100))
+    ax.set(
+        title="What moves cost to serve: one typical (1 SD) within-team change",
+        xlabel="change in CTS-SW",
+    )
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def _point_ranges(ax, block: pd.DataFrame) -> None:
+    """One estimate with its 95% CI per row of ``block``, labelled by its index."""
+    y = np.arange(len(block))
+    ax.errorbar(
+        block["estimate"],
+        y,
+        xerr=[block["estimate"] - block["ci_low"], block["ci_high"] - block["estimate"]],
+        fmt="o",
+        capsize=4,
+    )
+    ax.set_yticks(y, [str(label) for label in block.index])
+
+
+def plot_methods(
+    table: pd.DataFrame, truth: dict[str, float] | None = None, level: str = "method"
+) -> Figure:
+    """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`; with
+    ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
+    terms = list(dict.fromkeys(table.index.get_level_values("term")))
+    methods = list(dict.fromkeys(table.index.get_level_values(level)))
+    fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
+    for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
+        _point_ranges(ax, table.xs(term, level="term").reindex(methods))
+        if truth is not None and term in truth:
+            ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
+            ax.legend(loc="best")
+        ax.set(title=term.replace("_", " "), xlabel="estimate (95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_impact_curve(
+    curve: pd.DataFrame, quantity: str = "engineering_years_saved_per_year"
+) -> Figure:
+    """A translated quantity against adoption level, with its 95% band (:func:`impact_curve`)."""
+    block = curve.xs(quantity, level="quantity")
+    fig, ax = _figure(figsize=(7, 3.8))
+    ax.plot(block.index, block["estimate"], marker="o")
+    ax.fill_between(block.index, block["ci_low"], block["ci_high"], alpha=0.25, label="95% CI")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(
+        title=quantity.replace("_", " ").capitalize(),
+        xlabel="share of builders using the assistant",
+        ylabel=quantity.replace("_", " "),
+    )
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_event_study(study: EventStudy) -> Figure:
+    """Effects by week relative to adoption: the cohort-robust estimator and the naive TWFE."""
+    fig, ax = _figure(figsize=(9, 4))
+    for table, label, shift, color in (
+        (study.table, study.estimator, -0.15, "tab:blue"),
+        (study.naive, "naive TWFE", 0.15, "tab:grey"),
+    ):
+        weeks = table.index.to_numpy() + shift
+        ax.plot(weeks, table["estimate"], marker="o", markersize=3, color=color, label=label)
+        ax.fill_between(weeks, table["ci_low"], table["ci_high"], color=color, alpha=0.15)
+    ax.axhline(0, color="black", linewidth=1)
+    ax.axvline(-0.5, color="firebrick", linestyle=":", label="adoption")
+    ax.set(
+        title=f"{study.outcome} around adoption (usage >= {study.threshold:.0%})",
+        xlabel="weeks relative to adoption (week -1 is the reference)",
+        ylabel=f"effect on {study.outcome}",
+    )
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
+    """Power by number of teams, one line per panel length (:func:`cts.power_grid`)."""
+    fig, ax = _figure(figsize=(7, 4))
+    for weeks, block in grid.groupby("n_weeks"):
+        ax.errorbar(
+            block["n_teams"],
+            block["power"],
+            yerr=critical_value() * block["mcse"],
+            marker="o",
+            capsize=3,
+            label=f"{weeks} weeks",
+        )
+    ax.axhline(target, color="firebrick", linestyle=":", label=f"{target:.0%} power")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    effect = (
+        f"a {grid['effect'].iloc[0]:+.0%} long-run effect" if "effect" in grid else "the effect"
+    )
+    ax.set(title=f"Power to detect {effect}", xlabel="teams", ylabel="power", ylim=(0, 1.02))
+    ax.set_xscale("log")
+    teams = sorted(grid["n_teams"].unique())
+    ax.set_xticks(teams, [str(t) for t in teams])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
+    """Group effects with 95% CIs, one panel per team trait, strongest first."""
+    modifiers = list(result.ranking.index)
+    fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
+    for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
+        _point_ranges(ax, result.by_group.loc[modifier])
+        p = result.ranking.loc[modifier, "p_adjusted"]
+        ax.set(title=f"{modifier} (Holm p = {p:.3f})", xlabel=f"effect on {result.outcome}")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,530 @@
+"""A synthetic engineering organization whose causal truth is known.
+
+Each team's CR velocity and deployment velocity follow the dynamic two-way fixed-effects model
+that cts estimates,
+
+    y_it = a_i + l_t + b * y_i,t-1 + g_i * usage_it + c * health_it + d * pages_it + e_it,
+
+written in *observed* quantities: ``y`` is the integer count divided by ``n_builders`` and the
+recursion feeds the observed value forward, so the model holds exactly in the data an estimator
+sees; unbiased stochastic rounding only adds a bounded, mean-zero term to ``e``. Around it sits
+what makes a real organization hard: team effects, holiday and December-freeze weeks, team-size
+changes, teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over
+weeks and starts earlier in faster teams (selection on the team effect), and never-adopters.
+
+Pages per on-call builder cost capacity (``d < 0``): each page takes an on-call builder away from
+shipping, so cost to serve rises with pages, with rollbacks and interventions (through ``c``) and
+falls with velocity, by the amounts in :class:`SimulationParams`. Optionally a second initiative,
+a deployment-automation rollout timed close to each team's AI adoption, raises both velocities;
+it exists to show that estimating initiatives one at a time and adding them up overstates the
+total.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import norm
+
+from cts.panel import ARCHITECTURES, COUNT_COLUMNS, PanelWarning, load_panel
+
+__all__ = [
+    "DEPLOY_LEVEL_BY_ARCHITECTURE",
+    "SimulatedOrg",
+    "SimulationParams",
+    "simulate_and_load",
+    "simulate_org",
+]
+
+_ARCHITECTURE_SHARES = (0.5, 0.3, 0.2)  # service, monolith, trunk
+DEPLOY_LEVEL_BY_ARCHITECTURE = (1.2, 0.8, 1.0)  # multiples of deploy_level
+# Effect multipliers with the heterogeneity switch on; each averages to one over its groups'
+# expected shares (architecture shares above; about half of teams start with < 8 builders).
+_EFFECT_BY_ARCHITECTURE = {"service": 1.4, "monolith": 0.5, "trunk": 0.75}
+_EFFECT_BY_TEAM_SIZE = {"small": 1.5, "large": 0.5}
+_SMALL_TEAM = 8  # builders at the start: below is "small" for the team-size heterogeneity
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """The true parameters of :func:`simulate_org` (each can be passed as a keyword).
+
+    Velocities are per builder-week; effects are per unit of AI usage rate, i.e. the change from
+    no builder to every builder using the assistant.
+    """
+
+    start: str = "2023-01-02"
+    cr_effect: float = 0.30
+    deploy_effect: float = 0.10
+    cr_persistence: float = 0.5
+    deploy_persistence: float = 0.4
+    cr_level: float = 3.0
+    deploy_level: float = 1.5
+    team_spread: float = 0.2
+    cr_noise_sd: float = 0.30
+    deploy_noise_sd: float = 0.10
+    cr_rollback_effect: float = -2.0
+    deploy_rollback_effect: float = -3.0
+    cr_intervention_effect: float = -1.5
+    deploy_intervention_effect: float = -2.5
+    cr_page_effect: float = -0.20
+    deploy_page_effect: float = -0.20
+    never_adopter_share: float = 0.2
+    ramp_weeks: tuple[int, int] = (4, 16)
+    adoption_selection: float = 1.0
+    heterogeneity: str | None = None
+    second_initiative: bool = False
+    automation_cr_effect: float = 0.20
+    automation_deploy_effect: float = 0.15
+    bad_control: bool = False
+    bad_control_strength: float = 0.04
+    gap_rate: float = 0.01
+    turnover: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("cr_persistence", "deploy_persistence"):
+            if not -1 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in (-1, 1) for a stable process")
+        if self.heterogeneity not in (None, "architecture", "team_size"):
+            raise ValueError("heterogeneity must be None, 'architecture' or 'team_size'")
+        if pd.Timestamp(self.start).day_of_week != 0:
+            raise ValueError(f"start must be a Monday, not {self.start}")
+        low, high = self.ramp_weeks
+        if not 1 <= low <= high:
+            raise ValueError(
+                f"ramp_weeks must be (low, high) with 1 <= low <= high, not {self.ramp_weeks}"
+            )
+        for name in ("never_adopter_share", "gap_rate", "turnover"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in [0, 1)")
+
+
+@dataclass(frozen=True)
+class SimulatedOrg:
+    """A simulated panel and the truth that generated it.
+
+    Attributes
+    ----------
+    panel
+        The team-week panel in the :func:`cts.load_panel` schema (integer counts).
+    truth
+        ``{"cr_velocity": {...}, "deploy_velocity": {...}}``, each with ``short_run`` (g, the
+        effect of usage holding delivery health fixed), ``persistence`` (b), ``long_run``
+        (g / (1 - b)), ``total_short_run`` (g plus the path through rollbacks when the bad
+        control is on), with heterogeneity on ``short_run_by_group`` and with the second
+        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
+    params
+        The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
+    events
+        The raw event logs the panel came from (:func:`cts.build_panel` rebuilds it exactly);
+        computed on access.
+    """
+
+    panel: pd.DataFrame
+    truth: dict[str, dict[str, Any]]
+    params: dict[str, Any]
+    source: dict = field(default=None, repr=False, compare=False)
+
+    @property
+    def events(self) -> dict[str, pd.DataFrame]:
+        """The event logs of the event-log contract (README), one DataFrame per table."""
+        from cts.simulate.event_logs import event_logs
+
+        return event_logs(self.source, seed=self.params["seed"])
+
+
+def simulate_org(
+    n_teams: int = 1000, n_weeks: int = 156, seed: int = 0, **truth: Any
+) -> SimulatedOrg:
+    """Simulate a weekly panel of teams with known AI-adoption effects.
+
+    Parameters
+    ----------
+    n_teams, n_weeks
+        Teams ever observed and calendar weeks covered.
+    seed
+        Seed for :func:`numpy.random.default_rng`; the same seed gives the same panel.
+    **truth
+        Overrides of :class:`SimulationParams`, e.g. ``cr_effect=0.5``, ``bad_control=True``,
+        ``heterogeneity="architecture"``.
+
+    Returns
+    -------
+    SimulatedOrg
+    """
+    if n_teams < 1 or n_weeks < 2:
+        raise ValueError("n_teams must be >= 1 and n_weeks >= 2")
+    unknown = set(truth) - {f.name for f in fields(SimulationParams)}
+    if unknown:
+        valid = ", ".join(f.name for f in fields(SimulationParams))
+        raise TypeError(f"unknown simulation parameter(s) {sorted(unknown)}; valid: {valid}")
+    params = replace(SimulationParams(), **truth)
+    rng = np.random.default_rng(seed)
+    teams = _draw_teams(n_teams, n_weeks, params, rng)
+    weeks = pd.date_range(params.start, periods=n_weeks, freq="7D")
+    panel, source = _simulate_weeks(teams, weeks, params, rng)
+    return SimulatedOrg(
+        panel=panel,
+        source=source,
+        truth=_truth(teams, params),
+        params={**asdict(params), "n_teams": n_teams, "n_weeks": n_weeks, "seed": seed},
+    )
+
+
+def simulate_and_load(
+    n_teams: int, n_weeks: int, seed: int, truth_overrides: dict | None = None
+) -> tuple[SimulatedOrg, pd.DataFrame]:
+    """Simulate an organization and load its panel with the loader's warnings silenced.
+
+    For Monte Carlo loops and power simulations, which load thousands of panels whose small
+    teams are known and wanted.
+    """
+    sim = simulate_org(n_teams=n_teams, n_weeks=n_weeks, seed=seed, **(truth_overrides or {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PanelWarning)
+        return sim, load_panel(sim.panel)
+
+
+def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Generator) -> dict:
+    """Time-invariant team traits: speed, architecture, size, adoption plan, lifetime."""
+    speed = rng.standard_normal(n)  # the team effect, in SDs
+    architecture = rng.choice(len(ARCHITECTURES), size=n, p=_ARCHITECTURE_SHARES)
+    size = np.clip(np.rint(rng.lognormal(np.log(10), 0.4, n)), 2, 40).astype(int)
+
+    # Faster teams adopt more often and earlier: selection on the team effect.
+    adopt_prob = expit(logit(1 - p.never_adopter_share) + p.adoption_selection * speed)
+    adopter = rng.random(n) < adopt_prob if p.never_adopter_share > 0 else np.ones(n, bool)
+    available = max(2, round(0.15 * n_weeks))
+    position = norm.cdf(-0.7 * p.adoption_selection * speed + 0.7 * rng.standard_normal(n))
+    adoption_week = available + np.floor(position * 0.6 * n_weeks).astype(int)
+
+    # Reorgs: some teams start late and some end early (at least 13 weeks of life).
+    late = rng.random(n) < p.turnover
+    early = rng.random(n) < p.turnover
+    first = np.where(late, rng.integers(1, max(2, int(0.6 * n_weeks)), n), 0)
+    room = np.maximum(n_weeks - 1 - first - 13, 0)
+    last = np.where(early, first + 13 + np.floor(rng.random(n) * room).astype(int), n_weeks - 1)
+
+    # The second initiative: most AI adopters automate deployments within weeks of adopting,
+    # a few other teams at random times; drawn only when on, so panels without it are unchanged.
+    automation_week = np.full(n, np.iinfo(np.int64).max)
+    if p.second_initiative:
+        near_ai = adopter & (rng.random(n) < 0.8)
+        other = ~adopter & (rng.random(n) < 0.3)
+        automation_week = np.where(
+            near_ai, adoption_week + np.rint(rng.normal(2, 4, n)).astype(int), automation_week
+        )
+        automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
+
+    multiplier = np.ones(n)
+    if p.heterogeneity == "architecture":
+        multiplier = np.array([_EFFECT_BY_ARCHITECTURE[a] for a in ARCHITECTURES])[architecture]
+    elif p.heterogeneity == "team_size":
+        multiplier = np.where(
+            size < _SMALL_TEAM, _EFFECT_BY_TEAM_SIZE["small"], _EFFECT_BY_TEAM_SIZE["large"]
+        )
+    return {
+        "id": np.array([f"team-{i:04d}" for i in range(1, n + 1)]),
+        "speed": speed,
+        "architecture": architecture,
+        "size": size,
+        "adopter": adopter,
+        "adoption_week": adoption_week,
+        "automation_week": automation_week,
+        "ramp_weeks": rng.integers(p.ramp_weeks[0], p.ramp_weeks[1] + 1, n),
+        "peak_usage": rng.beta(8, 2, n),
+        "first": first,
+        "last": np.minimum(last, n_weeks - 1),
+        "multiplier": multiplier,
+        "rollback_base": rng.beta(2, 38, n),
+        "intervention_base": rng.gamma(4.0, 0.025, n),
+        "page_rate": rng.gamma(3.0, 0.5, n),
+        "oncall": np.where(
+            rng.random(n) < 0.1, 0, np.where((architecture == 0) & (size >= 8), 2, 1)
+        ),
+        "cost": np.round(rng.uniform(3000, 5000, n) / 50) * 50,
+        "release_phase": rng.integers(0, 2, n),
+    }
+
+
+def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Relative company-wide shocks for CRs and deployments, and the freeze weeks."""
+    week_end = weeks + pd.Timedelta(days=6)
+
+    def contains(month: int, day: int) -> np.ndarray:
+        inside = np.zeros(len(weeks), bool)
+        for year in set(weeks.year) | set(week_end.year):
+            date = pd.Timestamp(year, month, day)
+            inside |= (weeks <= date) & (date <= week_end)
+        return inside
+
+    thanksgiving = np.zeros(len(weeks), bool)
+    for year in set(weeks.year):
+        november = pd.date_range(f"{year}-11-01", f"{year}-11-30")
+        thursday = november[november.day_of_week == 3][3]
+        thanksgiving |= (weeks <= thursday) & (thursday <= week_end)
+    christmas, new_year = contains(12, 25), contains(1, 1)
+    freeze = contains(12, 18) | christmas
+    cr = -0.35 * christmas - 0.25 * new_year - 0.10 * thanksgiving
+    # Deployments dip less than CRs: an additive shock large enough to push slow teams below
+    # zero would be clipped, and clipping bends the linear model the estimators assume.
+    deploy = 0.5 * cr - 0.20 * freeze
+    return cr, deploy, freeze
+
+
+def _simulate_weeks(
+    teams: dict, weeks: pd.DatetimeIndex, p: SimulationParams, rng: np.random.Generator
+) -> tuple[pd.DataFrame, dict]:
+    """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
+    n, n_weeks = len(teams["id"]), len(weeks)
+    slowest = max(abs(p.cr_persistence), abs(p.deploy_persistence), 0.1)
+    burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+
+    cr_shock, deploy_shock, freeze = _calendar_shocks(weeks)
+    common = np.zeros(n_weeks)  # a small AR(1) company-wide shock (market, priorities)
+    for t in range(1, n_weeks):
+        common[t] = 0.6 * common[t - 1] + 0.03 * rng.standard_normal()
+
+    cr_mean = p.cr_level * (1 + p.team_spread * teams["speed"])
+    speed_deploy = 0.6 * teams["speed"] + 0.8 * rng.standard_normal(n)
+    deploy_mean = (
+        p.deploy_level
+        * np.array(DEPLOY_LEVEL_BY_ARCHITECTURE)[teams["architecture"]]
+        * (1 + p.team_spread * speed_deploy)
+    )
+    rollback_mean = teams["rollback_base"]
+    intervention_mean = teams["intervention_base"]
+    page_mean = np.where(teams["oncall"] > 0, teams["page_rate"] * (1 + 4 * rollback_mean), 0.0)
+    # Intercepts chosen so that, without AI or shocks, velocity averages the team's mean.
+    cr_intercept = cr_mean * (1 - p.cr_persistence) - (
+        p.cr_rollback_effect * rollback_mean
+        + p.cr_intervention_effect * intervention_mean
+        + p.cr_page_effect * page_mean
+    )
+    deploy_intercept = deploy_mean * (1 - p.deploy_persistence) - (
+        p.deploy_rollback_effect * rollback_mean
+        + p.deploy_intervention_effect * intervention_mean
+        + p.deploy_page_effect * page_mean
+    )
+
+    size = teams["size"].copy()
+    cr_prev, deploy_prev = cr_mean.copy(), deploy_mean.copy()
+    cr_effect = p.cr_effect * teams["multiplier"]
+    deploy_effect = p.deploy_effect * teams["multiplier"]
+    pending_release = np.zeros(n, dtype=np.int64)
+    records: dict[str, list[np.ndarray]] = {
+        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships")
+    }
+    pending_at_start = pending_release
+
+    for t in range(-burn_in, n_weeks):
+        observed = t >= 0
+        # Team size drifts: about one change per 25 weeks, never below two builders.
+        change = rng.random(n) < 0.04
+        size = np.clip(size + change * rng.choice((-1, 1), n), 2, 60)
+
+        weeks_in = t - teams["adoption_week"] + 1
+        share = np.where(
+            teams["adopter"] & (weeks_in > 0),
+            teams["peak_usage"] * np.clip(weeks_in / teams["ramp_weeks"], 0, 1),
+            0.0,
+        )
+        ai_active = rng.binomial(size, share)
+        usage = ai_active / size
+
+        # Delivery health: a team propensity plus weekly deviations. The deviations are serially
+        # independent on purpose: velocity responds to the propensity while analysts see only the
+        # noisy observed rate, and a persistent gap between the two would correlate the error
+        # with the lagged outcome and break the model the estimators assume.
+        rollback_p = rollback_mean + 0.03 * rng.standard_normal(n)
+        intervention_dev = 0.08 * rng.standard_normal(n)
+        if p.bad_control:
+            rollback_p = rollback_p + p.bad_control_strength * usage
+        rollback_p = np.clip(rollback_p, 0.001, 0.6)
+        intervention_q = np.clip(intervention_mean + intervention_dev, 0.001, None)
+        # Pages arrive before the week's work and take on-call builders away from it.
+        oncall = np.minimum(teams["oncall"], size)
+        pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
+        pages_per_oncall = pages / np.maximum(oncall, 1)
+        automation = (t >= teams["automation_week"]).astype(np.int64)
+
+        cr_time = (p.cr_level * (cr_shock[t] + common[t])) if observed else 0.0
+        deploy_time = (p.deploy_level * (deploy_shock[t] + common[t])) if observed else 0.0
+        cr_latent = (
+            cr_intercept
+            + cr_time
+            + p.cr_persistence * cr_prev
+            + cr_effect * usage
+            + p.cr_rollback_effect * rollback_p
+            + p.cr_intervention_effect * intervention_q
+            + p.cr_page_effect * pages_per_oncall
+            + p.automation_cr_effect * automation
+            + p.cr_noise_sd * rng.standard_normal(n)
+        )
+        deploy_latent = (
+            deploy_intercept
+            + deploy_time
+            + p.deploy_persistence * deploy_prev
+            + deploy_effect * usage
+            + p.deploy_rollback_effect * rollback_p
+            + p.deploy_intervention_effect * intervention_q
+            + p.deploy_page_effect * pages_per_oncall
+            + p.automation_deploy_effect * automation
+            + p.deploy_noise_sd * rng.standard_normal(n)
+        )
+        # Counts are what is observed; the recursion carries the observed velocity forward.
+        # Rounding is stochastic (floor of value + uniform): E[count] = latent * size exactly,
+        # so the rounding error is mean-zero given everything. Nearest-integer rounding is not:
+        # when 1/size is as coarse as the noise its error depends on the team's level and lag,
+        # and it biased estimates of the deployment model by ~1-2%.
+        crs = _count(cr_latent * size, rng)
+        deployments = _count(deploy_latent * size, rng)
+        cr_prev, deploy_prev = crs / size, deployments / size
+
+        rollbacks = rng.binomial(deployments, rollback_p)
+        interventions = rng.poisson(deployments * intervention_q)
+
+        # Monoliths ship CRs in fortnightly releases (none in freeze weeks); others continuously.
+        pending_release += crs
+        release = (t % 2 == teams["release_phase"]) & ~(observed and freeze[t])
+        ships = (teams["architecture"] != 1) | release
+        crs_shipped = np.where(ships, pending_release, 0)
+        pending_release = np.where(ships, 0, pending_release)
+        commits_shipped = crs_shipped + rng.poisson(0.8 * crs_shipped)
+
+        if t == -1:
+            pending_at_start = pending_release.copy()  # CRs merged in burn-in, not yet shipped
+        if observed:
+            for key, value in zip(
+                (*COUNT_COLUMNS, "deploy_automation", "ships"),
+                (
+                    size,
+                    crs,
+                    deployments,
+                    rollbacks,
+                    interventions,
+                    pages,
+                    oncall,
+                    ai_active,
+                    crs_shipped,
+                    commits_shipped,
+                    automation,
+                    ships,
+                ),
+                strict=True,
+            ):
+                records[key].append(value)
+
+    records["pending_at_start"] = pending_at_start
+    return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
+
+
+def _count(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unbiased stochastic rounding to non-negative integers."""
+    return np.maximum(np.floor(expected + rng.random(expected.shape)), 0).astype(np.int64)
+
+
+def _assemble(
+    teams: dict,
+    weeks: pd.DatetimeIndex,
+    records: dict,
+    p: SimulationParams,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, dict]:
+    """Stack weeks into long format, keep each team's lifetime, and punch data gaps.
+
+    Returns the panel and what :mod:`cts.simulate_events` needs to write its event logs.
+    """
+    n, n_weeks = len(teams["id"]), len(weeks)
+    week_index = np.tile(np.arange(n_weeks), n)
+    team_index = np.repeat(np.arange(n), n_weeks)
+    alive = (week_index >= teams["first"][team_index]) & (week_index <= teams["last"][team_index])
+    # Gaps: single missing weeks plus occasional multi-week outages of a team's telemetry.
+    missing = rng.random(n * n_weeks) < p.gap_rate
+    outage_start = np.flatnonzero(rng.random(n * n_weeks) < p.gap_rate / 5)
+    for offset in range(4):
+        missing[np.minimum(outage_start + offset, n * n_weeks - 1)] = True
+    keep = alive & ~missing
+    teams_kept, weeks_kept = team_index[keep], week_index[keep]
+
+    architecture = np.asarray(ARCHITECTURES)[teams["architecture"]]
+    panel = pd.DataFrame(
+        {
+            "team_id": pd.Series(teams["id"][teams_kept], dtype=str),
+            "week": weeks[weeks_kept].astype("datetime64[ns]"),
+            **{
+                key: np.stack(values, axis=1).ravel()[keep]
+                for key, values in records.items()
+                if key not in ("crs_shipped", "commits_shipped", "deploy_automation", "ships")
+                and key != "pending_at_start"
+            },
+            "architecture": pd.Series(architecture[teams_kept], dtype=str),
+            "cost_per_builder_week": teams["cost"][teams_kept].astype(float),
+            "crs_shipped": np.stack(records["crs_shipped"], axis=1).ravel()[keep],
+            "commits_shipped": np.stack(records["commits_shipped"], axis=1).ravel()[keep],
+        }
+    )
+    if p.second_initiative:
+        panel["deploy_automation"] = np.stack(records["deploy_automation"], axis=1).ravel()[keep]
+    for column in COUNT_COLUMNS:
+        panel[column] = panel[column].astype("int64")
+    source = {
+        "teams": {k: teams[k] for k in ("id", "first", "last", "oncall", "cost")},
+        "architecture": architecture,
+        "weeks": weeks,
+        "counts": {
+            key: np.stack(records[key], axis=1)
+            for key in (*COUNT_COLUMNS, "ships")
+            if key != "oncall_builders"
+        },
+        "pending_at_start": records["pending_at_start"],
+        "missing": (alive & missing).reshape(n, n_weeks),
+    }
+    return panel, source
+
+
+def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
+    truth = {}
+    for outcome, effect, persistence, rollback_effect, automation_effect in (
+        (
+            "cr_velocity",
+            p.cr_effect,
+            p.cr_persistence,
+            p.cr_rollback_effect,
+            p.automation_cr_effect,
+        ),
+        (
+            "deploy_velocity",
+            p.deploy_effect,
+            p.deploy_persistence,
+            p.deploy_rollback_effect,
+            p.automation_deploy_effect,
+        ),
+    ):
+        short_run = float(effect * teams["multiplier"].mean())
+        entry: dict[str, Any] = {
+            "short_run": short_run,
+            "persistence": persistence,
+            "long_run": short_run / (1 - persistence),
+            "total_short_run": short_run
+            + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
+        }
+        if p.second_initiative:
+            entry["deploy_automation"] = {
+                "short_run": automation_effect,
+                "long_run": automation_effect / (1 - persistence),
+            }
+        if p.heterogeneity == "architecture":
+            entry["short_run_by_group"] = {
+                a: effect * m for a, m in _EFFECT_BY_ARCHITECTURE.items()
+            }
+        elif p.heterogeneity == "team_size":
+            entry["short_run_by_group"] = {g: effect * m for g, m in _EFFECT_BY_TEAM_SIZE.items()}
+        truth[outcome] = entry
+    return truth

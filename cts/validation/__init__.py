@@ -1,0 +1,1 @@
+"""Monte Carlo proof of the estimators on the simulator (``make validate``)."""

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+import cts
+from cts.analyses.planning import calibrate, minimum_detectable_effect, power, power_grid
+from cts.reporting import plots
+from tests.conftest import quiet_load
+
+TRUTH = dict(
+    cr_level=2.5, team_spread=0.3, cr_noise_sd=0.45, cr_persistence=0.6, never_adopter_share=0.3
+)
+
+
+def test_calibration_recovers_the_simulators_own_parameters():
+    """Persistence and noise come back within 5%; the level is the observed one (holiday dips
+    included), 4-9% below the parameter; spread and the never-user share within their
+    sampling noise on 400 teams."""
+    panel = quiet_load(cts.simulate_org(400, 104, seed=2, **TRUTH).panel)
+    calibrated = calibrate(panel)
+    assert calibrated["n_teams"] == 400 and calibrated["n_weeks"] == 104
+    assert calibrated["cr_persistence"] == pytest.approx(0.6, abs=0.03)
+    assert calibrated["cr_noise_sd"] == pytest.approx(0.45, rel=0.05)
+    assert 0.90 * 2.5 < calibrated["cr_level"] < 0.97 * 2.5
+    assert calibrated["team_spread"] == pytest.approx(0.3, rel=0.15)
+    assert calibrated["never_adopter_share"] == pytest.approx(0.3, abs=0.06)
+
+
+@pytest.fixture(scope="module")
+def small():
+    panel = quiet_load(cts.simulate_org(100, 52, seed=4).panel)
+    return panel, calibrate(panel)
+
+
+def test_power_has_nominal_size_and_grows_with_the_effect(small):
+    """40 panels per point: at no effect the rejection rate is the test's size (0.05, MC SE
+    0.034, so <= 0.15); at +15% of the level the effect is found nearly always."""
+    panel, calibration = small
+    common = dict(reps=40, calibration=calibration, workers=1, progress=False)
+    none = power(panel, 0.0, **common)
+    medium = power(panel, 0.05, **common)
+    large = power(panel, 0.15, **common)
+    assert none.power <= 0.15
+    assert none.power <= medium.power <= large.power and large.power >= 0.9
+    assert large.absolute_effect == pytest.approx(0.15 * calibration["cr_level"])
+    assert large.mcse == pytest.approx(np.sqrt(large.power * (1 - large.power) / 40))
+
+
+def test_minimum_detectable_effect_lies_where_power_crosses_80(small):
+    panel, calibration = small
+    mde, curve = minimum_detectable_effect(
+        panel,
+        calibration=calibration,
+        effects=(0.02, 0.05, 0.1, 0.15),
+        reps=40,
+        workers=1,
+        progress=False,
+    )
+    below, above = curve.index[curve["power"] < 0.8], curve.index[curve["power"] >= 0.8]
+    assert below.max() < mde <= above.min()
+    grid = power_grid(
+        panel,
+        0.1,
+        n_teams=(25, 100),
+        n_weeks=(26, 52),
+        reps=20,
+        calibration=calibration,
+        workers=1,
+        progress=False,
+    )
+    assert len(grid) == 4 and grid["power"].between(0, 1).all()
+    more = grid.set_index(["n_weeks", "n_teams"])["power"]
+    assert more.loc[(52, 100)] >= more.loc[(26, 25)]
+    ax = plots.plot_power(grid).axes[0]
+    assert ax.get_title() == "Power to detect a +10% long-run effect"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["25", "100"]
+    assert len(ax.lines) >= 2  # a line per panel length, plus the target
+
+
+def test_bad_arguments(small):
+    panel, _ = small
+    with pytest.raises(ValueError, match="supports cr_velocity, deploy_velocity"):
+        calibrate(panel, "rollback_rate")
+    with pytest.raises(ValueError, match="share of the outcome's level"):
+        power(panel, 25.0)
+
+
+def test_minimum_detectable_effect_search_brackets_the_target(small):
+    """The default search steps from the normal-approximation guess until two effects bracket
+    80% power, in at most 4 evaluations."""
+    panel, calibration = small
+    mde, curve = minimum_detectable_effect(
+        panel, calibration=calibration, reps=30, workers=1, progress=False
+    )
+    assert 2 <= len(curve) <= 4 and curve.index.is_monotonic_increasing
+    below, above = curve.index[curve["power"] < 0.8], curve.index[curve["power"] >= 0.8]
+    assert below.max() < mde <= above.min()
+    ratios = curve.index[1:] / curve.index[:-1]
+    np.testing.assert_allclose(ratios, 1.4, rtol=0.01)

@@ -1,0 +1,158 @@
+"""Few-cluster inference: wild cluster bootstrap and randomization inference."""
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+import pytest
+from conftest import quiet_load
+
+import cts
+from cts.estimators.inference import draw_batches
+from cts.panel import lag
+from cts.reporting import plots
+
+
+@pytest.fixture(scope="module")
+def small_null_org():
+    """30 teams x 52 weeks with no AI effect."""
+    sim = cts.simulate_org(30, 52, seed=3, cr_effect=0.0, deploy_effect=0.0)
+    return quiet_load(sim.panel)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fe_wild_bootstrap_matches_pyfixest_wildboottest(small_null_org, seed):
+    panel = small_null_org
+    data = panel.assign(
+        lag_y=lag(panel, "cr_velocity", 1), team=pd.factorize(panel["team_id"])[0]
+    ).dropna(subset=["lag_y", "rollback_rate", "interventions_per_deploy"])
+    fit = pf.feols(
+        "cr_velocity ~ lag_y + ai_usage_rate + rollback_rate + interventions_per_deploy"
+        " | team + week",
+        data,
+        vcov={"CRV1": "team"},
+    )
+    theirs = fit.wildboottest(param="ai_usage_rate", reps=4999, seed=seed + 10)["Pr(>|t|)"]
+    ours = cts.estimate_adoption_effect(
+        panel, method="fe", inference="wild_bootstrap", reps=4999, seed=seed
+    )
+    # Different draws: p-values agree within Monte Carlo error (SD ~0.006 each at p ~0.2).
+    assert ours.table.loc["short_run", "p_value"] == pytest.approx(float(theirs), abs=0.025)
+    assert 0.1 < float(theirs) < 0.4  # a case where the test is not trivially 0 or 1
+
+
+@pytest.mark.parametrize("inference", ["wild_bootstrap", "randomization"])
+def test_resampling_keeps_the_estimate_and_moves_only_the_effect_rows(small_null_org, inference):
+    cluster = cts.estimate_adoption_effect(small_null_org)
+    resampled = cts.estimate_adoption_effect(small_null_org, inference=inference, reps=199)
+    test = resampled.model.resampling
+    pd.testing.assert_series_equal(cluster.table["estimate"], resampled.table["estimate"])
+    pd.testing.assert_series_equal(cluster.table["se"], resampled.table["se"])
+    effect_rows = ["short_run", "long_run"]
+    others = ["persistence", "rollback_rate", "interventions_per_deploy"]
+    pd.testing.assert_frame_equal(cluster.table.loc[others], resampled.table.loc[others])
+    # The observed t is the table's, and the interval is the resampling critical value x SE.
+    table = cluster.table.loc[effect_rows]
+    np.testing.assert_allclose(test.t_stat, table["estimate"] / table["se"], rtol=1e-10)
+    half_width = (resampled.table.loc[effect_rows, "ci_high"] - table["estimate"]).to_numpy()
+    np.testing.assert_allclose(half_width, test.critical_value * table["se"], rtol=1e-10)
+    assert test.draws.shape == (199, 2)
+    assert (test.critical_value > 1.5).all() and (test.critical_value < 3.5).all()
+    # The p-value is consistent with the interval: zero lies inside exactly when p >= 0.05.
+    for term in effect_rows:
+        row = resampled.table.loc[term]
+        assert (row["ci_low"] <= 0 <= row["ci_high"]) == (row["p_value"] >= 0.05)
+    assert inference in resampled.summary()
+
+
+@pytest.mark.parametrize("inference", ["wild_bootstrap", "randomization"])
+def test_resampling_detects_a_real_effect(inference):
+    panel = quiet_load(cts.simulate_org(30, 52, seed=4, cr_effect=0.6).panel)
+    effect = cts.estimate_adoption_effect(panel, inference=inference, reps=199)
+    assert effect.table.loc["short_run", "p_value"] <= 0.01
+
+
+def test_randomization_p_value_counts_the_observed_assignment(small_null_org):
+    test = cts.estimate_adoption_effect(
+        small_null_org, inference="randomization", reps=99
+    ).model.resampling
+    exceed = (test.draws.abs() >= test.t_stat.abs()).sum()
+    np.testing.assert_allclose(test.p_value, (1 + exceed) / 100)
+
+
+def test_resampling_is_reproducible_by_seed(small_null_org):
+    run = [
+        cts.estimate_adoption_effect(
+            small_null_org, inference="wild_bootstrap", reps=99, seed=seed
+        ).model.resampling.draws
+        for seed in (5, 5, 6)
+    ]
+    pd.testing.assert_frame_equal(run[0], run[1])
+    assert not run[0].equals(run[2])
+
+
+def test_bad_inference_options_fail_clearly(small_null_org):
+    with pytest.raises(ValueError, match="inference must be one of"):
+        cts.estimate_adoption_effect(small_null_org, inference="bootstrap")
+    with pytest.raises(ValueError, match="available for 'fe' and 'bias_corrected'"):
+        cts.estimate_adoption_effect(small_null_org, method="gmm", inference="randomization")
+
+
+def test_no_usage_variation_is_a_clear_error(small_null_org):
+    flat = small_null_org.assign(ai_usage_rate=0.0)
+    with pytest.raises(cts.PanelError, match="no variation left after the team and week"):
+        cts.estimate_adoption_effect(flat)
+
+
+def test_batches_cover_every_draw():
+    assert draw_batches(999, 30) == [999]
+    assert sum(draw_batches(999, 100_000)) == 999
+    assert max(draw_batches(999, 100_000)) == 200
+
+
+def test_compare_inference_side_by_side(small_null_org):
+    table = cts.compare_inference(small_null_org, reps=199)
+    assert table.index.get_level_values("inference").unique().tolist() == [
+        "cluster",
+        "wild_bootstrap",
+        "randomization",
+    ]
+    by_term = table.groupby(level="term")
+    assert (by_term["estimate"].nunique() == 1).all() and (by_term["se"].nunique() == 1).all()
+    assert table["p_value"].between(0, 1).all()
+    assert len(plots.plot_methods(table, level="inference").axes) == 2
+
+
+def test_few_cluster_size_and_its_report_section():
+    from cts.validation.monte_carlo import few_cluster_section, few_cluster_size
+
+    size = few_cluster_size(
+        reps=2,
+        draws=19,
+        never_adopter_share=(0.2,),
+        outcomes=("cr_velocity",),
+        workers=1,
+        progress=False,
+    )
+    assert size.index.names == ["never_adopter_share", "outcome", "inference", "term"]
+    assert len(size) == 6 and (size["reps"] == 2).all()
+    assert size["rejection_rate"].isin([0, 0.5, 1]).all()
+    section = "\n".join(few_cluster_section(size))
+    header = next(line for line in section.splitlines() if line.startswith("|"))
+    assert [c.strip() for c in header.strip("|").split("|")][-3:] == [
+        "cluster",
+        "wild_bootstrap",
+        "randomization",
+    ]
+    assert section.count("| cr_velocity") == 2  # one row per term
+
+
+def test_controls_that_never_vary_are_left_out_with_a_warning(small_null_org):
+    """A git-derived panel records no pipeline interventions: the control is constant."""
+    flat = small_null_org.assign(interventions_per_deploy=0.0)
+    with pytest.warns(cts.PanelWarning, match="`interventions_per_deploy` never vary"):
+        effect = cts.estimate_adoption_effect(flat)
+    assert effect.controls == ("rollback_rate",)
+    assert "interventions_per_deploy" not in effect.table.index
+    with pytest.warns(cts.PanelWarning, match="never vary"):
+        checks = cts.exogeneity_checks(flat)
+    assert not any("interventions_per_deploy" in str(i) for i in checks.table.index)

@@ -1,0 +1,191 @@
+"""The notebooks as committed, and the HTML reports they become (rendered in headless Chromium)."""
+
+import ast
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cts.reporting.builder import (
+    ANALYSES,
+    CHROMIUM_FLAGS,
+    Analysis,
+    build_reports,
+    ipc_kernel_manager,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SAMPLE = ROOT / "data" / "sample" / "panel_sample.csv"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_have_no_outputs_and_a_literal_parameters_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), (
+        f"{path.name} has outputs: run `make strip`"
+    )
+    first = code[0]
+    assert "parameters" in first.metadata.get("tags", []), f"{path.name}: tag the first code cell"
+    names = set()
+    for statement in ast.parse(first.source).body:
+        assert isinstance(statement, ast.Assign), f"{path.name}: parameters must be assignments"
+        ast.literal_eval(statement.value)  # literals only: papermill injects over them
+        names |= {target.id for target in statement.targets}
+    assert {"panel_path", "start", "end", "seed"} <= names
+
+
+def test_every_notebook_is_a_report_and_every_report_a_notebook():
+    assert {a.notebook for a in ANALYSES} == {p.name for p in NOTEBOOKS}
+    assert len({a.name for a in ANALYSES}) == len(ANALYSES)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    runs = build_reports(SAMPLE, out, progress=False)
+    return out, runs
+
+
+def test_report_builds_every_analysis_with_headlines(built):
+    out, runs = built
+    assert [r.analysis.name for r in runs] == [a.name for a in ANALYSES]
+    assert all(r.ok for r in runs), [r.error for r in runs if not r.ok]
+    index = (out / "index.html").read_text()
+    for analysis in ANALYSES:
+        assert f'href="{analysis.name}.html"' in index
+        assert f'href="{analysis.name}.code.html"' in index
+        report = (out / f"{analysis.name}.html").read_text()
+        assert "data SHA-256" in report and "<img" in report
+        assert "Traceback" not in report
+        assert "No description has been provided" not in report  # every chart has alt text
+    assert all(r.headlines for r in runs)
+    assert "long-run effect on cr_velocity" in index
+    assert not (out / "failed").exists()
+    assert not list(out.glob(".*.tmp"))
+    # The reader's version hides code; the analyst's shows it.
+    assert "fit_drivers" not in (out / "02_drivers.html").read_text()
+    assert "fit_drivers" in (out / "02_drivers.code.html").read_text()
+
+
+def _tiny_notebook(path: Path, source: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('panel_path = ""\nstart = None\nend = None\nseed = 0')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(source)]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, path)
+
+
+def test_a_failing_notebook_keeps_the_last_good_report_and_the_others_run(tmp_path):
+    notebooks, out = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    _tiny_notebook(notebooks / "good.ipynb", "print('fine')")
+    _tiny_notebook(notebooks / "flaky.ipynb", "print('first run')")
+    analyses = (Analysis("good", "good.ipynb", "Good"), Analysis("flaky", "flaky.ipynb", "Flaky"))
+    first = build_reports(SAMPLE, out, analyses=analyses, notebooks_dir=notebooks, progress=False)
+    assert all(r.ok for r in first)
+    _tiny_notebook(notebooks / "flaky.ipynb", "raise RuntimeError('broken analysis')")
+    second = build_reports(SAMPLE, out, analyses=analyses, notebooks_dir=notebooks, progress=False)
+    assert [r.ok for r in second] == [True, False]
+    assert "broken analysis" in second[1].error
+    assert "first run" in (out / "flaky.html").read_text()  # last good report untouched
+    failed = nbformat.read(out / "failed" / "flaky.ipynb", as_version=4)
+    assert failed.cells[-1].outputs[-1]["output_type"] == "error"
+    assert "FAILED" in (out / "index.html").read_text()
+    # The command line names the failure and exits non-zero.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cts",
+            "report",
+            "--panel",
+            str(tmp_path / "missing.parquet"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2 and "no panel at" in result.stderr
+
+
+def test_report_kernels_are_shut_down_without_an_interrupt():
+    """jupyter_client interrupts each kernel before shutting it down, and a kernel busy with a
+    message then prints "ERROR | KeyboardInterrupt caught in kernel." under `make report`."""
+    signals = []
+
+    async def start_and_stop(manager) -> None:
+        async def record(signum: int) -> None:
+            signals.append(signum)
+
+        await manager.start_kernel()
+        manager._async_signal_kernel = record
+        await manager.shutdown_kernel()
+
+    with tempfile.TemporaryDirectory(prefix="cts-") as sockets:
+        manager = ipc_kernel_manager(sockets)(kernel_name="python3")
+        asyncio.run(start_and_stop(manager))
+        assert manager.transport == "ipc"
+    assert signal.SIGINT not in signals
+    assert not manager.has_kernel
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CTS_REQUIRE_BROWSER"):
+        pytest.fail("CTS_REQUIRE_BROWSER is set but chromium is not installed")
+    if found is None:
+        pytest.skip("chromium not installed (apt-get install chromium; CI installs it)")
+    return found
+
+
+@pytest.mark.parametrize("page", ["index.html", "03_adoption_effect_cr_velocity.html"])
+def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, page):
+    """What a person sees: the rendered DOM has tables, images that decoded, and no errors."""
+    chromium = _chromium()
+    out, _ = built
+    check = (
+        "<script>window.onload = () => { const imgs = [...document.images];"
+        "document.title = JSON.stringify({tables: document.querySelectorAll('table').length,"
+        "images: imgs.length, broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).length,"
+        "errors: document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.stderr\"]')"
+        ".length}); };</script>"
+    )
+    probe = out / f"probe-{page}"
+    probe.write_text((out / page).read_text().replace("</body>", check + "</body>"))
+    dom = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    title = dom.split("<title>", 1)[1].split("</title>", 1)[0]
+    seen = json.loads(title)
+    assert seen["tables"] >= 1 and seen["broken"] == 0 and seen["errors"] == 0, seen
+    if page != "index.html":
+        assert seen["images"] >= 1, seen

@@ -1,0 +1,196 @@
+"""build_panel: event logs -> the team-week panel, on DuckDB and Spark."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import quiet_load
+
+import cts
+from cts.sources.build import TABLES, EventError, build_panel
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """60 teams x 40 weeks: late starters, early enders, gaps, size changes, monolith releases."""
+    return cts.simulate_org(60, 40, seed=11)
+
+
+@pytest.fixture(scope="module")
+def events(sim):
+    return sim.events
+
+
+def _expected(sim):
+    return sim.panel.sort_values(["team_id", "week"], ignore_index=True)
+
+
+def write_events(events, folder, fmt="parquet"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in events.items():
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+        else:
+            frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def test_duckdb_reproduces_the_simulated_panel_exactly(sim, events):
+    expected = _expected(sim)
+    assert expected["team_id"].nunique() == 60 and len(events["outages"]) > 0
+    pd.testing.assert_frame_equal(build_panel(events), expected)
+
+
+def _spark_available() -> bool:
+    return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+
+
+@pytest.mark.skipif(
+    not _spark_available() and not os.environ.get("CTS_REQUIRE_SPARK"),
+    reason="needs pyspark and Java (CI sets CTS_REQUIRE_SPARK=1 and has both)",
+)
+def test_spark_reproduces_the_simulated_panel_exactly(sim, events, tmp_path):
+    expected = _expected(sim)
+    pd.testing.assert_frame_equal(build_panel(events, engine="spark"), expected)
+    # From files too, as a cluster would read them.
+    folder = write_events(events, tmp_path / "events")
+    pd.testing.assert_frame_equal(build_panel(folder, engine="spark"), expected)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_event_directories_give_the_same_panel(sim, events, tmp_path, fmt):
+    folder = write_events(events, tmp_path / fmt, fmt)
+    pd.testing.assert_frame_equal(build_panel(folder), _expected(sim))
+
+
+def test_quiet_weeks_are_zero_rows_and_weeks_off_the_roster_are_absent():
+    roster = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2", "p3"],
+            "team_id": ["a", "a", "b"],
+            "start_date": pd.to_datetime(["2025-01-06", "2025-01-15", "2025-01-20"]),
+            "end_date": pd.to_datetime(["2025-01-26", None, "2025-01-26"]),
+        }
+    )
+
+    def at(team, *days):
+        return pd.DataFrame({"team_id": [team] * len(days), "when": pd.to_datetime(list(days))})
+
+    crs = at("a", "2025-01-07", "2025-01-08", "2025-02-03").rename(columns={"when": "merged_at"})
+    deployments = at("b", "2025-01-21").rename(columns={"when": "deployed_at"})
+    usage = at("a", "2025-01-16", "2025-01-17").rename(columns={"when": "used_at"})
+    usage["person_id"] = ["p2", "p2"]
+    events = {
+        "roster": roster,
+        "code_reviews": crs,
+        "deployments": deployments,
+        "rollbacks": deployments.rename(columns={"deployed_at": "rolled_back_at"}).iloc[:0],
+        "interventions": deployments.rename(columns={"deployed_at": "occurred_at"}).iloc[:0],
+        "pages": deployments.rename(columns={"deployed_at": "paged_at"}).iloc[:0],
+        "oncall": roster.iloc[:1],
+        "ai_usage": usage,
+    }
+    panel = build_panel(events).set_index(["team_id", "week"])
+    quiet_load(panel.reset_index(), min_team_size=1)
+    a = panel.loc["a"]
+    # Team a: p1 from Jan 6 to 26, p2 from Jan 15 on (open-ended, up to the last event).
+    assert a.index.strftime("%m-%d").tolist() == ["01-06", "01-13", "01-20", "02-03"] or (
+        a.index.strftime("%m-%d").tolist() == ["01-06", "01-13", "01-20", "01-27", "02-03"]
+    )
+    assert a["n_builders"].tolist()[:3] == [1, 2, 2]
+    assert a.loc["2025-01-13", "crs_merged"] == 0  # a live week without CRs is a zero row
+    assert a["crs_merged"].sum() == 3 and a["ai_active_builders"].max() == 1
+    assert a.loc["2025-01-06", "oncall_builders"] == 1
+    b = panel.loc["b"]
+    assert b.index.strftime("%m-%d").tolist() == ["01-20"]  # only its roster week
+    assert b["deployments"].tolist() == [1]
+    assert "person_id" not in panel.reset_index().columns
+
+
+def _broken(events, table, **changes):
+    broken = dict(events)
+    broken[table] = events[table].head(50).assign(**changes)
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "message"),
+    [
+        (
+            "deployments",
+            {"deployed_at": ["yesterday", *["2024-01-02 10:00"] * 49]},
+            "table `deployments`, column `deployed_at` does not parse as a date/time in 1 row",
+        ),
+        (
+            "pages",
+            {"team_id": ["team-9999", *["team-0001"] * 49]},
+            "table `pages`, column `team_id` names teams that are not on the roster in 1 row",
+        ),
+        (
+            "code_reviews",
+            {"merged_at": [None, *pd.to_datetime(["2023-02-01"] * 49)]},
+            "table `code_reviews`, column `merged_at` is empty in 1 row",
+        ),
+        (
+            "roster",
+            {"end_date": pd.to_datetime(["2022-01-01"] * 50)},
+            "table `roster`, column `end_date` is before `start_date`",
+        ),
+    ],
+)
+def test_bad_events_name_their_table_and_column(events, table, change, message):
+    with pytest.raises(EventError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_panel(_broken(events, table, **change))
+
+
+def test_missing_tables_and_columns_are_named(events):
+    with pytest.raises(EventError, match="missing event table"):
+        build_panel({k: v for k, v in events.items() if k != "pages"})
+    no_column = dict(events, rollbacks=events["rollbacks"].rename(columns={"rolled_back_at": "t"}))
+    with pytest.raises(EventError, match="table `rollbacks` lacks column"):
+        build_panel(no_column)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        build_panel(events, engine="polars")
+
+
+def test_every_problem_is_reported_at_once(events):
+    broken = _broken(events, "deployments", deployed_at="not a date")
+    broken = _broken(broken, "pages", team_id="nobody")
+    with pytest.raises(EventError) as caught:
+        build_panel(broken)
+    assert len(caught.value.problems) == 2
+
+
+def test_build_panel_command(events, tmp_path):
+    folder = write_events(events, tmp_path / "events")
+    out = tmp_path / "panel.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "cts", "build-panel", str(folder), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout and "build panel" in result.stderr  # the progress bar
+    assert len(quiet_load(out)) == len(quiet_load(build_panel(events)))
+    (folder / "pages.parquet").unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "cts", "build-panel", str(folder), str(tmp_path / "x.parquet")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "missing event table(s) pages" in result.stderr
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_readme_documents_the_event_contract():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, table in TABLES.items():
+        assert f"`{name}`" in readme, name
+        for column in (*table.columns, *table.optional_times):
+            assert f"`{column}`" in readme, (name, column)

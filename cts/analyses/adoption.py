@@ -8,17 +8,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cts.core.results import Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
-from cts.panel import PanelError, require_columns, varying_columns
+from cts.panel import DEFAULT_CONTROLS, PanelWarning, require_columns, varying_columns, window_mask
 
 __all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
 
 _COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
-@dataclass
-class AdoptionEffect:
+@dataclass(repr=False)
+class AdoptionEffect(Result):
     """The effect of AI usage on a team outcome, from a dynamic two-way FE model.
 
     Attributes
@@ -35,6 +36,16 @@ class AdoptionEffect:
     model
         The underlying :class:`cts.effects.DynamicPanelResult`.
     """
+
+    _metadata_fields = (
+        "outcome",
+        "treatment",
+        "method",
+        "inference",
+        "n_obs",
+        "n_teams",
+        "n_weeks",
+    )
 
     table: pd.DataFrame
     method: str
@@ -60,17 +71,10 @@ class AdoptionEffect:
             f"; p-values and intervals of the effect from a {test.method} test, {test.reps:,} draws"
         )
 
-    def tidy(self) -> pd.DataFrame:
-        """The table with its metadata as columns, one row per term (for export and stacking)."""
-        return self.table.reset_index().assign(
-            outcome=self.outcome,
-            treatment=self.treatment,
-            method=self.method,
-            inference=self.model.inference,
-            n_obs=self.n_obs,
-            n_teams=self.n_teams,
-            n_weeks=self.n_weeks,
-        )
+    @property
+    def inference(self) -> str:
+        """How the effect's p-values and intervals were obtained (see :mod:`cts.inference`)."""
+        return self.model.inference
 
     def summary(self) -> str:
         """Plain-language summary with the table."""
@@ -97,7 +101,7 @@ def estimate_adoption_effect(
     panel: pd.DataFrame,
     outcome: str = "cr_velocity",
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    controls: Sequence[str] = DEFAULT_CONTROLS,
     method: str = "bias_corrected",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
@@ -143,7 +147,7 @@ def estimate_adoption_effect(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    window = _in_window(panel["week"], start, end)
+    window = window_mask(panel, start, end)
     controls = varying_columns(panel.loc[window], controls, "control")
     model = dynamic_panel(
         panel,
@@ -178,19 +182,6 @@ def estimate_adoption_effect(
     )
 
 
-def _in_window(
-    weeks: pd.Series, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
-) -> pd.Series:
-    inside = pd.Series(True, index=weeks.index)
-    if start is not None:
-        inside &= weeks >= pd.Timestamp(start)
-    if end is not None:
-        inside &= weeks <= pd.Timestamp(end)
-    if not inside.any():
-        raise PanelError(f"no weeks between {start} and {end}")
-    return inside
-
-
 def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> float:
     """Mean outcome of ever-adopting teams in their weeks before first use."""
     first_use = panel.loc[panel[treatment] > 0].groupby("team_id")["week"].min()
@@ -200,6 +191,7 @@ def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> flo
         warnings.warn(
             f"no adopter has weeks before first use of `{treatment}` in the window, so effects "
             "relative to the pre-adoption mean are undefined (NaN)",
+            PanelWarning,
             stacklevel=3,
         )
         return float("nan")

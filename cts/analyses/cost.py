@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cts.panel import DERIVED_COLUMNS, PanelError, PanelWarning, require_columns
+from cts.core.results import Result
+from cts.panel import DERIVED_COLUMNS, PanelError, PanelWarning, require_columns, windowed
 
 __all__ = ["UNITS", "UNIT_BY_ARCHITECTURE", "CostToServe", "cost_to_serve"]
 
@@ -39,8 +40,8 @@ _PERIOD_RATES = {
 }
 
 
-@dataclass
-class CostToServe:
+@dataclass(repr=False)
+class CostToServe(Result):
     """CTS-SW per team and period, from :func:`cost_to_serve`.
 
     Attributes
@@ -56,6 +57,8 @@ class CostToServe:
     n_undefined
         Team-periods without any unit shipped.
     """
+
+    _metadata_fields = ("period", "n_undefined")
 
     table: pd.DataFrame
     period: str
@@ -134,6 +137,7 @@ def cost_to_serve(
     """
     weeks_per_period = _weeks(period)
     require_columns(panel, ("team_id", "week", "n_builders"), "the panel")
+    panel = windowed(panel)
     unit_of = _unit_per_row(panel, unit)
     if cost_per_builder_week is not None:
         if not np.isfinite(cost_per_builder_week) or cost_per_builder_week <= 0:

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 import statsmodels.formula.api as smf
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
 
 from cts.analyses.cost import cost_to_serve
-from cts.core.results import estimate_table
+from cts.core.exceptions import ConvergenceWarning
+from cts.core.results import Result, estimate_table
 from cts.panel import PanelError, PanelWarning, varying_columns
 
 __all__ = ["DRIVERS", "DriversResult", "fit_drivers"]
@@ -27,8 +28,8 @@ DRIVERS: dict[str, str] = {
 }
 
 
-@dataclass
-class DriversResult:
+@dataclass(repr=False)
+class DriversResult(Result):
     """A fitted drivers model, from :func:`fit_drivers`.
 
     Attributes
@@ -51,6 +52,8 @@ class DriversResult:
     model
         The statsmodels ``MixedLMResults``.
     """
+
+    _metadata_fields = ("outcome", "n_obs", "n_teams", "n_undefined")
 
     table: pd.DataFrame
     fe_table: pd.DataFrame
@@ -180,20 +183,20 @@ def fit_drivers(
     time_terms = "C(_period)" if time == "period_effects" else "_period"
     formula = f"{outcome} ~ {' + '.join(drivers)} + {time_terms}"
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", SMConvergenceWarning)
         model = smf.mixedlm(
             formula,
             data,
             groups=data["team_id"],
             re_formula="~" + " + ".join(["1", *random_slopes]),
         ).fit(reml=True)
-    trouble = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    trouble = [str(w.message) for w in caught if issubclass(w.category, SMConvergenceWarning)]
     if trouble or not model.converged:
         warnings.warn(
             "the mixed model did not converge cleanly (statsmodels: "
             f"{'; '.join(dict.fromkeys(trouble)) or 'not converged'}); trust it only where it "
             "agrees with the fixed-effects fit in `fe_table`, or drop random slopes",
-            PanelWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     fixed = model.fe_params.index

@@ -10,14 +10,15 @@ import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.core.results import Result, TestStatistic
 from cts.estimators.dynamic import dynamic_panel
-from cts.panel import lag, require_columns, varying_columns
+from cts.panel import DEFAULT_CONTROLS, lag, require_columns, varying_columns, window_mask
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
 
 
-@dataclass
-class ExogeneityChecks:
+@dataclass(repr=False)
+class ExogeneityChecks(Result):
     """Results of :func:`exogeneity_checks`.
 
     Attributes
@@ -29,8 +30,20 @@ class ExogeneityChecks:
         Family-wise significance level.
     """
 
+    _metadata_fields = ("alpha",)
+
     table: pd.DataFrame
     alpha: float
+
+    @property
+    def tests(self) -> list[TestStatistic]:
+        """Each check as a test statistic (p-values Holm-adjusted, as the verdicts are)."""
+        return [
+            TestStatistic(
+                name, row["statistic"], row["df"], row["p_adjusted"], name, alpha=self.alpha
+            )
+            for name, row in self.table.iterrows()
+        ]
 
     @property
     def flagged(self) -> list[str]:
@@ -46,8 +59,10 @@ def exogeneity_checks(
     panel: pd.DataFrame,
     outcome: str = "cr_velocity",
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    controls: Sequence[str] = DEFAULT_CONTROLS,
     *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
     alpha: float = 0.05,
 ) -> ExogeneityChecks:
     """Test that controls do not respond to AI usage and that future usage has no effect today.
@@ -69,6 +84,9 @@ def exogeneity_checks(
         A panel from :func:`cts.load_panel`.
     outcome, treatment, controls
         As in :func:`cts.estimate_adoption_effect`.
+    start, end
+        Window of weeks (default: the panel's window, see :func:`cts.panel.set_window`); lags
+        and leads come from outside it when observed.
     alpha
         Family-wise level.
 
@@ -78,7 +96,8 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    controls = varying_columns(panel, controls, "control")
+    window = window_mask(panel, start, end)
+    controls = varying_columns(panel.loc[window], controls, "control")
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
@@ -88,7 +107,7 @@ def exogeneity_checks(
     for control in controls:
         fit = pf.feols(
             "_control ~ _usage + _usage_lag | team_id + week",
-            data.assign(_control=data[control]).dropna(subset=["_usage_lag"]),
+            data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
         wald = fit.wald_test(distribution="chi2")
@@ -98,7 +117,9 @@ def exogeneity_checks(
             float(wald["pvalue"]),
             control,
         )
-    placebo = dynamic_panel(data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week")
+    placebo = dynamic_panel(
+        data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week", sample=window
+    )
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
     rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
 

@@ -11,17 +11,17 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from cts.core.results import critical_value
+from cts.core.results import Result, critical_value
 from cts.estimators.demean import demean
-from cts.panel import PanelError, lag, require_columns, varying_columns
+from cts.panel import DEFAULT_CONTROLS, PanelError, lag, require_columns, varying_columns, windowed
 
 __all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
 
 MODIFIERS = ("architecture", "n_builders", "baseline_velocity")
 
 
-@dataclass
-class HeterogeneousEffects:
+@dataclass(repr=False)
+class HeterogeneousEffects(Result):
     """Effects of AI usage by team characteristic, from :func:`heterogeneous_effects`.
 
     Attributes
@@ -40,6 +40,8 @@ class HeterogeneousEffects:
         The fitted ``econml.dml.CausalForestDML``.
     """
 
+    _metadata_fields = ("outcome", "treatment", "n_obs", "n_teams")
+
     by_group: pd.DataFrame
     ranking: pd.DataFrame
     outcome: str
@@ -47,6 +49,12 @@ class HeterogeneousEffects:
     n_obs: int
     n_teams: int
     model: object
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """``by_group`` with each group effect's normal ``p_value``."""
+        z = self.by_group["estimate"] / self.by_group["se"]
+        return self.by_group.assign(p_value=2 * stats.norm.sf(np.abs(z)))
 
     def summary(self) -> str:
         """The strongest modifier in words."""
@@ -71,7 +79,7 @@ def heterogeneous_effects(
     by: Sequence[str] = MODIFIERS,
     *,
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    controls: Sequence[str] = DEFAULT_CONTROLS,
     n_estimators: int = 200,
     seed: int = 0,
 ) -> HeterogeneousEffects:
@@ -122,13 +130,15 @@ def heterogeneous_effects(
     if not by:
         raise ValueError("by must name at least one team characteristic")
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    # lags from the full panel (the week before the window counts), everything else windowed
+    panel = windowed(panel.assign(_lag=lag(panel, outcome)))
     traits = _team_traits(panel, outcome, treatment, by)
     by = varying_columns(traits, by, "team trait")
     if not by:
         raise PanelError("no team trait in `by` differs between teams")
     traits = traits[list(by)]
     controls = varying_columns(panel, controls, "control")
-    data = panel.assign(_lag=lag(panel, outcome)).dropna(subset=["_lag", *controls])
+    data = panel.dropna(subset=["_lag", *controls])
     columns = [outcome, treatment, "_lag", *controls]
     teams = pd.factorize(data["team_id"])[0]
     weeks = pd.factorize(data["week"])[0]

@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.core.results import critical_value
+from cts.core.results import Result, estimate_table
 from cts.estimators.dynamic import dynamic_panel
-from cts.panel import DERIVED_COLUMNS, PanelError, require_columns
+from cts.panel import (
+    DEFAULT_CONTROLS,
+    DERIVED_COLUMNS,
+    PanelError,
+    require_columns,
+    window_mask,
+    windowed,
+)
 
 __all__ = ["CombinedImpact", "Impact", "combined_impact", "impact_curve", "translate_impact"]
 
@@ -27,8 +34,8 @@ _ASSUMPTIONS = (
 )
 
 
-@dataclass
-class Impact:
+@dataclass(repr=False)
+class Impact(Result):
     """An adoption effect in CTS-SW, builder-weeks, engineering-years and money.
 
     Attributes
@@ -36,8 +43,10 @@ class Impact:
     table
         Indexed by quantity (``velocity_change``, ``cts_sw_change_pct``,
         ``builder_weeks_saved_per_year``, ``engineering_years_saved_per_year``,
-        ``money_saved_per_year``, ``extra_units_per_year``) with ``estimate, ci_low, ci_high``
-        (95%, propagated from the effect's uncertainty by simulation).
+        ``money_saved_per_year``, ``extra_units_per_year``) with ``estimate, se, ci_low,
+        ci_high`` (95%, propagated from the effect's uncertainty by simulation: ``se`` is the
+        standard deviation of the draws, the interval their 2.5th and 97.5th percentiles;
+        ``p_value`` is the effect's, since each quantity is zero exactly when the effect is).
     adoption, observed_adoption
         The adoption level valued and today's (builder-weighted, last ``recent_weeks``).
     velocity, builders_per_week, cost_per_builder_week
@@ -47,6 +56,8 @@ class Impact:
     assumptions
         The assumptions the numbers rest on, in words.
     """
+
+    _metadata_fields = ("outcome", "horizon", "unit", "adoption", "observed_adoption")
 
     table: pd.DataFrame
     adoption: float
@@ -150,7 +161,10 @@ def translate_impact(
     )
     require_columns(panel, ("week", units_column, builders_column), "the panel")
 
-    recent = panel.loc[panel["week"] > panel["week"].max() - pd.Timedelta(weeks=recent_weeks)]
+    weeks = windowed(panel)["week"]  # "today" is the end of the analysis window
+    recent = panel.loc[
+        panel["week"].between(weeks.max() - pd.Timedelta(weeks=recent_weeks - 1), weeks.max())
+    ]
     builder_weeks = recent[builders_column].sum()
     n_weeks = recent["week"].nunique()
     velocity = recent[units_column].sum() / builder_weeks
@@ -186,10 +200,13 @@ def translate_impact(
     table = pd.DataFrame(
         {
             "estimate": {k: float(v[0]) for k, v in point.items()},
+            "se": {k: float(np.std(v, ddof=1)) for k, v in drawn.items()},
             "ci_low": {k: np.percentile(v, 2.5) for k, v in drawn.items()},
             "ci_high": {k: np.percentile(v, 97.5) for k, v in drawn.items()},
         }
     )
+    # every quantity is zero exactly when the effect is: the effect's test is theirs
+    table["p_value"] = effect.table.loc[horizon, "p_value"]
     table.index.name = "quantity"
     return Impact(
         table=table,
@@ -245,17 +262,17 @@ def _draw_effect(effect: AdoptionEffect, horizon: str, draws: int, seed: int) ->
     return sample[:, 0] / (1 - sample[:, 1:].sum(axis=1))
 
 
-@dataclass
-class CombinedImpact:
+@dataclass(repr=False)
+class CombinedImpact(Result):
     """Several initiatives estimated jointly against one baseline, beside the naive sum.
 
     Attributes
     ----------
     table
-        Indexed by treatment, then ``total``: ``separate`` (each initiative's long-run effect
-        estimated alone), ``joint`` (all in one model) with ``joint_ci_low``/``joint_ci_high``;
-        the ``total`` row holds the naive sum and the joint sum (with its 95% CI from the joint
-        covariance).
+        Indexed by treatment, then ``total``: ``estimate, se, ci_low, ci_high, p_value`` of each
+        long-run effect estimated jointly (all initiatives in one model; the ``total`` row is
+        their sum, its SE from the joint covariance), and ``separate``, each estimated alone
+        (the ``total`` row: the naive sum).
     overstatement_pct
         How much the naive sum exceeds the joint total, in percent of the joint total.
     outcome, method, n_obs
@@ -264,6 +281,8 @@ class CombinedImpact:
     separate
         The separate :class:`cts.AdoptionEffect` per treatment.
     """
+
+    _metadata_fields = ("outcome", "method", "n_obs", "overstatement_pct")
 
     table: pd.DataFrame
     overstatement_pct: float
@@ -279,8 +298,8 @@ class CombinedImpact:
         return (
             f"Long-run effects on {self.outcome} ({self.method}): estimated one at a time and "
             f"added, the initiatives sum to {total['separate']:+.3f}; estimated jointly against "
-            f"one baseline, {total['joint']:+.3f} (95% CI {total['joint_ci_low']:+.3f} to "
-            f"{total['joint_ci_high']:+.3f}). The naive sum overstates the total by "
+            f"one baseline, {total['estimate']:+.3f} (95% CI {total['ci_low']:+.3f} to "
+            f"{total['ci_high']:+.3f}). The naive sum overstates the total by "
             f"{self.overstatement_pct:.0f}%.\n\n{self.table.round(4).to_string()}"
         )
 
@@ -290,7 +309,7 @@ def combined_impact(
     treatments: Sequence[str],
     *,
     outcome: str = "deploy_velocity",
-    controls: Sequence[str] = ("rollback_rate", "interventions_per_deploy"),
+    controls: Sequence[str] = DEFAULT_CONTROLS,
     method: str = "bias_corrected",
 ) -> CombinedImpact:
     """Estimate several initiatives jointly, with the naive sum of separate estimates beside it.
@@ -318,7 +337,13 @@ def combined_impact(
         raise ValueError("treatments must name two or more different columns")
     require_columns(panel, (outcome, *treatments, *controls), "the panel")
     joint = dynamic_panel(
-        panel, outcome, [*treatments, *controls], "team_id", "week", method=method
+        panel,
+        outcome,
+        [*treatments, *controls],
+        "team_id",
+        "week",
+        method=method,
+        sample=window_mask(panel),
     )
     separate = {
         t: estimate_adoption_effect(
@@ -328,26 +353,21 @@ def combined_impact(
     }
     long_run = [f"long_run.{t}" for t in treatments]
     joint_table = joint.table.loc[long_run]
-    table = pd.DataFrame(
-        {
-            "separate": [separate[t].table.loc["long_run", "estimate"] for t in treatments],
-            "joint": joint_table["estimate"].to_numpy(),
-            "joint_ci_low": joint_table["ci_low"].to_numpy(),
-            "joint_ci_high": joint_table["ci_high"].to_numpy(),
-        },
-        index=pd.Index(treatments, name="treatment"),
-    )
-    joint_total = float(table["joint"].sum())
+    joint_total = float(joint_table["estimate"].sum())
     total_se = float(np.sqrt(joint.vcov.loc[long_run, long_run].to_numpy().sum()))
-    table.loc["total"] = [
-        table["separate"].sum(),
-        joint_total,
-        joint_total - critical_value() * total_se,
-        joint_total + critical_value() * total_se,
+    estimates = pd.Series(
+        [*joint_table["estimate"], joint_total],
+        index=pd.Index([*treatments, "total"], name="treatment"),
+    )
+    table = estimate_table(estimates, [*joint_table["se"], total_se])
+    separate_total = sum(separate[t].table.loc["long_run", "estimate"] for t in treatments)
+    table["separate"] = [
+        *(separate[t].table.loc["long_run", "estimate"] for t in treatments),
+        separate_total,
     ]
     return CombinedImpact(
         table=table,
-        overstatement_pct=float(100 * (table.loc["total", "separate"] / joint_total - 1)),
+        overstatement_pct=float(100 * (separate_total / joint_total - 1)),
         outcome=outcome,
         method=method,
         n_obs=joint.n_obs,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cts.panel import DERIVED_COLUMNS
+from cts.panel import DERIVED_COLUMNS, windowed
 
 __all__ = ["adoption_curve", "coverage", "gaps", "weekly_outcomes"]
 
@@ -15,6 +15,7 @@ def coverage(panel: pd.DataFrame) -> pd.Series:
     A team-week is *missing* when it lies between a team's first and last observed week but has
     no row (a telemetry gap); weeks before a team starts or after it ends are not missing.
     """
+    panel = windowed(panel)
     span = panel.groupby("team_id")["week"].agg(["min", "max"])
     expected = int(((span["max"] - span["min"]) / pd.Timedelta(weeks=1) + 1).sum())
     min_team_size = panel.attrs.get("min_team_size", 5)
@@ -39,6 +40,7 @@ def coverage(panel: pd.DataFrame) -> pd.Series:
 
 def gaps(panel: pd.DataFrame) -> pd.DataFrame:
     """Telemetry gaps: one row per run of missing weeks inside a team's observed span."""
+    panel = windowed(panel)
     weeks = panel[["team_id", "week"]].sort_values(["team_id", "week"])
     step = weeks.groupby("team_id")["week"].diff() / pd.Timedelta(weeks=1)
     found = weeks.assign(missing_weeks=step - 1).loc[step > 1]
@@ -57,6 +59,7 @@ def adoption_curve(
     panel: pd.DataFrame, treatment_count: str = "ai_active_builders"
 ) -> pd.DataFrame:
     """Per week: the share of builders using the assistant and the share of teams with any user."""
+    panel = windowed(panel)
     grouped = panel.groupby("week")
     return pd.DataFrame(
         {
@@ -70,6 +73,7 @@ def weekly_outcomes(
     panel: pd.DataFrame, outcomes: tuple[str, ...] = ("cr_velocity", "deploy_velocity")
 ) -> pd.DataFrame:
     """Organization-level outcome per week, as a ratio of sums (builder-weighted)."""
+    panel = windowed(panel)
     grouped = panel.groupby("week")
     return pd.DataFrame(
         {

@@ -9,8 +9,9 @@ import pandas as pd
 import pyfixest as pf
 
 from cts.analyses.adoption import estimate_adoption_effect
+from cts.core.results import Result, critical_value
 from cts.core.workers import run_jobs
-from cts.panel import lag, require_columns
+from cts.panel import DEFAULT_CONTROLS, lag, require_columns, windowed
 from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
 
 __all__ = ["PowerResult", "calibrate", "minimum_detectable_effect", "power", "power_grid"]
@@ -39,6 +40,7 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     if outcome not in _PREFIX:
         raise ValueError(f"calibrate supports {', '.join(_PREFIX)}, not {outcome!r}")
     require_columns(panel, (outcome, "ai_usage_rate", "ai_active_builders"), "the panel")
+    panel = windowed(panel)
     prefix = _PREFIX[outcome]
     table = estimate_adoption_effect(panel, outcome=outcome).table
     persistence = float(np.clip(table.loc["persistence", "estimate"], 0.0, 0.95))
@@ -74,8 +76,8 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     return params
 
 
-@dataclass
-class PowerResult:
+@dataclass(repr=False)
+class PowerResult(Result):
     """Simulated power, from :func:`power`.
 
     Attributes
@@ -90,6 +92,8 @@ class PowerResult:
     reps, n_teams, n_weeks, outcome, alpha, calibration
     """
 
+    _metadata_fields = ("outcome", "effect", "n_teams", "n_weeks", "reps", "alpha")
+
     power: float
     mcse: float
     effect: float
@@ -100,6 +104,30 @@ class PowerResult:
     outcome: str
     alpha: float
     calibration: dict
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """``power`` as ``estimate`` with its Monte Carlo ``se`` and normal interval."""
+        z = critical_value()
+        return pd.DataFrame(
+            {
+                "estimate": [self.power],
+                "se": [self.mcse],
+                "ci_low": [max(0.0, self.power - z * self.mcse)],
+                "ci_high": [min(1.0, self.power + z * self.mcse)],
+                "p_value": [np.nan],  # power is a share, not a test of zero
+            },
+            index=pd.Index(["power"], name="quantity"),
+        )
+
+    def summary(self) -> str:
+        """Power in words."""
+        return (
+            f"Power to detect a {self.effect:+.0%} long-run effect on {self.outcome} "
+            f"({self.absolute_effect:+.3f} in its units) with {self.n_teams} teams x "
+            f"{self.n_weeks} weeks at the {self.alpha:.0%} level: {self.power:.0%} (Monte Carlo "
+            f"SE {self.mcse:.1%}, {self.reps} simulated panels)."
+        )
 
 
 def power(
@@ -306,9 +334,10 @@ def _truth(params: dict) -> dict:
 def _residual_sd(panel: pd.DataFrame, outcome: str) -> float:
     data = panel.assign(_lag=lag(panel, outcome)).dropna(subset=["_lag"])
     fit = pf.feols(
-        f"{outcome} ~ _lag + ai_usage_rate + rollback_rate + interventions_per_deploy"
-        " | team_id + week",
+        f"{outcome} ~ _lag + ai_usage_rate + {' + '.join(DEFAULT_CONTROLS)} | team_id + week",
         data,
     )
     residuals = fit.resid()
-    return float(np.sqrt(np.sum(residuals**2) / fit._df_t))
+    # residual degrees of freedom: observations less slopes and (connected) team and week effects
+    dof = len(residuals) - len(fit.coef()) - data["team_id"].nunique() - data["week"].nunique() + 1
+    return float(np.sqrt(np.sum(residuals**2) / dof))

@@ -81,7 +81,8 @@ class Result:
         return {name: getattr(self, name) for name in self._metadata_fields}
 
     def tidy(self) -> pd.DataFrame:
-        """``table`` with its index as a column and :meth:`metadata` as constant columns."""
+        """``table`` with its index as a column and :meth:`metadata` as constant columns (a
+        metadata name that is already a column of the table is not repeated)."""
         tidy = self.table.reset_index()
         for name, value in self.metadata().items():
             if name not in tidy.columns:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from cts.core.results import estimate_table
+from cts.core.results import Result, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
 from cts.estimators.inference import (
@@ -46,8 +46,8 @@ __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 METHODS = ("fe", "bias_corrected", "gmm")
 
 
-@dataclass
-class DynamicPanelResult:
+@dataclass(repr=False)
+class DynamicPanelResult(Result):
     """Estimates of a dynamic panel model.
 
     Attributes
@@ -65,6 +65,8 @@ class DynamicPanelResult:
         How the first regressor's p-values and intervals were obtained, and the resampling test
         behind them (:mod:`cts.inference`) when not ``"cluster"``.
     """
+
+    _metadata_fields = ("y", "method", "inference", "lags", "n_obs", "n_entities", "n_periods")
 
     table: pd.DataFrame
     vcov: pd.DataFrame
@@ -273,6 +275,7 @@ def _fe_pyfixest(
     )
     back = {v: k for k, v in safe.items()}
     estimates = fit.coef().rename(index=back)
+    # pyfixest 0.60 has no public getter of the covariance matrix (`vcov()` sets the type)
     vcov = pd.DataFrame(fit._vcov, index=estimates.index, columns=estimates.index)
     return estimates, vcov
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
-from cts.core.results import estimate_table
-from cts.panel import PanelError, require_columns
+from cts.core.results import Result, TestStatistic, estimate_table
+from cts.panel import PanelError, require_columns, windowed
 
 __all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
 
@@ -39,8 +39,8 @@ def adoption_weeks(
     return first.reindex(panel["team_id"].unique()).rename("adoption_week")
 
 
-@dataclass
-class EventStudy:
+@dataclass(repr=False)
+class EventStudy(Result):
     """Per-week effects relative to adoption, from :func:`event_study`.
 
     Attributes
@@ -59,6 +59,8 @@ class EventStudy:
     estimator, outcome, threshold, window, n_adopters, n_controls
     """
 
+    _metadata_fields = ("estimator", "outcome", "threshold", "n_adopters", "n_controls")
+
     table: pd.DataFrame
     naive: pd.DataFrame
     att: pd.Series
@@ -72,6 +74,17 @@ class EventStudy:
     window: tuple[int, int]
     n_adopters: int
     n_controls: int
+
+    @property
+    def pretrend(self) -> TestStatistic:
+        """The joint Wald test that all pre-adoption effects are zero."""
+        return TestStatistic(
+            "pre-trend test",
+            self.pretrend_chi2,
+            self.pretrend_df,
+            self.pretrend_p,
+            "no effect before adoption",
+        )
 
     def summary(self) -> str:
         """The overall effect and the pre-trend test in words."""
@@ -131,6 +144,7 @@ def event_study(
     if not low <= -2 < 0 <= high:
         raise ValueError(f"window must include week -2 and week 0, not {window}")
     require_columns(panel, (outcome,), "the panel")
+    panel = windowed(panel)
     adopted = adoption_weeks(panel, treatment, threshold)
     data = _event_frame(panel, outcome, adopted)
     keep = data["cohort"].eq(0) | data["rel"].between(low, high)
@@ -202,7 +216,7 @@ def group_time_effects(
     group: str,
     *,
     base: str = "varying",
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Callaway & Sant'Anna (2021) ATT(g, t) with never-treated controls (no covariates).
 
     Estimated by pyfixest's cohort-saturated event study (``pf.event_study(estimator=
@@ -252,6 +266,7 @@ def group_time_effects(
     period = cohort + parsed[0].astype(float).astype(int).to_numpy()
     index = pd.MultiIndex.from_arrays([cohort, period], names=["group", "time"])
     estimates = pd.Series(fit.coef().to_numpy(), index=index)
+    # pyfixest 0.60 has no public getter of the covariance matrix (`vcov()` sets the type)
     vcov = pd.DataFrame(np.asarray(fit._vcov), index=index, columns=index)
     if base == "varying":
         estimates, vcov = _varying_base(estimates, vcov, int(data[time].min()))

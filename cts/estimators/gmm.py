@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cts.core.results import Result, TestStatistic, estimate_table
 from cts.panel import PanelError, lag, lag_terms, require_columns
 
 __all__ = ["GMMResult", "difference_gmm"]
 
 
-@dataclass
-class GMMResult:
+@dataclass(repr=False)
+class GMMResult(Result):
     """Difference-GMM estimates and specification tests.
 
     Attributes
@@ -50,6 +51,8 @@ class GMMResult:
     n_obs, n_entities, n_instruments, steps
     """
 
+    _metadata_fields = ("n_obs", "n_entities", "n_instruments", "steps")
+
     estimates: pd.Series
     se: pd.Series
     vcov: pd.DataFrame
@@ -64,6 +67,42 @@ class GMMResult:
     n_entities: int
     n_instruments: int
     steps: int
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """``estimate, se, ci_low, ci_high, p_value`` (normal) by term."""
+        return estimate_table(self.estimates, self.se)
+
+    @property
+    def hansen_test(self) -> TestStatistic:
+        """Hansen's J test of the over-identifying restrictions."""
+        return TestStatistic(
+            "Hansen J", self.hansen, self.hansen_df, self.hansen_p, "the instruments are valid"
+        )
+
+    @property
+    def serial_correlation_tests(self) -> tuple[TestStatistic, TestStatistic]:
+        """Arellano-Bond AR(1) and AR(2) tests of the differenced residuals."""
+        return tuple(
+            TestStatistic(
+                f"Arellano-Bond AR({k})", z, None, p, f"no AR({k}) in differences", "normal"
+            )
+            for k, z, p in ((1, self.ar1, self.ar1_p), (2, self.ar2, self.ar2_p))
+        )
+
+    def summary(self) -> str:
+        """The estimates and the specification tests."""
+        ar1, ar2 = self.serial_correlation_tests
+        return "\n".join(
+            [
+                f"Difference GMM ({self.steps}-step): {self.n_obs:,} obs, {self.n_entities:,} "
+                f"entities, {self.n_instruments} instruments",
+                self.table.round(4).to_string(),
+                self.hansen_test.summary(),
+                f"{ar1.summary()} (expected)",
+                f"{ar2.summary()} (rejection would invalidate the instruments)",
+            ]
+        )
 
 
 def difference_gmm(

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cts.core.results import Result
 from cts.estimators.jackknife import SplitPanel, split_panel_fit
 
 __all__ = [
@@ -48,8 +49,8 @@ _BATCH_VALUES = 20_000_000  # rows x draws per batch (~160 MB per float matrix)
 _WEBB = np.sqrt([1.5, 1.0, 0.5]) * np.array([[-1], [1]])  # Webb (2014) six-point weights
 
 
-@dataclass
-class ResamplingTest:
+@dataclass(repr=False)
+class ResamplingTest(Result):
     """A resampling test of ``H0: effect = 0`` for the treatment's short- and long-run terms.
 
     Attributes
@@ -69,12 +70,30 @@ class ResamplingTest:
         The ``t*`` draws, one column per term.
     """
 
+    _metadata_fields = ("method", "reps")
+
     method: str
     reps: int
     t_stat: pd.Series
     p_value: pd.Series
     critical_value: pd.Series
     draws: pd.DataFrame
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Observed ``t_stat``, resampling ``p_value`` and ``critical_value`` by term."""
+        return pd.DataFrame(
+            {"t_stat": self.t_stat, "p_value": self.p_value, "critical_value": self.critical_value}
+        ).rename_axis("term")
+
+    def summary(self) -> str:
+        """The test in words."""
+        rows = "; ".join(
+            f"{term}: t = {row['t_stat']:+.2f}, p = {row['p_value']:.3f} (|t*| 95th percentile "
+            f"{row['critical_value']:.2f})"
+            for term, row in self.table.iterrows()
+        )
+        return f"{self.method.replace('_', ' ')} test of no effect, {self.reps:,} draws: {rows}"
 
 
 def wild_cluster_bootstrap(

@@ -12,16 +12,18 @@ from cts.panel.load import (
 from cts.panel.schema import (
     ARCHITECTURES,
     COUNT_COLUMNS,
+    DEFAULT_CONTROLS,
     DERIVED_COLUMNS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
 )
-from cts.panel.window import in_window
+from cts.panel.window import in_window, set_window, window_mask, windowed
 from cts.panel.write import write_panel
 
 __all__ = [
     "ARCHITECTURES",
     "COUNT_COLUMNS",
+    "DEFAULT_CONTROLS",
     "DERIVED_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -33,8 +35,11 @@ __all__ = [
     "lag_terms",
     "load_panel",
     "require_columns",
+    "set_window",
     "suppress_small_teams",
     "tidy_panel",
     "varying_columns",
+    "window_mask",
+    "windowed",
     "write_panel",
 ]

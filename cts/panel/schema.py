@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "ARCHITECTURES",
+    "DEFAULT_CONTROLS",
     "COUNT_COLUMNS",
     "DERIVED_COLUMNS",
     "OPTIONAL_COLUMNS",
@@ -60,3 +61,7 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "interventions_per_deploy": ("manual_interventions", "deployments"),
     "pages_per_oncall": ("pages", "oncall_builders"),
 }
+
+#: Time-varying controls of the adoption models: delivery health, which slows velocity and is not
+#: itself moved by the assistant (``cts.exogeneity_checks`` tests that on each panel).
+DEFAULT_CONTROLS: tuple[str, ...] = ("rollback_rate", "interventions_per_deploy")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cts.panel import in_window, load_panel
+from cts.panel import load_panel, set_window
 
 __all__ = [
     "HEADLINE_MIME",
@@ -42,16 +42,16 @@ def load(
     start: str | None = None,
     end: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Load a panel for a report, restricted to ``[start, end]``, with its data-quality notes.
+    """Load a panel for a report, with the window ``[start, end]`` and its data-quality notes.
 
-    Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
-    report can show them as text rather than as stderr.
+    The panel keeps every row and carries the window (:func:`cts.panel.set_window`), which every
+    analysis honours; lags at the window's start come from the week before it. Returns the panel
+    and the :class:`cts.PanelWarning` messages raised while loading, so the report can show them
+    as text rather than as stderr.
     """
     with collect_warnings() as notes:
         panel = load_panel(panel_path)
-    windowed = panel.loc[in_window(panel["week"], start, end)].reset_index(drop=True)
-    windowed.attrs = panel.attrs
-    return windowed, notes
+    return set_window(panel, start, end), notes
 
 
 @contextlib.contextmanager

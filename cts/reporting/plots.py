@@ -15,6 +15,7 @@ from cts.analyses.drivers import DRIVERS, DriversResult
 from cts.analyses.heterogeneity import HeterogeneousEffects
 from cts.core.results import critical_value
 from cts.estimators.event_study import EventStudy
+from cts.panel import windowed
 
 __all__ = [
     "ReportFigure",
@@ -87,6 +88,7 @@ def plot_outcomes(weekly: pd.DataFrame) -> Figure:
 
 def plot_team_sizes(panel: pd.DataFrame) -> Figure:
     """Distribution of builders per team-week, with the reporting threshold."""
+    panel = windowed(panel)
     fig, ax = _figure(figsize=(6, 3.2))
     sns.histplot(panel["n_builders"], discrete=True, ax=ax)
     threshold = panel.attrs.get("min_team_size", 5)

@@ -102,12 +102,12 @@ def test_joint_model_recovers_each_initiative_and_naive_sum_overstates(two_initi
         ("ai_usage_rate", truth["long_run"]),
         ("deploy_automation", truth["deploy_automation"]["long_run"]),
     ):
-        assert table.loc[treatment, "joint_ci_low"] < true < table.loc[treatment, "joint_ci_high"]
+        assert table.loc[treatment, "ci_low"] < true < table.loc[treatment, "ci_high"]
     true_total = truth["long_run"] + truth["deploy_automation"]["long_run"]
-    assert table.loc["total", "joint_ci_low"] < true_total < table.loc["total", "joint_ci_high"]
+    assert table.loc["total", "ci_low"] < true_total < table.loc["total", "ci_high"]
     # Rollouts overlap, so each separate model absorbs part of the other's effect.
     assert combined.overstatement_pct > 20
-    assert table.loc["total", "separate"] > table.loc["total", "joint_ci_high"]
+    assert table.loc["total", "separate"] > table.loc["total", "ci_high"]
     assert "overstates the total" in combined.summary()
 
 

@@ -1,0 +1,112 @@
+"""Every public result class speaks one protocol: table, summary(), tidy(), an HTML view."""
+
+import inspect
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import cts
+from cts.core.results import (
+    ESTIMATE_COLUMNS,
+    Result,
+    TestStatistic,
+    critical_value,
+    estimate_table,
+)
+from cts.estimators.gmm import GMMResult, difference_gmm
+from cts.estimators.inference import ResamplingTest
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[type, Result]:
+    """One instance of every public result class, from small simulated panels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cts.CtsWarning)
+        panel = cts.load_panel(cts.simulate_org(n_teams=60, n_weeks=52, seed=3).panel)
+        both = cts.load_panel(
+            cts.simulate_org(n_teams=60, n_weeks=52, seed=3, second_initiative=True).panel
+        )
+        effect = cts.estimate_adoption_effect(panel)
+        found = [
+            effect,
+            effect.model,
+            cts.estimate_adoption_effect(
+                panel, inference="wild_bootstrap", reps=99
+            ).model.resampling,
+            cts.cost_to_serve(panel),
+            cts.fit_drivers(panel),
+            cts.exogeneity_checks(panel),
+            cts.heterogeneous_effects(panel, n_estimators=8),
+            cts.translate_impact(effect, panel, draws=200),
+            cts.combined_impact(both, ["ai_usage_rate", "deploy_automation"]),
+            cts.power(panel, 0.1, reps=2, n_teams=20, n_weeks=20, workers=1, progress=False),
+            cts.event_study(panel),
+            difference_gmm(
+                panel, "cr_velocity", "ai_usage_rate", "team_id", "week", max_lag=3, collapse=True
+            ),
+        ]
+    return {type(result): result for result in found}
+
+
+def _public_result_classes() -> set[type]:
+    values = [getattr(cts, name) for name in cts.__all__ if name[0].isupper()]
+    public = {v for v in values if inspect.isclass(v) and issubclass(v, Result)}
+    return public | {GMMResult, ResamplingTest}
+
+
+def test_every_public_result_class_is_covered(results):
+    assert _public_result_classes() <= set(results), "add the new result class to `results`"
+
+
+@pytest.mark.parametrize(
+    "cls", sorted(_public_result_classes(), key=lambda c: c.__name__), ids=lambda c: c.__name__
+)
+def test_result_protocol(results, cls):
+    result = results[cls]
+    assert isinstance(result, Result)
+    table = result.table
+    assert isinstance(table, pd.DataFrame) and len(table) > 0
+    if "estimate" in table.columns:
+        assert set(ESTIMATE_COLUMNS) <= set(table.columns), f"{cls.__name__}: {list(table)}"
+        finite = table.dropna(subset=["estimate", "se"])
+        assert (finite["ci_low"] <= finite["estimate"]).all()
+        assert (finite["estimate"] <= finite["ci_high"]).all()
+    text = result.summary()
+    assert isinstance(text, str) and len(text) > 20 and str(result) == text
+    tidy = result.tidy()
+    assert len(tidy) == len(table)
+    for name, value in result.metadata().items():
+        if name not in table.reset_index().columns:  # a table column keeps its name
+            assert (tidy[name] == value).all()
+    html = result._repr_html_()
+    assert "<table" in html and "<p>" in html
+
+
+def test_intervals_at_any_level():
+    assert critical_value() == pytest.approx(stats.norm.ppf(0.975), abs=1e-12)
+    assert critical_value(0.90) == pytest.approx(1.6448536, abs=1e-6)
+    table = estimate_table(pd.Series([1.0, -2.0], index=["a", "b"]), [0.5, 1.0], level=0.9)
+    assert table.loc["a", "ci_low"] == pytest.approx(1 - 1.6448536 * 0.5, abs=1e-6)
+    assert table.loc["b", "p_value"] == pytest.approx(2 * stats.norm.sf(2.0), abs=1e-12)
+    with pytest.raises(ValueError, match="level"):
+        critical_value(95)
+
+
+def test_test_statistic_verdict_and_views(results):
+    wald = TestStatistic("joint test", 8.5, 3, stats.chi2.sf(8.5, 3), "all zero")
+    assert wald.rejected and wald.verdict == "all zero: rejected at 5% (p = 0.037)"
+    assert not TestStatistic("t", 1.0, 1, stats.chi2.sf(1.0, 1), "zero").rejected
+    assert wald.table.loc["joint test", "df"] == 3 and "chi2 = 8.500, df 3" in wald.summary()
+    study = results[cts.EventStudy]
+    assert (
+        study.pretrend.statistic == study.pretrend_chi2 and study.pretrend.df == study.pretrend_df
+    )
+    gmm = results[GMMResult]
+    assert gmm.hansen_test.p_value == gmm.hansen_p
+    assert [t.p_value for t in gmm.serial_correlation_tests] == [gmm.ar1_p, gmm.ar2_p]
+    checks = results[cts.ExogeneityChecks]
+    assert [t.p_value for t in checks.tests] == list(checks.table["p_adjusted"])
+    assert np.isfinite([t.statistic for t in checks.tests]).all()

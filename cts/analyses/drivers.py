@@ -14,7 +14,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceW
 
 from cts.analyses.cost import cost_to_serve
 from cts.core.exceptions import ConvergenceWarning
-from cts.core.results import Result, estimate_table
+from cts.core.results import LEVEL, Result, estimate_table
 from cts.panel import PanelError, PanelWarning, varying_columns
 
 __all__ = ["DRIVERS", "DriversResult", "fit_drivers"]
@@ -123,6 +123,7 @@ def fit_drivers(
     time: str = "period_effects",
     unit: str = "auto",
     period: str = "4W",
+    level: float = LEVEL,
 ) -> DriversResult:
     """Fit a linear mixed model of CTS-SW on its drivers, with team random intercepts.
 
@@ -141,6 +142,8 @@ def fit_drivers(
         ``"period_effects"`` (one fixed effect per period, the default) or ``"trend"``.
     unit, period
         Passed to :func:`cts.cost_to_serve`.
+    level
+        Confidence level of the intervals.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def fit_drivers(
             stacklevel=2,
         )
     fixed = model.fe_params.index
-    fixed_table = _table(model.fe_params, model.bse_fe, fixed)
+    fixed_table = _table(model.fe_params, model.bse_fe, fixed, level)
     ordered = [*drivers, *(t for t in fixed if t not in drivers)]
 
     fe = pf.feols(
@@ -208,7 +211,7 @@ def fit_drivers(
         data,
         vcov={"CRV1": "team_id"},
     )
-    fe_table = _table(fe.coef(), fe.se(), list(drivers))
+    fe_table = _table(fe.coef(), fe.se(), list(drivers), level)
 
     # statsmodels names the random intercept "Group" when it is the only random effect.
     cov_re = model.cov_re.rename(index={"Group": "Intercept"}, columns={"Group": "Intercept"})
@@ -235,7 +238,9 @@ def fit_drivers(
     )
 
 
-def _table(estimates: pd.Series, se: pd.Series, terms: Sequence[str]) -> pd.DataFrame:
-    table = estimate_table(estimates[list(terms)], se[list(terms)])
+def _table(
+    estimates: pd.Series, se: pd.Series, terms: Sequence[str], level: float
+) -> pd.DataFrame:
+    table = estimate_table(estimates[list(terms)], se[list(terms)], level)
     table.index.name = "term"
     return table

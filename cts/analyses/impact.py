@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.core.results import Result, estimate_table
+from cts.core.results import LEVEL, Result, estimate_table
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
     DEFAULT_CONTROLS,
@@ -44,8 +44,8 @@ class Impact(Result):
         Indexed by quantity (``velocity_change``, ``cts_sw_change_pct``,
         ``builder_weeks_saved_per_year``, ``engineering_years_saved_per_year``,
         ``money_saved_per_year``, ``extra_units_per_year``) with ``estimate, se, ci_low,
-        ci_high`` (95%, propagated from the effect's uncertainty by simulation: ``se`` is the
-        standard deviation of the draws, the interval their 2.5th and 97.5th percentiles;
+        ci_high`` (at ``level``, propagated from the effect's uncertainty by simulation: ``se``
+        is the standard deviation of the draws, the interval their central ``level`` share;
         ``p_value`` is the effect's, since each quantity is zero exactly when the effect is).
     adoption, observed_adoption
         The adoption level valued and today's (builder-weighted, last ``recent_weeks``).
@@ -69,6 +69,7 @@ class Impact(Result):
     horizon: str
     unit: str
     assumptions: tuple[str, ...]
+    level: float = LEVEL
 
     def summary(self) -> str:
         """The headline in words, with the assumptions."""
@@ -77,8 +78,8 @@ class Impact(Result):
         def fmt(name: str, spec: str, suffix: str = "") -> str:
             row = t.loc[name]
             return (
-                f"{row['estimate']:{spec}}{suffix} (95% CI {row['ci_low']:{spec}}{suffix} to "
-                f"{row['ci_high']:{spec}}{suffix})"
+                f"{row['estimate']:{spec}}{suffix} ({self.level:.0%} CI "
+                f"{row['ci_low']:{spec}}{suffix} to {row['ci_high']:{spec}}{suffix})"
             )
 
         lines = [
@@ -113,6 +114,7 @@ def translate_impact(
     weeks_per_year: float = 52.0,
     draws: int = 10_000,
     seed: int = 0,
+    level: float = LEVEL,
 ) -> Impact:
     """Turn an effect on CR or deployment velocity into CTS-SW, engineering-years and money.
 
@@ -142,6 +144,8 @@ def translate_impact(
     draws, seed
         Simulation draws of the effect from its estimated sampling distribution (jointly with
         persistence for the long run) for the intervals, and their seed.
+    level
+        Confidence level of the intervals.
 
     Returns
     -------
@@ -173,13 +177,13 @@ def translate_impact(
     else:
         observed = float(np.average(recent[effect.treatment], weights=recent[builders_column]))
     cost = _cost(recent, cost_per_builder_week, builders_column)
-    level = observed if adoption is None else float(adoption)
+    adoption_level = observed if adoption is None else float(adoption)
 
     yearly_builder_weeks = builder_weeks / n_weeks * weeks_per_year
 
     def quantities(gamma: np.ndarray) -> dict[str, np.ndarray]:
         v0 = velocity - gamma * observed
-        va = v0 + gamma * level
+        va = v0 + gamma * adoption_level
         if np.any(v0 <= 0) or np.any(va <= 0):
             raise PanelError(
                 "the effect implies zero or negative velocity; CTS-SW is undefined there "
@@ -187,12 +191,12 @@ def translate_impact(
             )
         saved = yearly_builder_weeks * velocity * (1 / v0 - 1 / va)
         return {
-            "velocity_change": gamma * level,
+            "velocity_change": gamma * adoption_level,
             "cts_sw_change_pct": 100 * (v0 / va - 1),
             "builder_weeks_saved_per_year": saved,
             "engineering_years_saved_per_year": saved / weeks_per_year,
             "money_saved_per_year": saved * cost,
-            "extra_units_per_year": yearly_builder_weeks * gamma * level,
+            "extra_units_per_year": yearly_builder_weeks * gamma * adoption_level,
         }
 
     point = quantities(np.array([effect.table.loc[horizon, "estimate"]]))
@@ -201,16 +205,17 @@ def translate_impact(
         {
             "estimate": {k: float(v[0]) for k, v in point.items()},
             "se": {k: float(np.std(v, ddof=1)) for k, v in drawn.items()},
-            "ci_low": {k: np.percentile(v, 2.5) for k, v in drawn.items()},
-            "ci_high": {k: np.percentile(v, 97.5) for k, v in drawn.items()},
+            "ci_low": {k: np.percentile(v, 50 * (1 - level)) for k, v in drawn.items()},
+            "ci_high": {k: np.percentile(v, 50 * (1 + level)) for k, v in drawn.items()},
         }
     )
     # every quantity is zero exactly when the effect is: the effect's test is theirs
     table["p_value"] = effect.table.loc[horizon, "p_value"]
+    table.loc[table["estimate"].isna(), "p_value"] = np.nan  # e.g. money without a cost
     table.index.name = "quantity"
     return Impact(
         table=table,
-        adoption=level,
+        adoption=adoption_level,
         observed_adoption=float(observed),
         velocity=float(velocity),
         builders_per_week=float(builder_weeks / n_weeks),
@@ -219,6 +224,7 @@ def translate_impact(
         horizon=horizon,
         unit="CR" if effect.outcome == "cr_velocity" else "deployment",
         assumptions=tuple(a.replace("`recent_weeks`", str(recent_weeks)) for a in _ASSUMPTIONS),
+        level=level,
     )
 
 
@@ -291,6 +297,7 @@ class CombinedImpact(Result):
     n_obs: int
     joint: object
     separate: dict[str, AdoptionEffect]
+    level: float = LEVEL
 
     def summary(self) -> str:
         """The comparison in words."""
@@ -298,9 +305,9 @@ class CombinedImpact(Result):
         return (
             f"Long-run effects on {self.outcome} ({self.method}): estimated one at a time and "
             f"added, the initiatives sum to {total['separate']:+.3f}; estimated jointly against "
-            f"one baseline, {total['estimate']:+.3f} (95% CI {total['ci_low']:+.3f} to "
-            f"{total['ci_high']:+.3f}). The naive sum overstates the total by "
-            f"{self.overstatement_pct:.0f}%.\n\n{self.table.round(4).to_string()}"
+            f"one baseline, {total['estimate']:+.3f} ({self.level:.0%} CI "
+            f"{total['ci_low']:+.3f} to {total['ci_high']:+.3f}). The naive sum overstates the "
+            f"total by {self.overstatement_pct:.0f}%.\n\n{self.table.round(4).to_string()}"
         )
 
 
@@ -311,6 +318,7 @@ def combined_impact(
     outcome: str = "deploy_velocity",
     controls: Sequence[str] = DEFAULT_CONTROLS,
     method: str = "bias_corrected",
+    level: float = LEVEL,
 ) -> CombinedImpact:
     """Estimate several initiatives jointly, with the naive sum of separate estimates beside it.
 
@@ -327,6 +335,8 @@ def combined_impact(
         Two or more treatment columns, e.g. ``["ai_usage_rate", "deploy_automation"]``.
     outcome, controls, method
         As in :func:`cts.estimate_adoption_effect`.
+    level
+        Confidence level of the intervals.
 
     Returns
     -------
@@ -359,7 +369,7 @@ def combined_impact(
         [*joint_table["estimate"], joint_total],
         index=pd.Index([*treatments, "total"], name="treatment"),
     )
-    table = estimate_table(estimates, [*joint_table["se"], total_se])
+    table = estimate_table(estimates, [*joint_table["se"], total_se], level)
     separate_total = sum(separate[t].table.loc["long_run", "estimate"] for t in treatments)
     table["separate"] = [
         *(separate[t].table.loc["long_run", "estimate"] for t in treatments),
@@ -373,4 +383,5 @@ def combined_impact(
         n_obs=joint.n_obs,
         joint=joint,
         separate=separate,
+        level=level,
     )

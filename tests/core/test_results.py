@@ -110,3 +110,18 @@ def test_test_statistic_verdict_and_views(results):
     checks = results[cts.ExogeneityChecks]
     assert [t.p_value for t in checks.tests] == list(checks.table["p_adjusted"])
     assert np.isfinite([t.statistic for t in checks.tests]).all()
+
+
+def test_level_sets_the_intervals_where_they_are_built():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cts.CtsWarning)
+        panel = cts.load_panel(cts.simulate_org(n_teams=40, n_weeks=40, seed=5).panel)
+        effect = cts.estimate_adoption_effect(panel)
+        wide = cts.translate_impact(effect, panel, draws=2000, level=0.95)
+        narrow = cts.translate_impact(effect, panel, draws=2000, level=0.5)
+        drivers = cts.fit_drivers(panel, level=0.9)
+    width = (wide.table["ci_high"] - wide.table["ci_low"]).abs()
+    assert ((narrow.table["ci_high"] - narrow.table["ci_low"]).abs() < width).all()
+    assert "50% CI" in narrow.summary() and "95% CI" in wide.summary()
+    row = drivers.table.iloc[0]
+    assert row["ci_high"] - row["estimate"] == pytest.approx(1.6448536 * row["se"], rel=1e-6)

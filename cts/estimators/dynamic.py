@@ -39,7 +39,7 @@ from cts.estimators.inference import (
     wild_cluster_bootstrap,
 )
 from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
-from cts.panel import PanelError, lag, lag_terms, require_columns
+from cts.panel import PanelError, lag, lag_term, lag_terms, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
@@ -57,8 +57,9 @@ class DynamicPanelResult:
         columns ``estimate, se, ci_low, ci_high, p_value`` (95%, normal).
     vcov
         Covariance of the estimates, same order as ``table``.
-    method, y, x, lags, n_obs, n_entities, n_periods
-        What was estimated, on how much data.
+    method, y, x, lags, treatment_lags, n_obs, n_entities, n_periods
+        What was estimated, on how much data (``treatment_lags`` lags of each ``x``, named
+        ``L{k}.x``, follow the ``x`` rows; ``long_run.x`` sums them).
     notes, diagnostics
         Specification tests in words and numbers (for ``gmm``: instruments, Hansen, AR tests).
     inference, resampling
@@ -79,6 +80,7 @@ class DynamicPanelResult:
     diagnostics: dict[str, float] = field(default_factory=dict)
     inference: str = "cluster"
     resampling: ResamplingTest | None = None
+    treatment_lags: int = 0
 
     @property
     def persistence(self) -> float:
@@ -107,6 +109,7 @@ def dynamic_panel(
     time: str,
     *,
     lags: int = 1,
+    treatment_lags: int = 0,
     method: str = "bias_corrected",
     cluster: str | None = None,
     time_effects: bool = True,
@@ -129,7 +132,13 @@ def dynamic_panel(
     entity, time
         Column names.
     lags
-        Number of lags of ``y``.
+        Number of lags of ``y``; ``persistence`` is the sum of their coefficients.
+    treatment_lags
+        Number of lags of each ``x`` (distributed lags, named ``L{k}.x`` by
+        :func:`cts.panel.lag_term`, taken by calendar period like the outcome's). The ``x`` row
+        is the same-period (short-run) effect; ``long_run.x`` is the sum of the coefficients of
+        ``x`` and its lags over ``1 - persistence``, with delta-method SEs. Resampling
+        inference needs ``treatment_lags=0``.
     method
         ``"bias_corrected"`` (default) or ``"fe"``; see the module docstring.
     cluster
@@ -161,21 +170,28 @@ def dynamic_panel(
         raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
     if inference != "cluster" and method == "gmm":
         raise ValueError(f"inference={inference!r} is available for 'fe' and 'bias_corrected'")
+    if treatment_lags < 0:
+        raise ValueError("treatment_lags must be >= 0")
+    if inference != "cluster" and treatment_lags:
+        raise ValueError(f"inference={inference!r} needs treatment_lags=0")
     x = (x,) if isinstance(x, str) else tuple(x)
-    frame, lag_names = _estimation_frame(data, y, x, entity, time, lags, cluster or entity, sample)
+    data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
+    frame, lag_names = _estimation_frame(
+        data, y, regressors, entity, time, lags, cluster or entity, sample
+    )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
     if method == "fe":
-        estimates, vcov = _fe_pyfixest(frame, y, lag_names, x, time_effects)
+        estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
     elif method == "bias_corrected":
-        estimates, vcov = _bias_corrected(frame, y, lag_names, x, time_effects)
+        estimates, vcov = _bias_corrected(frame, y, lag_names, regressors, time_effects)
     else:
         if cluster not in (None, entity):
             raise ValueError("method='gmm' is robust by entity; cluster must be the entity")
         estimates, vcov, notes, diagnostics = _gmm(
-            data, y, x, entity, time, lags, time_effects, sample
+            data, y, regressors, entity, time, lags, time_effects, sample
         )
-    table, covariance = _with_long_run(estimates, vcov, lag_names, x)
+    table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags)
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
@@ -210,10 +226,29 @@ def dynamic_panel(
         diagnostics=diagnostics,
         inference=inference,
         resampling=resampling,
+        treatment_lags=treatment_lags,
     )
 
 
 # --- data ----------------------------------------------------------------------------------------
+
+
+def _with_treatment_lags(
+    data: pd.DataFrame, x: tuple[str, ...], entity: str, time: str, treatment_lags: int
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``data`` with ``L1.x .. Lq.x`` added for each ``x``, and the regressors in table order."""
+    if not treatment_lags:
+        return data, x
+    require_columns(data, (*x, entity, time))
+    names = {lag_term(c, k): (c, k) for c in x for k in range(1, treatment_lags + 1)}
+    clash = sorted(set(names) & set(data.columns))
+    if clash:
+        raise ValueError(f"columns {clash} would be overwritten by treatment lags; rename them")
+    added = {
+        name: lag(data, column, k, entity=entity, time=time).to_numpy()
+        for name, (column, k) in names.items()
+    }
+    return data.assign(**added), (*x, *names)
 
 
 def _estimation_frame(
@@ -337,22 +372,26 @@ def _gmm(data, y, x, entity, time, lags, time_effects, sample):
 
 
 def _with_long_run(
-    estimates: pd.Series, vcov: pd.DataFrame, lag_names: list[str], x: tuple[str, ...]
+    estimates: pd.Series,
+    vcov: pd.DataFrame,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    treatment_lags: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Append ``long_run.x = g_x / (1 - sum b)`` with delta-method covariances."""
+    """Append ``long_run.x = sum_k g_x,k / (1 - sum b)`` with delta-method covariances."""
     persistence = estimates[lag_names].sum()
     jacobian = np.zeros((len(x), len(estimates)))
+    sums = np.zeros(len(x))
     for row, name in enumerate(x):
-        jacobian[row, estimates.index.get_loc(name)] = 1 / (1 - persistence)
+        terms = [name, *lag_terms(name, treatment_lags)]
+        sums[row] = estimates[terms].sum()
+        for term in terms:
+            jacobian[row, estimates.index.get_loc(term)] = 1 / (1 - persistence)
         for lag_name in lag_names:
-            jacobian[row, estimates.index.get_loc(lag_name)] = (
-                estimates[name] / (1 - persistence) ** 2
-            )
+            jacobian[row, estimates.index.get_loc(lag_name)] = sums[row] / (1 - persistence) ** 2
     full_jacobian = np.vstack([np.eye(len(estimates)), jacobian])
     names = [*estimates.index, *(f"long_run.{name}" for name in x)]
-    values = np.concatenate(
-        [estimates.to_numpy(), estimates[list(x)].to_numpy() / (1 - persistence)]
-    )
+    values = np.concatenate([estimates.to_numpy(), sums / (1 - persistence)])
     if persistence >= 1:
         values[len(estimates) :] = np.nan  # a unit root has no long-run effect
     covariance = full_jacobian @ vcov.to_numpy() @ full_jacobian.T

@@ -117,6 +117,7 @@ def dynamic_panel(
     inference: str = "cluster",
     reps: int = 999,
     seed: int = 0,
+    predetermined: str | list[str] | tuple[str, ...] = (),
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -155,6 +156,11 @@ def dynamic_panel(
         resampling distribution of its t statistic; other rows stay cluster-robust.
     reps, seed
         Draws and random seed of the resampling test.
+    predetermined
+        For ``method="gmm"``: regressors among ``x`` that may respond to past shocks (usage that
+        teams raise after a bad week), instrumented by their lagged levels
+        (:func:`cts.estimators.gmm.difference_gmm`). Their distributed lags, if any, stay
+        instrumented by themselves.
 
     Returns
     -------
@@ -175,6 +181,9 @@ def dynamic_panel(
     if inference != "cluster" and treatment_lags:
         raise ValueError(f"inference={inference!r} needs treatment_lags=0")
     x = (x,) if isinstance(x, str) else tuple(x)
+    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
+    if predetermined and method != "gmm":
+        raise ValueError("predetermined= is an option of method='gmm'")
     data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
     frame, lag_names = _estimation_frame(
         data, y, regressors, entity, time, lags, cluster or entity, sample
@@ -189,7 +198,7 @@ def dynamic_panel(
         if cluster not in (None, entity):
             raise ValueError("method='gmm' is robust by entity; cluster must be the entity")
         estimates, vcov, notes, diagnostics = _gmm(
-            data, y, regressors, entity, time, lags, time_effects, sample
+            data, y, regressors, entity, time, lags, time_effects, sample, predetermined
         )
     table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags)
     resampling = None
@@ -332,7 +341,7 @@ def _bias_corrected(
 # --- gmm ---------------------------------------------------------------------------------------
 
 
-def _gmm(data, y, x, entity, time, lags, time_effects, sample):
+def _gmm(data, y, x, entity, time, lags, time_effects, sample, predetermined=()):
     result = difference_gmm(
         data,
         y,
@@ -345,10 +354,13 @@ def _gmm(data, y, x, entity, time, lags, time_effects, sample):
         collapse=True,
         time_effects=time_effects,
         sample=sample,
+        predetermined=predetermined,
     )
     names = [*lag_terms(y, lags), *x]
     notes = [
-        f"Difference GMM: {result.n_obs:,} differenced obs, {result.n_instruments} instruments; "
+        f"Difference GMM: {result.n_obs:,} differenced obs, {result.n_instruments} instruments"
+        + (f" ({', '.join(predetermined)} predetermined)" if predetermined else "")
+        + "; "
         f"Hansen J = {result.hansen:.2f} (df {result.hansen_df}, p = {result.hansen_p:.3f}); "
         f"AR(1) z = {result.ar1:.2f}, AR(2) z = {result.ar2:.2f} (p = {result.ar2_p:.3f})"
     ]
@@ -398,4 +410,6 @@ def _with_long_run(
     table = estimate_table(
         pd.Series(values, index=pd.Index(names, name="term")), np.sqrt(np.diag(covariance))
     )
+    if persistence >= 1:  # nor an SE of one
+        table.iloc[len(estimates) :] = np.nan
     return table, pd.DataFrame(covariance, index=names, columns=names)

@@ -39,7 +39,7 @@ from cts.estimators.inference import (
     wild_cluster_bootstrap,
 )
 from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
-from cts.panel import PanelError, lag, lag_terms, require_columns
+from cts.panel import PanelError, lag, lag_term, lag_terms, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
@@ -57,8 +57,9 @@ class DynamicPanelResult(Result):
         columns ``estimate, se, ci_low, ci_high, p_value`` (95%, normal).
     vcov
         Covariance of the estimates, same order as ``table``.
-    method, y, x, lags, n_obs, n_entities, n_periods
-        What was estimated, on how much data.
+    method, y, x, lags, treatment_lags, n_obs, n_entities, n_periods
+        What was estimated, on how much data (``treatment_lags`` lags of each ``x``, named
+        ``L{k}.x``, follow the ``x`` rows; ``long_run.x`` sums them).
     notes, diagnostics
         Specification tests in words and numbers (for ``gmm``: instruments, Hansen, AR tests).
     inference, resampling
@@ -66,7 +67,16 @@ class DynamicPanelResult(Result):
         behind them (:mod:`cts.inference`) when not ``"cluster"``.
     """
 
-    _metadata_fields = ("y", "method", "inference", "lags", "n_obs", "n_entities", "n_periods")
+    _metadata_fields = (
+        "y",
+        "method",
+        "inference",
+        "lags",
+        "treatment_lags",
+        "n_obs",
+        "n_entities",
+        "n_periods",
+    )
 
     table: pd.DataFrame
     vcov: pd.DataFrame
@@ -81,6 +91,7 @@ class DynamicPanelResult(Result):
     diagnostics: dict[str, float] = field(default_factory=dict)
     inference: str = "cluster"
     resampling: ResamplingTest | None = None
+    treatment_lags: int = 0
 
     @property
     def persistence(self) -> float:
@@ -109,6 +120,7 @@ def dynamic_panel(
     time: str,
     *,
     lags: int = 1,
+    treatment_lags: int = 0,
     method: str = "bias_corrected",
     cluster: str | None = None,
     time_effects: bool = True,
@@ -116,6 +128,7 @@ def dynamic_panel(
     inference: str = "cluster",
     reps: int = 999,
     seed: int = 0,
+    predetermined: str | list[str] | tuple[str, ...] = (),
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -131,7 +144,13 @@ def dynamic_panel(
     entity, time
         Column names.
     lags
-        Number of lags of ``y``.
+        Number of lags of ``y``; ``persistence`` is the sum of their coefficients.
+    treatment_lags
+        Number of lags of each ``x`` (distributed lags, named ``L{k}.x`` by
+        :func:`cts.panel.lag_term`, taken by calendar period like the outcome's). The ``x`` row
+        is the same-period (short-run) effect; ``long_run.x`` is the sum of the coefficients of
+        ``x`` and its lags over ``1 - persistence``, with delta-method SEs. Resampling
+        inference needs ``treatment_lags=0``.
     method
         ``"bias_corrected"`` (default) or ``"fe"``; see the module docstring.
     cluster
@@ -148,6 +167,11 @@ def dynamic_panel(
         resampling distribution of its t statistic; other rows stay cluster-robust.
     reps, seed
         Draws and random seed of the resampling test.
+    predetermined
+        For ``method="gmm"``: regressors among ``x`` that may respond to past shocks (usage that
+        teams raise after a bad week), instrumented by their lagged levels
+        (:func:`cts.estimators.gmm.difference_gmm`). Their distributed lags, if any, stay
+        instrumented by themselves.
 
     Returns
     -------
@@ -163,21 +187,31 @@ def dynamic_panel(
         raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
     if inference != "cluster" and method == "gmm":
         raise ValueError(f"inference={inference!r} is available for 'fe' and 'bias_corrected'")
+    if treatment_lags < 0:
+        raise ValueError("treatment_lags must be >= 0")
+    if inference != "cluster" and treatment_lags:
+        raise ValueError(f"inference={inference!r} needs treatment_lags=0")
     x = (x,) if isinstance(x, str) else tuple(x)
-    frame, lag_names = _estimation_frame(data, y, x, entity, time, lags, cluster or entity, sample)
+    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
+    if predetermined and method != "gmm":
+        raise ValueError("predetermined= is an option of method='gmm'")
+    data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
+    frame, lag_names = _estimation_frame(
+        data, y, regressors, entity, time, lags, cluster or entity, sample
+    )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
     if method == "fe":
-        estimates, vcov = _fe_pyfixest(frame, y, lag_names, x, time_effects)
+        estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
     elif method == "bias_corrected":
-        estimates, vcov = _bias_corrected(frame, y, lag_names, x, time_effects)
+        estimates, vcov = _bias_corrected(frame, y, lag_names, regressors, time_effects)
     else:
         if cluster not in (None, entity):
             raise ValueError("method='gmm' is robust by entity; cluster must be the entity")
         estimates, vcov, notes, diagnostics = _gmm(
-            data, y, x, entity, time, lags, time_effects, sample
+            data, y, regressors, entity, time, lags, time_effects, sample, predetermined
         )
-    table, covariance = _with_long_run(estimates, vcov, lag_names, x)
+    table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags)
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
@@ -212,10 +246,29 @@ def dynamic_panel(
         diagnostics=diagnostics,
         inference=inference,
         resampling=resampling,
+        treatment_lags=treatment_lags,
     )
 
 
 # --- data ----------------------------------------------------------------------------------------
+
+
+def _with_treatment_lags(
+    data: pd.DataFrame, x: tuple[str, ...], entity: str, time: str, treatment_lags: int
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``data`` with ``L1.x .. Lq.x`` added for each ``x``, and the regressors in table order."""
+    if not treatment_lags:
+        return data, x
+    require_columns(data, (*x, entity, time))
+    names = {lag_term(c, k): (c, k) for c in x for k in range(1, treatment_lags + 1)}
+    clash = sorted(set(names) & set(data.columns))
+    if clash:
+        raise ValueError(f"columns {clash} would be overwritten by treatment lags; rename them")
+    added = {
+        name: lag(data, column, k, entity=entity, time=time).to_numpy()
+        for name, (column, k) in names.items()
+    }
+    return data.assign(**added), (*x, *names)
 
 
 def _estimation_frame(
@@ -300,7 +353,7 @@ def _bias_corrected(
 # --- gmm ---------------------------------------------------------------------------------------
 
 
-def _gmm(data, y, x, entity, time, lags, time_effects, sample):
+def _gmm(data, y, x, entity, time, lags, time_effects, sample, predetermined=()):
     result = difference_gmm(
         data,
         y,
@@ -313,10 +366,13 @@ def _gmm(data, y, x, entity, time, lags, time_effects, sample):
         collapse=True,
         time_effects=time_effects,
         sample=sample,
+        predetermined=predetermined,
     )
     names = [*lag_terms(y, lags), *x]
     notes = [
-        f"Difference GMM: {result.n_obs:,} differenced obs, {result.n_instruments} instruments; "
+        f"Difference GMM: {result.n_obs:,} differenced obs, {result.n_instruments} instruments"
+        + (f" ({', '.join(predetermined)} predetermined)" if predetermined else "")
+        + "; "
         f"Hansen J = {result.hansen:.2f} (df {result.hansen_df}, p = {result.hansen_p:.3f}); "
         f"AR(1) z = {result.ar1:.2f}, AR(2) z = {result.ar2:.2f} (p = {result.ar2_p:.3f})"
     ]
@@ -340,26 +396,32 @@ def _gmm(data, y, x, entity, time, lags, time_effects, sample):
 
 
 def _with_long_run(
-    estimates: pd.Series, vcov: pd.DataFrame, lag_names: list[str], x: tuple[str, ...]
+    estimates: pd.Series,
+    vcov: pd.DataFrame,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    treatment_lags: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Append ``long_run.x = g_x / (1 - sum b)`` with delta-method covariances."""
+    """Append ``long_run.x = sum_k g_x,k / (1 - sum b)`` with delta-method covariances."""
     persistence = estimates[lag_names].sum()
     jacobian = np.zeros((len(x), len(estimates)))
+    sums = np.zeros(len(x))
     for row, name in enumerate(x):
-        jacobian[row, estimates.index.get_loc(name)] = 1 / (1 - persistence)
+        terms = [name, *lag_terms(name, treatment_lags)]
+        sums[row] = estimates[terms].sum()
+        for term in terms:
+            jacobian[row, estimates.index.get_loc(term)] = 1 / (1 - persistence)
         for lag_name in lag_names:
-            jacobian[row, estimates.index.get_loc(lag_name)] = (
-                estimates[name] / (1 - persistence) ** 2
-            )
+            jacobian[row, estimates.index.get_loc(lag_name)] = sums[row] / (1 - persistence) ** 2
     full_jacobian = np.vstack([np.eye(len(estimates)), jacobian])
     names = [*estimates.index, *(f"long_run.{name}" for name in x)]
-    values = np.concatenate(
-        [estimates.to_numpy(), estimates[list(x)].to_numpy() / (1 - persistence)]
-    )
+    values = np.concatenate([estimates.to_numpy(), sums / (1 - persistence)])
     if persistence >= 1:
         values[len(estimates) :] = np.nan  # a unit root has no long-run effect
     covariance = full_jacobian @ vcov.to_numpy() @ full_jacobian.T
     table = estimate_table(
         pd.Series(values, index=pd.Index(names, name="term")), np.sqrt(np.diag(covariance))
     )
+    if persistence >= 1:  # nor an SE of one
+        table.iloc[len(estimates) :] = np.nan
     return table, pd.DataFrame(covariance, index=names, columns=names)

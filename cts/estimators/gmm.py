@@ -12,6 +12,11 @@ With long panels, ``max_lag`` limits the lag depth and ``collapse`` uses one ins
 per lag instead of one per lag and period (Roodman 2009), so the count stays far below the
 number of entities.
 
+A regressor listed in ``predetermined`` (E[e_it | x_is, s <= t] = 0, future x free to respond to
+today's shock, as usage that teams raise after a bad week) does not instrument itself: its
+levels lagged one period and more do, GMM-style (xtabond2's ``gmm(x, lag(1 .))``; collapsed and
+limited to ``max_lag`` like the outcome's).
+
 References
 ----------
 Arellano & Bond (1991), Review of Economic Studies 58(2). Windmeijer (2005), Journal of
@@ -68,6 +73,22 @@ class GMMResult(Result):
     n_instruments: int
     steps: int
 
+    def serial_correlation_test(self, order: int = 2) -> TestStatistic:
+        """Arellano–Bond test of no order-``order`` serial correlation in the differenced
+        residuals (1 or 2). AR(2) is the test that matters: with serially independent level
+        errors the differenced ones are MA(1), so AR(1) is expected and AR(2) is not."""
+        if order not in (1, 2):
+            raise ValueError("order must be 1 or 2")
+        z, p = (self.ar1, self.ar1_p) if order == 1 else (self.ar2, self.ar2_p)
+        return TestStatistic(
+            name=f"Arellano-Bond AR({order})",
+            statistic=z,
+            df=None,
+            p_value=p,
+            null=f"no AR({order}) in the differenced residuals",
+            distribution="normal",
+        )
+
     @property
     def table(self) -> pd.DataFrame:
         """``estimate, se, ci_low, ci_high, p_value`` (normal) by term."""
@@ -80,19 +101,9 @@ class GMMResult(Result):
             "Hansen J", self.hansen, self.hansen_df, self.hansen_p, "the instruments are valid"
         )
 
-    @property
-    def serial_correlation_tests(self) -> tuple[TestStatistic, TestStatistic]:
-        """Arellano-Bond AR(1) and AR(2) tests of the differenced residuals."""
-        return tuple(
-            TestStatistic(
-                f"Arellano-Bond AR({k})", z, None, p, f"no AR({k}) in differences", "normal"
-            )
-            for k, z, p in ((1, self.ar1, self.ar1_p), (2, self.ar2, self.ar2_p))
-        )
-
     def summary(self) -> str:
         """The estimates and the specification tests."""
-        ar1, ar2 = self.serial_correlation_tests
+        ar1, ar2 = self.serial_correlation_test(1), self.serial_correlation_test(2)
         return "\n".join(
             [
                 f"Difference GMM ({self.steps}-step): {self.n_obs:,} obs, {self.n_entities:,} "
@@ -119,6 +130,7 @@ def difference_gmm(
     collapse: bool = False,
     time_effects: bool = False,
     sample: pd.Series | None = None,
+    predetermined: str | list[str] | tuple[str, ...] = (),
 ) -> GMMResult:
     """Arellano–Bond difference GMM.
 
@@ -141,6 +153,10 @@ def difference_gmm(
         Add a dummy per differenced-equation period (exogenous; no constant otherwise).
     sample
         Boolean mask of rows whose differenced equation is used (instruments may reach before).
+    predetermined
+        Regressors among ``x`` that are predetermined rather than strictly exogenous: they are
+        instrumented by their levels lagged 1 to ``max_lag`` (GMM-style, collapsed if
+        ``collapse``) instead of by their own differences.
 
     Returns
     -------
@@ -149,10 +165,24 @@ def difference_gmm(
     if steps not in (1, 2):
         raise ValueError("steps must be 1 or 2")
     x = (x,) if isinstance(x, str) else tuple(x)
+    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
     require_columns(data, (y, *x, entity, time))
+    if not set(predetermined) <= set(x):
+        raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
 
     rows, regressors, outcome, instruments, names = _differenced_system(
-        data, y, x, entity, time, lags, min_lag, max_lag, collapse, time_effects, sample
+        data,
+        y,
+        x,
+        entity,
+        time,
+        lags,
+        min_lag,
+        max_lag,
+        collapse,
+        time_effects,
+        sample,
+        predetermined,
     )
     entities = pd.factorize(rows["_entity"])[0]
     n_entities = entities.max() + 1
@@ -229,7 +259,18 @@ def difference_gmm(
 
 
 def _differenced_system(
-    data, y, x, entity, time, lags, min_lag, max_lag, collapse, time_effects, sample
+    data,
+    y,
+    x,
+    entity,
+    time,
+    lags,
+    min_lag,
+    max_lag,
+    collapse,
+    time_effects,
+    sample,
+    predetermined=(),
 ):
     """Rows of the differenced equation, their regressors, outcome and instrument matrix."""
     step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
@@ -272,17 +313,18 @@ def _differenced_system(
     # GMM-style instruments: levels of y lagged min_lag..max_lag, zero where unavailable.
     deepest = int(period_index.max()) if max_lag is None else max_lag
     columns, row_period = [], rows["_period"].to_numpy()
-    for k in range(min_lag, deepest + 1):
-        values = shifted(y, k)[keep].fillna(0.0).to_numpy()
-        available = row_period - k >= 0
-        if not available.any():
-            continue
-        if collapse:
-            columns.append(np.where(available, values, 0.0))
-        else:
-            for period in np.unique(row_period[available]):
-                columns.append(np.where(row_period == period, values, 0.0))
-    exogenous = diffs.loc[keep, list(x)].to_numpy(float)
+    for column, first_lag in ((y, min_lag), *((c, 1) for c in predetermined)):
+        for k in range(first_lag, deepest + 1):
+            values = shifted(column, k)[keep].fillna(0.0).to_numpy()
+            available = row_period - k >= 0
+            if not available.any():
+                continue
+            if collapse:
+                columns.append(np.where(available, values, 0.0))
+            else:
+                for period in np.unique(row_period[available]):
+                    columns.append(np.where(row_period == period, values, 0.0))
+    exogenous = diffs.loc[keep, [c for c in x if c not in predetermined]].to_numpy(float)
     blocks = [np.column_stack(columns), exogenous] if columns else [exogenous]
     if time_effects:
         dummies = pd.get_dummies(rows["_period"]).to_numpy(float)

@@ -18,6 +18,28 @@ falls with velocity, by the amounts in :class:`SimulationParams`. Optionally a s
 a deployment-automation rollout timed close to each team's AI adoption, raises both velocities;
 it exists to show that estimating initiatives one at a time and adding them up overstates the
 total.
+
+Three switches break the assumptions of the default estimator, each with its truth (off by
+default, and then the panel is bit-identical to what it was before they existed):
+
+``feedback``
+    Usage responds to the team's own recent shocks (teams reach for the assistant after a bad
+    week): an adopter that has not started yet starts early with weekly probability
+    ``min(1, 0.2 * feedback * bad)``, and a started team's ramp advances
+    ``1 + 4 * feedback * bad`` weeks instead of one, where ``bad = max(0, -z)`` and ``z`` is
+    last week's outcome shock of the team (the sum of its standardized CR and deployment
+    shocks over sqrt 2). Usage is then
+    *predetermined*, not strictly exogenous. The effects are unchanged, so the truth is too.
+``error_ar``
+    The weekly shocks are AR(1) with this coefficient, ``e_t = rho e_t-1 + sqrt(1 - rho^2) u_t``
+    (same marginal SD). The structural ``short_run``, ``persistence`` and ``long_run`` are
+    unchanged; a model with one lag is misspecified. Its common-factor form has two lags of the
+    outcome and one of each regressor, with lag sum ``b + rho - b rho`` (``adl_persistence`` in
+    the truth) and the same long-run effect.
+``persistence_spread``
+    Team-specific persistence ``b_i = b + spread * u_i``, ``u_i`` uniform on (-1, 1), the same
+    ``u_i`` for both outcomes. The truth's ``persistence`` is the mean of the teams' ``b_i`` and
+    ``long_run`` is ``short_run / (1 - mean b_i)``.
 """
 
 from __future__ import annotations
@@ -86,6 +108,9 @@ class SimulationParams:
     bad_control_strength: float = 0.04
     gap_rate: float = 0.01
     turnover: float = 0.25
+    feedback: float = 0.0
+    error_ar: float = 0.0
+    persistence_spread: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cr_persistence", "deploy_persistence"):
@@ -103,6 +128,15 @@ class SimulationParams:
         for name in ("never_adopter_share", "gap_rate", "turnover"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie in [0, 1)")
+        if self.feedback < 0:
+            raise ValueError("feedback must be >= 0")
+        if not -1 < self.error_ar < 1:
+            raise ValueError("error_ar must lie in (-1, 1) for stationary shocks")
+        widest = max(abs(self.cr_persistence), abs(self.deploy_persistence))
+        if self.persistence_spread < 0 or widest + self.persistence_spread >= 1:
+            raise ValueError(
+                "persistence_spread must be >= 0 and keep every team's persistence in (-1, 1)"
+            )
 
 
 @dataclass(frozen=True)
@@ -222,6 +256,12 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         )
         automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
 
+    # Team-specific persistence: drawn only when on, so panels without it are unchanged.
+    cr_persistence, deploy_persistence = p.cr_persistence, p.deploy_persistence
+    if p.persistence_spread:
+        spread = p.persistence_spread * rng.uniform(-1, 1, n)
+        cr_persistence, deploy_persistence = cr_persistence + spread, deploy_persistence + spread
+
     multiplier = np.ones(n)
     if p.heterogeneity == "architecture":
         multiplier = np.array([_EFFECT_BY_ARCHITECTURE[a] for a in ARCHITECTURES])[architecture]
@@ -236,6 +276,9 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         "size": size,
         "adopter": adopter,
         "adoption_week": adoption_week,
+        "available": available,
+        "cr_persistence": cr_persistence,
+        "deploy_persistence": deploy_persistence,
         "automation_week": automation_week,
         "ramp_weeks": rng.integers(p.ramp_weeks[0], p.ramp_weeks[1] + 1, n),
         "peak_usage": rng.beta(8, 2, n),
@@ -283,7 +326,8 @@ def _simulate_weeks(
 ) -> tuple[pd.DataFrame, dict]:
     """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
     n, n_weeks = len(teams["id"]), len(weeks)
-    slowest = max(abs(p.cr_persistence), abs(p.deploy_persistence), 0.1)
+    cr_b, deploy_b = teams["cr_persistence"], teams["deploy_persistence"]  # scalars unless spread
+    slowest = max(float(np.max(np.abs(cr_b))), float(np.max(np.abs(deploy_b))), 0.1)
     burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
 
     cr_shock, deploy_shock, freeze = _calendar_shocks(weeks)
@@ -302,12 +346,12 @@ def _simulate_weeks(
     intervention_mean = teams["intervention_base"]
     page_mean = np.where(teams["oncall"] > 0, teams["page_rate"] * (1 + 4 * rollback_mean), 0.0)
     # Intercepts chosen so that, without AI or shocks, velocity averages the team's mean.
-    cr_intercept = cr_mean * (1 - p.cr_persistence) - (
+    cr_intercept = cr_mean * (1 - cr_b) - (
         p.cr_rollback_effect * rollback_mean
         + p.cr_intervention_effect * intervention_mean
         + p.cr_page_effect * page_mean
     )
-    deploy_intercept = deploy_mean * (1 - p.deploy_persistence) - (
+    deploy_intercept = deploy_mean * (1 - deploy_b) - (
         p.deploy_rollback_effect * rollback_mean
         + p.deploy_intervention_effect * intervention_mean
         + p.deploy_page_effect * page_mean
@@ -322,6 +366,10 @@ def _simulate_weeks(
         k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships")
     }
     pending_at_start = pending_release
+    cr_error, deploy_error = np.zeros(n), np.zeros(n)  # this week's shocks (AR(1) state)
+    start_week = teams["adoption_week"].copy()  # moves earlier only with feedback
+    ramp_progress = np.zeros(n)
+    innovation_scale = math.sqrt(1 - p.error_ar**2)
 
     for t in range(-burn_in, n_weeks):
         observed = t >= 0
@@ -329,12 +377,27 @@ def _simulate_weeks(
         change = rng.random(n) < 0.04
         size = np.clip(size + change * rng.choice((-1, 1), n), 2, 60)
 
-        weeks_in = t - teams["adoption_week"] + 1
-        share = np.where(
-            teams["adopter"] & (weeks_in > 0),
-            teams["peak_usage"] * np.clip(weeks_in / teams["ramp_weeks"], 0, 1),
-            0.0,
-        )
+        if p.feedback:
+            # Last week's shock, standardized: bad weeks make teams start and ramp up sooner.
+            shock = (cr_error / p.cr_noise_sd + deploy_error / p.deploy_noise_sd) / math.sqrt(2)
+            bad = np.maximum(-shock, 0.0)
+            early = (
+                teams["adopter"]
+                & (t >= teams["available"])
+                & (t < start_week)
+                & (rng.random(n) < np.minimum(1.0, 0.2 * p.feedback * bad))
+            )
+            start_week = np.where(early, t, start_week)
+            started = teams["adopter"] & (t >= start_week)
+            ramp_progress = np.where(started, ramp_progress + 1 + 4 * p.feedback * bad, 0.0)
+            share = teams["peak_usage"] * np.clip(ramp_progress / teams["ramp_weeks"], 0, 1)
+        else:
+            weeks_in = t - teams["adoption_week"] + 1
+            share = np.where(
+                teams["adopter"] & (weeks_in > 0),
+                teams["peak_usage"] * np.clip(weeks_in / teams["ramp_weeks"], 0, 1),
+                0.0,
+            )
         ai_active = rng.binomial(size, share)
         usage = ai_active / size
 
@@ -356,27 +419,29 @@ def _simulate_weeks(
 
         cr_time = (p.cr_level * (cr_shock[t] + common[t])) if observed else 0.0
         deploy_time = (p.deploy_level * (deploy_shock[t] + common[t])) if observed else 0.0
+        cr_error = _shock(cr_error, p.error_ar, innovation_scale, p.cr_noise_sd, rng)
         cr_latent = (
             cr_intercept
             + cr_time
-            + p.cr_persistence * cr_prev
+            + cr_b * cr_prev
             + cr_effect * usage
             + p.cr_rollback_effect * rollback_p
             + p.cr_intervention_effect * intervention_q
             + p.cr_page_effect * pages_per_oncall
             + p.automation_cr_effect * automation
-            + p.cr_noise_sd * rng.standard_normal(n)
+            + cr_error
         )
+        deploy_error = _shock(deploy_error, p.error_ar, innovation_scale, p.deploy_noise_sd, rng)
         deploy_latent = (
             deploy_intercept
             + deploy_time
-            + p.deploy_persistence * deploy_prev
+            + deploy_b * deploy_prev
             + deploy_effect * usage
             + p.deploy_rollback_effect * rollback_p
             + p.deploy_intervention_effect * intervention_q
             + p.deploy_page_effect * pages_per_oncall
             + p.automation_deploy_effect * automation
-            + p.deploy_noise_sd * rng.standard_normal(n)
+            + deploy_error
         )
         # Counts are what is observed; the recursion carries the observed velocity forward.
         # Rounding is stochastic (floor of value + uniform): E[count] = latent * size exactly,
@@ -423,6 +488,15 @@ def _simulate_weeks(
 
     records["pending_at_start"] = pending_at_start
     return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
+
+
+def _shock(
+    previous: np.ndarray, rho: float, scale: float, sd: float, rng: np.random.Generator
+) -> np.ndarray:
+    """This week's outcome shock: white noise, or AR(1) with the same marginal SD."""
+    if not rho:
+        return sd * rng.standard_normal(len(previous))
+    return rho * previous + scale * sd * rng.standard_normal(len(previous))
 
 
 def _count(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -508,6 +582,9 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
         ),
     ):
         short_run = float(effect * teams["multiplier"].mean())
+        if p.persistence_spread:  # the truth is the mean of the teams' persistence
+            key = "cr_persistence" if outcome == "cr_velocity" else "deploy_persistence"
+            persistence = float(np.mean(teams[key]))
         entry: dict[str, Any] = {
             "short_run": short_run,
             "persistence": persistence,
@@ -515,6 +592,8 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
             "total_short_run": short_run
             + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
         }
+        if p.error_ar:
+            entry["adl_persistence"] = persistence + p.error_ar - persistence * p.error_ar
         if p.second_initiative:
             entry["deploy_automation"] = {
                 "short_run": automation_effect,

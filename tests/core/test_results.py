@@ -106,7 +106,7 @@ def test_test_statistic_verdict_and_views(results):
     )
     gmm = results[GMMResult]
     assert gmm.hansen_test.p_value == gmm.hansen_p
-    assert [t.p_value for t in gmm.serial_correlation_tests] == [gmm.ar1_p, gmm.ar2_p]
+    assert [gmm.serial_correlation_test(k).p_value for k in (1, 2)] == [gmm.ar1_p, gmm.ar2_p]
     checks = results[cts.ExogeneityChecks]
     assert [t.p_value for t in checks.tests] == list(checks.table["p_adjusted"])
     assert np.isfinite([t.statistic for t in checks.tests]).all()

@@ -83,21 +83,21 @@ def load_records(path: Path, wrapper: str | None = None) -> list[dict[str, Any]]
         return [{**row, "_file": str(path), "_record": i + 2} for i, row in enumerate(rows)]
     stripped = text.lstrip()
     records: list[Any]
-    try:
-        document = json.loads(text) if stripped[:1] in ("[", "{") else None
-    except json.JSONDecodeError:
-        document = None  # NDJSON: several JSON objects, one a line
+    document = None
+    if path.suffix.lower() not in (".ndjson", ".jsonl") and stripped[:1] in ("[", "{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            document = None  # NDJSON: several JSON objects, one a line
+    keys = [k for k in (wrapper, "data", "items") if k]
+    found = (
+        next((k for k in keys if isinstance(document.get(k), list)), None)
+        if isinstance(document, dict)
+        else None
+    )
     if isinstance(document, list):
         records = document
-    elif isinstance(document, dict):
-        keys = [wrapper] if wrapper else []
-        keys += ["data", "items"]
-        found = next((k for k in keys if isinstance(document.get(k), list)), None)
-        if found is None:
-            raise EventError(
-                f"{path}: a JSON object without a list of records (looked for "
-                f"{', '.join(repr(k) for k in keys)}; it has {', '.join(map(repr, document))})"
-            )
+    elif found is not None:
         records = document[found]
     else:
         records = []

@@ -313,17 +313,20 @@ def _prefer(parts, name: str, time: str, winner: str, tolerance: float) -> pd.Da
 
 
 def _compare(name, time, team, winner, first, source, other, tolerance) -> None:
-    a = first.loc[first["team_id"] == team, time].dropna()
-    b = other.loc[other["team_id"] == team, time].dropna()
+    def weeks(table: pd.DataFrame) -> pd.Series:
+        day = table.loc[table["team_id"] == team, time].dropna().dt.normalize()
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+
+    a, b = weeks(first), weeks(other)  # compared over the whole weeks both cover
     start, end = max(a.min(), b.min()), min(a.max(), b.max())
     if pd.isna(start) or pd.isna(end) or start > end:
         return
     n_a, n_b = int(a.between(start, end).sum()), int(b.between(start, end).sum())
     if abs(n_a - n_b) > tolerance * max(n_a, n_b):
         warnings.warn(
-            f"{name} of team {team!r}: {winner} has {n_a:,} and {source} {n_b:,} from "
-            f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, more than {tolerance:.0%} apart; {winner}'s "
-            "are used",
+            f"{name} of team {team!r}: {winner} has {n_a:,} and {source} {n_b:,} in the weeks "
+            f"of {start:%Y-%m-%d} to {end:%Y-%m-%d}, more than {tolerance:.0%} apart; "
+            f"{winner}'s are used",
             SourceWarning,
             4,
         )

@@ -5,12 +5,20 @@ import shutil
 
 import pandas as pd
 import pytest
+from git_repos import Repo
 
 import cts
 from cts.sources.git import read_git
 from cts.sources.identity import read_identities
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Make a real repository at ``tmp_path / name``."""
+    return lambda name: Repo(tmp_path / name)
+
 
 ALICE = ("Alice", "alice@corp.example")
 ALICE_HOME = ("alice", "alice@home.example")

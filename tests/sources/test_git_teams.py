@@ -4,11 +4,19 @@ import shutil
 
 import pandas as pd
 import pytest
+from git_repos import Repo
 
 from cts.events import EventError
 from cts.sources.git import GitSourceWarning, read_git
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Make a real repository at ``tmp_path / name``."""
+    return lambda name: Repo(tmp_path / name)
+
 
 ALICE = ("Alice", "alice@corp.example")
 BOB = ("Bob", "bob@corp.example")

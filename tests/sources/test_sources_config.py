@@ -8,11 +8,19 @@ import sys
 
 import pandas as pd
 import pytest
+from git_repos import Repo
 
 from cts.events import EventError
 from cts.sources.config import read_sources
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Make a real repository at ``tmp_path / name``."""
+    return lambda name: Repo(tmp_path / name)
+
 
 ALICE = ("Alice Liddell", "alice.liddell@corp.example")
 BOB = ("Bob Builder", "bob.builder@corp.example")

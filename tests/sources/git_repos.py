@@ -1,9 +1,8 @@
-"""Helpers for the source tests: real git repositories in a temporary directory."""
+"""Real git repositories in a temporary directory, for the source tests (a helper module,
+not a conftest, so it cannot shadow tests/conftest.py)."""
 
 import os
 import subprocess
-
-import pytest
 
 
 class Repo:
@@ -48,8 +47,3 @@ class Repo:
             handle.write(f"{message}\n{date}\n")
         self.git("add", name, date=date, author=author, committer=committer)
         self.git("commit", "--quiet", "-m", message, date=date, author=author, committer=committer)
-
-
-@pytest.fixture
-def make_repo(tmp_path):
-    return lambda name: Repo(tmp_path / name)

@@ -65,13 +65,23 @@ def _build_panel(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     *sources, out = args.paths
-    if not sources or (len(sources) > 1 and not args.git):
+    if args.sources and sources:
+        print("cts build-panel: with --sources give only OUT", file=sys.stderr)
+        return 2
+    if not args.sources and (not sources or (len(sources) > 1 and not args.git)):
         print(
             "cts build-panel: give EVENTS_DIR OUT (or --git REPO [REPO ...] OUT)", file=sys.stderr
         )
         return 2
+    read_warnings: list = []
     try:
-        if args.git:
+        if args.sources:
+            from cts.sources.config import read_sources
+
+            with warnings.catch_warnings(record=True) as read_warnings:
+                warnings.simplefilter("always", PanelWarning)
+                events = read_sources(args.sources)
+        elif args.git:
             from cts.sources.git import read_events
 
             events = read_events(
@@ -87,7 +97,7 @@ def _build_panel(args: argparse.Namespace) -> int:
     except (EventError, PanelError) as error:
         print(f"cts build-panel: {error}", file=sys.stderr)
         return 2
-    for warning in caught:
+    for warning in [*read_warnings, *caught]:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(
         f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
@@ -168,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     build.add_argument("--git", action="store_true", help="read local git repositories")
+    build.add_argument(
+        "--sources",
+        metavar="TOML",
+        help="read the sources a TOML file names (README: Your own data)",
+    )
     build.add_argument(
         "--team-map", help="CSV with columns repository,team_id (default: a team per repository)"
     )

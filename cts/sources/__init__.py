@@ -1,12 +1,27 @@
 """Where panels come from: the event-log contract, the engines that build the panel, and readers.
 
 Modules: ``contract`` (the event-log tables), ``build`` (:func:`cts.build_panel` on DuckDB or
-Spark), ``git`` (git history). Submodules import on first use: ``cts.sources.git.read_events``.
+Spark), ``config`` (a mixed organisation from a TOML file), and readers: ``git`` (git history),
+``github`` (pull requests, deployments), ``copilot`` (usage-metrics reports, seats),
+``pagerduty`` (incidents, on-call), ``ai_usage`` (Amazon Q, Claude Code, Cursor), ``identity``
+(who is who, on which team); ``records`` holds what the export readers share. Submodules import
+on first use: ``cts.sources.git.read_events``.
 """
 
 import importlib
 
-__all__ = ["build", "contract", "git"]
+__all__ = [
+    "ai_usage",
+    "build",
+    "config",
+    "contract",
+    "copilot",
+    "git",
+    "github",
+    "identity",
+    "pagerduty",
+    "records",
+]
 
 
 def __getattr__(name: str):

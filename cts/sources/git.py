@@ -5,15 +5,39 @@ and ``git`` is already on every machine that has the repositories):
 
 * **merged changes** (CRs): every commit on the main branch's first-parent history, i.e. merge
   commits of merged pull requests and squash-merged or directly pushed commits; merged at its
-  committer date.
+  committer date. A CR whose author is a bot (or, for a merge commit, whose merged branch tip
+  is a bot's) is not counted.
 * **deployments**: release tags (default: tags that look like versions, ``v1.2``, ``2024.05``);
   deployed at the tag's date (the tagger's for annotated tags, else the commit's).
   A change **ships** with the first release tag on the first-parent history at or after it.
 * **rollbacks**: first-parent commits that revert (``git revert``'s "This reverts commit").
-* **AI-assistant use**: commits (any on the main history) with a ``Co-authored-by:`` trailer
-  naming a coding agent from :data:`AI_AGENTS`; the author counts as an active builder that
-  week.
-* **roster**: each author is on the repository's team from their first to their last commit.
+* **builders** (roster): a person is a builder of a team in a week if they authored a commit for
+  it in that week or the ``active_weeks - 1`` weeks before (default 12 weeks, a quarter: long
+  enough that holidays, release freezes and people who commit every few weeks do not flicker in
+  and out of the team; short enough that someone who left stops counting within a quarter, not
+  years later as a first-to-last-commit roster would).
+* **bots** are not builders and their commits are not CRs: authors whose name, e-mail or GitHub
+  login matches :data:`BOTS` (anything ending in ``[bot]``, Dependabot, Renovate,
+  pre-commit.ci, all-contributors, ...; ``bots=`` replaces the list, ``exclude_bots=False``
+  keeps them). What was excluded is counted in :attr:`GitEvents.summary` and a warning.
+* **AI-assisted work**: a commit with a ``Co-authored-by:`` trailer naming a coding agent
+  (:data:`AI_AGENTS`), a Claude Code marker (``Generated with [Claude Code]`` or a
+  ``Claude-Session:`` trailer), or *authored by* a coding agent (:data:`AGENT_AUTHORS`, e.g.
+  ``copilot-swe-agent[bot]``, ``Copilot``). An agent is never a builder: its commit is the work
+  of the human behind it, the first human ``Co-authored-by:`` (the person who assigned the
+  agent, as GitHub's Copilot agent records it), else the human committer (who pushed or merged
+  it; not GitHub's web-flow). That person is an active builder and AI-active that week; an
+  agent commit with no human behind it still counts as a CR and is counted in the summary.
+* **identities**: one person under several names or e-mails is merged by the repository's
+  ``.mailmap`` (git's own mechanism: the ``%aN``/``%aE`` placeholders) and, when given, by an
+  identity file (:mod:`cts.sources.identity`; e-mails and GitHub logins from no-reply addresses).
+* **teams**: a team per repository, named after its directory; two repositories with the same
+  directory name (``.../pyfixest/repo`` and ``.../EconML/repo``) become ``pyfixest/repo`` and
+  ``EconML/repo``, with a warning (``team_map=`` names them). Inside one repository, teams can
+  come from a path map (``team_paths={"crates/ruff_linter/": "linter"}``) or the repository's
+  ``CODEOWNERS`` (``codeowners=True``; only ``@org/team`` owners, never individuals, name
+  teams; today's file is applied to all history). A commit belongs to the team owning most of
+  the files it changes; a commit that touches no owned file stays with the repository's team.
 
 Authors are hashed at read time with a key drawn for each call (BLAKE2b), so the tables hold
 no e-mail address or name, and the hashes cannot be matched to a list of known addresses or
@@ -23,18 +47,33 @@ empty and their panel columns 0.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Mapping
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from cts.sources.build import TABLES, EventError
+from cts.core.exceptions import SourceWarning
+from cts.sources.contract import TABLES, EventError
+from cts.sources.identity import Identities
+from cts.sources.records import person_hasher
 
-__all__ = ["AI_AGENTS", "RELEASE_TAG", "read_events"]
+__all__ = [
+    "ACTIVE_WEEKS",
+    "AGENT_AUTHORS",
+    "AI_AGENTS",
+    "BOTS",
+    "RELEASE_TAG",
+    "GitEvents",
+    "GitSourceWarning",
+    "read_events",
+    "read_git",
+]
 
 #: Coding agents recognised in ``Co-authored-by:`` trailers (name or e-mail, any case). Extend
 #: here: one entry per agent, a regular expression.
@@ -47,24 +86,104 @@ AI_AGENTS: dict[str, str] = {
     "Gemini": r"gemini",
     "Devin": r"devin",
 }
+#: Coding agents that *author* commits (matched against the author's name, e-mail or GitHub
+#: login, any case): their commits are AI-assisted work of the human behind them.
+AGENT_AUTHORS: dict[str, str] = {
+    "GitHub Copilot": r"^copilot-swe-agent|^copilot$",
+    "Claude": r"^claude(\[bot\])?$|^claude code$|^noreply@anthropic\.com$",
+    "Cursor": r"^cursor ?agent$|^cursoragent@cursor\.com$",
+    "OpenAI Codex": r"^chatgpt-codex-connector|^codex$",
+    "Devin": r"^devin-ai-integration",
+    "Jules": r"^google-labs-jules",
+}
+#: Authors that are bots, not builders (name, e-mail or GitHub login, any case). GitHub Apps
+#: all end in ``[bot]``; the rest are bots that commit under a plain account.
+BOTS: tuple[str, ...] = (
+    r"\[bot\]",
+    r"^dependabot",
+    r"^renovate",
+    r"^pre-commit-ci",
+    r"^all-?contributors",
+    r"^github-actions",
+    r"^actions-user$",
+    r"^codecov",
+    r"^mergify",
+    r"^greenkeeper",
+    r"^snyk-bot",
+    r"^imgbot",
+    r"^pyup-bot",
+    r"^deepsource",
+    r"^semantic-release-bot",
+    r"^web-flow$",
+    r"^noreply@github\.com$",
+)
+#: Default trailing window (weeks) in which a commit makes its author a builder; see above.
+ACTIVE_WEEKS = 12
 #: Default pattern of release tags: versions such as v1.2.3, 1.4, release-2024.05.
 RELEASE_TAG = r"^(v|release[-_/]?)?\d+(\.\d+)+([-+.].*)?$"
 
 AI_AGENT_PATTERN = re.compile("|".join(f"(?:{p})" for p in AI_AGENTS.values()), re.IGNORECASE)
+_AGENT_AUTHOR = re.compile("|".join(f"(?:{p})" for p in AGENT_AUTHORS.values()), re.IGNORECASE)
 _TRAILER = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_CLAUDE_CODE = re.compile(
+    r"Generated with \[Claude Code\]|^Claude-Session:", re.IGNORECASE | re.MULTILINE
+)
 _REVERT = re.compile(r"This reverts commit [0-9a-f]{7,40}", re.IGNORECASE)
+_NAME_EMAIL = re.compile(r"^(.*?)\s*<([^>]*)>\s*$")
+_NOREPLY = re.compile(r"^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$", re.IGNORECASE)
 _FIELD, _RECORD = "\x1f", "\x1e"
+_CODEOWNERS = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
 
 
-def read_events(
+class GitSourceWarning(SourceWarning):
+    """Something the git reader decided for you: bots excluded, team names disambiguated."""
+
+
+@dataclass
+class GitEvents:
+    """The event tables read from git, and what was excluded or re-attributed.
+
+    Attributes
+    ----------
+    tables
+        The :func:`cts.build_panel` event tables.
+    summary
+        One row per repository: ``team`` (its default team), ``commits`` (non-merge, on the
+        main history), ``crs`` (first-parent commits), ``bot_commits`` and ``bot_crs``
+        (excluded), ``agent_commits`` (authored by a coding agent), ``agent_commits_credited``
+        (of which credited to a human), ``ai_assisted_commits``, ``path_teams`` (teams found
+        inside it by path or CODEOWNERS).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    summary: pd.DataFrame
+
+
+def read_events(repos, **options) -> dict[str, pd.DataFrame]:
+    """Event tables (the :func:`cts.build_panel` contract) from local git repositories.
+
+    The tables of :func:`read_git` (same parameters); its summary reaches you as a
+    :class:`GitSourceWarning` when bots were excluded.
+    """
+    return read_git(repos, **options).tables
+
+
+def read_git(
     repos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     team_map: Mapping[str, str] | None = None,
     branch: str | None = None,
     release_tag: str = RELEASE_TAG,
     architecture: str | Mapping[str, str] = "monolith",
-) -> dict[str, pd.DataFrame]:
-    """Event tables (the :func:`cts.build_panel` contract) from local git repositories.
+    exclude_bots: bool = True,
+    bots: Iterable[str] = BOTS,
+    active_weeks: int = ACTIVE_WEEKS,
+    identities: Identities | None = None,
+    team_paths: Mapping[str, str] | None = None,
+    codeowners: bool = False,
+    hasher: Callable[[str], str] | None = None,
+) -> GitEvents:
+    """Event tables and a summary of what was excluded, from local git repositories.
 
     Parameters
     ----------
@@ -72,7 +191,8 @@ def read_events(
         One repository or several (working copies or bare).
     team_map
         Repository directory name (or path) -> team id. Default: each repository is a team
-        named after its directory. Several repositories may map to one team.
+        named after its directory (made unique, with a warning, when two share a name).
+        Several repositories may map to one team.
     branch
         The main branch (default: ``main`` if it exists, else ``master``, else ``HEAD``).
     release_tag
@@ -81,42 +201,114 @@ def read_events(
         Each team's architecture (one for all, or team id -> architecture), which picks the unit
         of CTS-SW. Default ``"monolith"``: software ships in tagged releases, so the unit is
         the shipped change (a repository without release tags ships nothing).
+    exclude_bots, bots
+        Leave out commits (and CRs) authored by bots: authors matching any of ``bots``
+        (regular expressions, default :data:`BOTS`).
+    active_weeks
+        A person is a builder in the week of each of their commits and the
+        ``active_weeks - 1`` weeks after (default :data:`ACTIVE_WEEKS`).
+    identities
+        An identity file (:func:`cts.sources.identity.read_identities`) merging e-mails and
+        logins into persons.
+    team_paths, codeowners
+        Teams inside a repository: path patterns (CODEOWNERS syntax, the last match wins) ->
+        team, or the repository's ``CODEOWNERS`` ``@org/team`` owners.
+    hasher
+        Person hasher shared with other sources (:func:`cts.sources.records.person_hasher`);
+        default: a fresh key for this call.
 
     Returns
     -------
-    dict of pandas.DataFrame
-        ``roster``, ``code_reviews``, ``deployments``, ``rollbacks``, ``ai_usage``, ``teams``
-        (with ``architecture``) and empty ``interventions``, ``pages`` and ``oncall``.
+    GitEvents
+        ``tables``: ``roster``, ``code_reviews``, ``deployments``, ``rollbacks``,
+        ``ai_usage``, ``teams`` (with ``architecture``) and empty ``interventions``, ``pages``
+        and ``oncall``; ``summary``: counts per repository.
     """
     repos = [repos] if isinstance(repos, (str, os.PathLike)) else list(repos)
     if not repos:
         raise EventError("no git repositories given")
-    key = os.urandom(16)  # per call: hashes cannot be matched to known addresses or other runs
+    if active_weeks < 1:
+        raise ValueError(f"active_weeks must be at least 1, not {active_weeks}")
+    hasher = hasher or person_hasher()
+    bot = re.compile("|".join(f"(?:{p})" for p in bots), re.IGNORECASE) if exclude_bots else None
     tag_pattern = re.compile(release_tag)
+    paths = [Path(r) for r in repos]
+    teams_of = _team_names(paths, team_map)
+    reader = _Reader(hasher, bot, identities)
     parts: dict[str, list[pd.DataFrame]] = {}
-    for repo in repos:
-        path = Path(repo)
-        team = _team_of(path, team_map)
-        for name, frame in _read_repo(path, team, key, branch, tag_pattern).items():
+    rows = []
+    for path in paths:
+        rules = _path_rules(path, branch, team_paths, codeowners)
+        tables, counts = reader.read(path, teams_of[path], branch, tag_pattern, rules)
+        rows.append({"repository": str(path), "team": teams_of[path], **counts})
+        for name, frame in tables.items():
             parts.setdefault(name, []).append(frame)
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
-    roster = tables.pop("authors")
-    tables["roster"] = (
-        roster.groupby(["person_id", "team_id"], as_index=False)
-        .agg(start_date=("date", "min"), end_date=("date", "max"))
-        .astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})
+    authors = tables.pop("authors")
+    last = max(
+        (
+            t.max()
+            for t in (
+                authors["date"],
+                tables["code_reviews"]["merged_at"],
+                tables["deployments"]["deployed_at"],
+            )
+            if len(t)
+        ),
+        default=None,
     )
+    tables["roster"] = _active_spells(authors, active_weeks, last)
     teams = sorted(tables["roster"]["team_id"].unique())
     kinds = [architecture if isinstance(architecture, str) else architecture[t] for t in teams]
     tables["teams"] = pd.DataFrame({"team_id": teams, "architecture": kinds})
     for name in ("interventions", "pages", "oncall"):
         tables[name] = _empty(name)
-    return tables
+    summary = pd.DataFrame(rows)
+    excluded = summary[["bot_commits", "bot_crs"]].sum()
+    if excluded.any():
+        warnings.warn(
+            f"git: left out {excluded['bot_commits']:,} bot commit(s) and "
+            f"{excluded['bot_crs']:,} bot CR(s) (authors matching cts.sources.git.BOTS; "
+            "exclude_bots=False keeps them)",
+            GitSourceWarning,
+            stacklevel=2,
+        )
+    return GitEvents(tables=tables, summary=summary)
 
 
-def _team_of(path: Path, team_map: Mapping[str, str] | None) -> str:
-    if team_map is None:
-        return path.resolve().name.removesuffix(".git")
+def _team_names(paths: list[Path], team_map: Mapping[str, str] | None) -> dict[Path, str]:
+    """Each repository's team: from ``team_map``, else its directory name, made unique."""
+    resolved = [p.resolve() for p in paths]
+    seen = Counter(resolved)
+    twice = [str(p) for p, n in seen.items() if n > 1]
+    if twice:
+        raise EventError(f"repository given more than once: {', '.join(twice)}")
+    if team_map is not None:
+        return {path: _mapped_team(path, team_map) for path in paths}
+    names = {p: r.name.removesuffix(".git") for p, r in zip(paths, resolved, strict=True)}
+    clashes = {n for n, k in Counter(names.values()).items() if k > 1}
+    if not clashes:
+        return names
+    renamed = dict(names)
+    for path, full in zip(paths, resolved, strict=True):
+        if names[path] in clashes:
+            renamed[path] = f"{full.parent.name}/{names[path]}"
+    if len(set(renamed.values())) < len(renamed):
+        raise EventError(
+            "repositories with the same name cannot be told apart by their parent folder: "
+            f"{', '.join(sorted(map(str, paths)))}; pass team_map (--team-map) to name them"
+        )
+    pairs = "; ".join(f"{p} -> {renamed[p]!r}" for p in paths if names[p] in clashes)
+    warnings.warn(
+        f"git: several repositories are named {', '.join(map(repr, sorted(clashes)))}: they are "
+        f"separate teams named after their parent folder ({pairs}); pass team_map to name them",
+        GitSourceWarning,
+        stacklevel=3,
+    )
+    return renamed
+
+
+def _mapped_team(path: Path, team_map: Mapping[str, str]) -> str:
     for key in (str(path), str(path.resolve()), path.resolve().name):
         if key in team_map:
             return team_map[key]
@@ -151,12 +343,16 @@ def _main_branch(path: Path, branch: str | None) -> str:
     return "HEAD"
 
 
+_LOG_FIELDS = ["commit", "parents", "name", "email", "authored", "cname", "cemail", "committed"]
+
+
 def _log(path: Path, *args: str) -> pd.DataFrame:
-    """Commits as rows: hash, author e-mail, author date, committer date, message."""
-    form = _FIELD.join(["%H", "%ae", "%aI", "%cI", "%B"]) + _RECORD
+    """Commits as rows: hash, parents, author and committer (after ``.mailmap``), dates,
+    message."""
+    form = _FIELD.join(["%H", "%P", "%aN", "%aE", "%aI", "%cN", "%cE", "%cI", "%B"]) + _RECORD
     text = _git(path, "log", f"--format={form}", *args)
     rows = [r.strip("\n").split(_FIELD) for r in text.split(_RECORD) if r.strip("\n")]
-    frame = pd.DataFrame(rows, columns=["commit", "email", "authored", "committed", "message"])
+    frame = pd.DataFrame(rows, columns=[*_LOG_FIELDS, "message"])
     for column in ("authored", "committed"):
         frame[column] = _utc(frame[column])
     return frame
@@ -166,40 +362,237 @@ def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.tz_localize(None).astype("datetime64[s]")
 
 
-def _read_repo(
-    path: Path, team: str, key: bytes, branch: str | None, tag_pattern: re.Pattern
-) -> dict[str, pd.DataFrame]:
-    main = _main_branch(path, branch)
-    merged = _log(path, "--first-parent", main)  # newest first
-    every = _log(path, "--no-merges", main)
+class _Reader:
+    """Reads one repository at a time with shared hashing, bot and identity rules."""
 
-    def person(email: str) -> str:
-        return hashlib.blake2b(email.strip().lower().encode(), key=key, digest_size=8).hexdigest()
+    def __init__(self, hasher, bot: re.Pattern | None, identities: Identities | None) -> None:
+        self.hasher, self.bot, self.identities = hasher, bot, identities
 
-    persons = every["email"].map(person)
-    assisted = every["message"].map(
-        lambda m: any(AI_AGENT_PATTERN.search(t) for t in _TRAILER.findall(m))
+    def _handles(self, name: str, email: str) -> list[str]:
+        email = email.strip().lower()
+        login = _NOREPLY.match(email)
+        return [name.strip().lower(), email] + ([login.group(1)] if login else [])
+
+    def is_bot(self, name: str, email: str) -> bool:
+        return self.bot is not None and any(self.bot.search(h) for h in self._handles(name, email))
+
+    def is_agent(self, name: str, email: str) -> bool:
+        return any(_AGENT_AUTHOR.search(h) for h in self._handles(name, email))
+
+    def person(self, name: str, email: str) -> str:
+        email = email.strip().lower()
+        if self.identities is not None:
+            login = _NOREPLY.match(email)
+            known = self.identities.person(email, "email") or (
+                self.identities.person(login.group(1), "login") if login else None
+            )
+            if known is not None:
+                return self.hasher(f"person:{known}")
+        return self.hasher(f"email:{email}")
+
+    def human_behind(self, row) -> str | None:
+        """The person an agent-authored commit is credited to (see the module docstring)."""
+        for trailer in _TRAILER.findall(row.message):
+            match = _NAME_EMAIL.match(trailer.strip())
+            if match is None:
+                continue
+            name, email = match.groups()
+            machine = self.is_agent(name, email) or self.is_bot(name, email)
+            if not (machine or AI_AGENT_PATTERN.search(trailer)):
+                return self.person(name, email)
+        if not (self.is_agent(row.cname, row.cemail) or self.is_bot(row.cname, row.cemail)):
+            if row.cemail.strip().lower() != "noreply@github.com":
+                return self.person(row.cname, row.cemail)
+        return None
+
+    def read(self, path, team, branch, tag_pattern, rules):
+        main = _main_branch(path, branch)
+        every = _log(path, main)  # newest first
+        first_parent = set(_git(path, "rev-list", "--first-parent", main).split())
+        agent = [self.is_agent(n, e) for n, e in zip(every["name"], every["email"], strict=True)]
+        bot = [
+            not a and self.is_bot(n, e)
+            for a, n, e in zip(agent, every["name"], every["email"], strict=True)
+        ]
+        every["agent"], every["bot"] = agent, bot
+        credited = []
+        for row in every.itertuples():
+            if row.agent:
+                credited.append(self.human_behind(row))
+            elif row.bot:
+                credited.append(None)
+            else:
+                credited.append(self.person(row.name, row.email))
+        every["person"] = credited
+        every["assisted"] = every["agent"] | every["message"].map(
+            lambda m: (
+                bool(_CLAUDE_CODE.search(m))
+                or any(AI_AGENT_PATTERN.search(t) for t in _TRAILER.findall(m))
+            )
+        )
+        every["team"] = self._teams(path, main, every, team, rules)
+        merge = every["parents"].str.contains(" ")
+        merged = every.loc[every["commit"].isin(first_parent)].copy()
+        # A merge commit is a bot's CR when the branch it merges ends in a bot's commit.
+        tips = merged["parents"].str.split(" ").str[1]
+        tip_bot = tips.map(dict(zip(every["commit"], every["bot"], strict=True))).fillna(False)
+        merged["bot_cr"] = merged["bot"] | tip_bot.astype(bool)
+        crs = merged.loc[~merged["bot_cr"]]
+        tags = _release_tags(path, tag_pattern)
+        shipped = _shipped_at(merged, tags).loc[crs.index]
+        reverts = crs["message"].str.contains(_REVERT)
+        work = every.loc[~merge & every["person"].notna()]
+        assisted = work.loc[work["assisted"]]
+        counts = {
+            "commits": int((~merge).sum()),
+            "crs": len(merged),
+            "bot_commits": int((every["bot"] & ~merge).sum()),
+            "bot_crs": int(merged["bot_cr"].sum()),
+            "agent_commits": int((every["agent"] & ~merge).sum()),
+            "agent_commits_credited": int(
+                (every["agent"] & ~merge & every["person"].notna()).sum()
+            ),
+            "ai_assisted_commits": len(assisted),
+            "path_teams": int(every.loc[every["team"] != team, "team"].nunique()),
+        }
+        tables = {
+            "authors": pd.DataFrame(
+                {"person_id": work["person"], "team_id": work["team"], "date": work["authored"]}
+            ),
+            "code_reviews": pd.DataFrame(
+                {"team_id": crs["team"], "merged_at": crs["committed"], "shipped_at": shipped}
+            ),
+            "deployments": pd.DataFrame({"team_id": team, "deployed_at": tags["date"]}),
+            "rollbacks": pd.DataFrame(
+                {
+                    "team_id": crs.loc[reverts, "team"],
+                    "rolled_back_at": crs.loc[reverts, "committed"],
+                }
+            ),
+            "ai_usage": pd.DataFrame(
+                {
+                    "person_id": assisted["person"],
+                    "team_id": assisted["team"],
+                    "used_at": assisted["authored"],
+                }
+            ),
+        }
+        return tables, counts
+
+    def _teams(self, path, main, every, team, rules) -> pd.Series:
+        if not rules:
+            return pd.Series(team, index=every.index)
+        files = _changed_files(path, main)
+        owners = {}
+        for commit, changed in files.items():
+            owned = Counter(t for f in changed if (t := _owner(f, rules)) is not None)
+            owners[commit] = min(owned, key=lambda t: (-owned[t], t)) if owned else team
+        return every["commit"].map(owners).fillna(team)
+
+
+def _changed_files(path: Path, main: str) -> dict[str, list[str]]:
+    """Files each commit changes (merges: against their first parent)."""
+    text = _git(
+        path, "log", f"--format={_RECORD}%H", "--name-only", "--diff-merges=first-parent", main
     )
-    tags = _release_tags(path, tag_pattern)
-    shipped = _shipped_at(merged, tags)
-    reverts = merged["message"].str.contains(_REVERT)
-    return {
-        "authors": pd.DataFrame({"person_id": persons, "team_id": team, "date": every["authored"]}),
-        "code_reviews": pd.DataFrame(
-            {"team_id": team, "merged_at": merged["committed"], "shipped_at": shipped}
-        ),
-        "deployments": pd.DataFrame({"team_id": team, "deployed_at": tags["date"]}),
-        "rollbacks": pd.DataFrame(
-            {"team_id": team, "rolled_back_at": merged.loc[reverts, "committed"]}
-        ),
-        "ai_usage": pd.DataFrame(
-            {
-                "person_id": persons[assisted],
-                "team_id": team,
-                "used_at": every.loc[assisted, "authored"],
-            }
-        ),
-    }
+    files = {}
+    for block in text.split(_RECORD):
+        lines = [line for line in block.splitlines() if line]
+        if lines:
+            files[lines[0]] = lines[1:]
+    return files
+
+
+def _path_rules(
+    path: Path, branch: str | None, team_paths: Mapping[str, str] | None, codeowners: bool
+) -> list[tuple[re.Pattern, str | None]]:
+    """Ordered (pattern, team) rules; the last matching rule wins (as in CODEOWNERS)."""
+    if team_paths:
+        return [(_pattern(p), t) for p, t in team_paths.items()]
+    if not codeowners:
+        return []
+    main = _main_branch(path, branch)
+    for name in _CODEOWNERS:
+        shown = subprocess.run(
+            ["git", "-C", str(path), "show", f"{main}:{name}"], capture_output=True, text=True
+        )
+        if shown.returncode == 0:
+            break
+    else:
+        raise EventError(f"{path}: no CODEOWNERS file ({', '.join(_CODEOWNERS)}) on {main}")
+    rules = []
+    for line in shown.stdout.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        pattern, *owners = line.split()
+        # Only teams name teams: an individual owner must never become a team name.
+        teams = [o.lstrip("@").split("/", 1)[1] for o in owners if o.startswith("@") and "/" in o]
+        rules.append((_pattern(pattern), teams[0] if teams else None))
+    return rules
+
+
+def _pattern(pattern: str) -> re.Pattern:
+    """A CODEOWNERS/gitignore path pattern as a regular expression (hand-written: the subset
+    CODEOWNERS uses needs no extra dependency)."""
+    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
+    body = pattern.strip("/")
+    regex = ""
+    i = 0
+    while i < len(body):
+        if body.startswith("**", i):
+            regex += ".*"
+            i += 2
+            if body.startswith("/", i):
+                regex, i = regex[:-2] + "(?:.*/)?", i + 1
+        elif body[i] == "*":
+            regex, i = regex + "[^/]*", i + 1
+        elif body[i] == "?":
+            regex, i = regex + "[^/]", i + 1
+        else:
+            regex, i = regex + re.escape(body[i]), i + 1
+    prefix = "^" if anchored else "^(?:.*/)?"
+    return re.compile(f"{prefix}{regex}(?:/.*)?$")
+
+
+def _owner(file: str, rules: list[tuple[re.Pattern, str | None]]) -> str | None:
+    for pattern, team in reversed(rules):
+        if pattern.match(file):
+            return team
+    return None
+
+
+def _active_spells(authors: pd.DataFrame, weeks: int, last) -> pd.DataFrame:
+    """Roster spells: each commit keeps its author on the team from its day to the Sunday
+    ``weeks - 1`` weeks after its week (capped at the last date in the history); overlapping
+    spells merge."""
+    columns = ["person_id", "team_id", "start_date", "end_date"]
+    if authors.empty:
+        return pd.DataFrame(columns=columns).astype(
+            {"start_date": "datetime64[s]", "end_date": "datetime64[s]"}
+        )
+    day = authors["date"].dt.normalize()
+    monday = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+    spells = pd.DataFrame(
+        {
+            "person_id": authors["person_id"].to_numpy(),
+            "team_id": authors["team_id"].to_numpy(),
+            "start": day.to_numpy(),
+            "end": (monday + pd.Timedelta(days=7 * weeks - 1)).to_numpy(),
+        }
+    )
+    if last is not None:
+        spells["end"] = spells["end"].clip(upper=pd.Timestamp(last).normalize())
+        spells["end"] = spells[["start", "end"]].max(axis=1)
+    spells = spells.sort_values(["person_id", "team_id", "start"], ignore_index=True)
+    group = spells.groupby(["person_id", "team_id"], sort=False)
+    reach = group["end"].cummax().groupby([spells["person_id"], spells["team_id"]]).shift()
+    new = reach.isna() | (spells["start"] > reach + pd.Timedelta(days=1))
+    spells["spell"] = new.cumsum()
+    roster = spells.groupby(["person_id", "team_id", "spell"], as_index=False).agg(
+        start_date=("start", "min"), end_date=("end", "max")
+    )
+    return roster[columns].astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})
 
 
 def _release_tags(path: Path, pattern: re.Pattern) -> pd.DataFrame:

@@ -1,0 +1,390 @@
+"""One panel from a mixed organisation's sources, named in a short TOML file.
+
+``cts build-panel --sources sources.toml OUT`` (or :func:`read_sources`) reads every source the
+file names, with one person hasher for all of them (so the same person in git, Copilot and
+PagerDuty counts once), merges their event tables and builds the panel. Paths are relative to
+the TOML file; lists of files accept directories and glob patterns::
+
+    identity = "people.csv"          # optional: roster + handles (cts.sources.identity)
+    architecture = "service"         # default "monolith"; or a table team -> architecture
+    tolerance = 0.10                 # overlap check, see below
+
+    [git]                            # cts.sources.git.read_git options
+    repos = ["repos/payments", "repos/ledger"]
+    active_weeks = 12
+    codeowners = false
+    team_map = { payments = "payments" }
+    team_paths = { "services/ledger/" = "ledger" }
+
+    [[github.pull_requests]]         # one entry per export; team = whose CRs they are
+    files = ["github/payments-prs.json"]
+    team = "payments"
+
+    [[github.deployments]]
+    deployments = "github/deployments.json"
+    statuses = "github/statuses.json"
+    team = "payments"
+    environment = "production"
+
+    [copilot]
+    users = ["copilot/users-1-day-*.ndjson"]
+    user_teams = ["copilot/user-teams-1-day-*.ndjson"]
+    seats = []
+    team_map = { "payments-devs" = "payments" }
+
+    [pagerduty]
+    incidents = ["pagerduty/incidents.json"]
+    oncalls = ["pagerduty/oncalls.json"]
+    team_map = { "Payments" = "payments" }     # PagerDuty team -> cts team
+    service_map = {}
+    schedule_map = { "PSCHED1" = "payments" }
+
+    [amazon_q]
+    files = ["amazon_q/"]
+    [claude_code]
+    files = ["claude_code/*.json"]
+    [cursor]
+    files = ["cursor/daily-usage.json"]
+
+How sources combine:
+
+* **roster**: the identity file when given (declared membership wins), else git's builders;
+  one of the two is required.
+* **code_reviews**: git wins for the teams it covers (its CRs carry ``shipped_at`` from release
+  tags); GitHub pull requests fill the teams git does not cover.
+* **deployments**: GitHub deployments win for the teams they cover (a deployment record is
+  what ``deployed_at`` means; a release tag is a proxy); git tags fill the others.
+* Where both sources cover a team, their totals over the weeks both cover are compared, and
+  a :class:`SourceWarning` names each team whose counts differ by more than ``tolerance``
+  (default 10%) of the larger.
+* **ai_usage**: the union of all sources (a person counts once a week however many tools or
+  commits show it); **pages**, **oncall**: PagerDuty.
+* AI use or on-call shifts of a person who is not on that team's roster that week are not
+  counted (the panel bounds them by ``n_builders``), with a warning and their count.
+
+A ``[devlake]`` section is reserved for the DevLake reader (``cts.sources.devlake``); it is
+not read here yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cts.core.exceptions import SourceWarning
+from cts.sources.contract import TABLES, EventError
+from cts.sources.records import empty_table, person_hasher
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["SECTIONS", "TOLERANCE", "read_sources"]
+
+#: Sections (and top-level keys) a sources file may have.
+SECTIONS = (
+    "identity",
+    "architecture",
+    "tolerance",
+    "git",
+    "github",
+    "copilot",
+    "pagerduty",
+    "amazon_q",
+    "claude_code",
+    "cursor",
+)
+_OPEN = pd.Timestamp("2200-01-01")  # an open-ended spell, far beyond any panel
+#: Default relative tolerance of the overlap check (see the module docstring).
+TOLERANCE = 0.10
+
+
+def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Event tables for :func:`cts.build_panel` from the sources named in a TOML file.
+
+    Raises
+    ------
+    EventError
+        An unreadable file, unknown sections or keys, no roster source, or any source's own
+        errors (which name the file, record and field).
+    """
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise EventError(f"sources file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise EventError(f"{path}: not valid TOML ({error})") from None
+    unknown = sorted(set(config) - set(SECTIONS))
+    if unknown:
+        raise EventError(
+            f"{path}: unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}"
+        )
+    base = path.parent
+    hasher = person_hasher()
+    identities = None
+    if "identity" in config:
+        from cts.sources.identity import read_identities
+
+        identities = read_identities(base / config["identity"])
+    parts: dict[str, dict[str, list[pd.DataFrame]]] = {}
+
+    def add(source: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        for name, table in tables.items():
+            parts.setdefault(name, {}).setdefault(source, []).append(table)
+
+    if "git" in config:
+        add("git", _git(config["git"], base, identities, hasher, path))
+    for source in ("github", "copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
+        if source in config:
+            for tables in _READERS[source](config[source], base, identities, hasher, path):
+                add(source, tables)
+    return _combine(parts, identities, hasher, config, path)
+
+
+def _files(section: Mapping, key: str, base: Path) -> list[Path]:
+    value = section.get(key, [])
+    value = [value] if isinstance(value, str) else value
+    return [base / v for v in value]
+
+
+def _check_keys(section: Mapping, known: set[str], where: str, path: Path) -> None:
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise EventError(
+            f"{path}: [{where}] has unknown key(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(known))}"
+        )
+
+
+def _git(section, base, identities, hasher, path):
+    from cts.sources.git import read_git
+
+    known = {"repos", "active_weeks", "exclude_bots", "codeowners", "team_map", "team_paths"}
+    known |= {"branch", "release_tag", "bots"}
+    _check_keys(section, known, "git", path)
+    options = {k: v for k, v in section.items() if k != "repos"}
+    repos = _files(section, "repos", base)
+    if not repos:
+        raise EventError(f"{path}: [git] names no repos")
+    return read_git(repos, identities=identities, hasher=hasher, **options).tables
+
+
+def _github(section, base, identities, hasher, path):
+    from cts.sources.github import read_deployments, read_pull_requests
+
+    _check_keys(section, {"pull_requests", "deployments"}, "github", path)
+    for entry in section.get("pull_requests", []):
+        _check_keys(entry, {"files", "team", "base"}, "github.pull_requests", path)
+        yield read_pull_requests(
+            _files(entry, "files", base), team=entry["team"], base=entry.get("base")
+        )
+    for entry in section.get("deployments", []):
+        known = {"deployments", "statuses", "team", "environment"}
+        _check_keys(entry, known, "github.deployments", path)
+        yield read_deployments(
+            _files(entry, "deployments", base),
+            _files(entry, "statuses", base),
+            team=entry["team"],
+            environment=entry.get("environment", "production"),
+        )
+
+
+def _copilot(section, base, identities, hasher, path):
+    from cts.sources.copilot import read_seats, read_usage
+
+    _check_keys(section, {"users", "user_teams", "seats", "team_map"}, "copilot", path)
+    team_map = section.get("team_map")
+    if section.get("users"):
+        yield read_usage(
+            _files(section, "users", base),
+            user_teams=_files(section, "user_teams", base),
+            identities=identities,
+            team_map=team_map,
+            hasher=hasher,
+        )
+    if section.get("seats"):
+        yield read_seats(
+            _files(section, "seats", base), identities=identities, team_map=team_map, hasher=hasher
+        )
+
+
+def _pagerduty(section, base, identities, hasher, path):
+    from cts.sources.pagerduty import read_incidents, read_oncalls
+
+    known = {"incidents", "oncalls", "team_map", "service_map", "schedule_map", "levels"}
+    _check_keys(section, known, "pagerduty", path)
+    if section.get("incidents"):
+        yield read_incidents(
+            _files(section, "incidents", base),
+            team_map=section.get("team_map"),
+            service_map=section.get("service_map"),
+            identities=identities,
+        )
+    if section.get("oncalls"):
+        yield read_oncalls(
+            _files(section, "oncalls", base),
+            hasher=hasher,
+            schedule_map=section.get("schedule_map"),
+            identities=identities,
+            levels=section.get("levels", (1,)),
+        )
+
+
+def _usage_reader(name: str):
+    def read(section, base, identities, hasher, path):
+        from cts.sources import ai_usage
+
+        _check_keys(section, {"files"}, name, path)
+        if identities is None:
+            raise EventError(
+                f"{path}: [{name}] needs an identity file (`identity = ...`): its export names "
+                "no team, so users are joined to teams through it"
+            )
+        reader = getattr(ai_usage, f"read_{name}")
+        yield reader(_files(section, "files", base), identities=identities, hasher=hasher)
+
+    return read
+
+
+_READERS = {
+    "github": _github,
+    "copilot": _copilot,
+    "pagerduty": _pagerduty,
+    "amazon_q": _usage_reader("amazon_q"),
+    "claude_code": _usage_reader("claude_code"),
+    "cursor": _usage_reader("cursor"),
+}
+
+
+def _combine(parts, identities, hasher, config, path) -> dict[str, pd.DataFrame]:
+    tolerance = float(config.get("tolerance", TOLERANCE))
+    tables: dict[str, pd.DataFrame] = {}
+    if identities is not None:
+        tables["roster"] = identities.roster(hasher)
+    elif "git" in parts.get("roster", {}):
+        tables["roster"] = pd.concat(parts["roster"]["git"], ignore_index=True)
+    else:
+        raise EventError(
+            f"{path}: no roster: name an identity file (`identity = ...`) or [git] repositories"
+        )
+    tables["code_reviews"] = _prefer(parts, "code_reviews", "merged_at", "git", tolerance)
+    tables["deployments"] = _prefer(parts, "deployments", "deployed_at", "github", tolerance)
+    for name in ("rollbacks", "interventions", "pages", "oncall", "ai_usage"):
+        frames = [f for source in parts.get(name, {}).values() for f in source if len(f)]
+        tables[name] = pd.concat(frames, ignore_index=True) if frames else empty_table(name)
+    tables["ai_usage"] = _on_roster(tables["ai_usage"], tables["roster"], "used_at", "AI use")
+    tables["oncall"] = _shifts_on_roster(tables["oncall"], tables["roster"])
+    teams = sorted(tables["roster"]["team_id"].unique())
+    architecture = config.get("architecture", "monolith")
+    kinds = architecture if isinstance(architecture, Mapping) else {}
+    default = architecture if isinstance(architecture, str) else "monolith"
+    tables["teams"] = pd.DataFrame(
+        {"team_id": teams, "architecture": [kinds.get(t, default) for t in teams]}
+    )
+    return {name: tables[name] for name in TABLES if name in tables}
+
+
+def _prefer(parts, name: str, time: str, winner: str, tolerance: float) -> pd.DataFrame:
+    """``name`` from ``winner`` for the teams it covers, other sources for the rest; warn where
+    both cover a team and disagree by more than ``tolerance``."""
+    by_source = {
+        source: pd.concat(frames, ignore_index=True)
+        for source, frames in parts.get(name, {}).items()
+        if any(len(f) for f in frames)
+    }
+    if not by_source:
+        return empty_table(name)
+    first = by_source.pop(winner, None)
+    chosen = [first] if first is not None else []
+    covered = set(first["team_id"]) if first is not None else set()
+    for source, other in by_source.items():
+        for team in sorted(covered & set(other["team_id"])):
+            _compare(name, time, team, winner, first, source, other, tolerance)
+        chosen.append(other.loc[~other["team_id"].isin(covered)])
+        covered |= set(other["team_id"])
+    return pd.concat(chosen, ignore_index=True)
+
+
+def _compare(name, time, team, winner, first, source, other, tolerance) -> None:
+    def weeks(table: pd.DataFrame) -> pd.Series:
+        day = table.loc[table["team_id"] == team, time].dropna().dt.normalize()
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+
+    a, b = weeks(first), weeks(other)  # compared over the whole weeks both cover
+    start, end = max(a.min(), b.min()), min(a.max(), b.max())
+    if pd.isna(start) or pd.isna(end) or start > end:
+        return
+    n_a, n_b = int(a.between(start, end).sum()), int(b.between(start, end).sum())
+    if abs(n_a - n_b) > tolerance * max(n_a, n_b):
+        warnings.warn(
+            f"{name} of team {team!r}: {winner} has {n_a:,} and {source} {n_b:,} in the weeks "
+            f"of {start:%Y-%m-%d} to {end:%Y-%m-%d}, more than {tolerance:.0%} apart; "
+            f"{winner}'s are used",
+            SourceWarning,
+            4,
+        )
+
+
+def _weeks(roster: pd.DataFrame) -> pd.DataFrame:
+    """Roster spells widened to whole weeks (the panel counts anyone on it any day of a week)."""
+    start = roster["start_date"].dt.normalize()
+    end = roster["end_date"].dt.normalize().fillna(_OPEN)
+    return pd.DataFrame(
+        {
+            "person_id": roster["person_id"],
+            "team_id": roster["team_id"],
+            "from": start - pd.to_timedelta(start.dt.day_of_week, unit="D"),
+            "to": end + pd.to_timedelta(6 - end.dt.day_of_week, unit="D"),
+        }
+    )
+
+
+def _on_roster(events: pd.DataFrame, roster: pd.DataFrame, time: str, what: str):
+    if events.empty:
+        return events
+    spells = _weeks(roster)
+    keyed = events.reset_index(drop=True).reset_index(names="_row")
+    joined = keyed.merge(spells, on=["person_id", "team_id"])
+    day = pd.Timedelta(days=1)
+    inside = joined.loc[(joined[time] >= joined["from"]) & (joined[time] < joined["to"] + day)]
+    kept = keyed["_row"].isin(inside["_row"])
+    if (~kept).any():
+        warnings.warn(
+            f"{what}: {int((~kept).sum()):,} record(s) of persons not on that team's roster "
+            "that week: not counted (the panel bounds them by n_builders); add them to the "
+            "identity file if they belong to the team",
+            SourceWarning,
+            3,
+        )
+    return keyed.loc[kept].drop(columns="_row").reset_index(drop=True)
+
+
+def _shifts_on_roster(oncall: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
+    """On-call shifts clipped to the weeks their person is on the team's roster."""
+    if oncall.empty:
+        return oncall
+    keyed = oncall.reset_index(drop=True).reset_index(names="_row")
+    joined = keyed.merge(_weeks(roster), on=["person_id", "team_id"])
+    end = joined["end_date"].fillna(_OPEN)
+    start = joined[["start_date", "from"]].max(axis=1)
+    stop = pd.concat([end, joined["to"] + pd.Timedelta(days=1)], axis=1).min(axis=1)
+    stop = stop.where(stop < _OPEN)  # still on call, still on the team: open-ended
+    joined = joined.assign(start_date=start, end_date=stop).loc[stop.isna() | (start <= stop)]
+    lost = int((~keyed["_row"].isin(joined["_row"])).sum())
+    if lost:
+        warnings.warn(
+            f"on-call: {lost:,} shift(s) of persons never on that team's roster while on call: "
+            "not counted",
+            SourceWarning,
+            3,
+        )
+    columns: list[Any] = ["person_id", "team_id", "start_date", "end_date"]
+    return joined[columns].astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})

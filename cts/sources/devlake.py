@@ -161,8 +161,11 @@ def database_url(url: str):
     a password takes ``MYSQL_PWD`` from the environment (PostgreSQL's libpq reads ``PGPASSWORD``
     and ``~/.pgpass`` itself).
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ImportError("reading DevLake needs SQLAlchemy: pip install 'cts[devlake]'") from None
 
     try:
         parsed = make_url(url)

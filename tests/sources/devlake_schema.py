@@ -771,3 +771,26 @@ def insert(cursor, dialect: str, table: str, frame: pd.DataFrame) -> None:
         cursor.executemany(
             f"INSERT INTO `{table}` ({names}) VALUES ({marks})", data[start : start + 5000]
         )
+
+
+def copy_database(engine, source: str, skip=(), drop_columns=None) -> None:
+    """Make ``engine``'s database a copy of database ``source`` (on PostgreSQL it was created
+    from it as a template) without the tables in ``skip`` and the columns in ``drop_columns``."""
+    from sqlalchemy import text
+
+    mysql = engine.dialect.name == "mysql"
+    quote = (lambda n: f"`{n}`") if mysql else (lambda n: f'"{n}"')
+    with engine.begin() as connection:
+        for table in SCHEMA:
+            if mysql and table not in skip:
+                connection.execute(
+                    text(f"CREATE TABLE {quote(table)} LIKE {source}.{quote(table)}")
+                )
+                connection.execute(
+                    text(f"INSERT INTO {quote(table)} SELECT * FROM {source}.{quote(table)}")
+                )
+            elif not mysql and table in skip:
+                connection.execute(text(f"DROP TABLE {quote(table)}"))
+        for table, columns in (drop_columns or {}).items():
+            for column in columns:
+                connection.execute(text(f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}"))

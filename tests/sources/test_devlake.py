@@ -10,6 +10,7 @@ from devlake_schema import (
     LISTED_BOT,
     OTHER_PROJECT,
     PROJECT,
+    copy_database,
     devlake_org,
     load,
 )
@@ -54,18 +55,25 @@ def org(sim):
 
 @pytest.fixture(scope="module")
 def databases(server, org):
-    """Databases on the server by variant, created on first use."""
+    """Databases on the server by variant, created on first use: ``lake`` loaded from the
+    simulated org, the others copies of it without some tables or columns."""
     made = {}
 
-    def database(name, **options):
+    def database(name, skip=(), drop_columns=None):
         if name not in made:
+            base = None if name == "lake" else make_url(database("lake"))
             admin = create_engine(server, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
-                connection.execute(text(f"CREATE DATABASE {name}"))
+                postgres = connection.dialect.name == "postgresql"
+                template = f" TEMPLATE {base.database}" if base and postgres else ""
+                connection.execute(text(f"CREATE DATABASE {name}{template}"))
             admin.dispose()
             url = make_url(server).set(database=name)
             engine = create_engine(url)
-            load(engine, org.tables, **options)
+            if base is None:
+                load(engine, org.tables)
+            else:
+                copy_database(engine, base.database, skip, drop_columns or {})
             engine.dispose()
             made[name] = url.render_as_string(hide_password=False)
         return made[name]

@@ -24,11 +24,12 @@ $(DEFAULT_PANEL): $(VENV)/.installed cts/simulate.py
 
 data: $(DEFAULT_PANEL)  ## simulate the default panel: 1,000 teams x 156 weeks, truth beside it
 
-panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", or SOURCES=sources.toml) [OUT=...]
-	@if [ -n "$(SOURCES)" ]; then $(PY) -m cts build-panel --sources $(SOURCES) $(or $(OUT),data/panel.parquet); \
+panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCES=sources.toml, DEVLAKE=url) [OUT=...]
+	@if [ -n "$(DEVLAKE)" ]; then $(PY) -m cts build-panel --devlake '$(DEVLAKE)' $(or $(OUT),data/panel.parquet) $(if $(PROJECT),--project '$(PROJECT)'); \
+	elif [ -n "$(SOURCES)" ]; then $(PY) -m cts build-panel --sources $(SOURCES) $(or $(OUT),data/panel.parquet); \
 	elif [ -n "$(GIT)" ]; then $(PY) -m cts build-panel --git $(GIT) $(or $(OUT),data/panel.parquet) $(if $(TEAM_MAP),--team-map $(TEAM_MAP)); \
 	elif [ -n "$(EVENTS)" ]; then $(PY) -m cts build-panel $(EVENTS) $(or $(OUT),data/panel.parquet) --engine $(or $(ENGINE),duckdb); \
-	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv], or SOURCES=sources.toml'; exit 2; fi
+	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv], or SOURCES=sources.toml, or DEVLAKE=postgresql://user@host/lake [PROJECT=name]'; exit 2; fi
 
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
 	$(PY) -m cts report --panel $(PANEL) --out reports

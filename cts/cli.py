@@ -65,6 +65,10 @@ def _build_panel(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     *sources, out = args.paths
+    if args.devlake:
+        from cts.sources.devlake import build_panel_command
+
+        return build_panel_command(args.devlake, args.paths, args)
     if args.sources and sources:
         print("cts build-panel: with --sources give only OUT", file=sys.stderr)
         return 2
@@ -192,6 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         default="monolith",
         help="with --git: the teams' architecture, which picks the CTS-SW unit (default: "
         "%(default)s, i.e. changes shipped in release tags)",
+    )
+    build.add_argument(
+        "--devlake",
+        metavar="URL",
+        help="read an Apache DevLake database (then give only OUT): postgresql://... or "
+        "mysql://... (password from PGPASSWORD/MYSQL_PWD, never printed)",
+    )
+    build.add_argument("--project", help="with --devlake: only this DevLake project")
+    build.add_argument(
+        "--allow-missing-ai",
+        action="store_true",
+        help="with --devlake: build without AI-assistant data (ai_active_builders = 0)",
     )
     build.set_defaults(run=_build_panel)
 

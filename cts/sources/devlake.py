@@ -1,0 +1,793 @@
+"""Event logs from an Apache DevLake database (its *domain layer*), read-only.
+
+`Apache DevLake <https://devlake.apache.org>`_ collects GitHub, GitLab, Bitbucket, Azure
+DevOps, Jenkins, Jira, PagerDuty and more into one relational schema (MySQL 8 by default,
+PostgreSQL supported), maps accounts to people and people to teams, and its ``gh-copilot``
+and ``q_dev`` plugins store AI-assistant use per person per day. :func:`read_events` turns it
+into the event tables of :func:`cts.build_panel`. Mapping (DevLake's column names):
+
+==================  ======================================================================
+panel column        DevLake source
+==================  ======================================================================
+``crs_merged``      ``pull_requests`` with ``status = 'MERGED'``, week of ``merged_date``,
+                    team of ``author_id``; revert pull requests are rollbacks, not CRs
+``rollbacks``       merged revert pull requests (``title`` starts ``Revert "`` or ``head_ref``
+                    starts ``revert-``) into a main branch (``base_ref``, default ``main`` or
+                    ``master``): DevLake has no rollback concept, and a revert merged into
+                    the main branch is how a bad change is taken back out
+``deployments``     distinct ``cicd_deployment_commits.cicd_deployment_id`` with ``result =
+                    'SUCCESS'`` and ``environment = 'PRODUCTION'``, week of the deployment's
+                    last ``finished_date``, team of each deployed commit's author
+                    (``commit_sha`` -> ``commits.author_id``), as DevLake's DORA-by-team
+``pages``           ``incidents`` (or, on DevLake without it, ``issues`` with ``type =
+                    'INCIDENT'``), week of ``created_date``, team of ``assignee_id``
+``n_builders``      people on the team (``team_users``) from their first to their last
+                    activity (authored commit, merged pull request, AI-assistant day)
+``ai_active_``      people with a day of activity in the week in
+``builders``        ``_tool_copilot_user_daily_metrics`` (``user_login``) or
+                    ``_tool_q_dev_user_data`` (``display_name``), matched to
+                    ``accounts.user_name``
+==================  ======================================================================
+
+A team is ``teams.name``; an account reaches it through ``user_accounts`` -> ``team_users``
+(the path of DevLake's own team dashboards). A person on several teams counts for each, as in
+DevLake. With ``project``, pull requests, deployments and incidents are those of the project's
+scopes in ``project_mapping``, and only teams with work in the project are kept. Bots (accounts
+whose ``_tool_github_accounts.type`` is ``Bot``, logins ending ``[bot]``, and the logins in
+``bots``) are never builders, and their work counts for no team.
+
+Filtering, the joins to teams, de-duplication and the weekly aggregation run in the database:
+only team-week counts and one row per person and team come back, never a table. Person ids are
+hashed in the database (md5 with a salt drawn for each call) before they leave it and are only
+counted. DevLake has no manual pipeline interventions and no on-call rota: those tables are
+empty (their columns 0) and a :class:`DevLakeWarning` names the gap.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from cts.core.exceptions import PanelWarning, SourceWarning
+from cts.sources.contract import TABLES, EventError
+
+__all__ = [
+    "AI_TABLES",
+    "MAIN_BRANCHES",
+    "DevLakeWarning",
+    "build_panel_command",
+    "database_url",
+    "read_events",
+]
+
+#: Branches a revert must be merged into to count as a rollback.
+MAIN_BRANCHES: tuple[str, ...] = ("main", "master")
+#: AI-assistant tables: table -> (its login column, its day column, SQL condition of activity).
+AI_TABLES: dict[str, tuple[str, str, str]] = {
+    "_tool_copilot_user_daily_metrics": (
+        "user_login",
+        "day",
+        "(x.user_initiated_interaction_count > 0 OR x.code_generation_activity_count > 0 "
+        "OR x.code_acceptance_activity_count > 0 OR x.used_chat OR x.used_agent)",
+    ),
+    # The Q Developer user activity report has a row for a user on a day they used it.
+    "_tool_q_dev_user_data": ("display_name", "date", "1 = 1"),
+}
+#: The DevLake columns read, per table (a missing one is an error naming table and column).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "pull_requests": (
+        "id",
+        "base_repo_id",
+        "status",
+        "title",
+        "author_id",
+        "merged_date",
+        "head_ref",
+        "base_ref",
+    ),
+    "commits": ("sha", "author_id", "authored_date"),
+    "cicd_deployment_commits": (
+        "cicd_deployment_id",
+        "cicd_scope_id",
+        "commit_sha",
+        "result",
+        "environment",
+        "finished_date",
+    ),
+    "accounts": ("id", "user_name"),
+    "user_accounts": ("user_id", "account_id"),
+    "team_users": ("team_id", "user_id"),
+    "teams": ("id", "name"),
+    "project_mapping": ("project_name", "table", "row_id"),
+    "incidents": ("id", "created_date", "assignee_id", "table", "scope_id"),
+    "issues": ("id", "type", "created_date", "assignee_id"),
+    "board_issues": ("board_id", "issue_id"),
+    "_tool_github_accounts": ("login", "type"),
+    "_tool_copilot_user_daily_metrics": (
+        "user_login",
+        "day",
+        "user_initiated_interaction_count",
+        "code_generation_activity_count",
+        "code_acceptance_activity_count",
+        "used_chat",
+        "used_agent",
+    ),
+    "_tool_q_dev_user_data": ("display_name", "date"),
+}
+_REQUIRED = (
+    "pull_requests",
+    "commits",
+    "cicd_deployment_commits",
+    "accounts",
+    "user_accounts",
+    "team_users",
+    "teams",
+)
+_DIALECTS = {  # DevLake's own DB_URL schemes -> SQLAlchemy's with the drivers cts installs
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+}
+_GO_ONLY = ("parseTime", "loc")  # DevLake's DB_URL options for Go's driver
+
+
+class DevLakeWarning(SourceWarning):
+    """DevLake lacks data the panel needs; the affected columns and counts are named."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What one database offers: its tables and dialect."""
+
+    name: str  # database name, for messages
+    shown: str  # URL with the password masked
+    dialect: str
+    tables: dict[str, set[str]]  # table -> columns
+
+
+def database_url(url: str):
+    """A SQLAlchemy URL from ``url``: SQLAlchemy's form or DevLake's own ``DB_URL``
+    (``mysql://user:pass@host:3306/lake?charset=utf8mb4&parseTime=True``).
+
+    ``mysql``/``mariadb`` use PyMySQL, ``postgres``/``postgresql`` psycopg 3; a MySQL URL without
+    a password takes ``MYSQL_PWD`` from the environment (PostgreSQL's libpq reads ``PGPASSWORD``
+    and ``~/.pgpass`` itself).
+    """
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ImportError("reading DevLake needs SQLAlchemy: pip install 'cts[devlake]'") from None
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise EventError(
+            f"{_mask_text(url)!r} is not a database URL; expected e.g. "
+            "postgresql://user@host:5432/lake or mysql://user@host:3306/lake"
+        ) from None
+    driver = _DIALECTS.get(parsed.drivername)
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    if parsed.get_backend_name() not in ("mysql", "postgresql"):
+        raise EventError(
+            f"DevLake runs on MySQL or PostgreSQL, not {parsed.get_backend_name()!r} "
+            f"({parsed.render_as_string(hide_password=True)})"
+        )
+    if parsed.get_backend_name() == "mysql":
+        parsed = parsed.difference_update_query(_GO_ONLY)
+        if parsed.password is None and os.environ.get("MYSQL_PWD"):
+            parsed = parsed.set(password=os.environ["MYSQL_PWD"])
+    if not parsed.database:
+        raise EventError(
+            f"the URL {parsed.render_as_string(hide_password=True)} names no database "
+            "(DevLake's is usually `lake`)"
+        )
+    return parsed
+
+
+def read_events(
+    url: str,
+    *,
+    project: str | None = None,
+    bots: Iterable[str] = (),
+    main_branches: Iterable[str] = MAIN_BRANCHES,
+    allow_missing_ai: bool = False,
+    progress: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """Event tables (the :func:`cts.build_panel` contract) from a DevLake database.
+
+    Parameters
+    ----------
+    url
+        The database: a SQLAlchemy URL (``postgresql+psycopg://user@host/lake``,
+        ``mysql+pymysql://user@host/lake``) or DevLake's ``DB_URL`` (see :func:`database_url`).
+        Only read: every query runs in a read-only transaction. The password is never shown.
+    project
+        A DevLake project name: only its repositories' pull requests, its CI/CD scopes'
+        deployments and its incidents, and only the teams that have work in it. Default: all.
+    bots
+        Further logins (``accounts.user_name``) that are bots; GitHub's ``Bot`` accounts and
+        logins ending ``[bot]`` always are.
+    main_branches
+        Branches (``pull_requests.base_ref``) into which a merged revert is a rollback.
+    allow_missing_ai
+        Without AI-assistant data (neither table of :data:`AI_TABLES` exists, or both are
+        empty) the reader refuses: ``ai_active_builders`` is a required panel column and a
+        column of zeros would say "nobody used an assistant", which the data does not say, and
+        would silently bias every adoption estimate. With ``True`` it is 0 everywhere and a
+        :class:`DevLakeWarning` says so: good enough for CTS-SW and its drivers, never for the
+        adoption effect.
+    progress
+        Show a progress bar, one step per table read.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``roster``, ``code_reviews``, ``deployments``, ``rollbacks``, ``pages``, ``ai_usage``
+        and empty ``interventions`` and ``oncall``. Events are dated the Monday of their week
+        (the panel's resolution: the database aggregates by week); ``person_id`` is a salted
+        hash.
+
+    Raises
+    ------
+    EventError
+        A bad URL, an unreachable server or database, missing tables or columns (all named at
+        once, with the database), an unknown project, or no AI data (see ``allow_missing_ai``).
+
+    Warns
+    -----
+    DevLakeWarning
+        Work of accounts that belong to no team (counted: it is not in the panel), bots'
+        work left out, a missing AI table, and the columns DevLake cannot fill.
+    """
+    from sqlalchemy import create_engine
+
+    address = database_url(url)
+    shown = address.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(address)
+    except Exception as error:  # a missing driver, bad options
+        raise EventError(
+            f"cannot open DevLake database {shown}: {_reason(error, address)}"
+        ) from None
+    steps = tqdm(total=8, desc="read DevLake", disable=not progress, unit="table")
+    try:
+        with steps, _connect(engine, address, shown) as connection:
+            steps.set_postfix_str("schema")
+            source = _inspect(connection, address, shown)
+            query = _Queries(connection, source, project, tuple(bots), tuple(main_branches))
+            query.check_project()
+            ai_tables = _ai_tables(query, source, allow_missing_ai)
+            steps.update()
+            tables: dict[str, pd.DataFrame] = {}
+            for name, read in (
+                ("code_reviews", lambda: query.weekly(query.merged_prs(revert=False))),
+                ("rollbacks", lambda: query.weekly(query.merged_prs(revert=True))),
+                ("deployments", lambda: query.weekly(query.deployments())),
+                ("pages", lambda: query.weekly(query.incidents())),
+                ("ai_usage", lambda: query.ai_usage(ai_tables)),
+                ("roster", lambda: query.roster(ai_tables)),
+            ):
+                steps.set_postfix_str(name)
+                tables[name] = read()
+                steps.update()
+            steps.set_postfix_str("unmapped work")
+            _warn_unmapped(query.unmapped(ai_tables), source)
+            steps.update()
+    finally:
+        engine.dispose()
+    return _event_tables(tables, project is not None)
+
+
+def build_panel_command(url: str, paths: list[str], args) -> int:
+    """``cts build-panel --devlake URL OUT [--project NAME]``: read, build, check, write.
+
+    Prints the DevLake warnings and any panel warning, never the password; returns the exit
+    code (2 on bad input, with the reason on stderr).
+    """
+    import sys
+    import time
+
+    from cts.core.exceptions import PanelError
+    from cts.panel import load_panel, write_panel
+    from cts.sources.build import build_panel
+
+    started = time.perf_counter()
+    if len(paths) != 1:
+        print("cts build-panel: with --devlake give only OUT", file=sys.stderr)
+        return 2
+    engine = getattr(args, "engine", "duckdb")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PanelWarning)
+        try:
+            events = read_events(
+                url,
+                project=args.project,
+                allow_missing_ai=args.allow_missing_ai,
+                progress=True,
+            )
+            panel = build_panel(events, engine=engine, progress=True)
+            load_panel(panel)  # the built panel must pass the contract before it is written
+            path = write_panel(panel, paths[0])
+        except (EventError, PanelError) as error:
+            print(f"cts build-panel: {error}", file=sys.stderr)
+            return 2
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(
+        f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
+        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) from DevLake "
+        f"{database_url(url).render_as_string(hide_password=True)} in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+# --- connecting and checking ------------------------------------------------------------------
+
+
+def _mask_text(text: str) -> str:
+    """``text`` with the password of a URL-like ``user:password@`` replaced."""
+    import re
+
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", text)
+
+
+def _reason(error: BaseException, address) -> str:
+    """The driver's reason in one line, never with the password."""
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    if address is not None and address.password:
+        text = text.replace(str(address.password), "***")
+    return _mask_text(text)
+
+
+class _connect:
+    """A read-only connection in UTC, or an :class:`EventError` naming the database."""
+
+    def __init__(self, engine, address, shown: str) -> None:
+        self.engine, self.address, self.shown = engine, address, shown
+
+    def __enter__(self):
+        from sqlalchemy import text
+
+        try:
+            self.connection = self.engine.connect()
+        except Exception as error:
+            raise EventError(
+                f"cannot connect to DevLake database {self.shown}: {_reason(error, self.address)}"
+            ) from None
+        if self.engine.dialect.name == "postgresql":
+            setup = ["SET TIME ZONE 'UTC'", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
+        else:  # DevLake writes DATETIME in UTC (its DB_URL has loc=UTC)
+            setup = ["SET time_zone = '+00:00'", "SET SESSION TRANSACTION READ ONLY"]
+        for statement in setup:
+            self.connection.execute(text(statement))
+        self.connection.commit()
+        return self.connection
+
+    def __exit__(self, *exc) -> None:
+        self.connection.rollback()  # nothing to keep: the session is read-only
+        self.connection.close()
+
+
+def _inspect(connection, address, shown: str) -> _Source:
+    """The DevLake tables and columns present; an error naming every one missing."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    tables = {
+        name: {c["name"] for c in inspector.get_columns(name)}
+        for name in COLUMNS
+        if name in present
+    }
+    source = _Source(address.database, shown, connection.dialect.name, tables)
+    problems = [f"table `{name}` is missing" for name in _REQUIRED if name not in tables]
+    if "incidents" not in tables and "issues" not in tables:
+        problems.append("tables `incidents` and `issues` are missing (pages)")
+    for name, columns in tables.items():
+        lacking = [c for c in COLUMNS[name] if c not in columns]
+        if lacking:
+            problems.append(
+                f"table `{name}` lacks column(s) {', '.join(f'`{c}`' for c in lacking)}"
+            )
+    if problems:
+        if not tables:
+            problems = ["it holds none of DevLake's tables (is it DevLake's database?)"]
+        raise EventError([f"DevLake database `{source.name}` ({shown}): {p}" for p in problems])
+    return source
+
+
+def _ai_tables(query: _Queries, source: _Source, allow_missing_ai: bool) -> list[str]:
+    present = [t for t in AI_TABLES if t in source.tables]
+    with_rows = [t for t in present if query.has_rows(t)]
+    if not with_rows:
+        what = (
+            f"its table(s) {', '.join(f'`{t}`' for t in present)} are empty"
+            if present
+            else f"neither `{'` nor `'.join(AI_TABLES)}` exists"
+        )
+        if not allow_missing_ai:
+            raise EventError(
+                f"DevLake database `{source.name}` has no AI-assistant data ({what}): "
+                "`ai_active_builders` cannot be counted, and zeros would claim nobody used an "
+                "assistant. Collect it with DevLake's gh-copilot or q_dev plugin, or pass "
+                "allow_missing_ai=True (cts build-panel --allow-missing-ai) to build a panel "
+                "for cost and drivers only, with ai_active_builders = 0"
+            )
+        warnings.warn(
+            f"DevLake database `{source.name}` has no AI-assistant data ({what}): "
+            "`ai_active_builders` is 0 everywhere, which means unknown, not unused; do not "
+            "estimate the adoption effect from this panel",
+            DevLakeWarning,
+            stacklevel=3,
+        )
+        return []
+    for table in AI_TABLES:
+        if table not in present:
+            warnings.warn(
+                f"DevLake database `{source.name}` has no table `{table}` (DevLake before "
+                f"v1.0.2, or its plugin not installed): AI use recorded there is not counted; "
+                f"`ai_active_builders` comes from {', '.join(f'`{t}`' for t in with_rows)}",
+                DevLakeWarning,
+                stacklevel=3,
+            )
+    return with_rows
+
+
+# --- the queries ------------------------------------------------------------------------------
+
+
+class _Queries:
+    """The SQL, one method per event kind, for one connection (PostgreSQL or MySQL)."""
+
+    def __init__(self, connection, source: _Source, project, bots, main_branches) -> None:
+        self.connection, self.source, self.project = connection, source, project
+        self.bots, self.main_branches = bots, main_branches
+        self.salt = secrets.token_hex(16)  # per call: the hashes match no list of known ids
+        self.quote = connection.dialect.identifier_preparer.quote
+        self.postgres = source.dialect == "postgresql"
+
+    # building blocks
+
+    def week(self, expression: str) -> str:
+        """The Monday (a DATE) of a timestamp or date, in UTC."""
+        if self.postgres:
+            return f"CAST(date_trunc('week', {expression}) AS DATE)"
+        return f"DATE_SUB(DATE({expression}), INTERVAL WEEKDAY({expression}) DAY)"
+
+    def params(self) -> dict:
+        return {
+            "project": self.project,
+            "bots": list(self.bots),
+            "main_branches": list(self.main_branches),
+        }
+
+    def run(self, sql: str) -> pd.DataFrame:
+        from sqlalchemy import bindparam, text
+
+        statement = text(sql)
+        for name in ("bots", "main_branches"):
+            if f":{name}" in sql:
+                statement = statement.bindparams(bindparam(name, expanding=True))
+        wanted = {k: v for k, v in self.params().items() if f":{k}" in sql}
+        try:
+            result = self.connection.execute(statement, wanted)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        except Exception as error:
+            raise EventError(
+                f"DevLake database `{self.source.name}` ({self.source.shown}): a query failed: "
+                f"{_reason(error, None)}"
+            ) from None
+
+    def has_rows(self, table: str) -> bool:
+        return len(self.run(f"SELECT 1 AS x FROM {table} LIMIT 1")) > 0
+
+    def bot_accounts(self) -> str:
+        """Account ids of bots."""
+        rules = ["a.user_name LIKE '%[bot]'"] + (["a.user_name IN :bots"] if self.bots else [])
+        if "_tool_github_accounts" in self.source.tables:
+            rules.append(
+                "a.user_name IN (SELECT g.login FROM _tool_github_accounts g WHERE g.type = 'Bot')"
+            )
+        return f"SELECT a.id FROM accounts a WHERE {' OR '.join(rules)}"
+
+    def members(self) -> str:
+        """Account -> (user, team) for the accounts of people on teams, bots left out."""
+        return f"""SELECT ua.account_id, ua.user_id, COALESCE(NULLIF(t.name, ''), t.id) AS team_id
+            FROM user_accounts ua
+            JOIN team_users tu ON tu.user_id = ua.user_id
+            JOIN teams t ON t.id = tu.team_id
+            WHERE ua.account_id NOT IN ({self.bot_accounts()})"""
+
+    def in_project(self, table: str, column: str) -> str:
+        if self.project is None:
+            return "1 = 1"
+        return (
+            f"{column} IN (SELECT pm.row_id FROM project_mapping pm WHERE "
+            f"pm.project_name = :project AND pm.{self.quote('table')} = '{table}')"
+        )
+
+    def check_project(self) -> None:
+        if self.project is None:
+            return
+        if "project_mapping" not in self.source.tables:
+            raise EventError(
+                f"DevLake database `{self.source.name}` has no table `project_mapping`: "
+                f"cannot select project {self.project!r}"
+            )
+        found = self.run("SELECT COUNT(*) AS n FROM project_mapping WHERE project_name = :project")[
+            "n"
+        ].iloc[0]
+        if found == 0:
+            known = self.run(
+                "SELECT DISTINCT project_name FROM project_mapping ORDER BY project_name LIMIT 20"
+            )["project_name"].tolist()
+            raise EventError(
+                f"DevLake database `{self.source.name}` has no project {self.project!r} in table "
+                f"`project_mapping` (column `project_name`); projects: "
+                + (", ".join(map(repr, known)) or "none")
+            )
+
+    # the events: each a query of (team_id, time) rows, aggregated by :meth:`weekly`
+
+    def merged_prs(self, *, revert: bool) -> str:
+        is_revert = "(pr.title LIKE 'Revert \"%' OR pr.head_ref LIKE 'revert-%')"
+        into_main = "pr.base_ref IN :main_branches" if self.main_branches else "1 = 0"
+        kind = f"{is_revert} AND {into_main}" if revert else f"NOT {is_revert}"
+        return f"""SELECT m.team_id, pr.merged_date AS at
+            FROM pull_requests pr JOIN ({self.members()}) m ON m.account_id = pr.author_id
+            WHERE pr.status = 'MERGED' AND pr.merged_date IS NOT NULL AND {kind}
+              AND {self.in_project("repos", "pr.base_repo_id")}"""
+
+    def deployments(self) -> str:
+        # One per deployment and team of its commits' authors, at its last finish (DORA by team).
+        return f"""SELECT d.team_id, d.at FROM (
+                SELECT cdc.cicd_deployment_id, m.team_id, MAX(cdc.finished_date) AS at
+                FROM cicd_deployment_commits cdc
+                JOIN commits c ON c.sha = cdc.commit_sha
+                JOIN ({self.members()}) m ON m.account_id = c.author_id
+                WHERE cdc.result = 'SUCCESS' AND cdc.environment = 'PRODUCTION'
+                  AND cdc.finished_date IS NOT NULL
+                  AND {self.in_project("cicd_scopes", "cdc.cicd_scope_id")}
+                GROUP BY cdc.cicd_deployment_id, m.team_id
+            ) d"""
+
+    def incident_source(self) -> tuple[str, str]:
+        """``FROM`` clause (alias ``i``) and scope condition of the incidents."""
+        if "incidents" in self.source.tables:
+            if self.project is None:
+                return "incidents i", "1 = 1"
+            scope = (
+                f"EXISTS (SELECT 1 FROM project_mapping pm WHERE pm.project_name = :project "
+                f"AND pm.{self.quote('table')} = i.{self.quote('table')} "
+                f"AND pm.row_id = i.scope_id)"
+            )
+            return "incidents i", scope
+        source = "(SELECT * FROM issues WHERE type = 'INCIDENT') i"
+        if self.project is None:
+            return source, "1 = 1"
+        scope = (
+            "i.id IN (SELECT bi.issue_id FROM board_issues bi WHERE "
+            f"{self.in_project('boards', 'bi.board_id')})"
+        )
+        return source, scope
+
+    def incidents(self) -> str:
+        source, scope = self.incident_source()
+        return f"""SELECT m.team_id, i.created_date AS at
+            FROM {source} JOIN ({self.members()}) m ON m.account_id = i.assignee_id
+            WHERE i.created_date IS NOT NULL AND {scope}"""
+
+    def weekly(self, events: str) -> pd.DataFrame:
+        """Events per team and week (their Monday)."""
+        return self.run(
+            f"SELECT e.team_id, {self.week('e.at')} AS week, COUNT(*) AS n FROM ({events}) e "
+            f"GROUP BY e.team_id, {self.week('e.at')}"
+        )
+
+    def ai_days(self, ai_tables: list[str], *, mapped: bool = True) -> str:
+        """(account, day) of AI-assistant activity, from every AI table present."""
+        parts = []
+        for table in ai_tables:
+            login, day, active = AI_TABLES[table]
+            parts.append(
+                f"SELECT a.id AS account_id, x.{day} AS at FROM {table} x "
+                f"JOIN accounts a ON a.user_name = x.{login} WHERE {active}"
+            )
+        return " UNION ALL ".join(parts)
+
+    def ai_usage(self, ai_tables: list[str]) -> pd.DataFrame:
+        """Distinct (person, team, week) of AI use, hashed after de-duplication."""
+        if not ai_tables:
+            return pd.DataFrame({"person_id": [], "team_id": [], "week": []})
+        return self.run(
+            f"""SELECT md5(CONCAT('{self.salt}', u.user_id)) AS person_id, u.team_id, u.week FROM (
+                SELECT DISTINCT m.user_id, m.team_id, {self.week("d.at")} AS week
+                FROM ({self.ai_days(ai_tables)}) d
+                JOIN ({self.members()}) m ON m.account_id = d.account_id
+            ) u"""
+        )
+
+    def roster(self, ai_tables: list[str]) -> pd.DataFrame:
+        """Each person's first and last activity, per team."""
+        activity = [
+            "SELECT c.author_id AS account_id, c.authored_date AS at FROM commits c",
+            "SELECT pr.author_id, pr.merged_date FROM pull_requests pr "
+            "WHERE pr.status = 'MERGED' AND pr.merged_date IS NOT NULL",
+        ]
+        if ai_tables:
+            activity.append(self.ai_days(ai_tables))
+        spans = f"""SELECT a.account_id, MIN(a.at) AS first_at, MAX(a.at) AS last_at
+            FROM ({" UNION ALL ".join(activity)}) a GROUP BY a.account_id"""
+        return self.run(
+            f"""SELECT md5(CONCAT('{self.salt}', p.user_id)) AS person_id, p.team_id,
+                       p.start_date, p.end_date FROM (
+                SELECT m.user_id, m.team_id, MIN(s.first_at) AS start_date,
+                       MAX(s.last_at) AS end_date
+                FROM ({spans}) s JOIN ({self.members()}) m ON m.account_id = s.account_id
+                GROUP BY m.user_id, m.team_id
+            ) p"""
+        )
+
+    def unmapped(self, ai_tables: list[str]) -> dict[str, tuple[int, int]]:
+        """Work that reaches no team: kind -> (events, accounts), and bots' work."""
+        members = (
+            "SELECT ua.account_id FROM user_accounts ua "
+            "JOIN team_users tu ON tu.user_id = ua.user_id"
+        )
+        bots = self.bot_accounts()
+        prs = f"""SELECT pr.author_id AS account_id FROM pull_requests pr
+            WHERE pr.status = 'MERGED' AND pr.merged_date IS NOT NULL
+              AND {self.in_project("repos", "pr.base_repo_id")}"""
+        deployed = f"""SELECT cdc.cicd_deployment_id AS event, c.author_id AS account_id
+            FROM cicd_deployment_commits cdc JOIN commits c ON c.sha = cdc.commit_sha
+            WHERE cdc.result = 'SUCCESS' AND cdc.environment = 'PRODUCTION'
+              AND cdc.finished_date IS NOT NULL
+              AND {self.in_project("cicd_scopes", "cdc.cicd_scope_id")}"""
+        source, scope = self.incident_source()
+        incidents = f"SELECT i.assignee_id AS account_id FROM {source} WHERE {scope}"
+        kinds = {
+            "merged pull request(s)": prs,
+            "incident(s)": incidents,
+        }
+        if ai_tables:
+            kinds["AI-assistant day(s)"] = self.ai_days(ai_tables)
+        counts: dict[str, tuple[int, int]] = {}
+        for kind, events in kinds.items():
+            row = self.run(
+                f"""SELECT COUNT(*) AS n, COUNT(DISTINCT e.account_id) AS accounts
+                FROM ({events}) e WHERE (e.account_id IS NULL OR e.account_id NOT IN ({members}))
+                  AND (e.account_id IS NULL OR e.account_id NOT IN ({bots}))"""
+            ).iloc[0]
+            counts[kind] = (int(row["n"]), int(row["accounts"]))
+        # A deployment reaches no team when none of its commits' authors is on one.
+        row = self.run(
+            f"""SELECT COUNT(*) AS n, COUNT(DISTINCT u.account_id) AS accounts FROM (
+                SELECT d.event, MIN(d.account_id) AS account_id FROM ({deployed}) d
+                GROUP BY d.event
+                HAVING SUM(CASE WHEN d.account_id IN (SELECT x.account_id FROM ({self.members()}) x)
+                                THEN 1 ELSE 0 END) = 0
+            ) u"""
+        ).iloc[0]
+        counts["production deployment(s)"] = (int(row["n"]), int(row["accounts"]))
+        row = self.run(
+            f"""SELECT COUNT(*) AS n, COUNT(DISTINCT e.account_id) AS accounts FROM ({prs}) e
+            WHERE e.account_id IN ({bots})"""
+        ).iloc[0]
+        counts["bots"] = (int(row["n"]), int(row["accounts"]))
+        return counts
+
+
+def _warn_unmapped(counts: dict[str, tuple[int, int]], source: _Source) -> None:
+    bot_prs, bot_accounts = counts.pop("bots")
+    lost = {kind: n for kind, (n, _) in counts.items() if n}
+    if lost:
+        accounts = max(a for _, a in counts.values())
+        warnings.warn(
+            f"DevLake database `{source.name}`: work of at least {accounts:,} account(s) that "
+            f"belong to no team (user_accounts -> team_users) is not in the panel: "
+            + ", ".join(f"{n:,} {kind}" for kind, n in lost.items())
+            + "; map those people to teams in DevLake (teams.csv, users.csv) to count it",
+            DevLakeWarning,
+            stacklevel=3,
+        )
+    if bot_prs:
+        warnings.warn(
+            f"DevLake database `{source.name}`: {bot_prs:,} merged pull request(s) of "
+            f"{bot_accounts:,} bot account(s) are left out (bots are never builders)",
+            DevLakeWarning,
+            stacklevel=3,
+        )
+
+
+# --- to the event-log contract ----------------------------------------------------------------
+
+
+def _events(weekly: pd.DataFrame, time: str) -> pd.DataFrame:
+    """One row per event, dated its week's Monday, from counts per team and week."""
+    counts = weekly["n"].astype("int64").to_numpy()
+    return pd.DataFrame(
+        {
+            "team_id": np.repeat(weekly["team_id"].astype(str).to_numpy(), counts),
+            time: np.repeat(_dates(weekly["week"]).to_numpy(), counts),
+        }
+    )
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(values, utc=True)
+    return stamps.dt.tz_localize(None).astype("datetime64[s]")
+
+
+def _empty(name: str) -> pd.DataFrame:
+    table = TABLES[name]
+    columns = {c: pd.Series([], dtype=object) for c in table.columns}
+    for column in (*table.columns, *table.optional_times):
+        if column.endswith(("_at", "_date")):
+            columns[column] = pd.Series([], dtype="datetime64[s]")
+    return pd.DataFrame(columns)
+
+
+def _event_tables(tables: dict[str, pd.DataFrame], scoped: bool) -> dict[str, pd.DataFrame]:
+    events = {
+        "code_reviews": _events(tables["code_reviews"], "merged_at"),
+        "rollbacks": _events(tables["rollbacks"], "rolled_back_at"),
+        "deployments": _events(tables["deployments"], "deployed_at"),
+        "pages": _events(tables["pages"], "paged_at"),
+    }
+    usage = tables["ai_usage"]
+    events["ai_usage"] = pd.DataFrame(
+        {
+            "person_id": usage["person_id"].astype(str),
+            "team_id": usage["team_id"].astype(str),
+            "used_at": _dates(usage["week"]),
+        }
+    )
+    roster = tables["roster"]
+    roster = pd.DataFrame(
+        {
+            "person_id": roster["person_id"].astype(str),
+            "team_id": roster["team_id"].astype(str),
+            "start_date": _dates(roster["start_date"]),
+            "end_date": _dates(roster["end_date"]),
+        }
+    )
+    if scoped:  # a project: only the teams with work in it
+        working = set().union(*(set(e["team_id"]) for e in events.values()))
+        roster = roster.loc[roster["team_id"].isin(working)]
+    # Work of a team none of whose people has any activity (e.g. only incidents assigned):
+    # no builders, so no panel row to count it in.
+    on_roster = set(roster["team_id"])
+    dropped = {n: int((~e["team_id"].isin(on_roster)).sum()) for n, e in events.items()}
+    if any(dropped.values()):
+        warnings.warn(
+            "DevLake: work of teams with no active builder (no commit, merged pull request or "
+            "AI-assistant day of any member) is not in the panel: "
+            + ", ".join(f"{n:,} {name}" for name, n in dropped.items() if n),
+            DevLakeWarning,
+            stacklevel=3,
+        )
+        events = {n: e.loc[e["team_id"].isin(on_roster)] for n, e in events.items()}
+    events["roster"] = roster.reset_index(drop=True)
+    events = {n: e.reset_index(drop=True) for n, e in events.items()}
+    events["interventions"] = _empty("interventions")
+    events["oncall"] = _empty("oncall")
+    warnings.warn(
+        "DevLake records no manual pipeline interventions and no on-call rota: "
+        "`manual_interventions` and `oncall_builders` are 0 (unknown, not none); add an "
+        "`interventions` or `oncall` table (e.g. a PagerDuty export) to the events to fill them",
+        DevLakeWarning,
+        stacklevel=3,
+    )
+    return events

@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
 import warnings
 from collections.abc import Iterator
@@ -23,10 +24,12 @@ from cts.panel import in_window, load_panel
 
 __all__ = [
     "HEADLINE_MIME",
+    "LOADED_PANEL_ENV",
     "collect_warnings",
     "headline",
     "load",
     "provenance",
+    "save_loaded_panel",
     "sha256",
     "show_notes",
     "styled",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 HEADLINE_MIME = "application/vnd.cts.headline+json"
+#: Environment variable naming a panel the report builder loaded and validated once for every
+#: notebook of a run (see :func:`save_loaded_panel`).
+LOADED_PANEL_ENV = "CTS_LOADED_PANEL"
 _PACKAGES = ("pandas", "numpy", "pyfixest", "linearmodels", "statsmodels", "scipy", "matplotlib")
 
 
@@ -47,11 +53,38 @@ def load(
     Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
     report can show them as text rather than as stderr.
     """
-    with collect_warnings() as notes:
-        panel = load_panel(panel_path)
+    panel, notes = _loaded(panel_path)
     windowed = panel.loc[in_window(panel["week"], start, end)].reset_index(drop=True)
     windowed.attrs = panel.attrs
     return windowed, notes
+
+
+def save_loaded_panel(panel_path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+    """Load and validate a panel once and save it, with its notes, for the notebooks of a run.
+
+    Raises :class:`cts.PanelError` (whole) when the panel breaks the contract. Returns the saved
+    file's path, which the builder passes to the kernels in :data:`LOADED_PANEL_ENV`;
+    :func:`load` then reads it instead of validating the panel again.
+    """
+    source = Path(panel_path).resolve()
+    with collect_warnings() as notes:
+        panel = load_panel(source)
+    saved = Path(folder) / "loaded_panel.pickle"
+    with saved.open("wb") as file:  # our own file of this run: pickle keeps dtypes and attrs
+        pickle.dump({"source": str(source), "panel": panel, "notes": notes}, file)
+    return str(saved)
+
+
+def _loaded(panel_path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
+    saved = os.environ.get(LOADED_PANEL_ENV)
+    if saved and Path(saved).is_file():
+        with open(saved, "rb") as file:
+            content = pickle.load(file)
+        if content["source"] == str(Path(panel_path).resolve()):
+            return content["panel"], content["notes"]
+    with collect_warnings() as notes:
+        panel = load_panel(panel_path)
+    return panel, notes
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.estimators.dynamic import dynamic_panel
-from cts.panel import lag, require_columns, varying_columns
+from cts.panel import PanelError, lag, require_columns, varying_columns
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
 
@@ -78,6 +78,10 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    if panel["team_id"].nunique() < 2:
+        # With one team, team and week effects leave nothing to test (and pyfixest's demeaner
+        # aborts the process on it rather than raising).
+        raise PanelError("the exogeneity checks compare teams: the panel has only one team")
     controls = varying_columns(panel, controls, "control")
     data = panel.assign(
         _usage=panel[treatment],

@@ -27,7 +27,13 @@ from pathlib import Path
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
-from cts.reporting.notebook import HEADLINE_MIME, LOADED_PANEL_ENV, save_loaded_panel, sha256
+from cts.reporting.notebook import (
+    HEADLINE_MIME,
+    LOADED_PANEL_ENV,
+    SECTION_MIME,
+    save_loaded_panel,
+    sha256,
+)
 
 __all__ = [
     "ANALYSES",
@@ -97,6 +103,8 @@ class AnalysisRun:
     ok: bool
     seconds: float
     headlines: dict[str, str] = field(default_factory=dict)
+    #: Sections the panel could not support: title -> the reason the report gives.
+    not_estimable: dict[str, str] = field(default_factory=dict)
     error: str = ""
 
 
@@ -403,7 +411,11 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
     atomic_write_text(out / f"{analysis.name}.html", _to_html(notebook, hide_input=True))
     atomic_write_text(out / f"{analysis.name}.code.html", _to_html(notebook, hide_input=False))
     return AnalysisRun(
-        analysis, ok=True, seconds=time.perf_counter() - started, headlines=_headlines(notebook)
+        analysis,
+        ok=True,
+        seconds=time.perf_counter() - started,
+        headlines=_headlines(notebook),
+        not_estimable=_not_estimable(notebook),
     )
 
 
@@ -443,6 +455,16 @@ def _images_with_alt_text(notebook) -> None:
                 )
 
 
+def _not_estimable(notebook) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            outcome = output.get("data", {}).get(SECTION_MIME)
+            if outcome and not outcome.get("ok", True):
+                found[outcome["title"]] = outcome.get("reason", "")
+    return found
+
+
 def _headlines(notebook) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in notebook.cells:
@@ -467,6 +489,10 @@ def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
         figures = "".join(
             f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
             for k, v in run.headlines.items()
+        ) + "".join(
+            f'<li class="skipped"><b>{html.escape(title)}</b>: cannot be estimated on this panel '
+            "(the report says why)</li>"
+            for title in run.not_estimable
         )
         rows.append(f"<tr><td>{links}</td><td><ul>{figures}</ul></td><td>{status}</td></tr>")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -476,7 +502,9 @@ def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
 body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
-.failed {{ color: #b00; font-weight: bold; }} ul {{ margin: 0; padding-left: 1.2rem; }}
+.failed {{ color: #b00; font-weight: bold; }} .skipped {{ color: #8a5a00; }}
+pre.error {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
+ul {{ margin: 0; padding-left: 1.2rem; }}
 </style></head><body>
 <h1>cts reports</h1>
 <p>Panel <code>{html.escape(str(panel_path))}</code> (SHA-256 <code>{sha256(panel_path)}</code>),

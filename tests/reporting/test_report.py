@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from cts.reporting.builder import (
@@ -76,6 +77,52 @@ def test_report_builds_every_analysis_with_headlines(built):
     # The reader's version hides code; the analyst's shows it.
     assert "fit_drivers" not in (out / "02_drivers.html").read_text()
     assert "fit_drivers" in (out / "02_drivers.code.html").read_text()
+
+
+#: Smaller simulations for the extra panels: the sample's report covers the full settings.
+QUICK = {"power_reps": 10, "power_teams": [25], "power_weeks": [26], "inference_reps": 99}
+
+
+@pytest.mark.parametrize("shape", ["without_architecture", "one_repository"])
+def test_every_report_runs_on_every_panel_the_loader_accepts(tmp_path, shape):
+    """Sections that a panel cannot support say why; the rest of each report still runs."""
+    panel = pd.read_csv(SAMPLE, dtype={"team_id": str})
+    if shape == "without_architecture":
+        panel = panel.drop(columns="architecture")
+        missing = {"01_cost_to_serve": "--unit deployments", "02_drivers": "Drivers"}
+    else:  # what `cts build-panel --git` makes of one repository: one team, no pipeline data
+        panel = panel.loc[panel["team_id"] == panel["team_id"].iloc[0]]
+        panel[["pages", "manual_interventions", "oncall_builders"]] = 0
+        missing = {"03_adoption_effect_cr_velocity": "Adoption effect", "05_impact": "worth"}
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    out = tmp_path / "reports"
+    runs = build_reports(path, out, parameters=QUICK, progress=False)
+    assert all(r.ok for r in runs), [(r.analysis.name, r.error) for r in runs if not r.ok]
+    for name, title in missing.items():
+        report = (out / f"{name}.html").read_text()
+        assert "cannot be estimated on this panel" in report and title in report, name
+        assert "Traceback" not in report
+
+
+def test_a_section_that_cannot_be_estimated_says_why_and_the_next_runs(capsys):
+    from numpy.linalg import LinAlgError
+
+    from cts.reporting.notebook import section
+
+    with section("Singular"):
+        raise LinAlgError("Singular matrix")
+    with section("Singular"):
+        undefined_name  # noqa: B018, F821 - a later block of the failed section: skipped
+    with section("Fine"):
+        shown = 1
+    assert shown == 1
+    printed = capsys.readouterr().out
+    assert "Singular cannot be estimated on this panel: LinAlgError: Singular matrix" in printed
+    with pytest.raises(AssertionError), section("Fine"):
+        raise AssertionError("a failed check still stops the notebook")
+    with pytest.raises(KeyError), section("Other"):
+        raise KeyError("a bug is not a property of the data")
 
 
 def _tiny_notebook(path: Path, source: str) -> None:

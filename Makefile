@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv with cts and its dev tools (about 1 min)
 
-$(DEFAULT_PANEL): $(VENV)/.installed cts/simulate.py
+$(DEFAULT_PANEL): $(VENV)/.installed $(wildcard cts/simulate/*.py)
 	$(PY) -m cts data $@
 
 data: $(DEFAULT_PANEL)  ## simulate the default panel: 1,000 teams x 156 weeks, truth beside it
@@ -32,7 +32,7 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv], or SOURCES=sources.toml, or DEVLAKE=postgresql://user@host/lake [PROJECT=name]'; exit 2; fi
 
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
-	$(PY) -m cts report --panel $(PANEL) --out reports
+	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY))
 
 test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample)
 	$(VENV)/bin/ruff check cts tests benchmarks

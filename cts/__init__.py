@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "REQUIRED_COLUMNS": "cts.panel.schema",
     "lag": "cts.panel.lags",
     "load_panel": "cts.panel.load",
+    "to_weekly": "cts.panel.weekly",
     "suppress_small_teams": "cts.panel.load",
     "write_panel": "cts.panel.write",
     # sources

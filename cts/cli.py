@@ -122,7 +122,12 @@ def _team_map(path: str | None) -> dict[str, str] | None:
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
 
 
+#: ``cts report --unit`` names -> panel columns.
+_UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": "commits_shipped"}
+
+
 def _report(args: argparse.Namespace) -> int:
+    from cts.core.exceptions import PanelError
     from cts.reporting.builder import build_reports
 
     started = time.perf_counter()
@@ -131,13 +136,23 @@ def _report(args: argparse.Namespace) -> int:
         parameters["start"] = args.start
     if args.end:
         parameters["end"] = args.end
+    if args.unit != "auto":
+        parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
+    if args.currency:
+        parameters["currency"] = args.currency
     try:
         runs = build_reports(args.panel, args.out, parameters=parameters, workers=args.workers)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, PanelError, ValueError) as error:
         print(f"cts report: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"cts report: interrupted; notebooks and kernels stopped, {args.out} left as it was",
+            file=sys.stderr,
+        )
+        return 130
     for run in runs:
-        status = "ok" if run.ok else f"FAILED: {run.error}"
+        status = "ok" if run.ok else "FAILED: " + run.error.replace("\n", "\n" + " " * 56)
         print(f"  {run.analysis.name:<36} {run.seconds:5.1f} s  {status}")
     print(f"wrote {Path(args.out) / 'index.html'} in {time.perf_counter() - started:.0f} s")
     failed = [run.analysis.name for run in runs if not run.ok]
@@ -220,6 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--end", help="last week analysed (default: all)")
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--workers", type=int, help="notebooks at once (default: all cores)")
+    report.add_argument(
+        "--unit",
+        choices=["auto", *_UNIT_COLUMNS, "crs_merged"],
+        default="auto",
+        help="the unit of CTS-SW: deployments, crs (shipped CRs), commits (shipped commits) or "
+        "crs_merged; auto follows the `architecture` column, so a panel without one needs a unit "
+        "(default: %(default)s)",
+    )
+    report.add_argument(
+        "--currency", help="currency of cost_per_builder_week in the reports (default: USD)"
+    )
     report.set_defaults(run=_report)
 
     validate = commands.add_parser(

@@ -12,7 +12,14 @@ from statsmodels.stats.multitest import multipletests
 
 from cts.core.results import Result, TestStatistic
 from cts.estimators.dynamic import dynamic_panel
-from cts.panel import DEFAULT_CONTROLS, lag, require_columns, varying_columns, window_mask
+from cts.panel import (
+    DEFAULT_CONTROLS,
+    PanelError,
+    lag,
+    require_columns,
+    varying_columns,
+    window_mask,
+)
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
 
@@ -96,6 +103,10 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    if panel["team_id"].nunique() < 2:
+        # With one team, team and week effects leave nothing to test (and pyfixest's demeaner
+        # aborts the process on it rather than raising).
+        raise PanelError("the exogeneity checks compare teams: the panel has only one team")
     window = window_mask(panel, start, end)
     controls = varying_columns(panel.loc[window], controls, "control")
     data = panel.assign(

@@ -3,6 +3,7 @@
 from cts.core.exceptions import PanelError, PanelWarning
 from cts.panel.lags import lag, lag_term, lag_terms
 from cts.panel.load import (
+    WEEK_STARTS,
     load_panel,
     require_columns,
     suppress_small_teams,
@@ -17,6 +18,7 @@ from cts.panel.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
 )
+from cts.panel.weekly import to_weekly
 from cts.panel.window import in_window, set_window, window_mask, windowed
 from cts.panel.write import write_panel
 
@@ -27,6 +29,7 @@ __all__ = [
     "DERIVED_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "WEEK_STARTS",
     "PanelError",
     "PanelWarning",
     "in_window",
@@ -38,6 +41,7 @@ __all__ = [
     "set_window",
     "suppress_small_teams",
     "tidy_panel",
+    "to_weekly",
     "varying_columns",
     "window_mask",
     "windowed",

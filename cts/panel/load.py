@@ -26,6 +26,7 @@ from cts.panel.schema import (
 )
 
 __all__ = [
+    "WEEK_STARTS",
     "load_panel",
     "require_columns",
     "suppress_small_teams",
@@ -41,12 +42,18 @@ _PERSON_NAME = re.compile(
 )
 _EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _MAX_SHOWN = 5
+#: The days a week may start on in the input (``load_panel(week_start=...)``).
+WEEK_STARTS = ("monday", "sunday")
+_ISO_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{2})(?:-?([1-7]))?\s*$")
+_SLASHED_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})\s*$")
+_TIME_ZONE = re.compile(r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})\s*$", re.IGNORECASE)
 
 
 def load_panel(
     source: str | PathLike[str] | pd.DataFrame,
     *,
     min_team_size: int = 5,
+    week_start: str = "monday",
 ) -> pd.DataFrame:
     """Load and validate a team-week panel, and add derived rates.
 
@@ -57,6 +64,13 @@ def load_panel(
     min_team_size
         Team-weeks with fewer builders trigger a :class:`PanelWarning`; reports drop them with
         :func:`suppress_small_teams`. Stored in ``panel.attrs["min_team_size"]``.
+    week_start
+        ``"monday"`` (the contract) or ``"sunday"`` for a warehouse whose weeks start on Sunday:
+        each Sunday becomes the Monday after it (the week the two calendars share six days of).
+
+    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
+    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
+    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
 
     Returns
     -------
@@ -69,8 +83,10 @@ def load_panel(
     PanelError
         On any contract violation, listing every problem found with up to five rows each.
     """
+    if week_start not in WEEK_STARTS:
+        raise ValueError(f"week_start must be one of {', '.join(WEEK_STARTS)}, not {week_start!r}")
     raw = _read(source)
-    panel = _validate(raw)
+    panel = _validate(raw, week_start)
     for name, (numerator, denominator) in DERIVED_COLUMNS.items():
         panel[name] = panel[numerator] / panel[denominator].clip(lower=1)
     panel = panel.sort_values(["team_id", "week"], kind="stable", ignore_index=True)
@@ -171,7 +187,7 @@ def _describe(source: object) -> str:
 # --- validation ----------------------------------------------------------------------------------
 
 
-def _validate(frame: pd.DataFrame) -> pd.DataFrame:
+def _validate(frame: pd.DataFrame, week_start: str = "monday") -> pd.DataFrame:
     """Check the contract and return a typed copy; raise one PanelError listing all problems."""
     personal = [c for c in frame.columns if _PERSON_NAME.search(str(c))]
     if personal:
@@ -183,7 +199,7 @@ def _validate(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PanelError(
             f"required column(s) missing: {', '.join(f'`{c}`' for c in missing)} "
-            f"(found: {', '.join(map(str, frame.columns))})"
+            f"(found: {', '.join(map(str, frame.columns))})" + _rename_hint(missing, frame.columns)
         )
 
     problems: list[str] = []
@@ -193,15 +209,28 @@ def _validate(frame: pd.DataFrame) -> pd.DataFrame:
         if nan.any():
             problems.append(_problem(panel, nan, column, "missing values"))
 
-    panel["team_id"] = panel["team_id"].astype(str)
-    week = _parse_weeks(panel["week"])
+    panel["team_id"] = _team_ids(panel["team_id"])
+    week, week_problem = _parse_weeks(panel["week"])
+    if week_problem:
+        problems.append(week_problem)
+        week = pd.Series(pd.NaT, index=panel.index, dtype="datetime64[ns]")
     unparsed = week.isna() & panel["week"].notna()
-    if unparsed.any():
+    if unparsed.any() and not week_problem:
         problems.append(_problem(panel, unparsed, "week", "values that are not dates"))
+    if week_start == "sunday":
+        not_sunday = week.notna() & ((week.dt.day_of_week != 6) | (week != week.dt.normalize()))
+        if not_sunday.any():
+            problems.append(
+                _problem(
+                    panel, not_sunday, "week", "values that are not a Sunday (week_start='sunday')"
+                )
+            )
+        week = week + pd.Timedelta(days=1)
     not_monday = week.notna() & ((week.dt.day_of_week != 0) | (week != week.dt.normalize()))
-    if not_monday.any():
+    if not_monday.any() and week_start == "monday":
         problems.append(
             _problem(panel, not_monday, "week", "values that are not a Monday week start")
+            + _week_hint(panel, week, not_monday)
         )
     panel["week"] = week
 
@@ -225,11 +254,112 @@ def _validate(frame: pd.DataFrame) -> pd.DataFrame:
     return panel
 
 
-def _parse_weeks(values: pd.Series) -> pd.Series:
+def _team_ids(values: pd.Series) -> pd.Series:
+    """Team ids as the text the user wrote: a float column of whole numbers (what a reader makes
+    of ``1, 2, 3`` with a gap) gives ``"1"``, not ``"1.0"``."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole % 1 == 0).all():
+            return values.map(lambda v: v if pd.isna(v) else str(int(v)))
+    return values.map(lambda v: v if pd.isna(v) else str(v))
+
+
+def _parse_weeks(values: pd.Series) -> tuple[pd.Series, str]:
+    """Week starts as naive datetimes; or a message refusing the whole column.
+
+    Time-zoned values are converted to UTC and cut to their date; ISO weeks (``2025-W03``) are
+    their Monday. Day-first dates are refused: ``02/01/2025`` parses either way.
+    """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-    return parsed.astype("datetime64[ns]")
+        utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return utc.dt.normalize().astype("datetime64[ns]"), ""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]"), ""
+    text = values.where(values.isna(), values.astype(str))
+    present = text.dropna()
+    slashed = present.str.extract(_SLASHED_DATE).dropna().astype(int)
+    if len(slashed):
+        return values, _day_first_message(present, slashed)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    iso = present.str.extract(_ISO_WEEK).dropna(subset=[0, 1])
+    if len(iso):
+        iso_text = iso[0] + "-W" + iso[1] + "-" + iso[2].fillna("1")
+        parsed.loc[iso.index] = pd.to_datetime(iso_text, format="%G-W%V-%u", errors="coerce")
+    rest = present.drop(index=iso.index)
+    if len(rest):
+        zoned = rest.str.contains(_TIME_ZONE)
+        stamps = pd.to_datetime(rest, errors="coerce", format="mixed", utc=True)
+        stamps = stamps.dt.tz_localize(None)
+        stamps = stamps.where(~zoned, stamps.dt.normalize())  # zoned: UTC, then the date
+        parsed.loc[rest.index] = stamps.astype("datetime64[ns]")
+    return parsed, ""
+
+
+def _day_first_message(present: pd.Series, slashed: pd.DataFrame) -> str:
+    def mondays(day: pd.Series, month: pd.Series) -> int:
+        dates = pd.to_datetime(
+            pd.DataFrame({"year": slashed[2], "month": month, "day": day}), errors="coerce"
+        )
+        return int((dates.dt.day_of_week == 0).sum())
+
+    day_first, month_first = mondays(slashed[0], slashed[1]), mondays(slashed[1], slashed[0])
+    example = present.loc[slashed.index[0]]
+    message = (
+        f"column `week` has {len(slashed):,} dates written like {example!r}, which reads both "
+        "day-first and month-first; nothing was guessed. Write ISO dates (YYYY-MM-DD)"
+    )
+    if day_first == len(slashed) and month_first < len(slashed):
+        message += (
+            ": read day-first, every one is a Monday, e.g. "
+            "`df['week'] = pd.to_datetime(df['week'], dayfirst=True)`"
+        )
+    elif month_first == len(slashed) and day_first < len(slashed):
+        message += (
+            ": read month-first, every one is a Monday, e.g. "
+            "`df['week'] = pd.to_datetime(df['week'], format='%m/%d/%Y')`"
+        )
+    return message + "."
+
+
+def _week_hint(panel: pd.DataFrame, week: pd.Series, not_monday: pd.Series) -> str:
+    """What to do about weeks that are not Mondays, when the pattern says."""
+    dated = week.dropna()
+    if (dated.dt.day_of_week == 6).all() and (dated == dated.dt.normalize()).all():
+        return (
+            f"\nAll {len(dated):,} rows are Sundays: weeks starting Sunday? Pass "
+            "load_panel(..., week_start='sunday') to count each as the Monday after it."
+        )
+    monday = week.dt.to_period("W-SUN").dt.start_time
+    per_week = pd.DataFrame({"team_id": panel["team_id"], "monday": monday}).value_counts()
+    if len(per_week) and per_week.max() > 1 and not_monday.mean() > 0.5:
+        (team, start), rows = per_week.idxmax(), per_week.max()
+        return (
+            f"\nThe rows look daily ({team} has {rows} rows in the week of {start:%Y-%m-%d}): "
+            "aggregate them to weeks with cts.panel.to_weekly(daily), then load the result."
+        )
+    return ""
+
+
+def _rename_hint(missing: list[str], found: Iterable[object]) -> str:
+    """`TeamId` -> `team_id`: close matches of the missing names among the columns found."""
+    import difflib
+
+    found = [str(c) for c in found]
+    normal = {_snake(c): c for c in found}
+    renames = {}
+    for column in missing:
+        close = difflib.get_close_matches(column, list(normal), n=1, cutoff=0.8)
+        if close and normal[close[0]] not in renames:
+            renames[normal[close[0]]] = column
+    if not renames:
+        return ""
+    return f". Close matches: rename them with df.rename(columns={renames!r})"
+
+
+def _snake(name: str) -> str:
+    """``TeamId`` / ``team-id`` / ``Team ID`` -> ``team_id``."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
 
 
 def _check_counts(panel: pd.DataFrame, column: str) -> list[str]:
@@ -264,6 +394,9 @@ def _check_bounds(panel: pd.DataFrame) -> list[str]:
 def _check_optional(panel: pd.DataFrame) -> list[str]:
     problems = []
     if "architecture" in panel.columns:
+        # `Trunk` and ` service ` are what they say: case and spaces are not meaning.
+        spelled = panel["architecture"].astype("string").str.strip().str.lower()
+        panel["architecture"] = spelled.where(spelled.isin(ARCHITECTURES), panel["architecture"])
         unknown = ~panel["architecture"].isin(ARCHITECTURES)
         if unknown.any():
             problems.append(

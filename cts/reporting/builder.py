@@ -3,28 +3,37 @@
 ``build_reports`` executes every notebook in :data:`ANALYSES` (in parallel, each in its own
 kernel), converts each to HTML twice (input hidden for readers, code visible for analysts) and
 writes ``index.html`` with the headline numbers each notebook published through
-:func:`cts.reporting.notebook.headline`. Outputs are written to temporary files and moved into
-place when complete; a notebook that fails is saved with its error under ``failed/`` and its
-previous good HTML stays.
+:func:`cts.reporting.notebook.headline`. A run is one consistent set: it is built in a fresh
+folder that replaces the reports folder when complete; a notebook that fails is saved with its
+error under ``failed/`` and no older report stands in for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import importlib.metadata
 import multiprocessing
 import os
+import shutil
+import signal
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
-from cts.reporting.notebook import HEADLINE_MIME, sha256
+from cts.reporting.notebook import (
+    HEADLINE_MIME,
+    LOADED_PANEL_ENV,
+    SECTION_MIME,
+    save_loaded_panel,
+    sha256,
+)
 
 __all__ = [
     "ANALYSES",
@@ -32,6 +41,7 @@ __all__ = [
     "Analysis",
     "AnalysisRun",
     "build_reports",
+    "error_message",
     "ipc_kernel_manager",
 ]
 
@@ -93,6 +103,8 @@ class AnalysisRun:
     ok: bool
     seconds: float
     headlines: dict[str, str] = field(default_factory=dict)
+    #: Sections the panel could not support: title -> the reason the report gives.
+    not_estimable: dict[str, str] = field(default_factory=dict)
     error: str = ""
 
 
@@ -106,7 +118,15 @@ def build_reports(
     workers: int | None = None,
     progress: bool = True,
 ) -> list[AnalysisRun]:
-    """Execute every analysis notebook on a panel and write the HTML reports and index.
+    """Execute every analysis notebook on a panel and publish the HTML reports and index.
+
+    The panel is validated once, before any notebook starts. The reports are built in a fresh
+    folder beside ``out_dir`` that replaces it only when every notebook has finished, so the
+    folder never mixes this run's reports with an earlier run's: an analysis that fails shows its
+    failure (``failed/<name>.html``), not an older success. Files in ``out_dir`` that are not
+    reports (e.g. ``validation.md``) are carried over. On Ctrl-C the running notebooks and their
+    kernels are stopped within seconds, ``out_dir`` is left as it was and ``KeyboardInterrupt``
+    is raised.
 
     Parameters
     ----------
@@ -130,31 +150,193 @@ def build_reports(
     -------
     list of AnalysisRun
         In the order of ``analyses``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no panel at ``panel_path``.
+    PanelError
+        When the panel breaks the contract (nothing is run and ``out_dir`` is not touched).
+    ValueError
+        When ``out_dir`` holds the panel, the notebooks or the working directory.
     """
     panel_path = Path(panel_path).resolve()
     if not panel_path.is_file():
         raise FileNotFoundError(f"no panel at {panel_path}: run `make data` or pass --panel")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    common = {"panel_path": str(panel_path), **(parameters or {})}
-    jobs = [(a, common, str(Path(notebooks_dir).resolve()), str(out.resolve())) for a in analyses]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    runs: dict[str, AnalysisRun] = {}
-    bar = tqdm(total=len(jobs), disable=not progress, desc="reports", unit="notebook")
-    # Separate processes: each notebook has its own kernel anyway, and papermill's event loop
-    # is not meant to be shared between threads.
+    out = Path(out_dir).resolve()
+    notebooks_dir = Path(notebooks_dir).resolve()
+    for inside in (panel_path, notebooks_dir, Path.cwd().resolve()):
+        if inside == out or out in inside.parents:
+            raise ValueError(
+                f"the reports folder {out} would replace {inside}: pass a folder of its own "
+                "(e.g. --out reports)"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cts-report-") as scratch:
+        # Validate once (a PanelError stops the run here, whole) and hand every notebook the
+        # loaded panel, so none re-reads and re-validates it.
+        common = {"panel_path": str(panel_path), **(parameters or {})}
+        environment = {LOADED_PANEL_ENV: save_loaded_panel(panel_path, Path(scratch))}
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        try:
+            runs = _run_all(
+                analyses,
+                common,
+                notebooks_dir,
+                staging,
+                Path(scratch),
+                environment,
+                workers,
+                progress,
+            )
+            atomic_write_text(staging / "index.html", _index_html(runs, panel_path))
+            with _signals_deferred():
+                _swap_into_place(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return runs
+
+
+def _run_all(
+    analyses: tuple[Analysis, ...],
+    common: dict,
+    notebooks_dir: Path,
+    staging: Path,
+    scratch: Path,
+    environment: dict[str, str],
+    workers: int | None,
+    progress: bool,
+) -> list[AnalysisRun]:
+    """Run the notebooks, ``workers`` at a time, each in a process of its own.
+
+    Not :func:`cts.core.workers.run_jobs`: the builder reports each notebook as it finishes and,
+    on Ctrl-C, must cancel the queue and stop the running notebooks (and their kernels) within
+    seconds, which a pool's ``map`` cannot do.
+    """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_run_one, *job) for job in jobs]
-        for future in as_completed(futures):
-            run = future.result()
-            runs[run.analysis.name] = run
-            bar.set_postfix_str(f"{run.analysis.name} {'ok' if run.ok else 'FAILED'}")
-            bar.update()
-    bar.close()
-    ordered = [runs[a.name] for a in analyses]
-    atomic_write_text(out / "index.html", _index_html(ordered, panel_path))
-    return ordered
+    queue = list(enumerate(analyses))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(queue)))
+    running: dict = {}  # result connection -> (index, process)
+    runs: dict[int, AnalysisRun] = {}
+    bar = tqdm(total=len(queue), disable=not progress, desc="reports", unit="notebook")
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                index, analysis = queue.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                job = _Job(analysis, common, str(notebooks_dir), str(staging))
+                process = context.Process(
+                    target=_worker,
+                    args=(job, str(scratch / f"job{index}"), environment, send),
+                    name=f"cts-report-{analysis.name}",
+                )
+                process.start()
+                send.close()
+                running[receive] = (index, process, time.perf_counter())
+            for ready in connection_wait(list(running), timeout=1.0):
+                index, process, started = running.pop(ready)
+                try:
+                    run = ready.recv()
+                except EOFError:  # the worker died without an answer (killed, out of memory)
+                    process.join()
+                    log = scratch / f"job{index}" / "worker.log"
+                    tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+                    run = AnalysisRun(
+                        analyses[index],
+                        ok=False,
+                        seconds=time.perf_counter() - started,
+                        error=f"the notebook's process ended with exit code {process.exitcode}"
+                        + (f"; its last output:\n{tail}" if tail else ""),
+                    )
+                ready.close()
+                process.join()
+                runs[index] = run
+                bar.set_postfix_str(f"{run.analysis.name} {'ok' if run.ok else 'FAILED'}")
+                bar.update()
+    except BaseException:
+        _stop([process for _, process, _ in running.values()])
+        raise
+    finally:
+        bar.close()
+    return [runs[i] for i in range(len(analyses))]
+
+
+def _stop(processes: list) -> None:
+    """Stop running notebooks within seconds. A terminal's Ctrl-C reaches the workers too, and
+    nbclient then shuts their kernels down; a worker still running after a grace period gets
+    SIGTERM (nbclient shuts its kernel down on that as well), then SIGKILL, and ipykernel exits
+    on its own once its parent process has gone."""
+    for grace, action in ((2.0, "terminate"), (2.0, "kill")):
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        alive = [process for process in processes if process.is_alive()]
+        if not alive:
+            return
+        for process in alive:
+            getattr(process, action)()
+    for process in processes:
+        process.join()
+
+
+@dataclass(frozen=True)
+class _Job:
+    analysis: Analysis
+    common: dict
+    notebooks_dir: str
+    out_dir: str
+
+
+def _worker(job: _Job, scratch: str, environment: dict[str, str], send) -> None:
+    """One notebook in a spawned process; the AnalysisRun goes back through ``send``."""
+    # The terminal's Ctrl-C reaches every process of the group: the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.makedirs(scratch, exist_ok=True)
+    # The worker's and its kernel's own output (papermill's log, ipykernel's notices) goes to a
+    # log in the scratch folder, not over the progress bar: failures come back as AnalysisRuns.
+    log = os.open(os.path.join(scratch, "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.update(environment)
+    # Connection files in the run's scratch folder, which the parent removes even if this
+    # process is killed.
+    os.environ["JUPYTER_RUNTIME_DIR"] = scratch
+    send.send(_run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir))
+    send.close()
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Ignore Ctrl-C for the milliseconds the finished set takes to move into place."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` by ``staging``, carrying over whatever in ``out`` is not a report."""
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private
+    if out.exists():
+        for entry in out.iterdir():
+            if not _is_report_output(entry) and not (staging / entry.name).exists():
+                os.replace(entry, staging / entry.name)
+        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, retired / out.name)
+        os.replace(staging, out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
+def _is_report_output(entry: Path) -> bool:
+    """Files a report run writes (or that depict its reports): they belong to one run only."""
+    if entry.is_dir():
+        return entry.name in ("failed", "screenshots")
+    return entry.suffix == ".html"
 
 
 def ipc_kernel_manager(socket_dir: str):
@@ -219,22 +401,33 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
                     failed / f"{analysis.name}.html", _to_html(notebook, hide_input=False)
                 )
                 os.replace(executed, failed / f"{analysis.name}.ipynb")
-            message = str(error).strip().splitlines()
             return AnalysisRun(
                 analysis,
                 ok=False,
                 seconds=time.perf_counter() - started,
-                error=message[-1] if message else type(error).__name__,
+                error=error_message(error),
             )
         notebook = nbformat.read(executed, as_version=4)
     atomic_write_text(out / f"{analysis.name}.html", _to_html(notebook, hide_input=True))
     atomic_write_text(out / f"{analysis.name}.code.html", _to_html(notebook, hide_input=False))
-    stale = out / "failed" / f"{analysis.name}.ipynb"
-    for path in (stale, stale.with_suffix(".html")):
-        path.unlink(missing_ok=True)
     return AnalysisRun(
-        analysis, ok=True, seconds=time.perf_counter() - started, headlines=_headlines(notebook)
+        analysis,
+        ok=True,
+        seconds=time.perf_counter() - started,
+        headlines=_headlines(notebook),
+        not_estimable=_not_estimable(notebook),
     )
+
+
+def error_message(error: BaseException) -> str:
+    """The whole message of a notebook's failure: ``Name: message`` with every line, and the
+    cell it came from (not papermill's traceback, whose last line is all a terminal showed)."""
+    ename, evalue = getattr(error, "ename", None), getattr(error, "evalue", None)
+    if ename is None:
+        ename, evalue = type(error).__name__, str(error)
+    where = getattr(error, "exec_count", None)
+    text = f"{ename}: {evalue}".strip() if evalue else ename
+    return f"{text}\n(in cell [{where}])" if where is not None else text
 
 
 def _to_html(notebook, *, hide_input: bool) -> str:
@@ -262,6 +455,16 @@ def _images_with_alt_text(notebook) -> None:
                 )
 
 
+def _not_estimable(notebook) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            outcome = output.get("data", {}).get(SECTION_MIME)
+            if outcome and not outcome.get("ok", True):
+                found[outcome["title"]] = outcome.get("reason", "")
+    return found
+
+
 def _headlines(notebook) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in notebook.cells:
@@ -279,10 +482,17 @@ def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
             status = f"ok, {run.seconds:.0f} s"
         else:
             links = f'{title} (<a href="failed/{name}.html">failed run</a>)'
-            status = f'<span class="failed">FAILED</span>: {html.escape(run.error)}'
+            status = (
+                '<span class="failed">FAILED</span>'
+                f'<pre class="error">{html.escape(run.error)}</pre>'
+            )
         figures = "".join(
             f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
             for k, v in run.headlines.items()
+        ) + "".join(
+            f'<li class="skipped"><b>{html.escape(title)}</b>: cannot be estimated on this panel '
+            "(the report says why)</li>"
+            for title in run.not_estimable
         )
         rows.append(f"<tr><td>{links}</td><td><ul>{figures}</ul></td><td>{status}</td></tr>")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -292,7 +502,9 @@ def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
 body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
-.failed {{ color: #b00; font-weight: bold; }} ul {{ margin: 0; padding-left: 1.2rem; }}
+.failed {{ color: #b00; font-weight: bold; }} .skipped {{ color: #8a5a00; }}
+pre.error {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
+ul {{ margin: 0; padding-left: 1.2rem; }}
 </style></head><body>
 <h1>cts reports</h1>
 <p>Panel <code>{html.escape(str(panel_path))}</code> (SHA-256 <code>{sha256(panel_path)}</code>),

@@ -9,24 +9,33 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import html
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cts.panel import load_panel, set_window
 
 __all__ = [
     "HEADLINE_MIME",
+    "SECTION_MIME",
+    "SECTION_NEEDS",
+    "LOADED_PANEL_ENV",
     "collect_warnings",
     "headline",
     "load",
+    "money_headlines",
     "provenance",
+    "save_loaded_panel",
+    "section",
     "sha256",
     "show_notes",
     "styled",
@@ -34,6 +43,67 @@ __all__ = [
 ]
 
 HEADLINE_MIME = "application/vnd.cts.headline+json"
+#: A section's outcome (``{"title", "ok", "reason"}``), published for the index.
+SECTION_MIME = "application/vnd.cts.section+json"
+#: Errors that mean "this panel cannot support this estimate" (PanelError is a ValueError).
+_NOT_ESTIMABLE = (ValueError, ZeroDivisionError, np.linalg.LinAlgError)
+_failed_sections: dict[str, str] = {}
+#: What each report section needs from the data, said when a panel cannot support it.
+SECTION_NEEDS: dict[str, str] = {
+    "Cost to serve": (
+        "It needs a unit for every team: an `architecture` column (service, monolith or trunk),"
+        " or one unit for all: `cts report --unit deployments` (or crs, commits)."
+    ),
+    "Drivers": (
+        "It needs a CTS-SW for several teams and periods (a unit for every team, see the cost "
+        "report) and drivers that vary within teams."
+    ),
+    "Adoption effect": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+    "Estimators side by side": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+    "Exogeneity checks": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+    "Event study": (
+        "It needs teams that adopt (usage reaching `threshold`) in different weeks and teams "
+        "not yet adopting to compare them with."
+    ),
+    "Which teams gain more": (
+        "It needs several teams in each group of a trait (architecture, team size, baseline "
+        "velocity) and variation in AI usage within them."
+    ),
+    "Power": (
+        "It needs a panel the simulator can be calibrated to: several teams with varying usage "
+        "and outcome."
+    ),
+    "With few teams": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+    "What adoption is worth": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+    "Several initiatives at once": (
+        "It needs several teams whose AI usage changes at different times, and enough weeks per"
+        " team for a lagged outcome (a panel of one team, or of teams that never use the "
+        "assistant, cannot identify an effect)."
+    ),
+}
+#: Environment variable naming a panel the report builder loaded and validated once for every
+#: notebook of a run (see :func:`save_loaded_panel`).
+LOADED_PANEL_ENV = "CTS_LOADED_PANEL"
 _PACKAGES = ("pandas", "numpy", "pyfixest", "linearmodels", "statsmodels", "scipy", "matplotlib")
 
 
@@ -49,9 +119,36 @@ def load(
     and the :class:`cts.PanelWarning` messages raised while loading, so the report can show them
     as text rather than as stderr.
     """
+    panel, notes = _loaded(panel_path)
+    return set_window(panel, start, end), notes
+
+
+def save_loaded_panel(panel_path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+    """Load and validate a panel once and save it, with its notes, for the notebooks of a run.
+
+    Raises :class:`cts.PanelError` (whole) when the panel breaks the contract. Returns the saved
+    file's path, which the builder passes to the kernels in :data:`LOADED_PANEL_ENV`;
+    :func:`load` then reads it instead of validating the panel again.
+    """
+    source = Path(panel_path).resolve()
+    with collect_warnings() as notes:
+        panel = load_panel(source)
+    saved = Path(folder) / "loaded_panel.pickle"
+    with saved.open("wb") as file:  # our own file of this run: pickle keeps dtypes and attrs
+        pickle.dump({"source": str(source), "panel": panel, "notes": notes}, file)
+    return str(saved)
+
+
+def _loaded(panel_path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
+    saved = os.environ.get(LOADED_PANEL_ENV)
+    if saved and Path(saved).is_file():
+        with open(saved, "rb") as file:
+            content = pickle.load(file)
+        if content["source"] == str(Path(panel_path).resolve()):
+            return content["panel"], content["notes"]
     with collect_warnings() as notes:
         panel = load_panel(panel_path)
-    return set_window(panel, start, end), notes
+    return panel, notes
 
 
 @contextlib.contextmanager
@@ -72,12 +169,65 @@ def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
     display(Markdown(f"**{heading}**\n\n{body}"))
 
 
+@contextlib.contextmanager
+def section(title: str, needs: str | None = None) -> Iterator[None]:
+    """Run one section of a report so that a panel which cannot support it costs only it.
+
+    When the block raises a "cannot be estimated" error (:class:`cts.PanelError`, another
+    ``ValueError``, a singular matrix), the report says so in plain words, with the whole
+    message and what the data would need (``needs``, by default :data:`SECTION_NEEDS`), and
+    the notebook goes on. Later blocks under the same ``title`` are skipped quietly (they use
+    what the failed block did not make); other errors, and failed assertions in a section that
+    ran, still stop the notebook.
+    """
+    needs = SECTION_NEEDS.get(title, "") if needs is None else needs
+    failed_before = title in _failed_sections
+    try:
+        yield
+    except Exception as error:
+        if failed_before:
+            return  # what this block needed was never made: the section's note says why
+        if not isinstance(error, _NOT_ESTIMABLE):
+            raise
+        from IPython.display import display
+
+        reason = f"{type(error).__name__}: {error}".strip()
+        _failed_sections[title] = reason
+        need = f"<p>{html.escape(needs)}</p>" if needs else ""
+        display(
+            {
+                "text/html": (
+                    f'<div class="cts-not-estimable"><p><b>{html.escape(title)}</b> cannot be '
+                    "estimated on this panel, so this section is left out; the rest of the "
+                    f"report stands.</p>{need}<p>Why:</p>"
+                    f'<pre style="white-space: pre-wrap">{html.escape(reason)}</pre></div>'
+                ),
+                "text/plain": f"{title} cannot be estimated on this panel: {reason}",
+                SECTION_MIME: {"title": title, "ok": False, "reason": reason, "needs": needs},
+            },
+            raw=True,
+        )
+
+
 def headline(values: dict[str, str]) -> None:
     """Display headline figures, and publish them for ``index.html``."""
     from IPython.display import display
 
     markdown = "\n".join(f"- **{key}**: {value}" for key, value in values.items())
     display({"text/markdown": markdown, HEADLINE_MIME: dict(values)}, raw=True)
+
+
+def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+    """Headlines in money for a :class:`cts.analyses.cost.CostToServe` when the panel (or the
+    caller) gave a cost per builder-week: CTS-SW in ``currency`` and the cost per builder-week."""
+    totals = cost.totals().iloc[0]
+    if not np.isfinite(totals.get("cts_sw_cost", np.nan)):
+        return {"CTS-SW in money": "no cost per builder-week given"}
+    per_builder_week = totals["cost"] / totals["builder_weeks"]
+    return {
+        "CTS-SW in money": f"{currency} {totals['cts_sw_cost']:,.0f} per unit",
+        "cost per builder-week": f"{currency} {per_builder_week:,.0f}",
+    }
 
 
 def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):

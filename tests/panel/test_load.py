@@ -251,3 +251,117 @@ def test_lag_on_integer_time_and_unsorted_rows():
 def test_lag_refuses_duplicate_keys():
     with pytest.raises(PanelError, match="not unique"):
         lag(pd.concat([_tiny(), _tiny()]), "pages")
+
+
+# --- messages that say what to do (and fixes where the intent is unambiguous) --------------------
+
+
+def _csv(frame: pd.DataFrame, tmp_path, name="p.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2025-01-06 00:00:00 UTC", "2025-01-06T00:00:00.000Z", "2025-01-06T03:00:00+02:00"],
+)
+def test_time_zoned_weeks_are_utc_then_the_date(tmp_path, text):
+    frame = _tiny()
+    frame["week"] = frame["week"].dt.strftime("%Y-%m-%d") + text[10:]
+    expected = load_panel(_tiny())["week"]
+    pd.testing.assert_series_equal(load_panel(_csv(frame, tmp_path))["week"], expected)
+    zoned = _tiny()
+    zoned["week"] = zoned["week"].dt.tz_localize("America/New_York")  # 05:00 UTC, same date
+    pd.testing.assert_series_equal(load_panel(zoned)["week"], expected)
+
+
+def test_iso_week_strings_are_their_monday(tmp_path):
+    frame = _tiny()
+    frame["week"] = frame["week"].dt.strftime("%G-W%V")
+    assert frame["week"].iloc[0] == "2025-W02"
+    loaded = load_panel(_csv(frame, tmp_path))
+    pd.testing.assert_series_equal(loaded["week"], load_panel(_tiny())["week"])
+
+
+def test_sunday_weeks_are_named_and_read_with_week_start(tmp_path):
+    frame = _tiny()
+    frame["week"] = frame["week"] - pd.Timedelta(days=1)
+    with pytest.raises(PanelError, match="All 6 rows are Sundays") as error:
+        load_panel(frame)
+    assert "week_start='sunday'" in str(error.value)
+    loaded = load_panel(frame, week_start="sunday")
+    pd.testing.assert_series_equal(loaded["week"], load_panel(_tiny())["week"])
+    with pytest.raises(PanelError, match="not a Sunday"):
+        load_panel(_tiny(), week_start="sunday")
+    with pytest.raises(ValueError, match="week_start"):
+        load_panel(_tiny(), week_start="friday")
+
+
+def test_daily_rows_point_to_to_weekly_which_aggregates_them():
+    days = []
+    for team in ("team-a", "team-b"):
+        for date in pd.date_range("2025-01-06", periods=21, freq="D"):
+            days.append(
+                {
+                    "team_id": team,
+                    "day": date,
+                    "n_builders": 6 + date.day_of_week % 2,
+                    "crs_merged": 2,
+                    "deployments": 1,
+                    "rollbacks": 0,
+                    "manual_interventions": 1,
+                    "pages": 0,
+                    "oncall_builders": 1,
+                    "ai_active_builders": 3,
+                }
+            )
+    daily = pd.DataFrame(days)
+    with pytest.raises(PanelError, match="look daily") as error:
+        load_panel(daily.rename(columns={"day": "week"}))
+    assert "cts.panel.to_weekly(daily)" in str(error.value)
+    weekly = cts.to_weekly(daily)
+    panel = load_panel(weekly)
+    assert len(panel) == 6 and (panel["crs_merged"] == 14).all()
+    assert (panel["n_builders"] == 7).all() and (panel["deployments"] == 7).all()
+    assert list(panel["week"].drop_duplicates()) == list(
+        pd.date_range("2025-01-06", periods=3, freq="7D")
+    )
+
+
+def test_close_column_names_are_suggested():
+    frame = _tiny().rename(columns={"team_id": "TeamId", "n_builders": "N Builders"})
+    with pytest.raises(PanelError, match="missing: `team_id`, `n_builders`") as error:
+        load_panel(frame)
+    assert "df.rename(columns={'TeamId': 'team_id', 'N Builders': 'n_builders'})" in str(
+        error.value
+    )
+
+
+def test_architecture_ignores_case_and_spaces():
+    frame = _tiny(architecture=["Trunk", " SERVICE"] * 3)
+    assert set(load_panel(frame)["architecture"]) == {"trunk", "service"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reading"), [("%d/%m/%Y", "day-first"), ("%m/%d/%Y", "month-first")]
+)
+def test_slashed_dates_are_refused_whole_with_the_reading_that_gives_mondays(
+    tmp_path, fmt, reading
+):
+    frame = _tiny()
+    frame["week"] = frame["week"].dt.strftime(fmt)  # 06/01/2025 or 01/06/2025 ...
+    with pytest.raises(PanelError, match="reads both day-first and month-first") as error:
+        load_panel(_csv(frame, tmp_path))
+    message = str(error.value)
+    assert f"read {reading}, every one is a Monday" in message
+    assert "not dates" not in message  # one message for the column, not a partial parse
+
+
+def test_team_ids_are_the_text_written_never_floats(tmp_path):
+    frame = _tiny()
+    frame["team_id"] = [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    assert load_panel(frame)["team_id"].unique().tolist() == ["1", "2"]
+    path = tmp_path / "ids.csv"
+    _tiny(team_id=["1", "1", "1", "007", "007", "007"]).to_csv(path, index=False)
+    assert load_panel(path)["team_id"].unique().tolist() == ["007", "1"]

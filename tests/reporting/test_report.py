@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from cts.reporting.builder import (
@@ -77,6 +79,52 @@ def test_report_builds_every_analysis_with_headlines(built):
     assert "fit_drivers" in (out / "02_drivers.code.html").read_text()
 
 
+#: Smaller simulations for the extra panels: the sample's report covers the full settings.
+QUICK = {"power_reps": 10, "power_teams": [25], "power_weeks": [26], "inference_reps": 99}
+
+
+@pytest.mark.parametrize("shape", ["without_architecture", "one_repository"])
+def test_every_report_runs_on_every_panel_the_loader_accepts(tmp_path, shape):
+    """Sections that a panel cannot support say why; the rest of each report still runs."""
+    panel = pd.read_csv(SAMPLE, dtype={"team_id": str})
+    if shape == "without_architecture":
+        panel = panel.drop(columns="architecture")
+        missing = {"01_cost_to_serve": "--unit deployments", "02_drivers": "Drivers"}
+    else:  # what `cts build-panel --git` makes of one repository: one team, no pipeline data
+        panel = panel.loc[panel["team_id"] == panel["team_id"].iloc[0]]
+        panel[["pages", "manual_interventions", "oncall_builders"]] = 0
+        missing = {"03_adoption_effect_cr_velocity": "Adoption effect", "05_impact": "worth"}
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    out = tmp_path / "reports"
+    runs = build_reports(path, out, parameters=QUICK, progress=False)
+    assert all(r.ok for r in runs), [(r.analysis.name, r.error) for r in runs if not r.ok]
+    for name, title in missing.items():
+        report = (out / f"{name}.html").read_text()
+        assert "cannot be estimated on this panel" in report and title in report, name
+        assert "Traceback" not in report
+
+
+def test_a_section_that_cannot_be_estimated_says_why_and_the_next_runs(capsys):
+    from numpy.linalg import LinAlgError
+
+    from cts.reporting.notebook import section
+
+    with section("Singular"):
+        raise LinAlgError("Singular matrix")
+    with section("Singular"):
+        undefined_name  # noqa: B018, F821 - a later block of the failed section: skipped
+    with section("Fine"):
+        shown = 1
+    assert shown == 1
+    printed = capsys.readouterr().out
+    assert "Singular cannot be estimated on this panel: LinAlgError: Singular matrix" in printed
+    with pytest.raises(AssertionError), section("Fine"):
+        raise AssertionError("a failed check still stops the notebook")
+    with pytest.raises(KeyError), section("Other"):
+        raise KeyError("a bug is not a property of the data")
+
+
 def _tiny_notebook(path: Path, source: str) -> None:
     notebook = nbformat.v4.new_notebook()
     parameters = nbformat.v4.new_code_cell('panel_path = ""\nstart = None\nend = None\nseed = 0')
@@ -91,7 +139,7 @@ def _tiny_notebook(path: Path, source: str) -> None:
     nbformat.write(notebook, path)
 
 
-def test_a_failing_notebook_keeps_the_last_good_report_and_the_others_run(tmp_path):
+def test_a_run_is_one_set_a_failure_shows_its_error_not_an_older_success(tmp_path):
     notebooks, out = tmp_path / "notebooks", tmp_path / "reports"
     notebooks.mkdir()
     _tiny_notebook(notebooks / "good.ipynb", "print('fine')")
@@ -99,14 +147,23 @@ def test_a_failing_notebook_keeps_the_last_good_report_and_the_others_run(tmp_pa
     analyses = (Analysis("good", "good.ipynb", "Good"), Analysis("flaky", "flaky.ipynb", "Flaky"))
     first = build_reports(SAMPLE, out, analyses=analyses, notebooks_dir=notebooks, progress=False)
     assert all(r.ok for r in first)
-    _tiny_notebook(notebooks / "flaky.ipynb", "raise RuntimeError('broken analysis')")
+    (out / "validation.md").write_text("kept")  # not a report: carried over
+    (out / "screenshots").mkdir()  # pictures of the old reports: not carried over
+    _tiny_notebook(
+        notebooks / "flaky.ipynb", "from cts import PanelError\nraise PanelError(['one', 'two'])"
+    )
     second = build_reports(SAMPLE, out, analyses=analyses, notebooks_dir=notebooks, progress=False)
     assert [r.ok for r in second] == [True, False]
-    assert "broken analysis" in second[1].error
-    assert "first run" in (out / "flaky.html").read_text()  # last good report untouched
+    # The whole message, every line, not only its last.
+    assert second[1].error.startswith("PanelError: one\n\ntwo"), second[1].error
+    assert not (out / "flaky.html").exists()  # the earlier run's success is gone
     failed = nbformat.read(out / "failed" / "flaky.ipynb", as_version=4)
     assert failed.cells[-1].outputs[-1]["output_type"] == "error"
-    assert "FAILED" in (out / "index.html").read_text()
+    index = (out / "index.html").read_text()
+    assert "FAILED" in index and "one\n\ntwo" in index and 'href="failed/flaky.html"' in index
+    assert (out / "validation.md").read_text() == "kept"
+    assert not (out / "screenshots").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notebooks", "reports"]  # no leftovers
     # The command line names the failure and exits non-zero.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
@@ -125,6 +182,80 @@ def test_a_failing_notebook_keeps_the_last_good_report_and_the_others_run(tmp_pa
         env=env,
     )
     assert result.returncode == 2 and "no panel at" in result.stderr
+
+
+def test_a_bad_panel_is_refused_whole_before_any_notebook_runs(tmp_path):
+    bad = tmp_path / "bad.csv"
+    rows = SAMPLE.read_text().splitlines()
+    # Two problems: the terminal must show both, with their rows, not the last line alone.
+    rows[1] = rows[1].replace(",22,56,", ",-3,56,")
+    rows[2] = rows[2].replace("2023-06-05", "2023-06-06")
+    bad.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "index.html").write_text("previous run")
+    result = subprocess.run(
+        [sys.executable, "-m", "cts", "report", "--panel", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "`n_builders` has values below 1" in result.stderr
+    assert "not a Monday week start" in result.stderr and "2023-06-06" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out / "index.html").read_text() == "previous run"
+
+
+def test_ctrl_c_stops_kernels_and_leaves_the_previous_set(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) stops the run within seconds, shuts the
+    kernels down, prints one line, exits 130 and leaves the last complete set as it was."""
+    notebooks, out = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    marker = tmp_path / "kernel.pid"
+    _tiny_notebook(notebooks / "quick.ipynb", "print('previous set')")
+    analyses = (Analysis("slow", "quick.ipynb", "Slow"),)
+    build_reports(SAMPLE, out, analyses=analyses, notebooks_dir=notebooks, progress=False)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _tiny_notebook(
+        notebooks / "quick.ipynb",
+        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)",
+    )
+    script = (
+        "import sys\n"
+        "from cts.reporting.builder import Analysis, build_reports\n"
+        "from cts.cli import main\n"
+        "try:\n"
+        f"    build_reports({str(SAMPLE)!r}, {str(out)!r}, analyses=(Analysis('slow', "
+        f"'quick.ipynb', 'Slow'),), notebooks_dir={str(notebooks)!r}, progress=False)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', file=sys.stderr)\n"
+        "    sys.exit(130)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # its own process group, as a terminal would give it
+    )
+    deadline = time.monotonic() + 240
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert marker.exists(), process.communicate(timeout=5)
+    kernel = int(marker.read_text())
+    os.killpg(process.pid, signal.SIGINT)
+    interrupted = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - interrupted < 10
+    assert process.returncode == 130 and stderr.strip() == "interrupted", stderr
+    time.sleep(3)
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)  # the kernel is gone
+    after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kernel.pid", "notebooks", "reports"]
 
 
 def test_report_kernels_are_shut_down_without_an_interrupt():

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.wald import wald_test
 from cts.panel import lag, require_columns, varying_columns
 
 __all__ = ["ExogeneityChecks", "exogeneity_checks"]
@@ -23,8 +25,11 @@ class ExogeneityChecks:
     Attributes
     ----------
     table
-        One row per check: ``statistic`` (chi-squared), ``df``, ``p_value``, ``p_adjusted``
-        (Holm, across all checks), ``flagged`` (``p_adjusted < alpha``) and ``verdict``.
+        One row per check: ``statistic`` (Wald chi-squared), ``df``, ``p_value`` (Hotelling's
+        T-squared over teams for the controls, :func:`cts.estimators.wald.wald_test`),
+        ``p_adjusted`` (Holm, across the checks computed), ``flagged`` (``p_adjusted < alpha``)
+        and ``verdict``. A check the data cannot support (a singular covariance) has NaN
+        numbers, is never flagged, and its verdict says why.
     alpha
         Family-wise significance level.
     """
@@ -84,30 +89,52 @@ def exogeneity_checks(
         _usage_lag=lag(panel, treatment),
         _usage_lead=lag(panel, treatment, -1),
     )
-    rows = {}
+    rows, reasons = {}, {}
     for control in controls:
+        name = f"{control} responds to usage"
         fit = pf.feols(
             "_control ~ _usage + _usage_lag | team_id + week",
             data.assign(_control=data[control]).dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
-        wald = fit.wald_test(distribution="chi2")
-        rows[f"{control} responds to usage"] = (
-            float(wald["statistic"]),
-            2,
-            float(wald["pvalue"]),
-            control,
+        # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
+        coef = fit.coef()
+        test, note = wald_test(
+            coef,
+            pd.DataFrame(np.asarray(fit._vcov), index=coef.index, columns=coef.index),
+            name=name,
+            null=f"`{control}` does not respond to usage",
+            n_clusters=int(data["team_id"].nunique()),
         )
+        if test is None or test.df < len(coef):
+            rows[name] = (float("nan"), len(coef), float("nan"), control)
+            reasons[name] = note or f"{name} not computed"
+        else:
+            rows[name] = (test.statistic, test.df, test.p_value, control)
     placebo = dynamic_panel(data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week")
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
-    rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+    if np.isfinite(z):
+        rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+    else:
+        rows["lead placebo"] = (float("nan"), 1, float("nan"), "")
+        reasons["lead placebo"] = "lead placebo not computed: its standard error is not finite"
 
     table = pd.DataFrame.from_dict(
         rows, orient="index", columns=["statistic", "df", "p_value", "_control"]
     )
-    table["p_adjusted"] = multipletests(table["p_value"], method="holm")[1]
+    computed = table["p_value"].notna()
+    table["p_adjusted"] = float("nan")
+    if computed.any():
+        table.loc[computed, "p_adjusted"] = multipletests(
+            table.loc[computed, "p_value"], method="holm"
+        )[1]
     table["flagged"] = table["p_adjusted"] < alpha
-    table["verdict"] = [_verdict(name, row, outcome, treatment) for name, row in table.iterrows()]
+    table["verdict"] = [
+        reasons[name] + "; the data would need more teams"
+        if name in reasons
+        else _verdict(name, row, outcome, treatment)
+        for name, row in table.iterrows()
+    ]
     table.index.name = "check"
     return ExogeneityChecks(table=table.drop(columns="_control"), alpha=alpha)
 

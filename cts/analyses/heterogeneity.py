@@ -238,6 +238,10 @@ def _equal_effects_p(estimates: np.ndarray, variances: np.ndarray) -> float:
     """Wald test that group effects are equal, treating groups as independent."""
     if len(estimates) < 2:
         return float("nan")
+    if not (
+        np.isfinite(estimates).all() and np.isfinite(variances).all() and (variances > 0).all()
+    ):
+        return float("nan")  # a group without a finite, positive variance cannot be tested
     weights = 1 / variances
     pooled = np.sum(weights * estimates) / weights.sum()
     chi2 = float(np.sum(weights * (estimates - pooled) ** 2))

@@ -11,6 +11,7 @@ import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.estimators.dynamic import dynamic_panel
 from cts.estimators.wald import wald_test
 from cts.panel import lag, require_columns, varying_columns
@@ -83,6 +84,8 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    # The checks are regressions of the adoption model's kind: refused where it is.
+    identification(panel, treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     controls = varying_columns(panel, controls, "control")
     data = panel.assign(
         _usage=panel[treatment],

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.core.results import critical_value
 from cts.estimators.demean import demean
 from cts.panel import PanelError, lag, require_columns, varying_columns
@@ -122,6 +123,8 @@ def heterogeneous_effects(
     if not by:
         raise ValueError("by must name at least one team characteristic")
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    # Effects by trait are adoption effects: refused where the adoption effect is.
+    identification(panel, treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     traits = _team_traits(panel, outcome, treatment, by)
     by = varying_columns(traits, by, "team trait")
     if not by:

@@ -104,12 +104,34 @@ class EventStudy:
             null="no effect before adoption",
         )
 
+    @property
+    def ramp_explains_pretrend(self) -> bool:
+        """The pre-trend test rejects and usage ramped up for weeks before the threshold week."""
+        return bool(
+            np.isfinite(self.pretrend_p) and self.pretrend_p < 0.05 and self.ramp_weeks >= 2
+        )
+
+    @property
+    def pretrend_headline(self) -> str:
+        """The pre-trend test in one line, with its explanation or why it was not computed."""
+        if not np.isfinite(self.pretrend_p):
+            return self.pretrend_note or "not computed"
+        text = f"p = {self.pretrend_p:.3f} ({self.pretrend_df} pre-adoption weeks)"
+        if self.ramp_explains_pretrend:
+            text += (
+                f"; expected with a gradual ramp-up (median {self.ramp_weeks:g} weeks of use "
+                f"before reaching {self.threshold:.0%}), not by itself a sign of diverging trends"
+            )
+        if self.pretrend_note:
+            text += f"; {self.pretrend_note}"
+        return text
+
     def _pretrend_text(self) -> str:
         if not np.isfinite(self.pretrend_p):
             return f"Pre-trend test: {self.pretrend_note or 'not computed'}."
         if self.pretrend_p >= 0.05:
             verdict = "no evidence of pre-trends"
-        elif self.ramp_weeks >= 2:
+        elif self.ramp_explains_pretrend:
             verdict = (
                 f"pre-adoption effects are jointly non-zero, as expected with a gradual "
                 f"ramp-up: adopters used the assistant for a median of {self.ramp_weeks:g} "
@@ -284,7 +306,7 @@ def _missing_groups(timing: pd.DataFrame, threshold: float, adopters: int, contr
                 "no adopting team is observed for at least two weeks before adopting (adoption "
                 "from the first week leaves nothing to compare with)"
             )
-    if controls == 0:
+    if controls == 0 and ever.any():
         if ever.all():
             reasons.append("every team adopts")
         else:
@@ -307,8 +329,14 @@ def _explained(what: str) -> Iterator[None]:
         yield
     except PanelError:
         raise
-    except (ValueError, np.linalg.LinAlgError) as error:
-        if not any(word in str(error).lower() for word in ("collinear", "singular", "rank")):
+    except BaseException as error:
+        # pyfixest's Rust demeaner panics (pyo3 PanicException, a BaseException) on degenerate
+        # fixed-effect structures; rank failures arrive as ValueError or LinAlgError.
+        panicked = type(error).__name__ == "PanicException"
+        rank = isinstance(error, (ValueError, np.linalg.LinAlgError)) and any(
+            word in str(error).lower() for word in ("collinear", "singular", "rank")
+        )
+        if not (panicked or rank):
             raise
         raise PanelError(
             f"{what} cannot be estimated on this panel: adoption cannot be separated from the "
@@ -360,7 +388,24 @@ def group_time_effects(
     if base not in ("varying", "universal"):
         raise ValueError(f"base must be 'varying' or 'universal', not {base!r}")
     require_columns(data, (y, entity, time, group))
-    with warnings.catch_warnings():
+    # A unit treated from its first observed period has no period before treatment to compare
+    # with (the did R package drops cohorts treated in the first period too).
+    first = data.groupby(entity)[time].transform("min")
+    data = data.loc[data[group].eq(0) | (first < data[group])]
+    units = data.groupby(group)[entity].nunique()
+    if units.get(0, 0) == 0 or units.drop(0, errors="ignore").sum() == 0:
+        raise PanelError(
+            f"group-time effects need treated and never-treated units; `{group}` has "
+            f"{int(units.drop(0, errors='ignore').sum())} treated and {int(units.get(0, 0))} "
+            "never-treated (group 0)"
+        )
+    treated = data[group] > 0
+    if not (data.loc[~treated, time] >= data.loc[treated, group].min()).any():
+        raise PanelError(
+            "group-time effects need never-treated units observed in or after the first "
+            "treated period; none is, so nothing shows what the treated would have done"
+        )
+    with warnings.catch_warnings(), _explained("the group-time effects"):
         # pyfixest flags the estimator as beta (it reproduces the did package above, tested) and
         # drops cohort-period cells outside the data (e.g. a cohort's periods after the panel).
         warnings.filterwarnings("ignore", message=".*SaturatedEventStudyClass is currently in beta")
@@ -398,6 +443,8 @@ def _varying_base(
     rows, weights = [], []
     for g in sorted(set(long.index.get_level_values("group"))):
         for t in range(first_period + 1, g):
+            if (g, t - 1) not in long.index or (t < g - 1 and (g, t) not in long.index):
+                continue  # a cell pyfixest dropped (no data): its difference is not estimable
             row = pd.Series(0.0, index=long.index)
             if t < g - 1:
                 row[(g, t)] += 1.0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cts.panel import in_window, load_panel
+from cts.panel import in_window, load_panel, suppress_small_teams
 
 __all__ = [
     "HEADLINE_MIME",
@@ -28,6 +28,7 @@ __all__ = [
     "load",
     "provenance",
     "sha256",
+    "show_design",
     "show_notes",
     "styled",
     "truth_for",
@@ -44,6 +45,10 @@ def load(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Load a panel for a report, restricted to ``[start, end]``, with its data-quality notes.
 
+    This is the one place reports apply the privacy rule: team-weeks with fewer builders than
+    the panel's ``min_team_size`` are dropped (:func:`cts.suppress_small_teams`), because the
+    velocity of two or three people describes individuals; the notes say how many.
+
     Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
     report can show them as text rather than as stderr.
     """
@@ -51,7 +56,16 @@ def load(
         panel = load_panel(panel_path)
     windowed = panel.loc[in_window(panel["week"], start, end)].reset_index(drop=True)
     windowed.attrs = panel.attrs
-    return windowed, notes
+    kept = suppress_small_teams(windowed)
+    dropped = len(windowed) - len(kept)
+    if dropped:
+        notes.append(
+            f"{dropped:,} of {len(windowed):,} team-weeks with fewer than "
+            f"{kept.attrs['min_team_size']} builders are left out of this report "
+            f"({windowed['team_id'].nunique() - kept['team_id'].nunique():,} teams entirely), "
+            "because their velocity would describe individuals."
+        )
+    return kept, notes
 
 
 @contextlib.contextmanager
@@ -70,6 +84,27 @@ def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
 
     body = "\n".join(f"- {note}" for note in notes) if notes else "- none"
     display(Markdown(f"**{heading}**\n\n{body}"))
+
+
+def show_design(design) -> None:
+    """Display the design checks of :func:`cts.identification`: verdicts, caveats, refusals."""
+    from IPython.display import Markdown, display
+
+    rows = "\n".join(
+        f"| {row.check} | {row.value} | {row.verdict} | {row.consequence} |"
+        for row in design.table.itertuples()
+    )
+    refused = "".join(
+        f"\n- **Refused: {analysis}.** {why}" for analysis, why in design.refusals.items()
+    )
+    caveats = "".join(f"\n- {caveat}." for caveat in design.caveats)
+    display(
+        Markdown(
+            "**Design checks** (what this panel can identify)\n\n"
+            "| check | value | verdict | consequence |\n|---|---|---|---|\n"
+            f"{rows}\n\n**Caveats and refusals**\n{refused}{caveats or chr(10) + '- none'}"
+        )
+    )
 
 
 def headline(values: dict[str, str]) -> None:

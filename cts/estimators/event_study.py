@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from cts.core.exceptions import DesignWarning
+from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.core.results import TestStatistic, estimate_table
 from cts.estimators.design import MIN_TEAMS, adoption_timing, is_staggered
 from cts.estimators.wald import wald_test
@@ -267,12 +267,15 @@ def event_study(
         null="no effect before adoption",
         n_clusters=int(data["team_id"].nunique()),
     )
+    if note:
+        warnings.warn(note, DesignWarning, stacklevel=2)
     n_teams = int(data["team_id"].nunique())
     if n_teams < MIN_TEAMS:
         caveats.append(
             f"only {n_teams} teams: intervals clustered by team with normal critical values are "
             f"too narrow below about {MIN_TEAMS} teams, so read them as too precise"
         )
+        warnings.warn(caveats[-1], FewTeamsWarning, stacklevel=2)
     ramp = (timing["adoption_week"] - timing["first_use"]) / pd.Timedelta(weeks=1)
     return EventStudy(
         table=table,

@@ -24,6 +24,7 @@ from cts.panel import in_window, load_panel, suppress_small_teams
 __all__ = [
     "HEADLINE_MIME",
     "collect_warnings",
+    "design_markdown",
     "headline",
     "load",
     "provenance",
@@ -87,23 +88,24 @@ def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
 
 
 def show_design(design) -> None:
-    """Display the design checks of :func:`cts.identification`: verdicts, caveats, refusals."""
+    """Display the design checks of :func:`cts.identification` (see :func:`design_markdown`)."""
     from IPython.display import Markdown, display
 
+    display(Markdown(design_markdown(design)))
+
+
+def design_markdown(design) -> str:
+    """The design checks as Markdown: one table row per check, then refusals and caveats."""
     rows = "\n".join(
         f"| {row.check} | {row.value} | {row.verdict} | {row.consequence} |"
         for row in design.table.itertuples()
     )
-    refused = "".join(
-        f"\n- **Refused: {analysis}.** {why}" for analysis, why in design.refusals.items()
-    )
-    caveats = "".join(f"\n- {caveat}." for caveat in design.caveats)
-    display(
-        Markdown(
-            "**Design checks** (what this panel can identify)\n\n"
-            "| check | value | verdict | consequence |\n|---|---|---|---|\n"
-            f"{rows}\n\n**Caveats and refusals**\n{refused}{caveats or chr(10) + '- none'}"
-        )
+    lines = [f"- **Refused: {analysis}.** {why}" for analysis, why in design.refusals.items()]
+    lines += [f"- {caveat}." for caveat in design.caveats]
+    return (
+        "**Design checks** (what this panel can identify)\n\n"
+        "| check | value | verdict | consequence |\n|---|---|---|---|\n"
+        f"{rows}\n\n**Caveats and refusals**\n\n" + ("\n".join(lines) or "- none")
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.panel import in_window, load_panel, suppress_small_teams
 
 __all__ = [
@@ -88,10 +89,17 @@ def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
 
 
 def show_design(design) -> None:
-    """Display the design checks of :func:`cts.identification` (see :func:`design_markdown`)."""
+    """Display the design checks of :func:`cts.identification` (see :func:`design_markdown`).
+
+    The report now states every caveat in words at its top and next to each number, so the
+    analyses' :class:`cts.FewTeamsWarning` and :class:`cts.DesignWarning` repeats of them are
+    silenced for the rest of the notebook rather than printed to stderr.
+    """
     from IPython.display import Markdown, display
 
     display(Markdown(design_markdown(design)))
+    warnings.filterwarnings("ignore", category=FewTeamsWarning)
+    warnings.filterwarnings("ignore", category=DesignWarning)
 
 
 def design_markdown(design) -> str:

@@ -1,5 +1,7 @@
 """The notebook helpers: small teams are dropped in one place, design checks are shown."""
 
+import warnings
+
 import cts
 from cts.reporting import notebook
 
@@ -38,4 +40,8 @@ def test_design_markdown_lists_checks_caveats_and_refusals(tmp_path):
     assert f"- only {teams} teams" in shown and "Refused" not in shown
     refused = notebook.design_markdown(cts.identification(panel.assign(ai_usage_rate=0.0)))
     assert "**Refused: adoption effect.** no team's `ai_usage_rate` ever changes" in refused
-    notebook.show_design(cts.identification(panel))  # displays without error outside Jupyter
+    with warnings.catch_warnings():
+        notebook.show_design(cts.identification(panel))  # displays without error outside Jupyter
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.warn("shown already", cts.FewTeamsWarning, stacklevel=1)
+        assert caught == []  # the report states caveats in words; no stderr repeats

@@ -76,6 +76,8 @@ _EXPORTS: dict[str, str] = {
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
+    "Identification": "cts.analyses.identification",
+    "identification": "cts.analyses.identification",
     "UNITS": "cts.analyses.cost",
     "UNIT_BY_ARCHITECTURE": "cts.analyses.cost",
     "CostToServe": "cts.analyses.cost",

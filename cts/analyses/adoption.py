@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from cts.analyses.identification import (
+    ADOPTION_EFFECT,
+    MIN_ADOPTING_TEAMS,
+    MIN_TEAMS,
+    Identification,
+    identification,
+)
 from cts.core.results import Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
-from cts.panel import DEFAULT_CONTROLS, PanelWarning, require_columns, varying_columns, window_mask
+from cts.panel import (
+    DEFAULT_CONTROLS,
+    PanelError,
+    PanelWarning,
+    require_columns,
+    varying_columns,
+    window_mask,
+)
 
 __all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
 
@@ -35,6 +50,12 @@ class AdoptionEffect(Result):
         Adopters' mean outcome before their first week of use (for :meth:`relative`).
     model
         The underlying :class:`cts.effects.DynamicPanelResult`.
+    design
+        The design checks (:func:`cts.identification`) the estimate passed.
+    caveats
+        Plain sentences the estimate must be read with (printed by :meth:`summary`).
+    inference_reason
+        Why ``inference="auto"`` chose what it chose (empty when ``inference`` was given).
     """
 
     _metadata_fields = (
@@ -57,6 +78,9 @@ class AdoptionEffect(Result):
     n_weeks: int
     baseline: float
     model: DynamicPanelResult
+    design: Identification | None = None
+    caveats: list[str] = field(default_factory=list)
+    inference_reason: str = ""
 
     def relative(self) -> pd.DataFrame:
         """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
@@ -65,10 +89,12 @@ class AdoptionEffect(Result):
 
     def _inference_note(self) -> str:
         test = self.model.resampling
+        reason = f" ({self.inference_reason})" if self.inference_reason else ""
         if test is None:
-            return ""
+            return reason
         return (
-            f"; p-values and intervals of the effect from a {test.method} test, {test.reps:,} draws"
+            f"; p-values and intervals of the effect from a {test.method} test, {test.reps:,} "
+            f"draws{reason}"
         )
 
     @property
@@ -92,6 +118,8 @@ class AdoptionEffect(Result):
                 f"{long['ci_high']:+.3f}), i.e. {relative.loc['long_run', 'estimate_pct']:+.1f}% "
                 f"of adopters' pre-adoption mean ({self.baseline:.3f}).",
                 "",
+                *(f"Caveat: {caveat}." for caveat in self.caveats),
+                "",
                 self.table.round(4).to_string(),
             ]
         )
@@ -105,7 +133,7 @@ def estimate_adoption_effect(
     method: str = "bias_corrected",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    inference: str = "cluster",
+    inference: str = "auto",
     reps: int = 999,
     seed: int = 0,
 ) -> AdoptionEffect:
@@ -133,34 +161,65 @@ def estimate_adoption_effect(
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
     inference
-        How to test the effect. ``"cluster"`` (default): team-clustered SEs, normal intervals;
-        fine with many teams. With few teams (under about 50) clustered SEs over-reject; use
+        How to test the effect. ``"auto"`` (default): ``"wild_bootstrap"`` with fewer than
+        :data:`~cts.analyses.identification.MIN_TEAMS` (30) teams or fewer than
+        :data:`~cts.analyses.identification.MIN_ADOPTING_TEAMS` (10) teams using the
+        assistant, where clustered SEs over-reject (README, size table), else ``"cluster"``.
+        ``"cluster"``: team-clustered SEs, normal intervals; fine with many teams.
         ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
         (permutes usage paths across teams), see :mod:`cts.inference`. They set the p-values
-        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``.
+        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``
+        (``"auto"`` then stays clustered, with a caveat).
     reps, seed
         Draws and seed of the bootstrap or randomization test.
 
     Returns
     -------
     AdoptionEffect
+
+    Raises
+    ------
+    PanelError
+        When the design cannot identify the effect (:func:`cts.identification`: e.g. every
+        team adopts in the same week and no untreated team is observed after it), saying what
+        the data would need.
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
+    if inference != "auto" and inference not in INFERENCE:
+        raise ValueError(
+            f"inference must be one of auto, {', '.join(INFERENCE)}, not {inference!r}"
+        )
     window = window_mask(panel, start, end)
+    design = identification(panel.loc[window], treatment=treatment, outcome=outcome)
+    caveats = design.warn(ADOPTION_EFFECT, stacklevel=2)
     controls = varying_columns(panel.loc[window], controls, "control")
-    model = dynamic_panel(
-        panel,
-        outcome,
-        [treatment, *controls],
-        "team_id",
-        "week",
-        method=method,
-        sample=window,
-        inference=inference,
-        reps=reps,
-        seed=seed,
-    )
+    inference, reason = _choose_inference(inference, method, design)
+    if reason and method == "gmm" and design.few_clusters:
+        caveats.append(reason)
+    try:
+        model = dynamic_panel(
+            panel,
+            outcome,
+            [treatment, *controls],
+            "team_id",
+            "week",
+            method=method,
+            sample=window,
+            inference=inference,
+            reps=reps,
+            seed=seed,
+        )
+    except (ValueError, np.linalg.LinAlgError) as error:
+        if isinstance(error, PanelError) or not _is_rank_failure(error):
+            raise
+        raise PanelError(
+            f"the effect of `{treatment}` on `{outcome}` cannot be estimated on this panel: "
+            "usage, the controls and the team and week effects are collinear (for example "
+            "every adopter's usage moves in the same weeks, or a control is a function of "
+            "usage). The data would need usage that changes at different times in different "
+            "teams."
+        ) from error
     rename = {
         f"L1.{outcome}": "persistence",
         treatment: "short_run",
@@ -179,6 +238,34 @@ def estimate_adoption_effect(
         n_weeks=model.n_periods,
         baseline=_pre_adoption_mean(panel.loc[window], outcome, treatment),
         model=model,
+        design=design,
+        caveats=caveats,
+        inference_reason=reason,
+    )
+
+
+def _choose_inference(inference: str, method: str, design: Identification) -> tuple[str, str]:
+    """The inference ``"auto"`` stands for on this design, and why (empty when given)."""
+    if inference != "auto":
+        return inference, ""
+    counts = f"{design.n_teams} teams, {design.n_users} using the assistant"
+    if not design.few_clusters:
+        return "cluster", f"enough for clustered intervals: {counts}"
+    if method == "gmm":
+        return "cluster", (
+            f"{counts}: too few for clustered intervals, but the wild cluster bootstrap is not "
+            "available for gmm, so its intervals are too narrow"
+        )
+    return "wild_bootstrap", (
+        f"chosen automatically: {counts}, fewer than {MIN_TEAMS} teams or {MIN_ADOPTING_TEAMS} "
+        "adopting teams, where clustered intervals are too narrow"
+    )
+
+
+def _is_rank_failure(error: Exception) -> bool:
+    text = str(error).lower()
+    return isinstance(error, np.linalg.LinAlgError) or any(
+        word in text for word in ("collinear", "singular", "rank")
     )
 
 

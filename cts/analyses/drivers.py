@@ -182,6 +182,11 @@ def fit_drivers(
     data = table.loc[table["defined"], ["team_id", "period", outcome, *drivers]].dropna()
     drivers = varying_columns(data, drivers, "driver")
     random_slopes = tuple(s for s in random_slopes if s in drivers)
+    if data["team_id"].nunique() < 2:
+        raise PanelError(
+            f"the drivers model separates teams from what varies within them, so it needs at "
+            f"least two teams with defined CTS-SW; this panel has {data['team_id'].nunique()}"
+        )
     data = data.assign(_period=pd.factorize(data["period"], sort=True)[0])
     time_terms = "C(_period)" if time == "period_effects" else "_period"
     formula = f"{outcome} ~ {' + '.join(drivers)} + {time_terms}"

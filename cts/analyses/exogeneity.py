@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.core.results import Result, TestStatistic
 from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.wald import wald_test
 from cts.panel import (
     DEFAULT_CONTROLS,
-    PanelError,
     lag,
     require_columns,
     varying_columns,
@@ -31,8 +33,11 @@ class ExogeneityChecks(Result):
     Attributes
     ----------
     table
-        One row per check: ``statistic`` (chi-squared), ``df``, ``p_value``, ``p_adjusted``
-        (Holm, across all checks), ``flagged`` (``p_adjusted < alpha``) and ``verdict``.
+        One row per check: ``statistic`` (Wald chi-squared), ``df``, ``p_value`` (Hotelling's
+        T-squared over teams for the controls, :func:`cts.estimators.wald.wald_test`),
+        ``p_adjusted`` (Holm, across the checks computed), ``flagged`` (``p_adjusted < alpha``)
+        and ``verdict``. A check the data cannot support (a singular covariance) has NaN
+        numbers, is never flagged, and its verdict says why.
     alpha
         Family-wise significance level.
     """
@@ -103,43 +108,63 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    if panel["team_id"].nunique() < 2:
-        # With one team, team and week effects leave nothing to test (and pyfixest's demeaner
-        # aborts the process on it rather than raising).
-        raise PanelError("the exogeneity checks compare teams: the panel has only one team")
     window = window_mask(panel, start, end)
+    # The checks are regressions of the adoption model's kind: refused where it is.
+    identification(panel.loc[window], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     controls = varying_columns(panel.loc[window], controls, "control")
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
         _usage_lead=lag(panel, treatment, -1),
     )
-    rows = {}
+    rows, reasons = {}, {}
     for control in controls:
+        name = f"{control} responds to usage"
         fit = pf.feols(
             "_control ~ _usage + _usage_lag | team_id + week",
             data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
-        wald = fit.wald_test(distribution="chi2")
-        rows[f"{control} responds to usage"] = (
-            float(wald["statistic"]),
-            2,
-            float(wald["pvalue"]),
-            control,
+        # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
+        coef = fit.coef()
+        test, note = wald_test(
+            coef,
+            pd.DataFrame(np.asarray(fit._vcov), index=coef.index, columns=coef.index),
+            name=name,
+            null=f"`{control}` does not respond to usage",
+            n_clusters=int(data["team_id"].nunique()),
         )
+        if test is None or test.df < len(coef):
+            rows[name] = (float("nan"), len(coef), float("nan"), control)
+            reasons[name] = note or f"{name} not computed"
+        else:
+            rows[name] = (test.statistic, test.df, test.p_value, control)
     placebo = dynamic_panel(
         data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week", sample=window
     )
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
-    rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+    if np.isfinite(z):
+        rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+    else:
+        rows["lead placebo"] = (float("nan"), 1, float("nan"), "")
+        reasons["lead placebo"] = "lead placebo not computed: its standard error is not finite"
 
     table = pd.DataFrame.from_dict(
         rows, orient="index", columns=["statistic", "df", "p_value", "_control"]
     )
-    table["p_adjusted"] = multipletests(table["p_value"], method="holm")[1]
+    computed = table["p_value"].notna()
+    table["p_adjusted"] = float("nan")
+    if computed.any():
+        table.loc[computed, "p_adjusted"] = multipletests(
+            table.loc[computed, "p_value"], method="holm"
+        )[1]
     table["flagged"] = table["p_adjusted"] < alpha
-    table["verdict"] = [_verdict(name, row, outcome, treatment) for name, row in table.iterrows()]
+    table["verdict"] = [
+        reasons[name] + "; the data would need more teams"
+        if name in reasons
+        else _verdict(name, row, outcome, treatment)
+        for name, row in table.iterrows()
+    ]
     table.index.name = "check"
     return ExogeneityChecks(table=table.drop(columns="_control"), alpha=alpha)
 

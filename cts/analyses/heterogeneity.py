@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.core.results import Result, critical_value
 from cts.estimators.demean import demean
 from cts.panel import DEFAULT_CONTROLS, PanelError, lag, require_columns, varying_columns, windowed
@@ -132,6 +133,8 @@ def heterogeneous_effects(
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     # lags from the full panel (the week before the window counts), everything else windowed
     panel = windowed(panel.assign(_lag=lag(panel, outcome)))
+    # Effects by trait are adoption effects: refused where the adoption effect is.
+    identification(panel, treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     traits = _team_traits(panel, outcome, treatment, by)
     by = varying_columns(traits, by, "team trait")
     if not by:
@@ -248,6 +251,10 @@ def _equal_effects_p(estimates: np.ndarray, variances: np.ndarray) -> float:
     """Wald test that group effects are equal, treating groups as independent."""
     if len(estimates) < 2:
         return float("nan")
+    if not (
+        np.isfinite(estimates).all() and np.isfinite(variances).all() and (variances > 0).all()
+    ):
+        return float("nan")  # a group without a finite, positive variance cannot be tested
     weights = 1 / variances
     pooled = np.sum(weights * estimates) / weights.sum()
     chi2 = float(np.sum(weights * (estimates - pooled) ** 2))

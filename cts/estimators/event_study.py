@@ -10,15 +10,19 @@ ATT(g,t) with never-treated controls), with the plain TWFE event study beside it
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-from scipy import stats
 
+from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.core.results import Result, TestStatistic, estimate_table
+from cts.estimators.design import MIN_TEAMS, adoption_timing, is_staggered
+from cts.estimators.wald import wald_test
 from cts.panel import PanelError, require_columns, windowed
 
 __all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
@@ -55,8 +59,19 @@ class EventStudy(Result):
         The overall average effect on adopters in the window's post-adoption weeks (one row,
         same columns), and ``naive_att`` its TWFE counterpart.
     pretrend_chi2, pretrend_df, pretrend_p
-        Joint Wald test that all pre-adoption effects are zero.
+        Joint Wald test that all pre-adoption effects are zero: the Wald statistic, its
+        restrictions and the p-value of Hotelling's T-squared over teams
+        (:func:`cts.estimators.wald.wald_test`); NaN when the covariance cannot
+        support it; ``pretrend_note`` then says why, and also when the test was reduced to the
+        pre-weeks nearest adoption).
     estimator, outcome, threshold, window, n_adopters, n_controls
+    pretrend_note
+        Empty when the pre-trend test covers every pre-adoption week; else what it covers.
+    ramp_weeks
+        Median number of weeks adopters used the assistant before crossing the threshold: a
+        gradual ramp-up puts part of the effect into the pre-adoption weeks.
+    caveats
+        Plain sentences on what the design does not support.
     """
 
     _metadata_fields = ("estimator", "outcome", "threshold", "n_adopters", "n_controls")
@@ -74,37 +89,80 @@ class EventStudy(Result):
     window: tuple[int, int]
     n_adopters: int
     n_controls: int
+    pretrend_note: str = ""
+    ramp_weeks: float = float("nan")
+    caveats: list[str] = field(default_factory=list)
 
     @property
-    def pretrend(self) -> TestStatistic:
-        """The joint Wald test that all pre-adoption effects are zero."""
+    def pretrend(self) -> TestStatistic | None:
+        """The pre-trend test as a :class:`TestStatistic` (None when it was not computed)."""
+        if not np.isfinite(self.pretrend_p):
+            return None
         return TestStatistic(
-            "pre-trend test",
-            self.pretrend_chi2,
-            self.pretrend_df,
-            self.pretrend_p,
-            "no effect before adoption",
+            name="joint pre-trend test",
+            statistic=self.pretrend_chi2,
+            df=self.pretrend_df,
+            p_value=self.pretrend_p,
+            null="no effect before adoption",
+        )
+
+    @property
+    def ramp_explains_pretrend(self) -> bool:
+        """The pre-trend test rejects and usage ramped up for weeks before the threshold week."""
+        return bool(
+            np.isfinite(self.pretrend_p) and self.pretrend_p < 0.05 and self.ramp_weeks >= 2
+        )
+
+    @property
+    def pretrend_headline(self) -> str:
+        """The pre-trend test in one line, with its explanation or why it was not computed."""
+        if not np.isfinite(self.pretrend_p):
+            return self.pretrend_note or "not computed"
+        text = f"p = {self.pretrend_p:.3f} ({self.pretrend_df} pre-adoption weeks)"
+        if self.ramp_explains_pretrend:
+            text += (
+                f"; expected with a gradual ramp-up (median {self.ramp_weeks:g} weeks of use "
+                f"before reaching {self.threshold:.0%}), not by itself a sign of diverging trends"
+            )
+        if self.pretrend_note:
+            text += f"; {self.pretrend_note}"
+        return text
+
+    def _pretrend_text(self) -> str:
+        if not np.isfinite(self.pretrend_p):
+            return f"Pre-trend test: {self.pretrend_note or 'not computed'}."
+        if self.pretrend_p >= 0.05:
+            verdict = "no evidence of pre-trends"
+        elif self.ramp_explains_pretrend:
+            verdict = (
+                f"pre-adoption effects are jointly non-zero, as expected with a gradual "
+                f"ramp-up: adopters used the assistant for a median of {self.ramp_weeks:g} "
+                f"weeks before reaching {self.threshold:.0%}, so the weeks before the threshold "
+                "week already carry part of the effect (not, by itself, evidence that adopters "
+                "were diverging)"
+            )
+        else:
+            verdict = (
+                "pre-adoption effects are jointly non-zero: adopters were already diverging, "
+                "or usage began before the threshold week"
+            )
+        note = f" ({self.pretrend_note})" if self.pretrend_note else ""
+        return (
+            f"Pre-trend test: Wald = {self.pretrend_chi2:.1f} (df {self.pretrend_df}, p from "
+            f"Hotelling's T-squared over teams), p = {self.pretrend_p:.3f}: {verdict}{note}."
         )
 
     def summary(self) -> str:
         """The overall effect and the pre-trend test in words."""
         att, naive = self.att, self.naive_att
-        verdict = (
-            "no evidence of pre-trends"
-            if self.pretrend_p >= 0.05
-            else (
-                "pre-adoption effects are jointly non-zero: adopters were already diverging, "
-                "or usage began before the threshold week"
-            )
-        )
+        caveats = "".join(f"\nCaveat: {caveat}" for caveat in self.caveats)
         return (
             f"Event study of {self.outcome} ({self.estimator}; adoption = first week usage >= "
             f"{self.threshold:.0%}; {self.n_adopters:,} adopting teams, {self.n_controls:,} "
             f"never-adopting controls; weeks {self.window[0]} to {self.window[1]}).\n"
             f"Average effect after adoption: {att['estimate']:+.4f} (95% CI {att['ci_low']:+.4f} "
             f"to {att['ci_high']:+.4f}); naive TWFE: {naive['estimate']:+.4f}.\n"
-            f"Pre-trend test: chi2 = {self.pretrend_chi2:.1f} (df {self.pretrend_df}), "
-            f"p = {self.pretrend_p:.3f}: {verdict}."
+            f"{self._pretrend_text()}{caveats}"
         )
 
 
@@ -145,67 +203,153 @@ def event_study(
         raise ValueError(f"window must include week -2 and week 0, not {window}")
     require_columns(panel, (outcome,), "the panel")
     panel = windowed(panel)
-    adopted = adoption_weeks(panel, treatment, threshold)
+    timing = adoption_timing(panel, treatment, threshold)
+    adopted = timing["adoption_week"]
     data = _event_frame(panel, outcome, adopted)
     keep = data["cohort"].eq(0) | data["rel"].between(low, high)
     data = data.loc[keep]
     data = _with_counterfactual(data)
-    n_adopters = int(data.loc[data["cohort"] > 0, "team_id"].nunique())
-    n_controls = int(data.loc[data["cohort"] == 0, "team_id"].nunique())
+    adopters = data.loc[data["cohort"] > 0]
+    n_adopters = int(adopters["team_id"].nunique())
+    # Never-adopters are controls only where they are observed: in the adopters' weeks.
+    first_adoption = adopters["cohort"].min() if n_adopters else np.inf
+    controls = data.loc[data["cohort"].eq(0) & (data["period"] >= first_adoption)]
+    n_controls = int(controls["team_id"].nunique())
     if n_adopters == 0 or n_controls == 0:
-        raise PanelError(
-            f"an event study needs adopting and never-adopting teams; with threshold "
-            f"{threshold} there are {n_adopters} and {n_controls}"
+        raise PanelError(_missing_groups(timing, threshold, n_adopters, n_controls))
+    caveats = []
+    staggered, share = is_staggered(timing.loc[timing.index.isin(adopters["team_id"])])
+    if not staggered:
+        caveats.append(
+            f"{share:.0%} of the {n_adopters} adopting teams adopt within one week of each "
+            f"other, so nothing is staggered: the effect rests entirely on the {n_controls} "
+            "never-adopting teams as the comparison (a single before/after difference-in-"
+            "differences)"
         )
+        warnings.warn(caveats[-1], DesignWarning, stacklevel=2)
 
-    naive_fit = pf.feols(
-        f"{outcome} ~ i(rel, ref=-1) | team_id + period", data, vcov={"CRV1": "team_id"}
-    )
-    naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
-    naive_static = pf.feols(
-        f"{outcome} ~ treated | team_id + period", data, vcov={"CRV1": "team_id"}
-    )
-    naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
+    with _explained("the event study"):
+        naive_fit = pf.feols(
+            f"{outcome} ~ i(rel, ref=-1) | team_id + period", data, vcov={"CRV1": "team_id"}
+        )
+        naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
+        naive_static = pf.feols(
+            f"{outcome} ~ treated | team_id + period", data, vcov={"CRV1": "team_id"}
+        )
+        naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
 
-    if estimator == "did2s":
+        if estimator == "did2s":
 
-        def two_stage(second_stage: str):
-            return pf.did2s(
-                data,
-                yname=outcome,
-                first_stage="~ 0 | team_id + period",
-                second_stage=second_stage,
-                treatment="treated",
-                cluster="team_id",
+            def two_stage(second_stage: str):
+                return pf.did2s(
+                    data,
+                    yname=outcome,
+                    first_stage="~ 0 | team_id + period",
+                    second_stage=second_stage,
+                    treatment="treated",
+                    cluster="team_id",
+                )
+
+            dynamic = two_stage("~ i(rel, ref=-1)")
+            table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
+            static = two_stage("~ 0 + treated")
+            att = _row(static.coef()["treated"], static.se()["treated"])
+        else:
+            cells, cells_vcov = group_time_effects(
+                data, outcome, "team_id", "period", "cohort", base="universal"
             )
+            table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
 
-        dynamic = two_stage("~ i(rel, ref=-1)")
-        table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
-        static = two_stage("~ 0 + treated")
-        att = _row(static.coef()["treated"], static.se()["treated"])
-    else:
-        cells, cells_vcov = group_time_effects(
-            data, outcome, "team_id", "period", "cohort", base="universal"
+    # Pre-weeks nearest adoption first: if the covariance cannot support every restriction,
+    # the test keeps the ones closest to adoption.
+    pre = table.loc[table.index < -1].sort_index(ascending=False)
+    test, note = wald_test(
+        pre["estimate"],
+        vcov,
+        name="pre-trend test",
+        null="no effect before adoption",
+        n_clusters=int(data["team_id"].nunique()),
+    )
+    if note:
+        warnings.warn(note, DesignWarning, stacklevel=2)
+    n_teams = int(data["team_id"].nunique())
+    if n_teams < MIN_TEAMS:
+        caveats.append(
+            f"only {n_teams} teams: intervals clustered by team with normal critical values are "
+            f"too narrow below about {MIN_TEAMS} teams, so read them as too precise"
         )
-        table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
-
-    pre = table.loc[table.index < -1]
-    chi2, df = _wald(pre["estimate"].to_numpy(), vcov.loc[pre.index, pre.index])
+        warnings.warn(caveats[-1], FewTeamsWarning, stacklevel=2)
+    ramp = (timing["adoption_week"] - timing["first_use"]) / pd.Timedelta(weeks=1)
     return EventStudy(
         table=table,
         naive=naive,
         att=att,
         naive_att=naive_att,
-        pretrend_chi2=chi2,
-        pretrend_df=df,
-        pretrend_p=float(stats.chi2.sf(chi2, df)) if df else float("nan"),
+        pretrend_chi2=float("nan") if test is None else test.statistic,
+        pretrend_df=0 if test is None else int(test.df),
+        pretrend_p=float("nan") if test is None else test.p_value,
         estimator=estimator,
         outcome=outcome,
         threshold=threshold,
         window=(low, high),
         n_adopters=n_adopters,
         n_controls=n_controls,
+        pretrend_note=note,
+        ramp_weeks=float(ramp.median()) if ramp.notna().any() else float("nan"),
+        caveats=caveats,
     )
+
+
+def _missing_groups(timing: pd.DataFrame, threshold: float, adopters: int, controls: int) -> str:
+    """Why an event study has no adopters or no controls, and what the data would need."""
+    reasons = []
+    ever = timing["adoption_week"].notna()
+    if adopters == 0:
+        if not ever.any():
+            reasons.append(f"no team's usage ever reaches the threshold {threshold}")
+        else:
+            reasons.append(
+                "no adopting team is observed for at least two weeks before adopting (adoption "
+                "from the first week leaves nothing to compare with)"
+            )
+    if controls == 0 and ever.any():
+        if ever.all():
+            reasons.append("every team adopts")
+        else:
+            reasons.append(
+                f"the {int((~ever).sum())} never-adopting team(s) are not observed in or after "
+                "the first adoption week, so nothing shows what adopters would have done "
+                "without the assistant"
+            )
+    return (
+        f"an event study needs adopting and never-adopting teams; with threshold {threshold} "
+        f"there are {adopters} and {controls} usable: {'; '.join(reasons)}. The data would need "
+        "adopters observed before they adopt and never-adopters observed in the same weeks."
+    )
+
+
+@contextlib.contextmanager
+def _explained(what: str) -> Iterator[None]:
+    """Turn a library's rank or collinearity failure into a :class:`PanelError` in our words."""
+    try:
+        yield
+    except PanelError:
+        raise
+    except BaseException as error:
+        # pyfixest's Rust demeaner panics (pyo3 PanicException, a BaseException) on degenerate
+        # fixed-effect structures; rank failures arrive as ValueError or LinAlgError.
+        panicked = type(error).__name__ == "PanicException"
+        rank = isinstance(error, (ValueError, np.linalg.LinAlgError)) and any(
+            word in str(error).lower() for word in ("collinear", "singular", "rank")
+        )
+        if not (panicked or rank):
+            raise
+        raise PanelError(
+            f"{what} cannot be estimated on this panel: adoption cannot be separated from the "
+            "team and week effects (for example every adopter adopts in the same weeks and no "
+            "untreated team is observed then, or too few team-weeks remain). The data would "
+            "need adoption spread over time or never-adopting teams observed through it."
+        ) from error
 
 
 def group_time_effects(
@@ -250,7 +394,24 @@ def group_time_effects(
     if base not in ("varying", "universal"):
         raise ValueError(f"base must be 'varying' or 'universal', not {base!r}")
     require_columns(data, (y, entity, time, group))
-    with warnings.catch_warnings():
+    # A unit treated from its first observed period has no period before treatment to compare
+    # with (the did R package drops cohorts treated in the first period too).
+    first = data.groupby(entity)[time].transform("min")
+    data = data.loc[data[group].eq(0) | (first < data[group])]
+    units = data.groupby(group)[entity].nunique()
+    if units.get(0, 0) == 0 or units.drop(0, errors="ignore").sum() == 0:
+        raise PanelError(
+            f"group-time effects need treated and never-treated units; `{group}` has "
+            f"{int(units.drop(0, errors='ignore').sum())} treated and {int(units.get(0, 0))} "
+            "never-treated (group 0)"
+        )
+    treated = data[group] > 0
+    if not (data.loc[~treated, time] >= data.loc[treated, group].min()).any():
+        raise PanelError(
+            "group-time effects need never-treated units observed in or after the first "
+            "treated period; none is, so nothing shows what the treated would have done"
+        )
+    with warnings.catch_warnings(), _explained("the group-time effects"):
         # pyfixest flags the estimator as beta (it reproduces the did package above, tested) and
         # drops cohort-period cells outside the data (e.g. a cohort's periods after the panel).
         warnings.filterwarnings("ignore", message=".*SaturatedEventStudyClass is currently in beta")
@@ -289,6 +450,8 @@ def _varying_base(
     rows, weights = [], []
     for g in sorted(set(long.index.get_level_values("group"))):
         for t in range(first_period + 1, g):
+            if (g, t - 1) not in long.index or (t < g - 1 and (g, t) not in long.index):
+                continue  # a cell pyfixest dropped (no data): its difference is not estimable
             row = pd.Series(0.0, index=long.index)
             if t < g - 1:
                 row[(g, t)] += 1.0
@@ -385,10 +548,3 @@ def _aggregate_by_relative_time(
 
 def _row(estimate: float, se: float) -> pd.Series:
     return estimate_table(pd.Series([estimate]), [se]).iloc[0]
-
-
-def _wald(estimates: np.ndarray, vcov: pd.DataFrame) -> tuple[float, int]:
-    if len(estimates) == 0:
-        return float("nan"), 0
-    chi2 = float(estimates @ np.linalg.solve(vcov.to_numpy(), estimates))
-    return chi2, len(estimates)

@@ -231,7 +231,13 @@ def difference_gmm(
     moments = instruments.T @ residual
     # Hansen J with the robust weights from one-step residuals (Stata's two-step Sargan).
     hansen = float(moments @ np.linalg.pinv(omega1) @ moments)
-    hansen_df = instruments.shape[1] - regressors.shape[1]
+    # The J statistic is a quadratic form in a positive semi-definite matrix; its degrees of
+    # freedom are the over-identifying restrictions the weight matrix actually has (its rank,
+    # which is below the instrument count when instruments are collinear).
+    hansen_df = int(np.linalg.matrix_rank(omega1)) - regressors.shape[1]
+    if hansen < -1e-8 * max(1.0, abs(hansen)) or hansen_df < 1:
+        hansen, hansen_df = float("nan"), max(hansen_df, 0)
+    hansen = max(hansen, 0.0) if np.isfinite(hansen) else hansen
     ar = [
         _ar_test(
             order, rows, residual, regressors, instruments, entities, n_entities, weight, zx, vcov

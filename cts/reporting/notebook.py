@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cts.panel import load_panel, set_window
+from cts.core.exceptions import DesignWarning, FewTeamsWarning
+from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
     "HEADLINE_MIME",
@@ -30,6 +31,7 @@ __all__ = [
     "SECTION_NEEDS",
     "LOADED_PANEL_ENV",
     "collect_warnings",
+    "design_markdown",
     "headline",
     "load",
     "money_headlines",
@@ -37,6 +39,7 @@ __all__ = [
     "save_loaded_panel",
     "section",
     "sha256",
+    "show_design",
     "show_notes",
     "styled",
     "truth_for",
@@ -115,12 +118,27 @@ def load(
     """Load a panel for a report, with the window ``[start, end]`` and its data-quality notes.
 
     The panel keeps every row and carries the window (:func:`cts.panel.set_window`), which every
-    analysis honours; lags at the window's start come from the week before it. Returns the panel
-    and the :class:`cts.PanelWarning` messages raised while loading, so the report can show them
-    as text rather than as stderr.
+    analysis honours; lags at the window's start come from the week before it.
+
+    This is the one place reports apply the privacy rule: team-weeks with fewer builders than
+    the panel's ``min_team_size`` are dropped (:func:`cts.suppress_small_teams`), because the
+    velocity of two or three people describes individuals; the notes say how many.
+
+    Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
+    report can show them as text rather than as stderr.
     """
     panel, notes = _loaded(panel_path)
-    return set_window(panel, start, end), notes
+    notes = list(notes)
+    kept = suppress_small_teams(panel)
+    dropped = len(panel) - len(kept)
+    if dropped:
+        notes.append(
+            f"{dropped:,} of {len(panel):,} team-weeks with fewer than "
+            f"{kept.attrs['min_team_size']} builders are left out of this report "
+            f"({panel['team_id'].nunique() - kept['team_id'].nunique():,} teams entirely), "
+            "because their velocity would describe individuals."
+        )
+    return set_window(kept, start, end), notes
 
 
 def save_loaded_panel(panel_path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
@@ -207,6 +225,35 @@ def section(title: str, needs: str | None = None) -> Iterator[None]:
             },
             raw=True,
         )
+
+
+def show_design(design) -> None:
+    """Display the design checks of :func:`cts.identification` (see :func:`design_markdown`).
+
+    The report now states every caveat in words at its top and next to each number, so the
+    analyses' :class:`cts.FewTeamsWarning` and :class:`cts.DesignWarning` repeats of them are
+    silenced for the rest of the notebook rather than printed to stderr.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(design_markdown(design)))
+    warnings.filterwarnings("ignore", category=FewTeamsWarning)
+    warnings.filterwarnings("ignore", category=DesignWarning)
+
+
+def design_markdown(design) -> str:
+    """The design checks as Markdown: one table row per check, then refusals and caveats."""
+    rows = "\n".join(
+        f"| {row.check} | {row.value} | {row.verdict} | {row.consequence} |"
+        for row in design.table.itertuples()
+    )
+    lines = [f"- **Refused: {analysis}.** {why}" for analysis, why in design.refusals.items()]
+    lines += [f"- {caveat}." for caveat in design.caveats]
+    return (
+        "**Design checks** (what this panel can identify)\n\n"
+        "| check | value | verdict | consequence |\n|---|---|---|---|\n"
+        f"{rows}\n\n**Caveats and refusals**\n\n" + ("\n".join(lines) or "- none")
+    )
 
 
 def headline(values: dict[str, str]) -> None:

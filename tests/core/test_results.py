@@ -44,6 +44,7 @@ def results() -> dict[type, Result]:
             cts.combined_impact(both, ["ai_usage_rate", "deploy_automation"]),
             cts.power(panel, 0.1, reps=2, n_teams=20, n_weeks=20, workers=1, progress=False),
             cts.event_study(panel),
+            cts.identification(panel),
             difference_gmm(
                 panel, "cr_velocity", "ai_usage_rate", "team_id", "week", max_lag=3, collapse=True
             ),

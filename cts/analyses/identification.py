@@ -23,7 +23,7 @@ from cts.estimators.design import (
     controls_after_adoption,
     is_staggered,
 )
-from cts.panel import require_columns
+from cts.panel import require_columns, windowed
 
 __all__ = [
     "ADOPTION_EFFECT",
@@ -172,6 +172,7 @@ def identification(
     >>> design.require("event study")                  # doctest: +SKIP
     """
     require_columns(panel, (treatment, *(() if outcome is None else (outcome,))), "the panel")
+    panel = windowed(panel)  # the panel's analysis window, if it carries one
     if outcome is not None:
         panel = panel.loc[panel[outcome].notna()]
     if panel.empty:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cts.core.results import Result
+from cts.analyses.specification import Specification, choose_specification
+from cts.core.results import LEVEL, Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import DEFAULT_CONTROLS, PanelWarning, require_columns, varying_columns, window_mask
@@ -28,13 +29,16 @@ class AdoptionEffect(Result):
         Indexed by term: ``short_run`` (g, the effect of going from no builder to every builder
         using the assistant, in the outcome's units, the same week), ``persistence`` (b),
         ``long_run`` (g / (1 - b), once the outcome has settled), then each control. Columns
-        ``estimate, se, ci_low, ci_high, p_value`` (95%).
+        ``estimate, se, ci_low, ci_high, p_value`` (``model.level`` intervals, 95% by default).
+        With more than one lag, ``persistence`` is the sum of the outcome's lags.
     method, outcome, treatment, controls, n_obs, n_teams, n_weeks
         What was estimated, on how much data.
     baseline
         Adopters' mean outcome before their first week of use (for :meth:`relative`).
     model
         The underlying :class:`cts.effects.DynamicPanelResult`.
+    specification
+        With ``method="auto"``: the chosen specification and every diagnostic behind it.
     """
 
     _metadata_fields = (
@@ -57,6 +61,7 @@ class AdoptionEffect(Result):
     n_weeks: int
     baseline: float
     model: DynamicPanelResult
+    specification: Specification | None = None
 
     def relative(self) -> pd.DataFrame:
         """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
@@ -80,6 +85,8 @@ class AdoptionEffect(Result):
         """Plain-language summary with the table."""
         short, long = self.table.loc["short_run"], self.table.loc["long_run"]
         relative = self.relative()
+        level = f"{self.model.level:.0%} CI"
+        chosen = [] if self.specification is None else ["", self.specification.summary()]
         return "\n".join(
             [
                 f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
@@ -87,12 +94,13 @@ class AdoptionEffect(Result):
                 f"team{self._inference_note()})",
                 f"Going from no builder to every builder using the assistant changes "
                 f"{self.outcome} by {short['estimate']:+.3f} the same week "
-                f"(95% CI {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
-                f"{long['estimate']:+.3f} once it settles (95% CI {long['ci_low']:+.3f} to "
+                f"({level} {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
+                f"{long['estimate']:+.3f} once it settles ({level} {long['ci_low']:+.3f} to "
                 f"{long['ci_high']:+.3f}), i.e. {relative.loc['long_run', 'estimate_pct']:+.1f}% "
                 f"of adopters' pre-adoption mean ({self.baseline:.3f}).",
                 "",
                 self.table.round(4).to_string(),
+                *chosen,
             ]
         )
 
@@ -108,6 +116,7 @@ def estimate_adoption_effect(
     inference: str = "cluster",
     reps: int = 999,
     seed: int = 0,
+    level: float = LEVEL,
 ) -> AdoptionEffect:
     """Estimate the effect of AI-assistant usage on a team outcome.
 
@@ -128,7 +137,10 @@ def estimate_adoption_effect(
         source cannot see) is left out with a warning.
     method
         ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
-        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`.
+        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`. ``"auto"``
+        chooses the lags and the estimator from the residual serial-correlation test and the
+        lead placebo (:mod:`cts.analyses.specification`) and records why in
+        ``.specification``; an explicit method does exactly what it says.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
@@ -140,6 +152,8 @@ def estimate_adoption_effect(
         and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``.
     reps, seed
         Draws and seed of the bootstrap or randomization test.
+    level
+        Confidence level of the intervals (0.95 by default).
 
     Returns
     -------
@@ -149,24 +163,39 @@ def estimate_adoption_effect(
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     window = window_mask(panel, start, end)
     controls = varying_columns(panel.loc[window], controls, "control")
-    model = dynamic_panel(
-        panel,
-        outcome,
-        [treatment, *controls],
-        "team_id",
-        "week",
-        method=method,
-        sample=window,
-        inference=inference,
-        reps=reps,
-        seed=seed,
-    )
+    specification, model, options = None, None, {"method": method}
+    if method == "auto":
+        specification, model = choose_specification(
+            panel, outcome, treatment, controls, sample=window, inference=inference, level=level
+        )
+        options = {
+            "method": specification.method,
+            "lags": specification.lags,
+            "treatment_lags": specification.treatment_lags,
+            "predetermined": specification.predetermined,
+        }
+    if model is None:
+        model = dynamic_panel(
+            panel,
+            outcome,
+            [treatment, *controls],
+            "team_id",
+            "week",
+            sample=window,
+            inference=inference,
+            reps=reps,
+            seed=seed,
+            level=level,
+            **options,
+        )
     rename = {
         f"L1.{outcome}": "persistence",
         treatment: "short_run",
         f"long_run.{treatment}": "long_run",
     }
     table = model.table.rename(index=rename)
+    if model.lags > 1:  # persistence is the sum of the lags
+        table.loc["persistence"] = model.sum_of(model.lag_terms, "persistence")
     table = table.loc[["short_run", "persistence", "long_run", *controls], _COLUMNS]
     return AdoptionEffect(
         table=table,
@@ -179,6 +208,7 @@ def estimate_adoption_effect(
         n_weeks=model.n_periods,
         baseline=_pre_adoption_mean(panel.loc[window], outcome, treatment),
         model=model,
+        specification=specification,
     )
 
 

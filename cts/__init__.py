@@ -73,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     "compare_methods": "cts.analyses.adoption",
     "estimate_adoption_effect": "cts.analyses.adoption",
     "ExogeneityChecks": "cts.analyses.exogeneity",
+    "Specification": "cts.analyses.specification",
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",

@@ -16,7 +16,8 @@ from cts.analyses.identification import (
     Identification,
     identification,
 )
-from cts.core.results import Result
+from cts.analyses.specification import Specification, choose_specification
+from cts.core.results import LEVEL, Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import (
@@ -43,7 +44,8 @@ class AdoptionEffect(Result):
         Indexed by term: ``short_run`` (g, the effect of going from no builder to every builder
         using the assistant, in the outcome's units, the same week), ``persistence`` (b),
         ``long_run`` (g / (1 - b), once the outcome has settled), then each control. Columns
-        ``estimate, se, ci_low, ci_high, p_value`` (95%).
+        ``estimate, se, ci_low, ci_high, p_value`` (``model.level`` intervals, 95% by default).
+        With more than one lag, ``persistence`` is the sum of the outcome's lags.
     method, outcome, treatment, controls, n_obs, n_teams, n_weeks
         What was estimated, on how much data.
     baseline
@@ -56,6 +58,8 @@ class AdoptionEffect(Result):
         Plain sentences the estimate must be read with (printed by :meth:`summary`).
     inference_reason
         Why ``inference="auto"`` chose what it chose (empty when ``inference`` was given).
+    specification
+        With ``method="auto"``: the chosen specification and every diagnostic behind it.
     """
 
     _metadata_fields = (
@@ -81,6 +85,7 @@ class AdoptionEffect(Result):
     design: Identification | None = None
     caveats: list[str] = field(default_factory=list)
     inference_reason: str = ""
+    specification: Specification | None = None
 
     def relative(self) -> pd.DataFrame:
         """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
@@ -106,6 +111,8 @@ class AdoptionEffect(Result):
         """Plain-language summary with the table."""
         short, long = self.table.loc["short_run"], self.table.loc["long_run"]
         relative = self.relative()
+        level = f"{self.model.level:.0%} CI"
+        chosen = [] if self.specification is None else ["", self.specification.summary()]
         return "\n".join(
             [
                 f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
@@ -113,14 +120,15 @@ class AdoptionEffect(Result):
                 f"team{self._inference_note()})",
                 f"Going from no builder to every builder using the assistant changes "
                 f"{self.outcome} by {short['estimate']:+.3f} the same week "
-                f"(95% CI {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
-                f"{long['estimate']:+.3f} once it settles (95% CI {long['ci_low']:+.3f} to "
+                f"({level} {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
+                f"{long['estimate']:+.3f} once it settles ({level} {long['ci_low']:+.3f} to "
                 f"{long['ci_high']:+.3f}), i.e. {relative.loc['long_run', 'estimate_pct']:+.1f}% "
                 f"of adopters' pre-adoption mean ({self.baseline:.3f}).",
                 "",
                 *(f"Caveat: {caveat}." for caveat in self.caveats),
                 "",
                 self.table.round(4).to_string(),
+                *chosen,
             ]
         )
 
@@ -136,6 +144,7 @@ def estimate_adoption_effect(
     inference: str = "auto",
     reps: int = 999,
     seed: int = 0,
+    level: float = LEVEL,
 ) -> AdoptionEffect:
     """Estimate the effect of AI-assistant usage on a team outcome.
 
@@ -156,7 +165,10 @@ def estimate_adoption_effect(
         source cannot see) is left out with a warning.
     method
         ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
-        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`.
+        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`. ``"auto"``
+        chooses the lags and the estimator from the residual serial-correlation test and the
+        lead placebo (:mod:`cts.analyses.specification`) and records why in
+        ``.specification``; an explicit method does exactly what it says.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
@@ -172,6 +184,8 @@ def estimate_adoption_effect(
         (``"auto"`` then stays clustered, with a caveat).
     reps, seed
         Draws and seed of the bootstrap or randomization test.
+    level
+        Confidence level of the intervals (0.95 by default).
 
     Returns
     -------
@@ -197,19 +211,32 @@ def estimate_adoption_effect(
     inference, reason = _choose_inference(inference, method, design)
     if reason and method == "gmm" and design.few_clusters:
         caveats.append(reason)
+    specification, model, options = None, None, {"method": method}
     try:
-        model = dynamic_panel(
-            panel,
-            outcome,
-            [treatment, *controls],
-            "team_id",
-            "week",
-            method=method,
-            sample=window,
-            inference=inference,
-            reps=reps,
-            seed=seed,
-        )
+        if method == "auto":
+            specification, model = choose_specification(
+                panel, outcome, treatment, controls, sample=window, inference=inference, level=level
+            )
+            options = {
+                "method": specification.method,
+                "lags": specification.lags,
+                "treatment_lags": specification.treatment_lags,
+                "predetermined": specification.predetermined,
+            }
+        if model is None:
+            model = dynamic_panel(
+                panel,
+                outcome,
+                [treatment, *controls],
+                "team_id",
+                "week",
+                sample=window,
+                inference=inference,
+                reps=reps,
+                seed=seed,
+                level=level,
+                **options,
+            )
     except (ValueError, np.linalg.LinAlgError) as error:
         if isinstance(error, PanelError) or not _is_rank_failure(error):
             raise
@@ -226,6 +253,8 @@ def estimate_adoption_effect(
         f"long_run.{treatment}": "long_run",
     }
     table = model.table.rename(index=rename)
+    if model.lags > 1:  # persistence is the sum of the lags
+        table.loc["persistence"] = model.sum_of(model.lag_terms, "persistence")
     table = table.loc[["short_run", "persistence", "long_run", *controls], _COLUMNS]
     return AdoptionEffect(
         table=table,
@@ -238,6 +267,7 @@ def estimate_adoption_effect(
         n_weeks=model.n_periods,
         baseline=_pre_adoption_mean(panel.loc[window], outcome, treatment),
         model=model,
+        specification=specification,
         design=design,
         caveats=caveats,
         inference_reason=reason,

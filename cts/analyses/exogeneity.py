@@ -18,12 +18,13 @@ from cts.estimators.wald import wald_test
 from cts.panel import (
     DEFAULT_CONTROLS,
     lag,
+    lag_term,
     require_columns,
     varying_columns,
     window_mask,
 )
 
-__all__ = ["ExogeneityChecks", "exogeneity_checks"]
+__all__ = ["ExogeneityChecks", "exogeneity_checks", "lead_placebo"]
 
 
 @dataclass(repr=False)
@@ -115,7 +116,6 @@ def exogeneity_checks(
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
-        _usage_lead=lag(panel, treatment, -1),
     )
     rows, reasons = {}, {}
     for control in controls:
@@ -139,12 +139,9 @@ def exogeneity_checks(
             reasons[name] = note or f"{name} not computed"
         else:
             rows[name] = (test.statistic, test.df, test.p_value, control)
-    placebo = dynamic_panel(
-        data, outcome, ["_usage_lead", treatment, *controls], "team_id", "week", sample=window
-    )
-    z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
-    if np.isfinite(z):
-        rows["lead placebo"] = (float(z**2), 1, float(stats.chi2.sf(z**2, 1)), "")
+    placebo = lead_placebo(panel, outcome, treatment, controls, sample=window)
+    if np.isfinite(placebo.statistic):
+        rows["lead placebo"] = (placebo.statistic, 1, placebo.p_value, "")
     else:
         rows["lead placebo"] = (float("nan"), 1, float("nan"), "")
         reasons["lead placebo"] = "lead placebo not computed: its standard error is not finite"
@@ -186,3 +183,42 @@ def _verdict(name: str, row: pd.Series, outcome: str, treatment: str) -> str:
             "may follow the outcome's trend, so the effect may not be causal."
         )
     return f"Future {treatment} does not predict today's {outcome} {evidence}, as it should not."
+
+
+def lead_placebo(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    treatment: str = "ai_usage_rate",
+    controls: Sequence[str] = (),
+    *,
+    sample: pd.Series | None = None,
+    lags: int = 1,
+    treatment_lags: int = 0,
+) -> TestStatistic:
+    """The lead placebo of :func:`exogeneity_checks` in a model with ``lags`` lags of the
+    outcome and ``treatment_lags`` of usage and each control: next week's usage must not
+    'predict' this week's outcome (bias-corrected fit, team-clustered SE). A rejection says usage
+    is not strictly exogenous: it responds to the outcome's shocks (feedback) or anticipates
+    them. Unadjusted p-value (:func:`exogeneity_checks` Holm-adjusts it with its other checks).
+    """
+    regressors = [treatment, *controls]
+    added = {"_usage_lead": lag(panel, treatment, -1)}
+    for k in range(1, treatment_lags + 1):
+        added.update({lag_term(c, k): lag(panel, c, k) for c in regressors})
+    placebo = dynamic_panel(
+        panel.assign(**added),
+        outcome,
+        ["_usage_lead", *regressors, *list(added)[1:]],
+        "team_id",
+        "week",
+        lags=lags,
+        sample=sample,
+    )
+    z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
+    return TestStatistic(
+        name="lead placebo",
+        statistic=float(z**2),
+        df=1,
+        p_value=float(stats.chi2.sf(z**2, 1)),
+        null=f"next week's {treatment} does not predict this week's {outcome} (strict exogeneity)",
+    )

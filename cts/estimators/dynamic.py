@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from cts.core.results import Result, estimate_table
+from cts.core.results import LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
 from cts.estimators.inference import (
@@ -39,6 +39,7 @@ from cts.estimators.inference import (
     wild_cluster_bootstrap,
 )
 from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
+from cts.estimators.serial import residual_serial_correlation
 from cts.panel import PanelError, lag, lag_term, lag_terms, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
@@ -54,7 +55,7 @@ class DynamicPanelResult(Result):
     ----------
     table
         Indexed by term (``L1.y``, ..., each ``x``, then ``long_run.x`` for each ``x``) with
-        columns ``estimate, se, ci_low, ci_high, p_value`` (95%, normal).
+        columns ``estimate, se, ci_low, ci_high, p_value`` (``level`` intervals, normal).
     vcov
         Covariance of the estimates, same order as ``table``.
     method, y, x, lags, treatment_lags, n_obs, n_entities, n_periods
@@ -62,6 +63,12 @@ class DynamicPanelResult(Result):
         ``L{k}.x``, follow the ``x`` rows; ``long_run.x`` sums them).
     notes, diagnostics
         Specification tests in words and numbers (for ``gmm``: instruments, Hansen, AR tests).
+    serial_correlation
+        Test of no AR(2) in the differenced residuals (:mod:`cts.estimators.serial` for ``fe``
+        and ``bias_corrected``, the Arellano–Bond AR(2) test for ``gmm``); a rejection says
+        the shocks persist or a lag is missing: raise ``lags`` (and ``treatment_lags``).
+    level
+        Confidence level of the intervals.
     inference, resampling
         How the first regressor's p-values and intervals were obtained, and the resampling test
         behind them (:mod:`cts.inference`) when not ``"cluster"``.
@@ -92,6 +99,16 @@ class DynamicPanelResult(Result):
     inference: str = "cluster"
     resampling: ResamplingTest | None = None
     treatment_lags: int = 0
+    serial_correlation: TestStatistic | None = None
+    level: float = LEVEL
+
+    def sum_of(self, terms: list[str], name: str) -> pd.Series:
+        """The sum of ``terms`` as one table row (estimate, SE from ``vcov``, interval, p)."""
+        weights = np.ones(len(terms))
+        covariance = self.vcov.loc[terms, terms].to_numpy()
+        estimate = pd.Series([self.table.loc[terms, "estimate"].sum()], index=[name])
+        se = np.sqrt([weights @ covariance @ weights])
+        return estimate_table(estimate, se, self.level).iloc[0]
 
     @property
     def persistence(self) -> float:
@@ -108,8 +125,10 @@ class DynamicPanelResult(Result):
             f"Dynamic panel ({self.method}) of {self.y}: {self.n_obs:,} obs, "
             f"{self.n_entities:,} entities, {self.n_periods:,} periods; SEs clustered"
             + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
+            + f"; {self.level:.0%} intervals"
         )
-        return "\n".join([header, self.table.round(4).to_string(), *self.notes])
+        tests = [] if self.serial_correlation is None else [self.serial_correlation.summary()]
+        return "\n".join([header, self.table.round(4).to_string(), *self.notes, *tests])
 
 
 def dynamic_panel(
@@ -129,6 +148,7 @@ def dynamic_panel(
     reps: int = 999,
     seed: int = 0,
     predetermined: str | list[str] | tuple[str, ...] = (),
+    level: float = LEVEL,
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -172,6 +192,9 @@ def dynamic_panel(
         teams raise after a bad week), instrumented by their lagged levels
         (:func:`cts.estimators.gmm.difference_gmm`). Their distributed lags, if any, stay
         instrumented by themselves.
+    level
+        Confidence level of every interval (normal, or the ``level`` quantile of the
+        resampling ``|t*|`` under ``inference``); 0.95 by default.
 
     Returns
     -------
@@ -201,17 +224,35 @@ def dynamic_panel(
     )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
+    serial = None
     if method == "fe":
         estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
+        serial = residual_serial_correlation(
+            frame, y, lag_names, regressors, time_effects=time_effects
+        )
     elif method == "bias_corrected":
-        estimates, vcov = _bias_corrected(frame, y, lag_names, regressors, time_effects)
+        estimates, vcov, influence = _bias_corrected(
+            frame, y, lag_names, regressors, time_effects
+        )
+        serial = residual_serial_correlation(
+            frame,
+            y,
+            lag_names,
+            regressors,
+            time_effects=time_effects,
+            coef=estimates.to_numpy(),
+            influence=influence,
+        )
     else:
         if cluster not in (None, entity):
             raise ValueError("method='gmm' is robust by entity; cluster must be the entity")
-        estimates, vcov, notes, diagnostics = _gmm(
+        estimates, vcov, notes, diagnostics, serial = _gmm(
             data, y, regressors, entity, time, lags, time_effects, sample, predetermined
         )
-    table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags)
+    if serial is not None:
+        diagnostics.setdefault("ar2", serial.statistic)
+        diagnostics.setdefault("ar2_p", serial.p_value)
+    table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
@@ -224,6 +265,7 @@ def dynamic_panel(
             jackknife=method == "bias_corrected",
             reps=reps,
             seed=seed,
+            level=level,
         )
         for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
             spread = resampling.critical_value[term] * table.loc[row, "se"]
@@ -247,6 +289,8 @@ def dynamic_panel(
         inference=inference,
         resampling=resampling,
         treatment_lags=treatment_lags,
+        serial_correlation=serial,
+        level=level,
     )
 
 
@@ -338,7 +382,7 @@ def _fe_pyfixest(
 
 def _bias_corrected(
     frame: pd.DataFrame, y: str, lag_names: list[str], x: tuple[str, ...], time_effects: bool
-) -> tuple[pd.Series, pd.DataFrame]:
+) -> tuple[pd.Series, pd.DataFrame, np.ndarray]:
     split = SplitPanel(frame, time_effects)
     parts = split.within(frame[[y, *lag_names, *x]].to_numpy(float))
     coef, influence = split_panel_fit(
@@ -347,7 +391,7 @@ def _bias_corrected(
     names = [*lag_names, *x]
     estimates = pd.Series(coef[:, 0], index=names)
     vcov = cluster_vcov(influence[:, :, 0])
-    return estimates, pd.DataFrame(vcov, index=names, columns=names)
+    return estimates, pd.DataFrame(vcov, index=names, columns=names), influence[:, :, 0]
 
 
 # --- gmm ---------------------------------------------------------------------------------------
@@ -389,7 +433,13 @@ def _gmm(data, y, x, entity, time, lags, time_effects, sample, predetermined=())
             "ar2_p",
         )
     }
-    return result.estimates[names], result.vcov.loc[names, names], notes, diagnostics
+    return (
+        result.estimates[names],
+        result.vcov.loc[names, names],
+        notes,
+        diagnostics,
+        result.serial_correlation_test(2),
+    )
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -401,6 +451,7 @@ def _with_long_run(
     lag_names: list[str],
     x: tuple[str, ...],
     treatment_lags: int = 0,
+    level: float = LEVEL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Append ``long_run.x = sum_k g_x,k / (1 - sum b)`` with delta-method covariances."""
     persistence = estimates[lag_names].sum()
@@ -420,7 +471,9 @@ def _with_long_run(
         values[len(estimates) :] = np.nan  # a unit root has no long-run effect
     covariance = full_jacobian @ vcov.to_numpy() @ full_jacobian.T
     table = estimate_table(
-        pd.Series(values, index=pd.Index(names, name="term")), np.sqrt(np.diag(covariance))
+        pd.Series(values, index=pd.Index(names, name="term")),
+        np.sqrt(np.diag(covariance)),
+        level,
     )
     if persistence >= 1:  # nor an SE of one
         table.iloc[len(estimates) :] = np.nan

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cts.core.results import Result
+from cts.core.results import LEVEL, Result
 from cts.estimators.jackknife import SplitPanel, split_panel_fit
 
 __all__ = [
@@ -65,7 +65,10 @@ class ResamplingTest(Result):
         Share of draws with ``|t*|`` at least the observed ``|t|`` (randomization counts the
         observed assignment as one draw: ``(1 + count) / (1 + reps)``).
     critical_value
-        95th percentile of ``|t*|``: the resampling analogue of 1.96.
+        ``level`` quantile of ``|t*|`` (95th percentile by default): the resampling analogue
+        of 1.96.
+    level
+        Confidence level of ``critical_value``.
     draws
         The ``t*`` draws, one column per term.
     """
@@ -78,6 +81,7 @@ class ResamplingTest(Result):
     p_value: pd.Series
     critical_value: pd.Series
     draws: pd.DataFrame
+    level: float = LEVEL
 
     @property
     def table(self) -> pd.DataFrame:
@@ -89,8 +93,8 @@ class ResamplingTest(Result):
     def summary(self) -> str:
         """The test in words."""
         rows = "; ".join(
-            f"{term}: t = {row['t_stat']:+.2f}, p = {row['p_value']:.3f} (|t*| 95th percentile "
-            f"{row['critical_value']:.2f})"
+            f"{term}: t = {row['t_stat']:+.2f}, p = {row['p_value']:.3f} "
+            f"(|t*| {self.level:.0%} quantile {row['critical_value']:.2f})"
             for term, row in self.table.iterrows()
         )
         return f"{self.method.replace('_', ' ')} test of no effect, {self.reps:,} draws: {rows}"
@@ -107,12 +111,14 @@ def wild_cluster_bootstrap(
     reps: int = 999,
     seed: int = 0,
     weights: str = "rademacher",
+    level: float = LEVEL,
 ) -> ResamplingTest:
     """Restricted wild cluster bootstrap of ``H0: g = 0`` for the first regressor of ``x``.
 
     ``frame`` is the estimation frame of :func:`cts.effects.dynamic_panel` (columns ``y``,
     ``lag_names``, ``x``, ``_entity``, ``_time``, ``_cluster``); ``jackknife`` selects
-    ``bias_corrected`` (True) or ``fe`` (False).
+    ``bias_corrected`` (True) or ``fe`` (False); ``critical_value`` is the ``level`` quantile
+    of ``|t*|``.
     """
     if weights not in ("rademacher", "webb"):
         raise ValueError(f"weights must be 'rademacher' or 'webb', not {weights!r}")
@@ -139,7 +145,9 @@ def wild_cluster_bootstrap(
             w = rng.choice(_WEBB.ravel(), size=(split.n_clusters, size))
         outcomes = y_levels[:, None] - (1 - w[clusters]) * residuals[:, None]
         draws.append(_t_stats(split, design, split.within(outcomes, parts), n_lags, jackknife))
-    return _summarise("wild_bootstrap", observed, np.concatenate(draws, axis=1), exact=False)
+    return _summarise(
+        "wild_bootstrap", observed, np.concatenate(draws, axis=1), exact=False, level=level
+    )
 
 
 def randomization_test(
@@ -152,6 +160,7 @@ def randomization_test(
     jackknife: bool = True,
     reps: int = 999,
     seed: int = 0,
+    level: float = LEVEL,
 ) -> ResamplingTest:
     """Randomization inference for the first regressor of ``x``: permute usage paths across teams.
 
@@ -188,7 +197,9 @@ def randomization_test(
         within = split.within(permuted, parts)
         for draw in range(size):
             draws.append(_t_stats(split, design(within, draw), outcome, n_lags, jackknife))
-    return _summarise("randomization", observed, np.concatenate(draws, axis=1), exact=True)
+    return _summarise(
+        "randomization", observed, np.concatenate(draws, axis=1), exact=True, level=level
+    )
 
 
 def _t_stats(
@@ -218,7 +229,9 @@ def draw_batches(reps: int, n_rows: int) -> list[int]:
     return [min(size, reps - start) for start in range(0, reps, size)]
 
 
-def _summarise(method: str, observed: np.ndarray, draws: np.ndarray, exact: bool) -> ResamplingTest:
+def _summarise(
+    method: str, observed: np.ndarray, draws: np.ndarray, exact: bool, level: float = LEVEL
+) -> ResamplingTest:
     terms = ["short_run", "long_run"]
     t_stat = pd.Series(observed[:, 0], index=terms)
     exceed = (np.abs(draws) >= np.abs(observed)).sum(axis=1)
@@ -229,6 +242,7 @@ def _summarise(method: str, observed: np.ndarray, draws: np.ndarray, exact: bool
         reps=reps,
         t_stat=t_stat,
         p_value=pd.Series(p_value, index=terms),
-        critical_value=pd.Series(np.quantile(np.abs(draws), 0.95, axis=1), index=terms),
+        critical_value=pd.Series(np.quantile(np.abs(draws), level, axis=1), index=terms),
         draws=pd.DataFrame(draws.T, columns=terms),
+        level=level,
     )

@@ -33,6 +33,7 @@ def results() -> dict[type, Result]:
         found = [
             effect,
             effect.model,
+            cts.estimate_adoption_effect(panel, method="auto").specification,
             cts.estimate_adoption_effect(
                 panel, inference="wild_bootstrap", reps=99
             ).model.resampling,

@@ -26,8 +26,10 @@ def test_load_drops_team_weeks_under_min_team_size_and_says_how_many(tmp_path):
     assert small not in set(panel["team_id"]) and (panel["n_builders"] >= 5).all()
     assert panel.attrs["min_team_size"] == 5
     assert any(f"{dropped:,} of {len(raw):,} team-weeks" in note for note in notes)
-    windowed, _ = notebook.load(tmp_path / "panel.csv", start=str(raw["week"].max()))
-    assert windowed["week"].nunique() == 1 and (windowed["n_builders"] >= 5).all()
+    framed, _ = notebook.load(tmp_path / "panel.csv", start=str(raw["week"].max()))
+    inside = cts.panel.windowed(framed)  # the window travels with the panel, rows are kept
+    assert len(framed) == len(panel) and inside["week"].nunique() == 1
+    assert (inside["n_builders"] >= 5).all()
 
 
 def test_design_markdown_lists_checks_caveats_and_refusals(tmp_path):

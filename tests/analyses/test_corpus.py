@@ -74,6 +74,12 @@ CORPUS = {
     "adoption from week one": _from_week_one,
     "6 weeks": lambda: _simulated(30, 6, seed=8),
     "only required columns": _required_only,
+    # what `cts build-panel --git` gives for one repository: one team, no pages, pipeline
+    # interventions or on-call rota, shipped in releases (tests/sources build such panels from
+    # real repositories)
+    "single-repository git panel": lambda: _simulated(1, 52, seed=9).assign(
+        pages=0, manual_interventions=0, oncall_builders=0, architecture="monolith"
+    ),
 }
 
 

@@ -215,3 +215,31 @@ def test_config_errors_are_clear(tmp_path, org):
     bad.write_text('[[github.pull_requests]]\nfiles = []\nteam = "x"\n')
     with pytest.raises(EventError, match="no roster"):
         read_sources(bad)
+
+
+def test_no_identifier_reaches_a_report(org, tmp_path):
+    """Reports read only the panel: build one from the fixtures' panel and scan every file."""
+    from cts.reporting.builder import ANALYSES, build_reports
+
+    panel = tmp_path / "panel.parquet"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cts",
+            "build-panel",
+            "--sources",
+            str(org / "sources.toml"),
+            str(panel),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    out = tmp_path / "reports"
+    overview = tuple(a for a in ANALYSES if a.name == "00_panel_overview")
+    build_reports(panel, out, analyses=overview, progress=False, workers=1)
+    files = [f for f in out.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".html" for f in files)
+    written = "".join(f.read_bytes().decode("latin-1") for f in files)
+    for identifier in IDENTIFIERS:
+        assert identifier.lower() not in written.lower(), identifier

@@ -64,8 +64,9 @@ def pretrend_check(
 
     Red when the test rejects at ``alpha``, amber when it would at ``2 * alpha`` (a warning
     sign, not a rejection), green otherwise; a test with no pre-adoption week is amber.
+    ``outcome`` is named in the check.
     """
-    name = "Trends before adoption"
+    name = _named("Trends before adoption", outcome)
     if not pretrend_df or not np.isfinite(pretrend_p):
         return Check(name, "amber", "No pre-adoption weeks to test: parallel trends is unchecked.")
     said = f"joint test over {pretrend_df} pre-adoption weeks, p = {pretrend_p:.3f}"

@@ -66,3 +66,11 @@ def test_sections_red_for_a_failed_report_amber_for_a_left_out_section():
 def test_a_check_has_one_of_three_statuses():
     with pytest.raises(ValueError, match="green, amber, red"):
         Check("x", "blue", "y")
+
+
+def test_checks_name_their_outcome():
+    assert (
+        pretrend_check(0.3, 4, outcome="cr_velocity").name == "Trends before adoption (cr_velocity)"
+    )
+    table = _exogeneity([0.3, 0.6], [False, False])
+    assert exogeneity_check(table, outcome="x").name.endswith("(x)")

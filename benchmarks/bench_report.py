@@ -15,7 +15,7 @@ file cache, compiled bytecode and kernel start-up, as a second ``make report`` w
 Each contender runs in its own process; peak memory is the largest sum of the resident sets of
 its process tree at one time (workers and kernels included) and the largest single process.
 The issue's target: under 60 s warm on 2 cores. Usage: python benchmarks/bench_report.py
-[--panel data/synthetic/panel.parquet] [--repeats 1].
+[--panel data/synthetic/panel.parquet] [--repeats 1] [--only 04_robustness].
 """
 
 import argparse
@@ -100,6 +100,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--only", nargs="*", default=[], help="these reports only (names)")
     args = parser.parse_args()
     if not args.panel.is_file():
         print(f"simulating the default panel at {args.panel} (make data)")
@@ -107,7 +108,7 @@ def main() -> int:
     _time(_CTS, args.panel, ["00_panel_overview"])  # warm-up, untimed
     results = {}
     for label, code in (("cts report (build_reports)", _CTS), ("peer: papermill, serial", _PEER)):
-        runs = [_time(code, args.panel, []) for _ in range(args.repeats)]
+        runs = [_time(code, args.panel, args.only) for _ in range(args.repeats)]
         results[label] = runs
     print(f"panel {args.panel}; medians of {args.repeats} run(s), warm")
     for label, runs in results.items():

@@ -52,3 +52,47 @@ class WorkerPeak:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class TreePeak:
+    """Peak memory of this process's whole tree of descendants (workers, their kernels), polled
+    while the block runs: ``total_mib`` is the largest sum of their resident sets at one time
+    (what the machine must hold), ``largest_mib`` the largest peak of any one of them."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval, self.total_mib, self.largest_mib = interval, 0.0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self.interval):
+            parents: dict[int, int] = {}
+            memory: dict[int, tuple[float, float]] = {}
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    lines = status.read_text().splitlines()
+                    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+                except OSError:  # the process ended meanwhile
+                    continue
+                pid = int(status.parent.name)
+                parents[pid] = int(fields["PPid"])
+                kib = [int(fields.get(k, "0 kB").split()[0]) for k in ("VmRSS", "VmHWM")]
+                memory[pid] = (kib[0] / 1024, kib[1] / 1024)
+            tree = {me}
+            grew = True
+            while grew:
+                children = {pid for pid, parent in parents.items() if parent in tree} - tree
+                tree |= children
+                grew = bool(children)
+            tree.discard(me)
+            self.total_mib = max(self.total_mib, sum(memory[p][0] for p in tree))
+            self.largest_mib = max([self.largest_mib, *(memory[p][1] for p in tree)])
+
+    def __enter__(self) -> "TreePeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()

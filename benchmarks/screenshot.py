@@ -26,7 +26,7 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
         for page in pages:
-            height = 1000 if page.name == "index.html" else 3000
+            height = 1400 if page.name == "index.html" else 3000
             target = out / f"{page.stem}.png"
             subprocess.run(
                 [

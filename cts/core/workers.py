@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+import sys
+import types
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
@@ -24,6 +27,10 @@ def run_jobs(
 
     ``task`` must be a module-level function (it is pickled to the workers). ``workers=1`` runs
     in this process. Results come back in job order, with a tqdm bar when ``progress``.
+
+    Works from a plain script without an ``if __name__ == "__main__":`` guard, and from a
+    notebook, as long as ``task`` is not defined in the script itself: the workers are started
+    without re-running the caller's ``__main__`` (see :func:`_main_not_rerun`).
     """
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) <= 1:
@@ -31,9 +38,36 @@ def run_jobs(
     # spawn, not fork: forking a process whose native libraries (pyfixest's Rust demeaner,
     # BLAS) already run threads can deadlock the children.
     context = multiprocessing.get_context("spawn")
+    chunksize = max(1, min(4, len(jobs) // (8 * workers)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(task, jobs, chunksize=max(1, min(4, len(jobs) // (8 * workers))))
+        # map submits every job at once, so every worker process starts inside this block.
+        with _main_not_rerun(task):
+            results = pool.map(task, jobs, chunksize=chunksize)
         return _collect(results, len(jobs), progress, desc)
+
+
+@contextlib.contextmanager
+def _main_not_rerun(task: Callable) -> Iterator[None]:
+    """Start spawned workers without re-running the caller's ``__main__``.
+
+    A spawned worker re-imports the parent's main script (by path) before it unpickles its
+    task; a script that calls :func:`cts.power` at top level, without an
+    ``if __name__ == "__main__":`` guard, would then start a pool inside every worker, which
+    multiprocessing refuses, and the pool breaks (``BrokenProcessPool``). Our tasks live in cts
+    modules, which the workers import by name, so they never need the script: while the workers
+    start, ``__main__`` is a bare module without a path or spec, which multiprocessing's spawn
+    preparation then skips. Hand-written because neither multiprocessing nor concurrent.futures
+    has an option for it. A task defined in ``__main__`` itself needs the script: left as is.
+    """
+    if getattr(task, "__module__", "__main__") == "__main__":
+        yield
+        return
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _collect(results: Iterable[list[dict]], total: int, progress: bool, desc: str) -> list[dict]:

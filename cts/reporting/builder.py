@@ -2,8 +2,9 @@
 
 ``build_reports`` executes every notebook in :data:`ANALYSES` (in parallel, each in its own
 kernel), converts each to HTML twice (input hidden for readers, code visible for analysts) and
-writes ``index.html`` with the headline numbers each notebook published through
-:func:`cts.reporting.notebook.headline`. A run is one consistent set: it is built in a fresh
+writes ``index.html``, the one-page brief (:mod:`cts.reporting.brief`), from the headline numbers
+and credibility checks each notebook published (:func:`cts.reporting.notebook.headline`,
+:func:`cts.reporting.notebook.credibility`). A run is one consistent set: it is built in a fresh
 folder that replaces the reports folder when complete; a notebook that fails is saved with its
 error under ``failed/`` and no older report stands in for it.
 """
@@ -11,9 +12,7 @@ error under ``failed/`` and no older report stands in for it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import html
-import importlib.metadata
 import multiprocessing
 import os
 import shutil
@@ -27,7 +26,9 @@ from pathlib import Path
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
+from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
+    CHECK_MIME,
     HEADLINE_MIME,
     LOADED_PANEL_ENV,
     SECTION_MIME,
@@ -106,6 +107,8 @@ class AnalysisRun:
     #: Sections the panel could not support: title -> the reason the report gives.
     not_estimable: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    #: Credibility checks the notebook published (:class:`cts.reporting.brief.Check` dicts).
+    checks: list[dict] = field(default_factory=list)
 
 
 def build_reports(
@@ -189,7 +192,7 @@ def build_reports(
                 workers,
                 progress,
             )
-            atomic_write_text(staging / "index.html", _index_html(runs, panel_path))
+            atomic_write_text(staging / "index.html", _index_html(runs, panel_path, common))
             with _signals_deferred():
                 _swap_into_place(staging, out)
         finally:
@@ -416,6 +419,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         seconds=time.perf_counter() - started,
         headlines=_headlines(notebook),
         not_estimable=_not_estimable(notebook),
+        checks=_published(notebook, CHECK_MIME),
     )
 
 
@@ -473,47 +477,15 @@ def _headlines(notebook) -> dict[str, str]:
     return found
 
 
-def _index_html(runs: list[AnalysisRun], panel_path: Path) -> str:
-    rows = []
-    for run in runs:
-        name, title = run.analysis.name, html.escape(run.analysis.title)
-        if run.ok:
-            links = f'<a href="{name}.html">{title}</a> (<a href="{name}.code.html">with code</a>)'
-            status = f"ok, {run.seconds:.0f} s"
-        else:
-            links = f'{title} (<a href="failed/{name}.html">failed run</a>)'
-            status = (
-                '<span class="failed">FAILED</span>'
-                f'<pre class="error">{html.escape(run.error)}</pre>'
-            )
-        figures = "".join(
-            f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
-            for k, v in run.headlines.items()
-        ) + "".join(
-            f'<li class="skipped"><b>{html.escape(title)}</b>: cannot be estimated on this panel '
-            "(the report says why)</li>"
-            for title in run.not_estimable
-        )
-        rows.append(f"<tr><td>{links}</td><td><ul>{figures}</ul></td><td>{status}</td></tr>")
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cts reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
-.failed {{ color: #b00; font-weight: bold; }} .skipped {{ color: #8a5a00; }}
-pre.error {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
-ul {{ margin: 0; padding-left: 1.2rem; }}
-</style></head><body>
-<h1>cts reports</h1>
-<p>Panel <code>{html.escape(str(panel_path))}</code> (SHA-256 <code>{sha256(panel_path)}</code>),
-cts {importlib.metadata.version("cts")}, generated {generated}.</p>
-<table><thead><tr><th>analysis</th><th>headline</th><th>run</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table>
-<p>Metrics are team-level only; reports show no team with fewer builders than the panel's
-minimum team size.</p>
-</body></html>
-"""
+def _published(notebook, mime: str) -> list[dict]:
+    return [
+        output["data"][mime]
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if mime in output.get("data", {})
+    ]
+
+
+def _index_html(runs: list[AnalysisRun], panel_path: Path, parameters: dict) -> str:
+    """The one-page brief (:func:`cts.reporting.brief.brief_html`)."""
+    return brief_html(runs, panel_path, sha256(panel_path), parameters)

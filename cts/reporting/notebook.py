@@ -26,11 +26,13 @@ from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
+    "CHECK_MIME",
     "HEADLINE_MIME",
     "SECTION_MIME",
     "SECTION_NEEDS",
     "LOADED_PANEL_ENV",
     "collect_warnings",
+    "credibility",
     "design_markdown",
     "headline",
     "load",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 HEADLINE_MIME = "application/vnd.cts.headline+json"
+#: A credibility check (:class:`cts.reporting.brief.Check` as a dict), published for the brief.
+CHECK_MIME = "application/vnd.cts.check+json"
 #: A section's outcome (``{"title", "ok", "reason"}``), published for the index.
 SECTION_MIME = "application/vnd.cts.section+json"
 #: Errors that mean "this panel cannot support this estimate" (PanelError is a ValueError).
@@ -262,6 +266,27 @@ def headline(values: dict[str, str]) -> None:
 
     markdown = "\n".join(f"- **{key}**: {value}" for key, value in values.items())
     display({"text/markdown": markdown, HEADLINE_MIME: dict(values)}, raw=True)
+
+
+def credibility(check) -> None:
+    """Display one credibility check (:class:`cts.reporting.brief.Check`) and publish it for the
+    brief's green/amber/red panel."""
+    from IPython.display import display
+
+    from cts.reporting.brief import STATUSES
+
+    colour, word = STATUSES[check.status]
+    display(
+        {
+            "text/html": (
+                f'<p><b>{html.escape(check.name)}</b>: <b style="color: {colour}">{word}</b>. '
+                f"{html.escape(check.sentence)}</p>"
+            ),
+            "text/plain": f"{check.name}: {word}. {check.sentence}",
+            CHECK_MIME: check.to_dict(),
+        },
+        raw=True,
+    )
 
 
 def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import ast
 import asyncio
+import html
 import json
 import os
 import shutil
@@ -103,6 +104,8 @@ def test_every_report_runs_on_every_panel_the_loader_accepts(tmp_path, shape):
         report = (out / f"{name}.html").read_text()
         assert "cannot be estimated on this panel" in report and title in report, name
         assert "Traceback" not in report
+    # The brief says which sections were left out, in amber.
+    assert "Left out because this panel cannot support them" in (out / "index.html").read_text()
 
 
 def test_a_section_that_cannot_be_estimated_says_why_and_the_next_runs(capsys):
@@ -320,3 +323,73 @@ def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, pag
     assert seen["tables"] >= 1 and seen["broken"] == 0 and seen["errors"] == 0, seen
     if page != "index.html":
         assert seen["images"] >= 1, seen
+
+
+def test_the_brief_has_the_numbers_the_checks_and_the_reports(built):
+    out, runs = built
+    brief = (out / "index.html").read_text()
+    for heading in ("What CTS-SW is doing", "What drives it", "What the AI assistant is worth"):
+        assert heading in brief
+    assert "builder-weeks per unit" in brief and "95% CI" in brief
+    assert "engineering-years a year" in brief and "largest driver" in brief
+    # Every check the notebooks published is on the panel, with a status and a sentence.
+    for name in (
+        "Trends before adoption (cr_velocity)",
+        "Exogeneity of usage and controls (cr_velocity)",
+        "Exogeneity of usage and controls (deploy_velocity)",
+        "Inference with few teams (cr_velocity)",
+        "Reports and sections run",
+    ):
+        assert f'<b>{name}</b> <span class="status">' in brief, name
+    published = [c for run in runs for c in run.checks]
+    assert len(published) == 4  # 03 twice (exogeneity), 04 twice (pre-trends, few teams)
+    assert all(c["status"] in ("green", "amber", "red") for c in published)
+    assert "SHA-256" in brief.split("<footer>", 1)[1]  # provenance in the footer
+
+
+#: Measures what a reader at 1280 px would see: horizontal overflow, error cells with a
+#: traceback, raw warnings (a file path or `warnings.warn(` in the output) and images without
+#: alternative text. The result becomes the page title, which --dump-dom prints.
+_PROBE = """<script>window.addEventListener('load', () => {
+const root = document.documentElement;
+const errors = [...document.querySelectorAll(
+  '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')]
+  .filter(e => e.textContent.includes('Traceback')).length;
+const text = document.body.innerText;
+const raw = ['/site-packages/', 'warnings.warn('].filter(s => text.includes(s))
+  .concat(text.match(/\\S+\\.py:\\d+: \\w*Warning/g) || []);
+const noAlt = [...document.images].filter(i => !(i.getAttribute('alt') || '').trim()).length;
+document.title = JSON.stringify({scroll: root.scrollWidth, client: root.clientWidth,
+  errors: errors, raw: raw, noAlt: noAlt, images: document.images.length});
+});</script>"""
+
+
+@pytest.mark.parametrize("page", ["index", *[a.name for a in ANALYSES]])
+def test_brief_and_reports_fit_1280px_without_errors_raw_warnings_or_unlabelled_images(
+    built, tmp_path, page
+):
+    chromium = _chromium()
+    out, _ = built
+    probe = out / f"probe-{page}.html"
+    probe.write_text((out / f"{page}.html").read_text().replace("</body>", _PROBE + "</body>"))
+    try:
+        dom = subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=1280,900",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                probe.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    finally:
+        probe.unlink()
+    seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert seen["client"] >= 1200, seen  # the page was laid out at 1280 px
+    assert seen["scroll"] <= seen["client"], f"horizontal scroll at 1280 px: {seen}"
+    assert seen["errors"] == 0 and seen["raw"] == [] and seen["noAlt"] == 0, seen

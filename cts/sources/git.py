@@ -59,9 +59,9 @@ from pathlib import Path
 import pandas as pd
 
 from cts.core.exceptions import SourceWarning
-from cts.sources.contract import TABLES, EventError
+from cts.sources.contract import EventError
 from cts.sources.identity import Identities
-from cts.sources.records import person_hasher
+from cts.sources.records import empty_table, person_hasher
 
 __all__ = [
     "ACTIVE_WEEKS",
@@ -262,7 +262,7 @@ def read_git(
     kinds = [architecture if isinstance(architecture, str) else architecture[t] for t in teams]
     tables["teams"] = pd.DataFrame({"team_id": teams, "architecture": kinds})
     for name in ("interventions", "pages", "oncall"):
-        tables[name] = _empty(name)
+        tables[name] = empty_table(name)
     summary = pd.DataFrame(rows)
     excluded = summary[["bot_commits", "bot_crs"]].sum()
     if excluded.any():
@@ -617,12 +617,3 @@ def _shipped_at(merged: pd.DataFrame, tags: pd.DataFrame) -> pd.Series:
     # Oldest first, a change ships with the next tagged commit: a backward fill over tag dates.
     on_chain = merged["commit"].map(released)[::-1]
     return pd.to_datetime(on_chain.bfill()[::-1]).astype("datetime64[s]")
-
-
-def _empty(name: str) -> pd.DataFrame:
-    table = TABLES[name]
-    columns = dict.fromkeys(table.columns, pd.Series([], dtype=object))
-    for column in (*table.columns, *table.optional_times):
-        if column.endswith(("_at", "_date")):
-            columns[column] = pd.Series([], dtype="datetime64[s]")
-    return pd.DataFrame(columns)

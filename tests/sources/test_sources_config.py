@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -166,21 +167,14 @@ def org(make_repo, tmp_path):
     return folder
 
 
+def _build_panel_command(sources: Path, out: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "cts", "build-panel", "--sources", str(sources), str(out)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def test_build_panel_from_sources_and_nothing_identifying_is_written(org, tmp_path):
     out = tmp_path / "out" / "panel.parquet"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cts",
-            "build-panel",
-            "--sources",
-            str(org / "sources.toml"),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = _build_panel_command(org / "sources.toml", out)
     assert result.returncode == 0, result.stderr
     panel = pd.read_parquet(out).set_index(["team_id", "week"])
     payments = panel.loc["payments"]
@@ -222,19 +216,8 @@ def test_no_identifier_reaches_a_report(org, tmp_path):
     from cts.reporting.builder import ANALYSES, build_reports
 
     panel = tmp_path / "panel.parquet"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cts",
-            "build-panel",
-            "--sources",
-            str(org / "sources.toml"),
-            str(panel),
-        ],
-        capture_output=True,
-        check=True,
-    )
+    built = _build_panel_command(org / "sources.toml", panel)
+    assert built.returncode == 0, built.stderr
     out = tmp_path / "reports"
     overview = tuple(a for a in ANALYSES if a.name == "00_panel_overview")
     build_reports(panel, out, analyses=overview, progress=False, workers=1)

@@ -291,6 +291,20 @@ def _chromium() -> str | None:
     return found
 
 
+def _dump_dom(chromium: str, page: Path, profile: Path, *flags: str) -> str:
+    """The DOM headless Chromium renders for ``page`` once its scripts ran."""
+    command = [
+        chromium,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        *flags,
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+
+
 @pytest.mark.parametrize("page", ["index.html", "03_adoption_effect_cr_velocity.html"])
 def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, page):
     """What a person sees: the rendered DOM has tables, images that decoded, and no errors."""
@@ -305,19 +319,7 @@ def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, pag
     )
     probe = out / f"probe-{page}"
     probe.write_text((out / page).read_text().replace("</body>", check + "</body>"))
-    dom = subprocess.run(
-        [
-            chromium,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = _dump_dom(chromium, probe, tmp_path / "profile")
     title = dom.split("<title>", 1)[1].split("</title>", 1)[0]
     seen = json.loads(title)
     assert seen["tables"] >= 1 and seen["broken"] == 0 and seen["errors"] == 0, seen
@@ -373,20 +375,7 @@ def test_brief_and_reports_fit_1280px_without_errors_raw_warnings_or_unlabelled_
     probe = out / f"probe-{page}.html"
     probe.write_text((out / f"{page}.html").read_text().replace("</body>", _PROBE + "</body>"))
     try:
-        dom = subprocess.run(
-            [
-                chromium,
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--window-size=1280,900",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                probe.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout
+        dom = _dump_dom(chromium, probe, tmp_path / "profile", "--window-size=1280,900")
     finally:
         probe.unlink()
     seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))

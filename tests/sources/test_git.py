@@ -1,12 +1,12 @@
 """cts.sources.git on small real git repositories built in a temporary directory."""
 
-import os
 import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
+from git_repos import Repo as GitRepo
 
 import cts
 from cts.sources.build import EventError
@@ -21,38 +21,15 @@ PEOPLE = {
 }
 
 
-class Repo:
-    """A git repository driven by real git commands, with dates we choose."""
+class Repo(GitRepo):
+    """The shared test repository, with authors named by their key in ``PEOPLE``."""
 
-    def __init__(self, path):
-        self.path = path
-        path.mkdir()
-        self.git("init", "--quiet", "--initial-branch=main")
-
-    def git(self, *args, date="2025-01-06T10:00:00+00:00", who="alice"):
-        env = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": who,
-            "GIT_AUTHOR_EMAIL": PEOPLE[who],
-            "GIT_COMMITTER_NAME": who,
-            "GIT_COMMITTER_EMAIL": PEOPLE[who],
-            "GIT_AUTHOR_DATE": date,
-            "GIT_COMMITTER_DATE": date,
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-        }
-        return subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+    def git(self, *args, who="alice", **options):
+        options.setdefault("author", (who, PEOPLE[who]))
+        return super().git(*args, **options)
 
     def commit(self, name, message, date, who="alice"):
-        (self.path / name).write_text(f"{message}\n{date}\n")
-        self.git("add", name, date=date, who=who)
-        self.git("commit", "--quiet", "-m", message, date=date, who=who)
+        super().commit(name, message, date, author=(who, PEOPLE[who]))
 
 
 @pytest.fixture

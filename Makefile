@@ -32,7 +32,7 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv], or SOURCES=sources.toml, or DEVLAKE=postgresql://user@host/lake [PROJECT=name]'; exit 2; fi
 
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
-	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY))
+	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(NO_CACHE),--no-cache)
 
 test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample)
 	$(VENV)/bin/ruff check cts tests benchmarks
@@ -57,6 +57,7 @@ strip:  ## remove outputs from the notebooks before committing (a test insists)
 screenshots: setup  ## PNGs of reports/ in headless Chromium -> reports/screenshots/ (for the docs)
 	$(PY) benchmarks/screenshot.py reports
 
-clean:  ## remove generated data, reports and caches (keeps .venv)
+clean:  ## remove generated data, reports and caches, cached results included (keeps .venv)
 	rm -rf data/synthetic reports/*.html reports/failed reports/screenshots .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+	-[ -x $(PY) ] && $(PY) -c 'import shutil; from cts.core.cache import cache_dir; shutil.rmtree(cache_dir() or "/nonexistent", ignore_errors=True)'  # cached results

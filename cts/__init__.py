@@ -33,6 +33,7 @@ _warnings.filterwarnings("ignore", message=r"The inplace keyword", module=r"pyfi
 #: public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
     # core
+    "cached": "cts.core.cache",
     "CtsWarning": "cts.core.exceptions",
     "ConvergenceWarning": "cts.core.exceptions",
     "DesignWarning": "cts.core.exceptions",

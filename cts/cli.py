@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -140,6 +141,10 @@ def _report(args: argparse.Namespace) -> int:
         parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
     if args.currency:
         parameters["currency"] = args.currency
+    if args.no_cache:
+        from cts.core.cache import CACHE_ENV
+
+        os.environ[CACHE_ENV] = "off"  # the notebooks' kernels inherit it
     try:
         runs = build_reports(args.panel, args.out, parameters=parameters, workers=args.workers)
     except (FileNotFoundError, PanelError, ValueError) as error:
@@ -245,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.add_argument(
         "--currency", help="currency of cost_per_builder_week in the reports (default: USD)"
+    )
+    report.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute everything; by default results of an earlier run with the same panel, "
+        "parameters and code are reused (cts.cached; CTS_CACHE_DIR sets the folder)",
     )
     report.set_defaults(run=_report)
 

@@ -17,3 +17,20 @@ def medium_org():
     """300 teams x 80 weeks: enough for estimates within a few percent of the truth."""
     sim = cts.simulate_org(n_teams=300, n_weeks=80, seed=21)
     return sim, quiet_load(sim.panel)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_result_cache(tmp_path_factory):
+    """Tests (and the notebooks and reports they run) cache results in a folder of their own,
+    never in the user's ~/.cache/cts."""
+    import os
+
+    from cts.core.cache import CACHE_ENV
+
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("cts-cache"))
+    yield
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous

@@ -173,6 +173,24 @@ def power(
     -------
     PowerResult
     """
+    params = _design(panel, effect, outcome, n_teams, n_weeks, calibration)
+    jobs = _jobs(params, effect, outcome, reps, alpha, seed)
+    hits = [
+        row["hit"]
+        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
+    ]
+    return _power_result(hits, params, effect, outcome, alpha)
+
+
+def _design(
+    panel: pd.DataFrame,
+    effect: float,
+    outcome: str,
+    n_teams: int | None,
+    n_weeks: int | None,
+    calibration: dict | None,
+) -> dict:
+    """The calibrated simulation parameters for one design (checks ``outcome`` and ``effect``)."""
     if outcome not in _PREFIX:
         raise ValueError(f"power supports {', '.join(_PREFIX)}, not {outcome!r}")
     if not -1 < effect < 10:
@@ -180,25 +198,33 @@ def power(
     params = dict(calibration or calibrate(panel, outcome))
     params["n_teams"] = n_teams or params["n_teams"]
     params["n_weeks"] = n_weeks or params["n_weeks"]
+    return params
+
+
+def _jobs(
+    params: dict, effect: float, outcome: str, reps: int, alpha: float, seed: int
+) -> list[tuple]:
+    """One :func:`_detect` job per simulated panel of the design ``params``."""
     prefix = _PREFIX[outcome]
     absolute = effect * params[f"{prefix}_level"]
     short_run = absolute * (1 - params[f"{prefix}_persistence"])
     truth = {**_truth(params), f"{prefix}_effect": short_run}
-    jobs = [
+    return [
         (params["n_teams"], params["n_weeks"], seed + r, outcome, truth, alpha, np.sign(effect))
         for r in range(reps)
     ]
-    hits = [
-        row["hit"]
-        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
-    ]
+
+
+def _power_result(
+    hits: list[bool], params: dict, effect: float, outcome: str, alpha: float
+) -> PowerResult:
     share = float(np.mean(hits))
     return PowerResult(
         power=share,
-        mcse=float(np.sqrt(share * (1 - share) / reps)),
+        mcse=float(np.sqrt(share * (1 - share) / len(hits))),
         effect=effect,
-        absolute_effect=absolute,
-        reps=reps,
+        absolute_effect=effect * params[f"{_PREFIX[outcome]}_level"],
+        reps=len(hits),
         n_teams=params["n_teams"],
         n_weeks=params["n_weeks"],
         outcome=outcome,
@@ -272,32 +298,40 @@ def power_grid(
     n_teams: tuple[int, ...] = (50, 100, 200, 400),
     n_weeks: tuple[int, ...] = (26, 52, 104),
     reps: int = 100,
-    **options,
+    alpha: float = 0.05,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+    calibration: dict | None = None,
 ) -> pd.DataFrame:
-    """Power of ``effect`` for each number of teams and weeks (for :func:`cts.plots.plot_power`)."""
-    calibration = options.pop("calibration", None) or calibrate(panel, outcome)
+    """Power of ``effect`` for each number of teams and weeks (for :func:`cts.plots.plot_power`).
+
+    Every design's panels run in one pool of workers (starting a pool per design would cost
+    more than the smaller designs' simulations). Arguments as in :func:`power`.
+    """
+    calibration = calibration or calibrate(panel, outcome)
+    designs = [
+        _design(panel, effect, outcome, teams, weeks, calibration)
+        for weeks in n_weeks
+        for teams in n_teams
+    ]
+    jobs = [job for params in designs for job in _jobs(params, effect, outcome, reps, alpha, seed)]
+    hits = [
+        row["hit"]
+        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power grid")
+    ]
     rows = []
-    for weeks in n_weeks:
-        for teams in n_teams:
-            result = power(
-                panel,
-                effect,
-                outcome=outcome,
-                n_teams=teams,
-                n_weeks=weeks,
-                reps=reps,
-                calibration=calibration,
-                **options,
-            )
-            rows.append(
-                {
-                    "effect": effect,
-                    "n_teams": teams,
-                    "n_weeks": weeks,
-                    "power": result.power,
-                    "mcse": result.mcse,
-                }
-            )
+    for k, params in enumerate(designs):
+        result = _power_result(hits[k * reps : (k + 1) * reps], params, effect, outcome, alpha)
+        rows.append(
+            {
+                "effect": effect,
+                "n_teams": result.n_teams,
+                "n_weeks": result.n_weeks,
+                "power": result.power,
+                "mcse": result.mcse,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -70,6 +70,9 @@ class Analysis:
     notebook: str
     title: str
     parameters: dict = field(default_factory=dict)
+    #: Rough run time relative to the others: the longest start first, so that the last
+    #: notebook to finish is not a long one started late (longest-processing-time order).
+    weight: float = 1.0
 
 
 #: Every report ``cts report`` builds, in reading order.
@@ -90,7 +93,10 @@ ANALYSES: tuple[Analysis, ...] = (
         {"outcome": "deploy_velocity"},
     ),
     Analysis(
-        "04_robustness", "04_robustness.ipynb", "Robustness: event study, heterogeneity, power"
+        "04_robustness",
+        "04_robustness.ipynb",
+        "Robustness: event study, heterogeneity, power",
+        weight=5.0,
     ),
     Analysis("05_impact", "05_impact.ipynb", "What adoption is worth"),
 )
@@ -210,14 +216,15 @@ def _run_all(
     workers: int | None,
     progress: bool,
 ) -> list[AnalysisRun]:
-    """Run the notebooks, ``workers`` at a time, each in a process of its own.
+    """Run the notebooks, ``workers`` at a time, each in a process of its own, the heaviest
+    (:attr:`Analysis.weight`) first.
 
     Not :func:`cts.core.workers.run_jobs`: the builder reports each notebook as it finishes and,
     on Ctrl-C, must cancel the queue and stop the running notebooks (and their kernels) within
     seconds, which a pool's ``map`` cannot do.
     """
     context = multiprocessing.get_context("spawn")
-    queue = list(enumerate(analyses))
+    queue = sorted(enumerate(analyses), key=lambda item: -item[1].weight)  # stable: ties in order
     workers = max(1, min(workers or os.cpu_count() or 1, len(queue)))
     running: dict = {}  # result connection -> (index, process)
     runs: dict[int, AnalysisRun] = {}

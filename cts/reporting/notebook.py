@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.panel import load_panel, set_window, suppress_small_teams
 
@@ -327,7 +328,9 @@ def truth_for(panel_path: str | os.PathLike[str], outcome: str) -> dict | None:
 
 
 def provenance(panel_path: str | os.PathLike[str], seed: int | None = None) -> pd.DataFrame:
-    """Where the numbers come from: data file and its SHA-256, versions, seed and run date."""
+    """Where the numbers come from: data file and its SHA-256, versions, seed, run date, and
+    which results were reused from the cache (:func:`cts.cached`: same data, parameters and
+    code as the run that computed them)."""
     path = Path(panel_path)
     rows = {
         "data source": str(path),
@@ -337,6 +340,9 @@ def provenance(panel_path: str | os.PathLike[str], seed: int | None = None) -> p
         **{name: importlib.metadata.version(name) for name in _PACKAGES},
         "seed": "none" if seed is None else str(seed),
         "run date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "results reused from the cache": (
+            ", ".join(dict.fromkeys(reused())) or "none" if cache_dir() else "none (cache off)"
+        ),
     }
     return pd.DataFrame({"value": rows}).rename_axis("item")
 

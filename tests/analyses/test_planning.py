@@ -76,6 +76,19 @@ def test_minimum_detectable_effect_lies_where_power_crosses_80(small):
     assert len(ax.lines) >= 2  # a line per panel length, plus the target
 
 
+def test_power_grid_runs_every_design_in_one_pool_with_the_same_answers(small):
+    """The grid submits all designs to one pool; each cell is exactly what power() gives for
+    that design with the same seeds, and the pool (2 workers) changes nothing."""
+    panel, calibration = small
+    common = dict(reps=6, calibration=calibration, progress=False, seed=3)
+    grid = power_grid(panel, 0.1, n_teams=(20, 60), n_weeks=(26,), workers=2, **common)
+    for teams in (20, 60):
+        alone = power(panel, 0.1, n_teams=teams, n_weeks=26, workers=1, **common)
+        cell = grid.set_index("n_teams").loc[teams]
+        assert cell["power"] == alone.power and cell["mcse"] == alone.mcse
+        assert cell["n_weeks"] == 26
+
+
 def test_bad_arguments(small):
     panel, _ = small
     with pytest.raises(ValueError, match="supports cr_velocity, deploy_velocity"):

@@ -9,7 +9,8 @@ stale answer.
 
 The cache lives in ``$CTS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/cts``, else ``~/.cache/cts``);
 ``CTS_CACHE_DIR=off`` turns it off (``cts report --no-cache`` does this). Entries are pickles this
-package wrote for itself; the newest :data:`MAX_ENTRIES` are kept.
+package wrote for itself; the newest are kept, at most :data:`MAX_ENTRIES` of them and
+:data:`MAX_BYTES` in all.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import joblib  # joblib.hash: content hashes of DataFrames, arrays and nested containers
+import joblib  # joblib.hash: content hashes of arrays and nested containers
+import pandas as pd
 
 from cts.core.exceptions import CtsWarning
 from cts.core.io import atomic_write
 
-__all__ = ["CACHE_ENV", "MAX_ENTRIES", "cache_dir", "cached", "reused"]
+__all__ = ["CACHE_ENV", "MAX_BYTES", "MAX_ENTRIES", "cache_dir", "cached", "reused"]
 
 CACHE_ENV = "CTS_CACHE_DIR"
-#: Entries kept; older ones are removed when a new one is written.
+#: Entries and bytes kept; the oldest are removed when a new entry is written.
 MAX_ENTRIES = 256
+MAX_BYTES = 2**30
 _OFF = {"", "0", "off", "no", "false", "none"}
 #: Libraries whose version can change a numerical answer.
 _LIBRARIES = (
@@ -73,7 +76,14 @@ def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
         return function(*args, **kwargs)
     name = getattr(function, "__qualname__", repr(function))
     key = joblib.hash(
-        (getattr(function, "__module__", ""), name, _code_fingerprint(), _versions(), args, kwargs)
+        (
+            getattr(function, "__module__", ""),
+            name,
+            _code_fingerprint(),
+            _versions(),
+            _by_content(args),
+            _by_content(kwargs),
+        )
     )
     path = folder / f"{getattr(function, '__name__', 'call')}-{key}.pickle"
     try:
@@ -119,10 +129,38 @@ def reused() -> list[str]:
     return list(_reused)
 
 
+def _by_content(value):
+    """``value`` with every DataFrame or Series replaced by what it holds: column names, dtypes,
+    a hash of each row (index included) and ``attrs``. joblib.hash of a DataFrame itself pickles
+    pandas' internal block layout, which operations that change no value (a copy, a
+    consolidation inside some pandas call) change, so equal panels would miss."""
+    if isinstance(value, pd.DataFrame | pd.Series):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        return (
+            type(value).__name__,
+            tuple(map(str, frame.columns)),
+            tuple(map(str, frame.dtypes)),
+            pd.util.hash_pandas_object(frame, index=True).to_numpy(),
+            _by_content(dict(value.attrs)),
+        )
+    if isinstance(value, dict):
+        return {key: _by_content(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_by_content(item) for item in value)
+    return value
+
+
 def _prune(folder: Path) -> None:
-    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in entries[MAX_ENTRIES:]:
-        stale.unlink(missing_ok=True)
+    entries = sorted(
+        ((path.stat(), path) for path in folder.glob("*.pickle")),
+        key=lambda entry: entry[0].st_mtime,
+        reverse=True,
+    )
+    total = 0
+    for kept, (stat, path) in enumerate(entries):
+        total += stat.st_size
+        if kept >= MAX_ENTRIES or (kept > 0 and total > MAX_BYTES):
+            path.unlink(missing_ok=True)
 
 
 @functools.cache

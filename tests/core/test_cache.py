@@ -71,6 +71,20 @@ def test_what_the_caller_silences_is_not_stored_to_be_shown_later(folder):
     assert [w.category for w in caught] == [UserWarning] and len(CALLS) == 1
 
 
+def test_equal_panels_hit_whatever_pandas_did_to_their_memory_layout(folder, panel):
+    """A copy or a consolidation changes pandas' block layout, not the panel."""
+    together = panel.assign(z=panel["y"] * 2)  # y and z share one float block after a copy
+    one_by_one = panel[["team_id"]].copy()
+    one_by_one["y"] = panel["y"].to_numpy()
+    one_by_one["z"] = panel["y"].to_numpy() * 2  # a block per column
+    one_by_one.attrs = dict(panel.attrs)
+    assert together.copy()._mgr.nblocks != one_by_one._mgr.nblocks
+    cached(slow_mean, together, "z")
+    cached(slow_mean, one_by_one, "z")
+    cached(slow_mean, together.copy(deep=True), "z")
+    assert len(CALLS) == 1
+
+
 def test_any_change_in_data_window_or_arguments_is_a_miss(folder, panel):
     cached(slow_mean, panel, "y")
     changed = panel.copy()
@@ -136,3 +150,13 @@ def test_only_the_newest_entries_are_kept(folder, panel, monkeypatch):
     cached(slow_mean, panel, "y", scale=4.0)  # the newest survived
     cached(slow_mean, panel, "y", scale=0.0)  # the oldest did not
     assert CALLS == [("y", 0.0)]
+
+
+def test_the_cache_keeps_within_its_byte_budget(folder, panel, monkeypatch):
+    cached(slow_mean, panel, "y", scale=1.0)
+    (first,) = folder.glob("*.pickle")
+    os.utime(first, (1e9, 1e9))
+    monkeypatch.setattr(cache, "MAX_BYTES", first.stat().st_size + 1)  # room for one entry
+    cached(slow_mean, panel, "y", scale=2.0)
+    assert [p.name for p in folder.glob("*.pickle")] != [first.name]
+    assert len(list(folder.glob("*.pickle"))) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pyfixest as pf
 
 from cts.analyses.adoption import estimate_adoption_effect
+from cts.core.exceptions import FewTeamsWarning
 from cts.core.results import Result, critical_value
 from cts.core.workers import run_jobs
 from cts.estimators.design import MIN_TEAMS
@@ -351,8 +353,11 @@ def _detect(job) -> list[dict]:
     n_teams, n_weeks, seed, outcome, truth, alpha, sign = job
     _, panel = simulate_and_load(n_teams, n_weeks, seed, truth)
     # The clustered test, not the resampling one a few-teams report uses: a 999-draw bootstrap
-    # per simulated panel would make power ~20x slower. The summary says when that flatters.
-    effect = estimate_adoption_effect(panel, outcome=outcome, inference="cluster")
+    # per simulated panel would make power ~20x slower. The summary says when that flatters, so
+    # the few-teams warning is not repeated for every simulated panel.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewTeamsWarning)
+        effect = estimate_adoption_effect(panel, outcome=outcome, inference="cluster")
     row = effect.table.loc["long_run"]
     # With no true effect any rejection counts (the test's size); otherwise the sign must match.
     right_sign = sign == 0 or np.sign(row["estimate"]) == sign

@@ -2,8 +2,9 @@
 
 Adoption is binarised: a team adopts in the first week its usage rate reaches a threshold, and
 stays adopted; teams that never reach it are the controls. ``event_study`` estimates the effect
-per week relative to adoption with Gardner's (2022) two-stage DiD (pyfixest ``did2s``: team and
-week effects from untreated team-weeks only, so already-treated teams never serve as controls) or
+per week relative to adoption with Gardner's (2022) two-stage DiD
+(:mod:`cts.estimators.two_stage`: team and week effects from untreated team-weeks only, so
+already-treated teams never serve as controls) or
 a cohort-saturated regression (Sun & Abraham 2021, which equals Callaway & Sant'Anna's (2021)
 ATT(g,t) with never-treated controls), with the plain TWFE event study beside it.
 """
@@ -22,6 +23,7 @@ import pyfixest as pf
 from cts.core.exceptions import DesignWarning, FewTeamsWarning
 from cts.core.results import Result, TestStatistic, estimate_table
 from cts.estimators.design import MIN_TEAMS, adoption_timing, is_staggered
+from cts.estimators.two_stage import two_stage_did
 from cts.estimators.wald import wald_test
 from cts.panel import PanelError, require_columns, windowed
 
@@ -239,21 +241,18 @@ def event_study(
         naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
 
         if estimator == "did2s":
-
-            def two_stage(second_stage: str):
-                return pf.did2s(
-                    data,
-                    yname=outcome,
-                    first_stage="~ 0 | team_id + period",
-                    second_stage=second_stage,
-                    treatment="treated",
-                    cluster="team_id",
-                )
-
-            dynamic = two_stage("~ i(rel, ref=-1)")
-            table, vcov = _by_relative_week(dynamic.coef(), dynamic._vcov)
-            static = two_stage("~ 0 + treated")
-            att = _row(static.coef()["treated"], static.se()["treated"])
+            # Gardner's estimator, sparse: pyfixest's did2s densifies its stage-1 dummies.
+            weeks = sorted(set(data["rel"].unique()) - {-1})
+            dummies = pd.DataFrame(
+                {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
+            )
+            stages = (data[outcome], data["team_id"], data["period"], data["treated"])
+            coef, dynamic_vcov = two_stage_did(*stages, dummies)
+            table = estimate_table(coef, np.sqrt(np.diag(dynamic_vcov)))
+            table.index.name = "relative_week"
+            vcov = dynamic_vcov
+            static, static_vcov = two_stage_did(*stages, data[["treated"]])
+            att = _row(static["treated"], np.sqrt(static_vcov.iloc[0, 0]))
         else:
             cells, cells_vcov = group_time_effects(
                 data, outcome, "team_id", "period", "cohort", base="universal"

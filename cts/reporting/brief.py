@@ -3,7 +3,8 @@
 A reader with two minutes sees three things: what CTS-SW is doing, what drives it, and what the
 AI assistant is worth, each with its interval in plain units and the currency; then a
 credibility panel in which every check is green, amber or red with one sentence; then links to
-the detailed reports, and the provenance in the footer. The numbers are the headlines the
+the detailed reports, and the provenance in the footer. Charts the notebooks published for it
+(:func:`cts.reporting.notebook.for_brief`) sit under the numbers. The numbers are the headlines the
 notebooks published (:func:`cts.reporting.notebook.headline`) and the checks are the ones they
 published with :func:`cts.reporting.notebook.credibility`: the brief computes nothing itself.
 """
@@ -235,6 +236,9 @@ def brief_html(
         for c in checks
     )
     reports = "\n".join(_report_row(run) for run in runs)
+    charts = "\n".join(
+        _chart(figure, run) for run in runs if run.ok for figure in getattr(run, "figures", [])
+    )
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     shared = ", ".join(
         f"{html.escape(str(k))} = {html.escape(repr(v))}"
@@ -266,6 +270,10 @@ li.check {{ margin: .4rem 0; padding-left: 1.4rem; position: relative; }}
 .dot {{ position: absolute; left: 0; top: .35rem; width: .8rem; height: .8rem;
   border-radius: 50%; }}
 .status {{ font-weight: 600; }}
+.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(24rem, 1fr));
+  gap: 1rem; margin-top: 1rem; }}
+figure {{ margin: 0; min-width: 0; }} figure img {{ max-width: 100%; height: auto; }}
+figcaption {{ color: #57606a; font-size: .9rem; }}
 {styles}
 table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
 th, td {{ border-bottom: 1px solid #d0d7de; padding: .4rem; text-align: left;
@@ -282,6 +290,7 @@ with how far to trust each number. Intervals are 95% confidence intervals.</p>
 <section class="numbers" aria-label="The numbers">
 {cards}
 </section>
+{f'<section class="charts" aria-label="Charts">{charts}</section>' if charts else ""}
 <h2>How far to trust them</h2>
 <ul class="checks">
 {panel_rows}
@@ -332,6 +341,16 @@ def _card(title: str, sources, by_name: dict) -> str:
     return (
         f'<div class="card"><h2>{html.escape(title)}</h2>{big}'
         f"{f'<dl>{rest}</dl>' if rest else ''}{gaps}</div>"
+    )
+
+
+def _chart(figure: dict, run) -> str:
+    name = run.analysis.name
+    return (
+        f'<figure><img alt="{html.escape(figure["alt"])}" '
+        f'src="data:image/png;base64,{figure["png"]}">'
+        f'<figcaption>{html.escape(figure["title"])} (<a href="{name}.html">'
+        f"{html.escape(run.analysis.title)}</a>)</figcaption></figure>"
     )
 
 

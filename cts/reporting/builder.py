@@ -29,6 +29,7 @@ from cts.core.io import atomic_write_text
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
     CHECK_MIME,
+    FIGURE_MIME,
     HEADLINE_MIME,
     LOADED_PANEL_ENV,
     SECTION_MIME,
@@ -115,6 +116,8 @@ class AnalysisRun:
     error: str = ""
     #: Credibility checks the notebook published (:class:`cts.reporting.brief.Check` dicts).
     checks: list[dict] = field(default_factory=list)
+    #: Charts the notebook published for the brief (``{"title", "alt", "png"}``).
+    figures: list[dict] = field(default_factory=list)
 
 
 def build_reports(
@@ -418,6 +421,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
                 error=error_message(error),
             )
         notebook = nbformat.read(executed, as_version=4)
+    figures = _published(notebook, FIGURE_MIME)  # before _to_html moves the PNGs into HTML
     atomic_write_text(out / f"{analysis.name}.html", _to_html(notebook, hide_input=True))
     atomic_write_text(out / f"{analysis.name}.code.html", _to_html(notebook, hide_input=False))
     return AnalysisRun(
@@ -427,6 +431,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         headlines=_headlines(notebook),
         not_estimable=_not_estimable(notebook),
         checks=_published(notebook, CHECK_MIME),
+        figures=figures,
     )
 
 

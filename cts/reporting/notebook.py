@@ -28,6 +28,7 @@ from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
     "CHECK_MIME",
+    "FIGURE_MIME",
     "HEADLINE_MIME",
     "SECTION_MIME",
     "SECTION_NEEDS",
@@ -35,6 +36,7 @@ __all__ = [
     "collect_warnings",
     "credibility",
     "design_markdown",
+    "for_brief",
     "headline",
     "load",
     "money_headlines",
@@ -51,6 +53,8 @@ __all__ = [
 HEADLINE_MIME = "application/vnd.cts.headline+json"
 #: A credibility check (:class:`cts.reporting.brief.Check` as a dict), published for the brief.
 CHECK_MIME = "application/vnd.cts.check+json"
+#: A chart for the brief: ``{"title", "alt", "png"}`` (base64), published by :func:`for_brief`.
+FIGURE_MIME = "application/vnd.cts.figure+json"
 #: A section's outcome (``{"title", "ok", "reason"}``), published for the index.
 SECTION_MIME = "application/vnd.cts.section+json"
 #: Errors that mean "this panel cannot support this estimate" (PanelError is a ValueError).
@@ -267,6 +271,27 @@ def headline(values: dict[str, str]) -> None:
 
     markdown = "\n".join(f"- **{key}**: {value}" for key, value in values.items())
     display({"text/markdown": markdown, HEADLINE_MIME: dict(values)}, raw=True)
+
+
+def for_brief(figure, title: str | None = None) -> None:
+    """Display a figure (a :class:`cts.reporting.plots.ReportFigure`) and publish it for the
+    brief's charts, captioned ``title`` (default: the figure's first axis title)."""
+    import base64
+
+    from IPython.display import display
+
+    encoded = base64.b64encode(figure.png()).decode("ascii")
+    alt = figure.description
+    title = title or (figure.axes[0].get_title() if figure.axes else "") or alt
+    display(
+        {
+            "image/png": encoded,
+            "text/plain": alt,
+            FIGURE_MIME: {"title": title, "alt": alt, "png": encoded},
+        },
+        metadata={"image/png": {"alt": alt}},
+        raw=True,
+    )
 
 
 def credibility(check) -> None:

@@ -36,10 +36,14 @@ __all__ = [
 class ReportFigure(Figure):
     """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
 
-    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
+    def png(self, dpi: int = 110) -> bytes:
+        """The figure as PNG bytes."""
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        return buffer.getvalue(), {"alt": self.description}
+        self.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
+        return self.png(), {"alt": self.description}
 
     @property
     def description(self) -> str:

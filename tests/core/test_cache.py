@@ -62,7 +62,7 @@ def test_warnings_are_given_again_on_a_hit(folder):
 
 
 def test_what_the_caller_silences_is_not_stored_to_be_shown_later(folder):
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytest.warns(UserWarning, match="second"):
         warnings.simplefilter("ignore", FewTeamsWarning)
         cached(warns_twice, 2.5)
     with warnings.catch_warnings(record=True) as caught:

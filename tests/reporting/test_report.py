@@ -2,6 +2,7 @@
 
 import ast
 import asyncio
+import base64
 import html
 import json
 import os
@@ -347,6 +348,13 @@ def test_the_brief_has_the_numbers_the_checks_and_the_reports(built):
     assert len(published) == 4  # 03 twice (exogeneity), 04 twice (pre-trends, few teams)
     assert all(c["status"] in ("green", "amber", "red") for c in published)
     assert "SHA-256" in brief.split("<footer>", 1)[1]  # provenance in the footer
+    # Two charts, published by 01 and 05, each labelled and linked to its report.
+    figures = {run.analysis.name: run.figures for run in runs if run.figures}
+    assert list(figures) == ["01_cost_to_serve", "05_impact"]
+    assert brief.count('<figure><img alt="Chart: ') == 2
+    assert '(<a href="01_cost_to_serve.html">Cost to serve software</a>)</figcaption>' in brief
+    png = base64.b64decode(figures["05_impact"][0]["png"])
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
 
 
 #: Measures what a reader at 1280 px would see: horizontal overflow, error cells with a

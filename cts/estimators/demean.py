@@ -100,9 +100,7 @@ def _two_way_direct(values: np.ndarray, large: np.ndarray, small: np.ndarray) ->
             (np.ones(len(values)), (small, large)), shape=(n_small, n_large)
         )
         step = max(1, DENSE_INCIDENCE_CELLS // n_small)
-        blocks = (
-            incidence[:, first : first + step].toarray() for first in range(0, n_large, step)
-        )
+        blocks = (incidence[:, first : first + step].toarray() for first in range(0, n_large, step))
     gram = np.diag(count_small)  # M = diag(n_t) - C diag(1/n_i) C'
     first = 0
     for block in blocks:
@@ -110,13 +108,19 @@ def _two_way_direct(values: np.ndarray, large: np.ndarray, small: np.ndarray) ->
         first += block.shape[1]
 
     columns = [np.ascontiguousarray(column) for column in values.T]
-    means = np.column_stack(
-        [np.bincount(large, weights=column, minlength=n_large) for column in columns]
-    ) * inverse_large[:, None]
+    means = (
+        np.column_stack(
+            [np.bincount(large, weights=column, minlength=n_large) for column in columns]
+        )
+        * inverse_large[:, None]
+    )
     # D'y~ = D'y - C ybar, without forming y~
-    rhs = np.column_stack(
-        [np.bincount(small, weights=column, minlength=n_small) for column in columns]
-    ) - incidence @ means
+    rhs = (
+        np.column_stack(
+            [np.bincount(small, weights=column, minlength=n_small) for column in columns]
+        )
+        - incidence @ means
+    )
 
     # Weeks share a component when a team is observed in both (an exact nonzero of M: a sum of
     # terms of one sign); a team belongs to its weeks' component. One normalisation each.

@@ -35,9 +35,7 @@ def unbalanced():
     panel = quiet_load(cts.simulate_org(120, 40, seed=3).panel)
     keep = np.random.default_rng(3).random(len(panel)) > 0.2
     panel = panel.loc[keep]
-    codes = np.column_stack(
-        [pd.factorize(panel["team_id"])[0], pd.factorize(panel["week"])[0]]
-    )
+    codes = np.column_stack([pd.factorize(panel["team_id"])[0], pd.factorize(panel["week"])[0]])
     return panel[COLUMNS].to_numpy(float), codes
 
 

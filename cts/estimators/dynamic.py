@@ -231,9 +231,7 @@ def dynamic_panel(
             frame, y, lag_names, regressors, time_effects=time_effects
         )
     elif method == "bias_corrected":
-        estimates, vcov, influence = _bias_corrected(
-            frame, y, lag_names, regressors, time_effects
-        )
+        estimates, vcov, influence = _bias_corrected(frame, y, lag_names, regressors, time_effects)
         serial = residual_serial_correlation(
             frame,
             y,
@@ -337,9 +335,9 @@ def _estimation_frame(
                 for k, name in enumerate(lag_names, start=1)
             },
             **{column: data[column].to_numpy(float) for column in x},
-            "_entity": data[entity].to_numpy(),
+            "_entity": _keys(data[entity]),
             "_time": data[time].to_numpy(),
-            "_cluster": data[cluster].to_numpy(),
+            "_cluster": _keys(data[cluster]),
         }
     )
     if sample is not None:
@@ -348,6 +346,12 @@ def _estimation_frame(
     if frame.empty:
         raise PanelError(f"no rows with `{y}`, its {lags} lag(s) and every regressor observed")
     return frame, lag_names
+
+
+def _keys(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A key column's values: strings stay in their (Arrow) array, which is what the frame would
+    rebuild from a numpy object array anyway, at a cost on large panels."""
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
 
 
 # --- fe ------------------------------------------------------------------------------------------

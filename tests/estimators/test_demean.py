@@ -105,3 +105,16 @@ def test_three_sets_use_the_iterative_demeaner(unbalanced):
     values, codes = unbalanced
     three = np.column_stack([codes, codes[:, 0] % 7])
     np.testing.assert_allclose(demean(values, three), reference(values, three), atol=1e-8)
+
+
+def test_short_lived_teams_take_the_sparse_product():
+    # 400 teams, each observed for 3 to 8 consecutive weeks of 80 (staggered entry): the dense
+    # (weeks x weeks) product would cost far more than the sparse one, and gives the same answer
+    rng = np.random.default_rng(5)
+    starts, lengths = rng.integers(0, 72, 400), rng.integers(3, 9, 400)
+    teams = np.repeat(np.arange(400), lengths)
+    weeks = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)])
+    codes = np.column_stack([teams, weeks])
+    assert 80**2 * 400 > 30 * np.square(np.bincount(teams)).sum()
+    values = rng.normal(size=(len(weeks), 2)) + weeks[:, None] * 0.1
+    np.testing.assert_allclose(demean(values, codes), reference(values, codes), atol=1e-8)

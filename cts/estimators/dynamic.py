@@ -231,7 +231,9 @@ def dynamic_panel(
             frame, y, lag_names, regressors, time_effects=time_effects
         )
     elif method == "bias_corrected":
-        estimates, vcov, influence = _bias_corrected(frame, y, lag_names, regressors, time_effects)
+        estimates, vcov, influence = _bias_corrected(
+            frame, y, lag_names, regressors, time_effects
+        )
         serial = residual_serial_correlation(
             frame,
             y,

@@ -301,9 +301,13 @@ def _is_rank_failure(error: Exception) -> bool:
 
 def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> float:
     """Mean outcome of ever-adopting teams in their weeks before first use."""
-    first_use = panel.loc[panel[treatment] > 0].groupby("team_id")["week"].min()
-    adopters = panel.loc[panel["team_id"].isin(first_use.index)]
-    before = adopters["week"] < adopters["team_id"].map(first_use)
+    # integer team codes: grouping and mapping by the string ids is slow on large panels
+    codes = pd.factorize(panel["team_id"])[0]
+    weeks = pd.Series(panel["week"].to_numpy())
+    used = (panel[treatment] > 0).to_numpy() & (codes >= 0)
+    first_use = weeks[used].groupby(codes[used]).min()
+    # NaT for teams that never use it (and missing ids): no week is before it
+    before = (weeks < first_use.reindex(codes).to_numpy()).to_numpy()
     if not before.any():
         warnings.warn(
             f"no adopter has weeks before first use of `{treatment}` in the window, so effects "
@@ -312,7 +316,7 @@ def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> flo
             stacklevel=3,
         )
         return float("nan")
-    return float(adopters.loc[before, outcome].mean())
+    return float(panel.loc[before, outcome].mean())
 
 
 def compare_methods(

@@ -337,9 +337,9 @@ def _estimation_frame(
                 for k, name in enumerate(lag_names, start=1)
             },
             **{column: data[column].to_numpy(float) for column in x},
-            "_entity": data[entity].to_numpy(),
+            "_entity": _keys(data[entity]),
             "_time": data[time].to_numpy(),
-            "_cluster": data[cluster].to_numpy(),
+            "_cluster": _keys(data[cluster]),
         }
     )
     if sample is not None:
@@ -348,6 +348,12 @@ def _estimation_frame(
     if frame.empty:
         raise PanelError(f"no rows with `{y}`, its {lags} lag(s) and every regressor observed")
     return frame, lag_names
+
+
+def _keys(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A key column's values: strings stay in their (Arrow) array, which is what the frame would
+    rebuild from a numpy object array anyway, at a cost on large panels."""
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
 
 
 # --- fe ------------------------------------------------------------------------------------------

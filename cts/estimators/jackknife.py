@@ -28,19 +28,27 @@ class SplitPanel:
     """
 
     def __init__(self, frame: pd.DataFrame, time_effects: bool) -> None:
-        order = frame.groupby("_entity")["_time"].rank(method="first").to_numpy()
-        size = frame.groupby("_entity")["_time"].transform("size").to_numpy()
-        first_half = order <= size // 2
-        keys = ["_entity", "_time"] if time_effects else ["_entity"]
+        # Integer codes once, then numpy (pandas groupbys on the string keys cost more than
+        # the estimator itself on large panels).
+        entity = pd.factorize(frame["_entity"])[0]
+        times = frame["_time"].to_numpy()
+        size = np.bincount(entity)
+        starts = np.cumsum(size) - size
+        step = (np.diff(entity) == 0) & (np.diff(times) > 0)
+        if np.all(step | (np.diff(entity) == 1)):  # rows sorted by entity, then time
+            order = np.arange(len(frame)) - starts[entity]  # 0-based position in its series
+        else:
+            by_entity_then_time = np.lexsort((times, entity))
+            order = np.empty(len(frame), dtype=np.int64)
+            order[by_entity_then_time] = np.arange(len(frame)) - np.repeat(starts, size)
+        first_half = order < size[entity] // 2
         clusters, names = pd.factorize(frame["_cluster"])
         self.n_clusters = len(names)
         self.masks = [np.ones(len(frame), dtype=bool), first_half, ~first_half]
         self.codes, self.cluster_sums = [], []
         for mask in self.masks:
-            part = frame.loc[mask]
-            self.codes.append(
-                np.column_stack([pd.factorize(part[k])[0] for k in keys]).astype(np.uint64)
-            )
+            keys = [entity[mask], times[mask]] if time_effects else [entity[mask]]
+            self.codes.append(np.column_stack([pd.factorize(k)[0] for k in keys]).astype(np.uint64))
             self.cluster_sums.append(
                 sparse.csr_matrix(
                     (np.ones(mask.sum()), (clusters[mask], np.arange(mask.sum()))),

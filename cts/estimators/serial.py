@@ -83,7 +83,7 @@ def residual_serial_correlation(
 
     regressors = frame[columns].to_numpy(float)
     residual = frame[y].to_numpy(float) - regressors @ coef
-    previous = _previous_rows(frame, 1)
+    previous, earlier = _previous_rows(frame, (1, order))
     has_diff = previous >= 0
     rows = np.flatnonzero(has_diff)
     d_residual = residual[rows] - residual[previous[rows]]
@@ -100,24 +100,19 @@ def residual_serial_correlation(
     # Pair each differenced row with the one `order` periods earlier in the same team.
     position = np.full(len(frame), -1)
     position[rows] = np.arange(len(rows))
-    earlier_row = _previous_rows(frame, order)[rows]
+    earlier_row = earlier[rows]
     partner = np.where(earlier_row >= 0, position[np.maximum(earlier_row, 0)], -1)
     now = np.flatnonzero(partner >= 0)
     if len(now) == 0:
         return None
     then = partner[now]
     products = d_residual[now] * d_residual[then]
-    clusters, names = pd.factorize(frame["_cluster"].to_numpy()[rows][now])
-    per_cluster = np.bincount(clusters, products, minlength=len(names))
+    # Influence rows follow the fit's cluster order (factorized on the whole frame).
+    clusters, fit_clusters = pd.factorize(frame["_cluster"])
+    per_cluster = np.bincount(clusters[rows][now], products, minlength=len(fit_clusters))
     # d S / d coef: how the statistic moves with the coefficients' estimation error.
     gradient = -(d_regressors[now].T @ d_residual[then] + d_regressors[then].T @ d_residual[now])
-    # Influence rows follow the fit's cluster order (factorized on the whole frame).
-    fit_clusters = pd.factorize(frame["_cluster"].to_numpy())[1]
-    contribution = influence @ gradient
-    contribution = (
-        contribution
-        + pd.Series(per_cluster, index=names).reindex(fit_clusters, fill_value=0.0).to_numpy()
-    )
+    contribution = influence @ gradient + per_cluster
     n_clusters = len(contribution)
     variance = contribution @ contribution * n_clusters / (n_clusters - 1)
     z = float(products.sum() / np.sqrt(variance))
@@ -132,20 +127,24 @@ def residual_serial_correlation(
     )
 
 
-def _previous_rows(frame: pd.DataFrame, k: int) -> np.ndarray:
-    """Row position of the same entity ``k`` calendar periods earlier, -1 where unobserved."""
+def _previous_rows(frame: pd.DataFrame, ks: tuple[int, ...]) -> list[np.ndarray]:
+    """Row position of the same entity ``k`` calendar periods earlier, -1 where unobserved,
+    for each ``k`` in ``ks``."""
     times = frame["_time"]
     if pd.api.types.is_datetime64_any_dtype(times):
         period = ((times - times.min()) / pd.Timedelta(weeks=1)).round().astype(np.int64)
     else:
         period = (times - times.min()).astype(np.int64)
     period = period.to_numpy()
-    entity = pd.factorize(frame["_entity"].to_numpy())[0]
+    entity = pd.factorize(frame["_entity"])[0]
     width = int(period.max()) + 1
     lookup = np.full((entity.max() + 1) * width, -1)
     lookup[entity * width + period] = np.arange(len(frame))
-    earlier = period - k
-    found = np.full(len(frame), -1)
-    ok = earlier >= 0
-    found[ok] = lookup[entity[ok] * width + earlier[ok]]
+    found = []
+    for k in ks:
+        earlier = period - k
+        rows = np.full(len(frame), -1)
+        ok = earlier >= 0
+        rows[ok] = lookup[entity[ok] * width + earlier[ok]]
+        found.append(rows)
     return found

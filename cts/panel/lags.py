@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cts.core.exceptions import PanelError
@@ -54,10 +55,20 @@ def lag(
     """
     if step is None:
         step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
-    keys = data[[entity, time]]
-    if keys.duplicated().any():
+    # Integer codes for entity and period, then one hash lookup of (entity, period - k): the
+    # same result as reindexing a (entity, time) MultiIndex, several times faster on large panels.
+    entities = pd.factorize(data[entity])[0]
+    period_codes, periods = pd.factorize(data[time])
+    key = pd.Index(entities * len(periods) + period_codes)
+    if key.has_duplicates:
         raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
-    observed = pd.Series(data[column].to_numpy(), index=pd.MultiIndex.from_frame(keys))
-    wanted = pd.MultiIndex.from_arrays([keys[entity], keys[time] - k * step])
+    earlier = pd.Index(periods).get_indexer(pd.Index(periods) - k * step)[period_codes]
+    wanted = np.where(
+        (earlier >= 0) & (period_codes >= 0),
+        entities * len(periods) + earlier,
+        np.iinfo(np.int64).min,
+    )
+    rows = key.get_indexer(wanted)  # -1 where that period is not observed: NaN
+    observed = pd.Series(data[column].to_numpy())
     name = f"{column}_lag{k}" if k >= 0 else f"{column}_lead{-k}"
-    return pd.Series(observed.reindex(wanted).to_numpy(), index=data.index, name=name)
+    return pd.Series(observed.reindex(rows).to_numpy(), index=data.index, name=name)

@@ -26,6 +26,7 @@ from pathlib import Path
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
+from cts.core.memory import release_memory
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
     CHECK_MIME,
@@ -189,6 +190,7 @@ def build_reports(
         # loaded panel, so none re-reads and re-validates it.
         common = {"panel_path": str(panel_path), **(parameters or {})}
         environment = {LOADED_PANEL_ENV: save_loaded_panel(panel_path, Path(scratch))}
+        release_memory()  # the validated panel is on disk now; this process only schedules
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
             runs = _run_all(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning
+from cts.core.memory import release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
@@ -234,6 +235,8 @@ def section(title: str, needs: str | None = None) -> Iterator[None]:
             },
             raw=True,
         )
+    finally:
+        release_memory()  # a section's dead fits would otherwise stay in the kernel
 
 
 def show_design(design) -> None:

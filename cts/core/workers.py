@@ -12,7 +12,22 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-__all__ = ["run_jobs"]
+__all__ = ["WORKERS_ENV", "default_workers", "run_jobs"]
+
+#: Environment variable capping the processes of :func:`run_jobs` (the report builder sets it
+#: for its kernels so that notebooks running side by side do not each start a pool per core).
+WORKERS_ENV = "CTS_WORKERS"
+
+
+def default_workers() -> int:
+    """Processes :func:`run_jobs` uses by default: ``$CTS_WORKERS``, else every core."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV} must be a whole number, not {value!r}") from None
+    return os.cpu_count() or 1
 
 
 def run_jobs(
@@ -26,13 +41,14 @@ def run_jobs(
     """Run ``task`` on every job, in ``workers`` processes, and concatenate the returned rows.
 
     ``task`` must be a module-level function (it is pickled to the workers). ``workers=1`` runs
-    in this process. Results come back in job order, with a tqdm bar when ``progress``.
+    in this process; the default is :func:`default_workers`. Results come back in job order,
+    with a tqdm bar when ``progress``.
 
     Works from a plain script without an ``if __name__ == "__main__":`` guard, and from a
     notebook, as long as ``task`` is not defined in the script itself: the workers are started
     without re-running the caller's ``__main__`` (see :func:`_main_not_rerun`).
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or default_workers()
     if workers == 1 or len(jobs) <= 1:
         return _collect(map(task, jobs), len(jobs), progress, desc)
     # spawn, not fork: forking a process whose native libraries (pyfixest's Rust demeaner,

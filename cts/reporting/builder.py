@@ -27,6 +27,7 @@ from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
 from cts.core.memory import release_memory
+from cts.core.workers import WORKERS_ENV
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
     CHECK_MIME,
@@ -229,8 +230,12 @@ def _run_all(
     seconds, which a pool's ``map`` cannot do.
     """
     context = multiprocessing.get_context("spawn")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(analyses)))
+    # The cores are shared among the notebooks running at once: a notebook's own pool (power
+    # simulations) gets its share, not one process per core on top of the other kernels.
+    if WORKERS_ENV not in os.environ:  # unless the user set it
+        environment = {WORKERS_ENV: str(max(1, (os.cpu_count() or 1) // workers)), **environment}
     queue = sorted(enumerate(analyses), key=lambda item: -item[1].weight)  # stable: ties in order
-    workers = max(1, min(workers or os.cpu_count() or 1, len(queue)))
     running: dict = {}  # result connection -> (index, process)
     runs: dict[int, AnalysisRun] = {}
     bar = tqdm(total=len(queue), disable=not progress, desc="reports", unit="notebook")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "panel_sample.csv"
 
@@ -36,3 +38,24 @@ def test_power_runs_from_a_plain_script_without_a_main_guard(tmp_path):
     power = float(done.stdout.split("power=")[1].split()[0])
     assert 0.0 <= power <= 1.0 and power * 4 == round(power * 4)
     assert "reps=4" in done.stdout
+
+
+def process_id(job: tuple) -> list[dict]:
+    return [{"job": job[0], "pid": os.getpid()}]
+
+
+def test_cts_workers_caps_the_pool(monkeypatch):
+    """CTS_WORKERS=1 (what the report builder gives each kernel on 2 cores when two notebooks
+    run at once) keeps the jobs in this process; a bad value is refused with its name."""
+    from cts.core.workers import WORKERS_ENV, default_workers, run_jobs
+
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert default_workers() == 1
+    rows = run_jobs(process_id, [(k,) for k in range(4)], progress=False)
+    assert [r["job"] for r in rows] == [0, 1, 2, 3]
+    assert {r["pid"] for r in rows} == {os.getpid()}
+    monkeypatch.setenv(WORKERS_ENV, "two")
+    with pytest.raises(ValueError, match="CTS_WORKERS"):
+        default_workers()
+    monkeypatch.delenv(WORKERS_ENV)
+    assert default_workers() == (os.cpu_count() or 1)

@@ -32,7 +32,7 @@ from scipy import stats
 from cts.core.results import TestStatistic
 from cts.estimators.jackknife import SplitPanel, split_panel_fit
 
-__all__ = ["residual_serial_correlation"]
+__all__ = ["previous_rows", "residual_serial_correlation"]
 
 
 def residual_serial_correlation(
@@ -83,7 +83,7 @@ def residual_serial_correlation(
 
     regressors = frame[columns].to_numpy(float)
     residual = frame[y].to_numpy(float) - regressors @ coef
-    previous = _previous_rows(frame, 1)
+    previous = previous_rows(frame, 1)
     has_diff = previous >= 0
     rows = np.flatnonzero(has_diff)
     d_residual = residual[rows] - residual[previous[rows]]
@@ -100,7 +100,7 @@ def residual_serial_correlation(
     # Pair each differenced row with the one `order` periods earlier in the same team.
     position = np.full(len(frame), -1)
     position[rows] = np.arange(len(rows))
-    earlier_row = _previous_rows(frame, order)[rows]
+    earlier_row = previous_rows(frame, order)[rows]
     partner = np.where(earlier_row >= 0, position[np.maximum(earlier_row, 0)], -1)
     now = np.flatnonzero(partner >= 0)
     if len(now) == 0:
@@ -132,7 +132,7 @@ def residual_serial_correlation(
     )
 
 
-def _previous_rows(frame: pd.DataFrame, k: int) -> np.ndarray:
+def previous_rows(frame: pd.DataFrame, k: int) -> np.ndarray:
     """Row position of the same entity ``k`` calendar periods earlier, -1 where unobserved."""
     times = frame["_time"]
     if pd.api.types.is_datetime64_any_dtype(times):

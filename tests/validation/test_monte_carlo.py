@@ -2,7 +2,7 @@
 
 import pytest
 
-from cts.validation.monte_carlo import THREATS, threats
+from cts.validation.monte_carlo import THREATS, threat_section, threats, validation_report
 
 
 def test_threat_cells_run_and_summarise():
@@ -17,6 +17,18 @@ def test_threat_cells_run_and_summarise():
     assert ar["truth"].to_numpy() == pytest.approx(0.65)
     clean = summary.xs(("clean", "persistence"), level=("cell", "term"))
     assert clean["truth"].to_numpy() == pytest.approx(0.5)
+    # The MC SE of the relative bias is the SD of the estimates over sqrt(reps), in % of truth.
+    expected = 100 * summary["sd"] / summary["reps"] ** 0.5 / summary["truth"].abs()
+    assert summary["rel_bias_mcse_pct"].to_numpy() == pytest.approx(expected.to_numpy())
+    section = threat_section(summary)
+    assert section[0].startswith("## Threats of issue 15")
+    assert "MC SE" in section[2] and "| cell" in section[-1]
+    # No 39- or 104-week cell here: nothing judged, nothing claimed.
+    assert "in 0 of 0 cells" in section[4] and "misses: none" in section[4]
+    report = validation_report(
+        summary.xs("clean", level="cell"), None, None, summary, n_teams=60, seconds=1.0
+    )
+    assert "## Threats of issue 15" in report
     assert set(THREATS) >= {"feedback", "persistence_spread_0.3"}
     with pytest.raises(ValueError, match="unknown cells"):
         threats(cells=("typo",), reps=1, workers=1, progress=False)

@@ -27,6 +27,16 @@ shows in the residuals, the second in the lead placebo; the choice follows them:
    estimates 1.7x (200 teams x 39 weeks, 100 panels).
 
 Each step's test is recorded on :class:`Specification`; an explicit ``method=`` skips all this.
+
+Not the default of :func:`cts.analyses.adoption.estimate_adoption_effect` (issue 15's rule: only
+if on clean panels it keeps |bias| < 5%, coverage in 93-97% and the spread of
+``bias_corrected``). Measured (``threats``, 200 teams, 40 panels per row, coverage MC SE 3.4
+points): on clean panels it keeps the bias (|bias| <= 2.5% at 13-104 weeks) and the coverage
+(92-100%), but it costs precision on the short-run effect: SD 0.033 vs 0.024 at 39 weeks and
+0.021 vs 0.012 at 104 (a same-week coefficient beside a lag of slowly ramping usage is poorly
+determined), while the long run keeps its SD (1.02x-1.12x). Under the threats it is far better:
+AR(1) shocks, 39 weeks: short run -1.0% (coverage 98%) vs -16.3% (48%), long run +3.8% (95%) vs
++10.7% (80%); feedback, 39 weeks: +1.2% / +3.3% vs +4.1% / +4.5%.
 """
 
 from __future__ import annotations

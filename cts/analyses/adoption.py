@@ -168,7 +168,9 @@ def estimate_adoption_effect(
         (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`. ``"auto"``
         chooses the lags and the estimator from the residual serial-correlation test and the
         lead placebo (:mod:`cts.analyses.specification`) and records why in
-        ``.specification``; an explicit method does exactly what it says.
+        ``.specification``; an explicit method does exactly what it says. ``"auto"`` is robust to
+        persistent shocks and feedback but widens the short-run interval on clean panels, so it
+        is not the default (figures in :mod:`cts.analyses.specification`).
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.

@@ -13,7 +13,9 @@ Methods
     comes only through ``b``, and unlike a jackknife of ``g`` itself this works when a half panel
     has no treatment variation (staggered adoption). Inference stacks the two steps' cluster
     influence functions, so the SE of ``g`` carries the uncertainty of ``b``; the long-run effect
-    ``g / (1 - sum b)`` uses the delta method.
+    ``g / (1 - sum b)`` uses the delta method. With ``predetermined=`` regressors (usage that
+    responds to past shocks) their coefficients also get the analytical correction of the
+    O(1/T) bias of weakly exogenous regressors (:mod:`cts.estimators.weak_exogeneity`).
 ``gmm``
     Arellano–Bond difference GMM (:func:`cts.gmm.difference_gmm`), two-step with Windmeijer
     SEs, ``x`` strictly exogenous, lagged-outcome instruments collapsed and limited to lags
@@ -40,6 +42,7 @@ from cts.estimators.inference import (
 )
 from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
 from cts.estimators.serial import residual_serial_correlation
+from cts.estimators.weak_exogeneity import TRIM, predetermined_bias
 from cts.panel import PanelError, lag, lag_term, lag_terms, require_columns
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
@@ -188,10 +191,12 @@ def dynamic_panel(
     reps, seed
         Draws and random seed of the resampling test.
     predetermined
-        For ``method="gmm"``: regressors among ``x`` that may respond to past shocks (usage that
-        teams raise after a bad week), instrumented by their lagged levels
-        (:func:`cts.estimators.gmm.difference_gmm`). Their distributed lags, if any, stay
-        instrumented by themselves.
+        Regressors among ``x`` that may respond to past shocks (usage that teams raise after a
+        bad week). ``bias_corrected``: their coefficients (and their distributed lags') get the
+        analytical correction of :mod:`cts.estimators.weak_exogeneity`, the choice of
+        ``method="auto"`` when the lead placebo rejects. ``gmm``: they are instrumented by their
+        lagged levels (:func:`cts.estimators.gmm.difference_gmm`); their distributed lags, if
+        any, stay instrumented by themselves. Clustered inference only.
     level
         Confidence level of every interval (normal, or the ``level`` quantile of the
         resampling ``|t*|`` under ``inference``); 0.95 by default.
@@ -216,8 +221,12 @@ def dynamic_panel(
         raise ValueError(f"inference={inference!r} needs treatment_lags=0")
     x = (x,) if isinstance(x, str) else tuple(x)
     predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
-    if predetermined and method != "gmm":
-        raise ValueError("predetermined= is an option of method='gmm'")
+    if predetermined and method == "fe":
+        raise ValueError("predetermined= is an option of 'bias_corrected' and 'gmm'")
+    if predetermined and inference != "cluster":
+        raise ValueError(f"predetermined= has no inference={inference!r}; use 'cluster'")
+    if not set(predetermined) <= set(x):
+        raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
     data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
     frame, lag_names = _estimation_frame(
         data, y, regressors, entity, time, lags, cluster or entity, sample
@@ -232,8 +241,14 @@ def dynamic_panel(
         )
     elif method == "bias_corrected":
         estimates, vcov, influence = _bias_corrected(
-            frame, y, lag_names, regressors, time_effects
+            frame, y, lag_names, regressors, time_effects, predetermined, treatment_lags
         )
+        if predetermined:
+            notes.append(
+                f"{', '.join(predetermined)} predetermined: analytical correction of the "
+                f"O(1/T) bias of their coefficients (at most {TRIM} lags of E[x_t e_t-j], "
+                "Fernandez-Val & Weidner 2018)"
+            )
         serial = residual_serial_correlation(
             frame,
             y,
@@ -387,7 +402,13 @@ def _fe_pyfixest(
 
 
 def _bias_corrected(
-    frame: pd.DataFrame, y: str, lag_names: list[str], x: tuple[str, ...], time_effects: bool
+    frame: pd.DataFrame,
+    y: str,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    time_effects: bool,
+    predetermined: tuple[str, ...] = (),
+    treatment_lags: int = 0,
 ) -> tuple[pd.Series, pd.DataFrame, np.ndarray]:
     split = SplitPanel(frame, time_effects)
     parts = split.within(frame[[y, *lag_names, *x]].to_numpy(float))
@@ -395,6 +416,22 @@ def _bias_corrected(
         split, [p[:, 1:] for p in parts], [p[:, :1] for p in parts], len(lag_names)
     )
     names = [*lag_names, *x]
+    if predetermined:
+        # The persistence keeps its jackknife (which corrects the joint regression whatever the
+        # bias's source); the effects given it get the correction for predetermined usage
+        # (cts.estimators.weak_exogeneity). Its lags are predetermined too.
+        within = parts[0]
+        given_b = within[:, 0] - within[:, 1 : 1 + len(lag_names)] @ coef[: len(lag_names), 0]
+        x_within = within[:, 1 + len(lag_names) :]
+        residuals = given_b - x_within @ coef[len(lag_names) :, 0]
+        responding = {
+            *predetermined,
+            *(lag_term(c, k) for c in predetermined for k in range(1, treatment_lags + 1)),
+        }
+        mask = np.array([c in responding for c in x])
+        bias, bias_influence = predetermined_bias(frame, x_within, residuals, mask)
+        coef[len(lag_names) :, 0] -= bias
+        influence[:, len(lag_names) :, 0] -= bias_influence
     estimates = pd.Series(coef[:, 0], index=names)
     vcov = cluster_vcov(influence[:, :, 0])
     return estimates, pd.DataFrame(vcov, index=names, columns=names), influence[:, :, 0]

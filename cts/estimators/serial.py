@@ -32,7 +32,7 @@ from scipy import stats
 from cts.core.results import TestStatistic
 from cts.estimators.jackknife import SplitPanel, split_panel_fit
 
-__all__ = ["residual_serial_correlation"]
+__all__ = ["previous_rows", "residual_serial_correlation"]
 
 
 def residual_serial_correlation(
@@ -83,7 +83,7 @@ def residual_serial_correlation(
 
     regressors = frame[columns].to_numpy(float)
     residual = frame[y].to_numpy(float) - regressors @ coef
-    previous, earlier = _previous_rows(frame, (1, order))
+    previous, earlier = previous_rows(frame, (1, order))
     has_diff = previous >= 0
     rows = np.flatnonzero(has_diff)
     d_residual = residual[rows] - residual[previous[rows]]
@@ -127,7 +127,7 @@ def residual_serial_correlation(
     )
 
 
-def _previous_rows(frame: pd.DataFrame, ks: tuple[int, ...]) -> list[np.ndarray]:
+def previous_rows(frame: pd.DataFrame, ks: tuple[int, ...]) -> list[np.ndarray]:
     """Row position of the same entity ``k`` calendar periods earlier, -1 where unobserved,
     for each ``k`` in ``ks``."""
     times = frame["_time"]

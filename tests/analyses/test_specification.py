@@ -32,7 +32,9 @@ def test_clean_panel_keeps_the_validated_model(threats):
     assert (spec.method, spec.lags, spec.treatment_lags) == ("bias_corrected", 1, 0)
     fixed = cts.estimate_adoption_effect(panel, controls=CONTROLS)
     assert effect.table.equals(fixed.table)  # the same fit, reused
-    assert list(spec.table.index) == ["residuals, 1 lag(s)", "strict exogeneity"]
+    assert list(spec.table.index) == ["residuals, 1 lag(s)", "lag 2", "strict exogeneity"]
+    assert not spec.table["rejected"].any()
+    assert spec.table.loc["lag 2", "df"] == 3  # L2.y, L1.usage and L1.rollback_rate
     assert "Specification chosen by method='auto'" in effect.summary()
 
 
@@ -54,15 +56,21 @@ def test_ar1_shocks_raise_the_lags_and_recover_the_truth(threats):
     )
 
 
-def test_feedback_switches_to_predetermined_gmm(threats):
-    _, panel = threats["feedback"]
+def test_feedback_keeps_bias_corrected_with_usage_predetermined(threats):
+    sim, panel = threats["feedback"]
     effect = _auto(panel)
     spec = effect.specification
-    assert spec.tests[-1][1].rejected and spec.method == "gmm"
+    assert spec.tests[-1][1].rejected and spec.method == "bias_corrected"
     assert spec.predetermined == ("ai_usage_rate",)
-    assert effect.model.method == "gmm" and "predetermined" in effect.model.notes[0]
+    assert effect.model.method == "bias_corrected" and "predetermined" in effect.model.notes[0]
+    assert "predetermined usage" in spec.summary()
+    truth = sim.truth["cr_velocity"]
+    for term in ("short_run", "long_run"):
+        row = effect.table.loc[term]
+        assert abs(row["estimate"] - truth[term]) < 3 * row["se"], term
     # An explicit method does what it says.
     assert cts.estimate_adoption_effect(panel, controls=CONTROLS).model.method == "bias_corrected"
+    assert not cts.estimate_adoption_effect(panel, controls=CONTROLS).model.notes
 
 
 def test_level_sets_every_interval(threats):

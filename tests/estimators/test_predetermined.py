@@ -60,8 +60,28 @@ def test_predetermined_gmm_recovers_the_truth_under_feedback(feedback_org):
 
 def test_predetermined_is_refused_where_it_does_not_apply(feedback_org):
     _, panel = feedback_org
-    with pytest.raises(ValueError, match="option of method='gmm'"):
+    with pytest.raises(ValueError, match="option of 'bias_corrected' and 'gmm'"):
+        dynamic_panel(
+            panel,
+            "cr_velocity",
+            "ai_usage_rate",
+            "team_id",
+            "week",
+            method="fe",
+            predetermined="ai_usage_rate",
+        )
+    with pytest.raises(ValueError, match="not in x"):
         dynamic_panel(panel, "cr_velocity", "ai_usage_rate", "team_id", "week", predetermined="x")
+    with pytest.raises(ValueError, match="inference='wild_bootstrap'"):
+        dynamic_panel(
+            panel,
+            "cr_velocity",
+            "ai_usage_rate",
+            "team_id",
+            "week",
+            predetermined="ai_usage_rate",
+            inference="wild_bootstrap",
+        )
     with pytest.raises(ValueError, match="not in x"):
         difference_gmm(panel, "cr_velocity", "ai_usage_rate", "team_id", "week", predetermined="y")
     with pytest.raises(ValueError, match="order must be 1 or 2"):

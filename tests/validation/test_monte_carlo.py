@@ -1,8 +1,9 @@
 """Smoke test of the threat cells of the Monte Carlo (issue 15)."""
 
+import pandas as pd
 import pytest
 
-from cts.validation.monte_carlo import THREATS, threats
+from cts.validation.monte_carlo import THREATS, threat_section, threats, validation_report
 
 
 def test_threat_cells_run_and_summarise():
@@ -17,6 +18,42 @@ def test_threat_cells_run_and_summarise():
     assert ar["truth"].to_numpy() == pytest.approx(0.65)
     clean = summary.xs(("clean", "persistence"), level=("cell", "term"))
     assert clean["truth"].to_numpy() == pytest.approx(0.5)
+    # The MC SE of the relative bias is the SD of the estimates over sqrt(reps), in % of truth.
+    expected = 100 * summary["sd"] / summary["reps"] ** 0.5 / summary["truth"].abs()
+    assert summary["rel_bias_mcse_pct"].to_numpy() == pytest.approx(expected.to_numpy())
+    section = threat_section(summary)
+    assert section[0].startswith("## Threats of issue 15")
+    assert "MC SE" in section[2] and "| cell" in section[-1]
+    # No 39- or 104-week cell here: nothing judged, nothing claimed.
+    assert "in 0 of 0 cells" in section[4] and "clear misses (beyond 2 MC SEs): none" in section[4]
+    report = validation_report(
+        summary.xs("clean", level="cell"), None, None, summary, n_teams=60, seconds=1.0
+    )
+    assert "## Threats of issue 15" in report
     assert set(THREATS) >= {"feedback", "persistence_spread_0.3"}
     with pytest.raises(ValueError, match="unknown cells"):
         threats(cells=("typo",), reps=1, workers=1, progress=False)
+
+
+def test_threat_section_names_only_the_clear_misses():
+    index = pd.MultiIndex.from_tuples(
+        [("clean", 39, "auto", t) for t in ("short_run", "long_run", "persistence", "x")],
+        names=["cell", "n_weeks", "method", "term"],
+    )
+    summary = pd.DataFrame(
+        {
+            "reps": 40,
+            "truth": 0.3,
+            "rel_bias_pct": [1.0, 20.0, 1.0, 6.0],
+            "rel_bias_mcse_pct": [1.0, 1.0, 1.0, 1.0],
+            "coverage": [1.0, 0.95, 0.5, 0.95],  # 100% of 40: within 2 MC SEs (3.4 points)
+            "coverage_mcse": [0.0, 0.034, 0.079, 0.034],
+            "sd": 0.02,
+            "mean_se": 0.02,
+            "meets_target": [False, False, False, False],
+        },
+        index=index,
+    )
+    verdict = threat_section(summary)[4]
+    assert "2 more miss it within 2 Monte Carlo SEs" in verdict
+    assert verdict.endswith("clean 39 wk long_run, clean 39 wk persistence.**")

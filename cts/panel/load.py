@@ -54,6 +54,7 @@ def load_panel(
     *,
     min_team_size: int = 5,
     week_start: str = "monday",
+    validate: bool = True,
 ) -> pd.DataFrame:
     """Load and validate a team-week panel, and add derived rates.
 
@@ -67,6 +68,10 @@ def load_panel(
     week_start
         ``"monday"`` (the contract) or ``"sunday"`` for a warehouse whose weeks start on Sunday:
         each Sunday becomes the Monday after it (the week the two calendars share six days of).
+    validate
+        False only for panels cts itself built to the contract (the simulator's, in Monte Carlo
+        loops, where the checks cost a third of each simulated panel's time): they are typed
+        (:func:`tidy_panel`) but not checked.
 
     Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
     ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
@@ -86,7 +91,7 @@ def load_panel(
     if week_start not in WEEK_STARTS:
         raise ValueError(f"week_start must be one of {', '.join(WEEK_STARTS)}, not {week_start!r}")
     raw = _read(source)
-    panel = _validate(raw, week_start)
+    panel = _validate(raw, week_start) if validate else tidy_panel(raw)
     for name, (numerator, denominator) in DERIVED_COLUMNS.items():
         panel[name] = panel[numerator] / panel[denominator].clip(lower=1)
     panel = panel.sort_values(["team_id", "week"], kind="stable", ignore_index=True)

@@ -154,3 +154,20 @@ def test_second_initiative_overlaps_ai_adoption_and_is_off_by_default():
     assert sim.truth["deploy_velocity"]["deploy_automation"]["long_run"] == pytest.approx(
         sim.params["automation_deploy_effect"] / (1 - sim.params["deploy_persistence"])
     )
+
+
+@pytest.mark.parametrize(
+    ("n_teams", "n_weeks", "seed", "overrides"),
+    [(60, 40, 3, {}), (25, 26, 8, {"feedback": 1.0}), (120, 104, 5, {"error_ar": 0.3})],
+)
+def test_simulated_panels_load_the_same_checked_or_not(n_teams, n_weeks, seed, overrides):
+    """simulate_and_load skips the loader's checks (a third of a power simulation's time):
+    the simulator's panel must load identically with them, warnings aside."""
+    from cts.simulate.org import simulate_and_load
+
+    sim, fast = simulate_and_load(n_teams, n_weeks, seed, overrides)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cts.PanelWarning)
+        checked = cts.load_panel(sim.panel)
+    pd.testing.assert_frame_equal(fast, checked)
+    assert fast.attrs == checked.attrs

@@ -42,11 +42,13 @@ from cts.reporting.notebook import (
 __all__ = [
     "ANALYSES",
     "CHROMIUM_FLAGS",
+    "POOL_ROWS",
     "Analysis",
     "AnalysisRun",
     "build_reports",
     "error_message",
     "ipc_kernel_manager",
+    "pool_sizes",
 ]
 
 #: Headless Chromium on a machine without a screen or outside network (the render test and the
@@ -190,7 +192,8 @@ def build_reports(
         # Validate once (a PanelError stops the run here, whole) and hand every notebook the
         # loaded panel, so none re-reads and re-validates it.
         common = {"panel_path": str(panel_path), **(parameters or {})}
-        environment = {LOADED_PANEL_ENV: save_loaded_panel(panel_path, Path(scratch))}
+        saved, rows = save_loaded_panel(panel_path, Path(scratch))
+        environment = {LOADED_PANEL_ENV: saved}
         release_memory()  # the validated panel is on disk now; this process only schedules
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
@@ -203,6 +206,7 @@ def build_reports(
                 environment,
                 workers,
                 progress,
+                rows,
             )
             atomic_write_text(staging / "index.html", _index_html(runs, panel_path, common))
             with _signals_deferred():
@@ -221,6 +225,7 @@ def _run_all(
     environment: dict[str, str],
     workers: int | None,
     progress: bool,
+    rows: int,
 ) -> list[AnalysisRun]:
     """Run the notebooks, ``workers`` at a time, each in a process of its own, the heaviest
     (:attr:`Analysis.weight`) first.
@@ -231,10 +236,7 @@ def _run_all(
     """
     context = multiprocessing.get_context("spawn")
     workers = max(1, min(workers or os.cpu_count() or 1, len(analyses)))
-    # The cores are shared among the notebooks running at once: a notebook's own pool (power
-    # simulations) gets its share, not one process per core on top of the other kernels.
-    if WORKERS_ENV not in os.environ:  # unless the user set it
-        environment = {WORKERS_ENV: str(max(1, (os.cpu_count() or 1) // workers)), **environment}
+    pools = pool_sizes(analyses, workers, rows)
     queue = sorted(enumerate(analyses), key=lambda item: -item[1].weight)  # stable: ties in order
     running: dict = {}  # result connection -> (index, process)
     runs: dict[int, AnalysisRun] = {}
@@ -245,9 +247,10 @@ def _run_all(
                 index, analysis = queue.pop(0)
                 receive, send = context.Pipe(duplex=False)
                 job = _Job(analysis, common, str(notebooks_dir), str(staging))
+                own = {} if WORKERS_ENV in os.environ else {WORKERS_ENV: pools[analysis.name]}
                 process = context.Process(
                     target=_worker,
-                    args=(job, str(scratch / f"job{index}"), environment, send),
+                    args=(job, str(scratch / f"job{index}"), {**environment, **own}, send),
                     name=f"cts-report-{analysis.name}",
                 )
                 process.start()
@@ -279,6 +282,26 @@ def _run_all(
     finally:
         bar.close()
     return [runs[i] for i in range(len(analyses))]
+
+
+#: Panels up to this many team-weeks give the heaviest notebook a pool with every core; larger
+#: ones keep each notebook to its share. Each pool worker holds a simulated panel as large as
+#: the user's (~1.5 kB a team-week): on 2,000 teams x 260 weeks, pools of two per kernel took the
+#: report past 3 GB, while on the default panel a one-process pool made it 10% slower.
+POOL_ROWS = 250_000
+
+
+def pool_sizes(analyses: tuple[Analysis, ...], workers: int, rows: int) -> dict[str, str]:
+    """``CTS_WORKERS`` for each notebook's own pool (power simulations): the cores shared among
+    the notebooks running at once, except that the heaviest gets them all on a panel of at most
+    :data:`POOL_ROWS` rows (it runs longest, and alone at the end)."""
+    cores = os.cpu_count() or 1
+    share = max(1, cores // workers)
+    heaviest = max(analysis.weight for analysis in analyses)
+    return {
+        analysis.name: str(cores if analysis.weight == heaviest and rows <= POOL_ROWS else share)
+        for analysis in analyses
+    }
 
 
 def _stop(processes: list) -> None:

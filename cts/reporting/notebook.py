@@ -151,12 +151,14 @@ def load(
     return set_window(kept, start, end), notes
 
 
-def save_loaded_panel(panel_path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+def save_loaded_panel(
+    panel_path: str | os.PathLike[str], folder: str | os.PathLike[str]
+) -> tuple[str, int]:
     """Load and validate a panel once and save it, with its notes, for the notebooks of a run.
 
-    Raises :class:`cts.PanelError` (whole) when the panel breaks the contract. Returns the saved
-    file's path, which the builder passes to the kernels in :data:`LOADED_PANEL_ENV`;
-    :func:`load` then reads it instead of validating the panel again.
+    Raises :class:`cts.PanelError` (whole) when the panel breaks the contract. Returns the
+    panel's rows and the saved file's path, which the builder passes to the kernels in
+    :data:`LOADED_PANEL_ENV`; :func:`load` then reads it instead of validating the panel again.
     """
     source = Path(panel_path).resolve()
     with collect_warnings() as notes:
@@ -164,7 +166,7 @@ def save_loaded_panel(panel_path: str | os.PathLike[str], folder: str | os.PathL
     saved = Path(folder) / "loaded_panel.pickle"
     with saved.open("wb") as file:  # our own file of this run: pickle keeps dtypes and attrs
         pickle.dump({"source": str(source), "panel": panel, "notes": notes}, file)
-    return str(saved)
+    return str(saved), len(panel)
 
 
 def _loaded(panel_path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:

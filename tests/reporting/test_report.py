@@ -390,3 +390,15 @@ def test_brief_and_reports_fit_1280px_without_errors_raw_warnings_or_unlabelled_
     assert seen["client"] >= 1200, seen  # the page was laid out at 1280 px
     assert seen["scroll"] <= seen["client"], f"horizontal scroll at 1280 px: {seen}"
     assert seen["errors"] == 0 and seen["raw"] == [] and seen["noAlt"] == 0, seen
+
+
+def test_pools_share_the_cores_except_the_heaviest_on_a_panel_that_fits(monkeypatch):
+    from cts.reporting.builder import POOL_ROWS, pool_sizes
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    small = pool_sizes(ANALYSES, workers=2, rows=POOL_ROWS)
+    assert small["04_robustness"] == "4"
+    assert {v for k, v in small.items() if k != "04_robustness"} == {"2"}
+    large = pool_sizes(ANALYSES, workers=2, rows=POOL_ROWS + 1)
+    assert set(large.values()) == {"2"}
+    assert set(pool_sizes(ANALYSES, workers=7, rows=POOL_ROWS + 1).values()) == {"1"}

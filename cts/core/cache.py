@@ -95,7 +95,8 @@ def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
         with contextlib.suppress(OSError):
             path.unlink()
     else:
-        os.utime(path)  # recently used entries survive the pruning
+        with contextlib.suppress(OSError):  # recently used entries survive the pruning
+            os.utime(path)
         _reused.append(name)
         return _replayed(entry)
     # Recorded under the caller's filters: what they silence (e.g. a library's deprecations)

@@ -148,7 +148,7 @@ def choose_specification(
     tests: list[tuple[str, TestStatistic]] = []
     reasons: list[str] = []
 
-    def fit(lags: int) -> DynamicPanelResult:
+    def fit(lags: int, **options) -> DynamicPanelResult:
         return dynamic_panel(
             panel,
             outcome,
@@ -159,6 +159,7 @@ def choose_specification(
             treatment_lags=lags - 1 if distributed else 0,
             sample=sample,
             level=level,
+            **options,
         )
 
     lags, model = 1, fit(1)
@@ -221,18 +222,7 @@ def choose_specification(
             "bias_corrected, which may be biased here"
         )
         return specification, None
-    model = dynamic_panel(
-        panel,
-        outcome,
-        regressors,
-        "team_id",
-        "week",
-        lags=lags,
-        treatment_lags=treatment_lags,
-        sample=sample,
-        predetermined=(treatment,),
-        level=level,
-    )
+    model = fit(lags, predetermined=(treatment,))
     reasons.append(
         f"lead placebo rejects strict exogeneity (p = {placebo.p_value:.3f}): {treatment} "
         "responds to past shocks, so bias_corrected with the analytical correction for "

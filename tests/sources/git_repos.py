@@ -2,7 +2,15 @@
 not a conftest, so it cannot shadow tests/conftest.py)."""
 
 import os
+import shutil
 import subprocess
+
+import pytest
+
+#: Marks a module whose tests drive real git.
+NEEDS_GIT = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+ALICE = ("Alice", "alice@corp.example")
+BOB = ("Bob", "bob@corp.example")
 
 
 class Repo:

@@ -1,16 +1,15 @@
 """The git reader leaves bots out of builders and CRs, and says how many (real repositories)."""
 
-import shutil
 import warnings
 
 import pandas as pd
 import pytest
-from git_repos import Repo
+from git_repos import ALICE, BOB, NEEDS_GIT, Repo
 
 import cts
 from cts.sources.git import GitSourceWarning, read_git
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = NEEDS_GIT
 
 
 @pytest.fixture
@@ -19,8 +18,6 @@ def make_repo(tmp_path):
     return lambda name: Repo(tmp_path / name)
 
 
-ALICE = ("Alice", "alice@corp.example")
-BOB = ("Bob", "bob@corp.example")
 DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 RENOVATE = ("renovate[bot]", "29139614+renovate[bot]@users.noreply.github.com")
 PRECOMMIT = ("pre-commit-ci", "66853113+pre-commit-ci@users.noreply.github.com")

@@ -1,17 +1,15 @@
 """Who is a builder in git: .mailmap and identity-file merging, agents as authors, Claude Code
 markers, and the trailing window (real repositories)."""
 
-import shutil
-
 import pandas as pd
 import pytest
-from git_repos import Repo
+from git_repos import ALICE, BOB, NEEDS_GIT, Repo
 
 import cts
 from cts.sources.git import read_git
 from cts.sources.identity import read_identities
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = NEEDS_GIT
 
 
 @pytest.fixture
@@ -20,9 +18,7 @@ def make_repo(tmp_path):
     return lambda name: Repo(tmp_path / name)
 
 
-ALICE = ("Alice", "alice@corp.example")
 ALICE_HOME = ("alice", "alice@home.example")
-BOB = ("Bob", "bob@corp.example")
 COPILOT = ("Copilot", "198982749+Copilot@users.noreply.github.com")
 GITHUB = ("GitHub", "noreply@github.com")
 

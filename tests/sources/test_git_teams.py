@@ -1,25 +1,19 @@
 """Team names from git: same-named repositories, CODEOWNERS and path maps (real repositories)."""
 
-import shutil
-
 import pandas as pd
 import pytest
-from git_repos import Repo
+from git_repos import ALICE, BOB, NEEDS_GIT, Repo
 
 from cts.core.exceptions import EventError
 from cts.sources.git import GitSourceWarning, read_git
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = NEEDS_GIT
 
 
 @pytest.fixture
 def make_repo(tmp_path):
     """Make a real repository at ``tmp_path / name``."""
     return lambda name: Repo(tmp_path / name)
-
-
-ALICE = ("Alice", "alice@corp.example")
-BOB = ("Bob", "bob@corp.example")
 
 
 def test_same_named_repositories_stay_separate_teams(make_repo):

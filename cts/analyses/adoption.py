@@ -138,7 +138,7 @@ def estimate_adoption_effect(
     outcome: str = "cr_velocity",
     treatment: str = "ai_usage_rate",
     controls: Sequence[str] = DEFAULT_CONTROLS,
-    method: str = "bias_corrected",
+    method: str = "auto",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     inference: str = "auto",
@@ -164,13 +164,14 @@ def estimate_adoption_effect(
         (:func:`cts.exogeneity_checks`). A control that never varies (e.g. interventions a git
         source cannot see) is left out with a warning.
     method
-        ``"bias_corrected"`` (default), ``"fe"`` (naive, for comparison) or ``"gmm"``
-        (Arellano–Bond, a cross-check); see :func:`cts.effects.dynamic_panel`. ``"auto"``
-        chooses the lags and the estimator from the residual serial-correlation test and the
-        lead placebo (:mod:`cts.analyses.specification`) and records why in
-        ``.specification``; an explicit method does exactly what it says. ``"auto"`` is robust to
-        persistent shocks and feedback but widens the short-run interval on clean panels, so it
-        is not the default (figures in :mod:`cts.analyses.specification`).
+        ``"auto"`` (default) chooses the lags and the estimator from the residual
+        serial-correlation test, the test of the next lag and the lead placebo
+        (:mod:`cts.analyses.specification`) and records every test in ``.specification``: it
+        stays unbiased when shocks persist or usage responds to them, where a fixed model does
+        not (figures in :mod:`cts.analyses.specification`). An explicit method does exactly
+        what it says: ``"bias_corrected"`` (one lag, usage strictly exogenous), ``"fe"`` (naive,
+        for comparison) or ``"gmm"`` (Arellano–Bond, a cross-check); see
+        :func:`cts.effects.dynamic_panel`.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.

@@ -243,9 +243,7 @@ def fit_drivers(
     )
 
 
-def _table(
-    estimates: pd.Series, se: pd.Series, terms: Sequence[str], level: float
-) -> pd.DataFrame:
+def _table(estimates: pd.Series, se: pd.Series, terms: Sequence[str], level: float) -> pd.DataFrame:
     table = estimate_table(estimates[list(terms)], se[list(terms)], level)
     table.index.name = "term"
     return table

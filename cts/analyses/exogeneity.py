@@ -13,18 +13,20 @@ from statsmodels.stats.multitest import multipletests
 
 from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.core.results import Result, TestStatistic
-from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
 from cts.estimators.wald import wald_test
 from cts.panel import (
     DEFAULT_CONTROLS,
     lag,
+    lag_rows,
     lag_term,
     require_columns,
+    values_at,
     varying_columns,
     window_mask,
 )
 
-__all__ = ["ExogeneityChecks", "exogeneity_checks", "lead_placebo"]
+__all__ = ["ExogeneityChecks", "exogeneity_checks", "lead_placebo", "lead_placebo_fit"]
 
 
 @dataclass(repr=False)
@@ -201,10 +203,37 @@ def lead_placebo(
     is not strictly exogenous: it responds to the outcome's shocks (feedback) or anticipates
     them. Unadjusted p-value (:func:`exogeneity_checks` Holm-adjusts it with its other checks).
     """
+    test, _ = lead_placebo_fit(
+        panel,
+        outcome,
+        treatment,
+        controls,
+        sample=sample,
+        lags=lags,
+        treatment_lags=treatment_lags,
+    )
+    return test
+
+
+def lead_placebo_fit(
+    panel: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    controls: Sequence[str],
+    *,
+    sample: pd.Series | None = None,
+    lags: int = 1,
+    treatment_lags: int = 0,
+) -> tuple[TestStatistic, DynamicPanelResult]:
+    """:func:`lead_placebo` and the fit it comes from (whose other coefficients, e.g. of the
+    longest lags, ``method="auto"`` tests too instead of fitting that model again). The fit's
+    distributed lags are named by :func:`cts.panel.lag_term` as in ``dynamic_panel``."""
     regressors = [treatment, *controls]
-    added = {"_usage_lead": lag(panel, treatment, -1)}
-    for k in range(1, treatment_lags + 1):
-        added.update({lag_term(c, k): lag(panel, c, k) for c in regressors})
+    later, *earlier = lag_rows(panel, [-1, *range(1, treatment_lags + 1)])
+
+    added = {"_usage_lead": values_at(panel[treatment].to_numpy(), later)}
+    for k, rows in enumerate(earlier, start=1):
+        added.update({lag_term(c, k): values_at(panel[c].to_numpy(), rows) for c in regressors})
     placebo = dynamic_panel(
         panel.assign(**added),
         outcome,
@@ -213,12 +242,14 @@ def lead_placebo(
         "week",
         lags=lags,
         sample=sample,
+        serial_test=False,
     )
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
-    return TestStatistic(
+    test = TestStatistic(
         name="lead placebo",
         statistic=float(z**2),
         df=1,
         p_value=float(stats.chi2.sf(z**2, 1)),
         null=f"next week's {treatment} does not predict this week's {outcome} (strict exogeneity)",
     )
+    return test, placebo

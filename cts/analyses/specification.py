@@ -28,15 +28,20 @@ shows in the residuals, the second in the lead placebo; the choice follows them:
 
 Each step's test is recorded on :class:`Specification`; an explicit ``method=`` skips all this.
 
-Not the default of :func:`cts.analyses.adoption.estimate_adoption_effect` (issue 15's rule: only
-if on clean panels it keeps |bias| < 5%, coverage in 93-97% and the spread of
-``bias_corrected``). Measured (``threats``, 200 teams, 40 panels per row, coverage MC SE 3.4
-points): on clean panels it keeps the bias (|bias| <= 2.5% at 13-104 weeks) and the coverage
-(92-100%), but it costs precision on the short-run effect: SD 0.033 vs 0.024 at 39 weeks and
-0.021 vs 0.012 at 104 (a same-week coefficient beside a lag of slowly ramping usage is poorly
-determined), while the long run keeps its SD (1.02x-1.12x). Under the threats it is far better:
-AR(1) shocks, 39 weeks: short run -1.0% (coverage 98%) vs -16.3% (48%), long run +3.8% (95%) vs
-+10.7% (80%); feedback, 39 weeks: +1.2% / +3.3% vs +4.1% / +4.5%.
+Cost: the fit that tests lag ``p + 1`` also carries the lead placebo (valid there under the
+null that the lag adds nothing), so a clean panel costs two jackknife fits, one of them with
+about twice the columns.
+
+The default of :func:`cts.analyses.adoption.estimate_adoption_effect`. Measured (``threats``,
+200 teams, 40 panels per row, coverage MC SE 3.4 points): on clean panels it keeps the bias
+(|bias| <= 2.5% at 13-104 weeks) and the coverage (92-100%), at a price in precision on the
+short-run effect: SD 0.033 vs 0.024 for ``bias_corrected`` at 39 weeks and 0.021 vs 0.012 at
+104 (a same-week coefficient beside a lag of slowly ramping usage is poorly determined, when a
+lag is added), while the long run keeps its SD (1.02x-1.12x). Under the threats it is far
+better: AR(1) shocks, 39 weeks: short run -1.0% (coverage 98%) vs -16.3% (48%), long run +3.8%
+(95%) vs +10.7% (80%); feedback, 39 weeks: +1.2% / +3.3% vs +4.1% / +4.5%. A fixed model is
+only right when the data happen to satisfy it; the price of checking is the wider short-run
+interval, which is honest about what the data pin down.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from cts.analyses.exogeneity import lead_placebo
+from cts.analyses.exogeneity import lead_placebo_fit
 from cts.core.results import LEVEL, Result, TestStatistic
 from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
 from cts.estimators.wald import wald_test
@@ -162,7 +167,21 @@ def choose_specification(
             **options,
         )
 
+    def probe(lags: int) -> tuple[TestStatistic, DynamicPanelResult]:
+        """The lead placebo in a model with ``lags`` outcome lags: one fit serves both it and
+        the test of its longest lags (cheaper than fitting the two models apart)."""
+        return lead_placebo_fit(
+            panel,
+            outcome,
+            treatment,
+            controls,
+            sample=sample,
+            lags=lags,
+            treatment_lags=lags - 1 if distributed else 0,
+        )
+
     lags, model = 1, fit(1)
+    placebo, placebo_lags = None, 1
     while True:
         treatment_lags = model.treatment_lags
         test = model.serial_correlation
@@ -188,8 +207,11 @@ def choose_specification(
         if lags == max_lags:
             reasons.append(clean)
             break
-        longer = fit(lags + 1)
-        added = _added_lag_test(longer, outcome, regressors)
+        # Under the null that lag lags+1 adds nothing, the lead placebo is as valid in the
+        # longer model, so the fit that tests the next lag also tests strict exogeneity.
+        longer_placebo, longer = probe(lags + 1)
+        next_treatment_lags = treatment_lags + 1 if distributed else 0
+        added = _added_lag_test(longer, outcome, regressors, lags + 1, next_treatment_lags)
         if added is None:
             reasons.append(clean)
             break
@@ -198,21 +220,22 @@ def choose_specification(
             reasons.append(
                 f"{clean}, and lag {lags + 1} adds nothing (Wald p = {added.p_value:.3f})"
             )
+            placebo, placebo_lags = longer_placebo, lags + 1
             break
         reasons.append(
             f"{lags} outcome lag(s): residuals pass, but lag {lags + 1} is significant (Wald "
             f"chi2 = {added.statistic:.1f}, p = {added.p_value:.3f}); adding it"
         )
-        lags, model = lags + 1, longer
-    placebo = lead_placebo(
-        panel, outcome, treatment, controls, sample=sample, lags=lags, treatment_lags=treatment_lags
-    )
+        lags, model = lags + 1, fit(lags + 1)
+    if placebo is None:
+        (placebo, _), placebo_lags = probe(lags), lags
     tests.append(("strict exogeneity", placebo))
     specification = Specification("bias_corrected", lags, treatment_lags, (), tests, reasons)
     if not placebo.rejected:
         reasons.append(
-            f"lead placebo: no evidence that {treatment} responds to past shocks "
-            f"(p = {placebo.p_value:.3f}); bias_corrected (usage strictly exogenous)"
+            f"lead placebo ({placebo_lags} outcome lags): no evidence that {treatment} responds "
+            f"to past shocks (p = {placebo.p_value:.3f}); bias_corrected (usage strictly "
+            "exogenous)"
         )
         return specification, model if distributed else None
     if not distributed:
@@ -224,7 +247,8 @@ def choose_specification(
         return specification, None
     model = fit(lags, predetermined=(treatment,))
     reasons.append(
-        f"lead placebo rejects strict exogeneity (p = {placebo.p_value:.3f}): {treatment} "
+        f"lead placebo ({placebo_lags} outcome lags) rejects strict exogeneity (p = "
+        f"{placebo.p_value:.3f}): {treatment} "
         "responds to past shocks, so bias_corrected with the analytical correction for "
         "predetermined usage (cts.estimators.weak_exogeneity)"
     )
@@ -233,19 +257,23 @@ def choose_specification(
 
 
 def _added_lag_test(
-    model: DynamicPanelResult, outcome: str, regressors: Sequence[str]
+    model: DynamicPanelResult,
+    outcome: str,
+    regressors: Sequence[str],
+    lags: int,
+    treatment_lags: int,
 ) -> TestStatistic | None:
-    """Wald test that the longest lags of ``model`` (of the outcome, and of each regressor when
-    it has distributed lags) are zero, at :data:`LAG_ALPHA`."""
-    terms = [lag_term(outcome, model.lags)]
-    if model.treatment_lags:
-        terms += [lag_term(c, model.treatment_lags) for c in regressors]
+    """Wald test that the longest lags in ``model`` (lag ``lags`` of the outcome, and lag
+    ``treatment_lags`` of each regressor when it has distributed lags) are zero, at
+    :data:`LAG_ALPHA`."""
+    terms = [lag_term(outcome, lags)]
+    if treatment_lags:
+        terms += [lag_term(c, treatment_lags) for c in regressors]
     test, _ = wald_test(
         model.table.loc[terms, "estimate"],
         model.vcov.loc[terms, terms],
-        name=f"Wald test of lag {model.lags}",
-        null=f"lag {model.lags} of {outcome} (and lag {model.treatment_lags} of each regressor) "
-        "adds nothing",
+        name=f"Wald test of lag {lags}",
+        null=f"lag {lags} of {outcome} (and lag {treatment_lags} of each regressor) adds nothing",
         n_clusters=model.n_entities,
     )
     return None if test is None else replace(test, alpha=LAG_ALPHA)

@@ -113,20 +113,11 @@ def _two_way_direct(values: np.ndarray, large: np.ndarray, small: np.ndarray) ->
                 block = incidence[:, first : first + step].toarray()
                 gram -= (block * inverse_large[first : first + step]) @ block.T
 
-    columns = [np.ascontiguousarray(column) for column in values.T]
-    means = (
-        np.column_stack(
-            [np.bincount(large, weights=column, minlength=n_large) for column in columns]
-        )
-        * inverse_large[:, None]
-    )
+    # Sums by team and by week as products with the (sparse) indicator matrices: one pass over
+    # the rows for all columns, several times faster than a bincount per column.
+    means = _indicator(large, n_large) @ values * inverse_large[:, None]
     # D'y~ = D'y - C ybar, without forming y~
-    rhs = (
-        np.column_stack(
-            [np.bincount(small, weights=column, minlength=n_small) for column in columns]
-        )
-        - incidence @ means
-    )
+    rhs = _indicator(small, n_small) @ values - incidence @ means
 
     # Weeks share a component when a team is observed in both (an exact nonzero of M: a sum of
     # terms of one sign); a team belongs to its weeks' component. One normalisation each.
@@ -140,6 +131,16 @@ def _two_way_direct(values: np.ndarray, large: np.ndarray, small: np.ndarray) ->
         week_effects[free] = linalg.cho_solve(factor, rhs[free])
     # y~ - D~b = y - (ybar_i - mean_i(b))[team] - b[week]
     team_part = means - (incidence.T @ week_effects) * inverse_large[:, None]
-    demeaned = values - team_part[large]
-    demeaned -= week_effects[small]
+    # np.take gathers whole rows several times faster than fancy indexing
+    demeaned = values - np.take(team_part, large, axis=0)
+    demeaned -= np.take(week_effects, small, axis=0)
     return demeaned
+
+
+def _indicator(codes: np.ndarray, n_levels: int) -> sparse.csc_matrix:
+    """The (levels x rows) 0/1 matrix of ``codes``; in CSC form it needs no sorting."""
+    rows = len(codes)
+    return sparse.csc_matrix(
+        (np.ones(rows), codes.astype(np.int64, copy=False), np.arange(rows + 1)),
+        shape=(n_levels, rows),
+    )

@@ -43,7 +43,7 @@ from cts.estimators.inference import (
 from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
 from cts.estimators.serial import residual_serial_correlation
 from cts.estimators.weak_exogeneity import TRIM, predetermined_bias
-from cts.panel import PanelError, lag, lag_term, lag_terms, require_columns
+from cts.panel import PanelError, lag_rows, lag_term, lag_terms, require_columns, values_at
 
 __all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
 
@@ -152,6 +152,7 @@ def dynamic_panel(
     seed: int = 0,
     predetermined: str | list[str] | tuple[str, ...] = (),
     level: float = LEVEL,
+    serial_test: bool = True,
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -200,6 +201,9 @@ def dynamic_panel(
     level
         Confidence level of every interval (normal, or the ``level`` quantile of the
         resampling ``|t*|`` under ``inference``); 0.95 by default.
+    serial_test
+        Run the residual AR(2) test (:mod:`cts.estimators.serial`) for ``fe`` and
+        ``bias_corrected`` (default). A fit that is itself a test (the lead placebo) skips it.
 
     Returns
     -------
@@ -227,18 +231,25 @@ def dynamic_panel(
         raise ValueError(f"predetermined= has no inference={inference!r}; use 'cluster'")
     if not set(predetermined) <= set(x):
         raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
-    data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
+    if lags < 1:
+        raise ValueError("lags must be >= 1 for a dynamic model")
+    require_columns(data, (y, *x, entity, time))
+    # Row positions of each lag once, for the outcome and every regressor.
+    ks = range(1, max(lags, treatment_lags) + 1)
+    earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
+    data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags, earlier)
     frame, lag_names = _estimation_frame(
-        data, y, regressors, entity, time, lags, cluster or entity, sample
+        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier
     )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
     serial = None
     if method == "fe":
         estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
-        serial = residual_serial_correlation(
-            frame, y, lag_names, regressors, time_effects=time_effects
-        )
+        if serial_test:
+            serial = residual_serial_correlation(
+                frame, y, lag_names, regressors, time_effects=time_effects
+            )
     elif method == "bias_corrected":
         estimates, vcov, influence = _bias_corrected(
             frame, y, lag_names, regressors, time_effects, predetermined, treatment_lags
@@ -249,15 +260,16 @@ def dynamic_panel(
                 f"O(1/T) bias of their coefficients (at most {TRIM} lags of E[x_t e_t-j], "
                 "Fernandez-Val & Weidner 2018)"
             )
-        serial = residual_serial_correlation(
-            frame,
-            y,
-            lag_names,
-            regressors,
-            time_effects=time_effects,
-            coef=estimates.to_numpy(),
-            influence=influence,
-        )
+        if serial_test:
+            serial = residual_serial_correlation(
+                frame,
+                y,
+                lag_names,
+                regressors,
+                time_effects=time_effects,
+                coef=estimates.to_numpy(),
+                influence=influence,
+            )
     else:
         if cluster not in (None, entity):
             raise ValueError("method='gmm' is robust by entity; cluster must be the entity")
@@ -313,7 +325,12 @@ def dynamic_panel(
 
 
 def _with_treatment_lags(
-    data: pd.DataFrame, x: tuple[str, ...], entity: str, time: str, treatment_lags: int
+    data: pd.DataFrame,
+    x: tuple[str, ...],
+    entity: str,
+    time: str,
+    treatment_lags: int,
+    earlier: dict[int, np.ndarray],
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """``data`` with ``L1.x .. Lq.x`` added for each ``x``, and the regressors in table order."""
     if not treatment_lags:
@@ -324,7 +341,7 @@ def _with_treatment_lags(
     if clash:
         raise ValueError(f"columns {clash} would be overwritten by treatment lags; rename them")
     added = {
-        name: lag(data, column, k, entity=entity, time=time).to_numpy()
+        name: values_at(data[column].to_numpy(float), earlier[k])
         for name, (column, k) in names.items()
     }
     return data.assign(**added), (*x, *names)
@@ -339,22 +356,22 @@ def _estimation_frame(
     lags: int,
     cluster: str,
     sample: pd.Series | None,
+    earlier: dict[int, np.ndarray],
 ) -> tuple[pd.DataFrame, list[str]]:
     require_columns(data, (y, *x, entity, time, cluster))
-    if lags < 1:
-        raise ValueError("lags must be >= 1 for a dynamic model")
     lag_names = lag_terms(y, lags)
+    outcome = data[y].to_numpy(float)
+    # Integer keys: every later step groups by them, and factorizing (Arrow) strings once
+    # instead of in each step is a large share of a fit's time on big panels.
+    entities = pd.factorize(data[entity])[0]
     frame = pd.DataFrame(
         {
-            y: data[y].to_numpy(float),
-            **{
-                name: lag(data, y, k, entity=entity, time=time).to_numpy()
-                for k, name in enumerate(lag_names, start=1)
-            },
+            y: outcome,
+            **{name: values_at(outcome, earlier[k]) for k, name in enumerate(lag_names, start=1)},
             **{column: data[column].to_numpy(float) for column in x},
-            "_entity": _keys(data[entity]),
+            "_entity": entities,
             "_time": data[time].to_numpy(),
-            "_cluster": _keys(data[cluster]),
+            "_cluster": entities if cluster == entity else pd.factorize(data[cluster])[0],
         }
     )
     if sample is not None:
@@ -363,12 +380,6 @@ def _estimation_frame(
     if frame.empty:
         raise PanelError(f"no rows with `{y}`, its {lags} lag(s) and every regressor observed")
     return frame, lag_names
-
-
-def _keys(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """A key column's values: strings stay in their (Arrow) array, which is what the frame would
-    rebuild from a numpy object array anyway, at a cost on large panels."""
-    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
 
 
 # --- fe ------------------------------------------------------------------------------------------

@@ -59,9 +59,12 @@ class SplitPanel:
     def within(self, values: np.ndarray, parts: int = 3) -> list[np.ndarray]:
         """Demean ``values`` (rows x columns) on the first ``parts`` row sets."""
         values = np.asarray(values, dtype=float)
+        # The full panel as is; np.compress selects rows faster than boolean indexing.
         return [
-            demean(values[mask], codes)
-            for mask, codes in zip(self.masks[:parts], self.codes[:parts], strict=True)
+            demean(values if index == 0 else np.compress(mask, values, axis=0), codes)
+            for index, (mask, codes) in enumerate(
+                zip(self.masks[:parts], self.codes[:parts], strict=True)
+            )
         ]
 
 
@@ -77,7 +80,9 @@ def _ols_influence(
     A regressor with no variation left after the fixed effects raises, or with
     ``drop_constant`` gets coefficient and influence 0 (the fixed effects absorb it).
     """
-    varies = np.abs(regressors).max(axis=0) > _NO_VARIATION
+    gram = regressors.T @ regressors
+    # A column that is ~0 everywhere has a ~0 sum of squares (cheaper than its max on big panels).
+    varies = np.diag(gram) > len(regressors) * _NO_VARIATION**2
     if not varies.all():
         if not drop_constant:
             raise PanelError(
@@ -90,13 +95,16 @@ def _ols_influence(
             regressors[:, varies], outcomes, cluster_sum
         )
         return coef, influence
-    gram_inverse = np.linalg.inv(regressors.T @ regressors)
+    gram_inverse = np.linalg.inv(gram)
     coef = gram_inverse @ (regressors.T @ outcomes)
     residuals = outcomes - regressors @ coef
-    per_cluster = np.stack(
-        [cluster_sum @ (regressors[:, [j]] * residuals) for j in range(regressors.shape[1])],
-        axis=1,
-    )
+    if outcomes.shape[1] == 1:  # one product for all regressors (the estimate itself)
+        per_cluster = (cluster_sum @ (regressors * residuals))[:, :, None]
+    else:  # one regressor at a time bounds the memory of many bootstrap draws
+        per_cluster = np.stack(
+            [cluster_sum @ (regressors[:, [j]] * residuals) for j in range(regressors.shape[1])],
+            axis=1,
+        )
     return coef, np.einsum("kl,glb->gkb", gram_inverse, per_cluster)
 
 

@@ -87,7 +87,8 @@ def residual_serial_correlation(
     has_diff = previous >= 0
     rows = np.flatnonzero(has_diff)
     d_residual = residual[rows] - residual[previous[rows]]
-    d_regressors = regressors[rows] - regressors[previous[rows]]
+    # np.take: row gathers of 2-D arrays are several times faster than fancy indexing
+    d_regressors = np.take(regressors, rows, axis=0) - np.take(regressors, previous[rows], axis=0)
     if time_effects:  # the period effects' differences, estimated by period means
         periods = pd.factorize(frame["_time"].to_numpy()[rows])[0]
         counts = np.bincount(periods)
@@ -95,7 +96,7 @@ def residual_serial_correlation(
         means = np.stack(
             [np.bincount(periods, d_regressors[:, j]) for j in range(d_regressors.shape[1])], 1
         )
-        d_regressors = d_regressors - (means / counts[:, None])[periods]
+        d_regressors -= np.take(means / counts[:, None], periods, axis=0)
 
     # Pair each differenced row with the one `order` periods earlier in the same team.
     position = np.full(len(frame), -1)
@@ -111,7 +112,10 @@ def residual_serial_correlation(
     clusters, fit_clusters = pd.factorize(frame["_cluster"])
     per_cluster = np.bincount(clusters[rows][now], products, minlength=len(fit_clusters))
     # d S / d coef: how the statistic moves with the coefficients' estimation error.
-    gradient = -(d_regressors[now].T @ d_residual[then] + d_regressors[then].T @ d_residual[now])
+    gradient = -(
+        np.take(d_regressors, now, axis=0).T @ d_residual[then]
+        + np.take(d_regressors, then, axis=0).T @ d_residual[now]
+    )
     contribution = influence @ gradient + per_cluster
     n_clusters = len(contribution)
     variance = contribution @ contribution * n_clusters / (n_clusters - 1)

@@ -1,7 +1,7 @@
 """The team-week panel: its contract, loading and validation, lags, the window, writing."""
 
 from cts.core.exceptions import PanelError, PanelWarning
-from cts.panel.lags import lag, lag_term, lag_terms
+from cts.panel.lags import lag, lag_rows, lag_term, lag_terms, values_at
 from cts.panel.load import (
     WEEK_STARTS,
     load_panel,
@@ -34,8 +34,10 @@ __all__ = [
     "PanelWarning",
     "in_window",
     "lag",
+    "lag_rows",
     "lag_term",
     "lag_terms",
+    "values_at",
     "load_panel",
     "require_columns",
     "set_window",

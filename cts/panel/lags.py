@@ -7,7 +7,7 @@ import pandas as pd
 
 from cts.core.exceptions import PanelError
 
-__all__ = ["lag", "lag_term", "lag_terms"]
+__all__ = ["lag", "lag_rows", "lag_term", "lag_terms", "values_at"]
 
 
 def lag_term(column: str, k: int) -> str:
@@ -53,6 +53,33 @@ def lag(
     pandas.Series
         Aligned with ``data.index``, named ``f"{column}_lag{k}"`` (``_lead`` for ``k < 0``).
     """
+    (rows,) = lag_rows(data, (k,), entity=entity, time=time, step=step)
+    observed = pd.Series(data[column].to_numpy())
+    name = f"{column}_lag{k}" if k >= 0 else f"{column}_lead{-k}"
+    return pd.Series(observed.reindex(rows).to_numpy(), index=data.index, name=name)
+
+
+def values_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` as floats, NaN where a row of :func:`lag_rows` is -1 (not observed)."""
+    taken = np.asarray(values, dtype=float)[rows]
+    taken[rows < 0] = np.nan
+    return taken
+
+
+def lag_rows(
+    data: pd.DataFrame,
+    ks: tuple[int, ...] | list[int],
+    *,
+    entity: str = "team_id",
+    time: str = "week",
+    step: pd.Timedelta | int | None = None,
+) -> list[np.ndarray]:
+    """Row positions of the same entity ``k`` periods earlier, -1 where that period is not
+    observed, for each ``k`` in ``ks`` (negative: later).
+
+    What :func:`lag` takes values from; computing the positions once serves every column
+    lagged by the same ``k`` (the estimators lag the outcome, usage and each control).
+    """
     if step is None:
         step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
     # Integer codes for entity and period, then one hash lookup of (entity, period - k): the
@@ -62,13 +89,13 @@ def lag(
     key = pd.Index(entities * len(periods) + period_codes)
     if key.has_duplicates:
         raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
-    earlier = pd.Index(periods).get_indexer(pd.Index(periods) - k * step)[period_codes]
-    wanted = np.where(
-        (earlier >= 0) & (period_codes >= 0),
-        entities * len(periods) + earlier,
-        np.iinfo(np.int64).min,
-    )
-    rows = key.get_indexer(wanted)  # -1 where that period is not observed: NaN
-    observed = pd.Series(data[column].to_numpy())
-    name = f"{column}_lag{k}" if k >= 0 else f"{column}_lead{-k}"
-    return pd.Series(observed.reindex(rows).to_numpy(), index=data.index, name=name)
+    found = []
+    for k in ks:
+        earlier = pd.Index(periods).get_indexer(pd.Index(periods) - k * step)[period_codes]
+        wanted = np.where(
+            (earlier >= 0) & (period_codes >= 0),
+            entities * len(periods) + earlier,
+            np.iinfo(np.int64).min,
+        )
+        found.append(key.get_indexer(wanted))  # -1 where that period is not observed
+    return found

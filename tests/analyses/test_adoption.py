@@ -23,11 +23,11 @@ def test_table_has_the_analyst_terms(medium_org):
         row = effect.table.loc[term]
         assert abs(row["estimate"] - truth[term]) < 3 * row["se"], term
     assert (effect.method, effect.outcome, effect.n_teams) == (
-        "bias_corrected",
+        "auto",
         "deploy_velocity",
         panel["team_id"].nunique(),
     )
-    assert effect.n_weeks == panel["week"].nunique() - 1
+    assert effect.n_weeks == panel["week"].nunique() - effect.specification.lags
 
 
 def test_relative_effect_is_percent_of_adopters_pre_adoption_mean(medium_org):

@@ -68,9 +68,11 @@ def test_feedback_keeps_bias_corrected_with_usage_predetermined(threats):
     for term in ("short_run", "long_run"):
         row = effect.table.loc[term]
         assert abs(row["estimate"] - truth[term]) < 3 * row["se"], term
-    # An explicit method does what it says.
-    assert cts.estimate_adoption_effect(panel, controls=CONTROLS).model.method == "bias_corrected"
-    assert not cts.estimate_adoption_effect(panel, controls=CONTROLS).model.notes
+    # auto is the default; an explicit method does what it says.
+    default = cts.estimate_adoption_effect(panel, controls=CONTROLS)
+    assert default.method == "auto" and default.table.equals(effect.table)
+    explicit = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
+    assert explicit.specification is None and not explicit.model.notes
 
 
 def test_level_sets_every_interval(threats):

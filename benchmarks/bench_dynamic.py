@@ -1,21 +1,22 @@
 """Speed of the default adoption effect against one naive pyfixest and one linearmodels fit.
 
 On a 5,000-team x 260-week ``simulate_org`` panel, in the same run: ``cts.estimate_adoption_effect``
-with its defaults and clustered inference (bias_corrected: three two-way demeanings, each an
-exact direct solve of the week effects after sweeping out the team means, see
-:mod:`cts.estimators.demean`; jackknife, influence-function SEs, the residual AR(2) test), and
-``method="auto"`` (the lag search and lead placebo on top: at least two such fits), against
-single naive fits of the dynamic model (two-way FE, lagged outcome, team-clustered SEs):
-``pyfixest.feols`` (the fastest peer; its demeaner is iterative) and ``linearmodels.PanelOLS``.
-Each contender runs in its own process, so its peak RSS is its own (all include the loaded
-panel). Medians of ``--repeats`` warm runs (after one untimed warm-up). Targets (issue 15):
-default <= 1.5x pyfixest, below PanelOLS, peak RSS < 3 GB.
+with its defaults and clustered inference (``method="auto"``: a ``bias_corrected`` fit with the
+residual AR(2) test, then one fit with the next lag and the lead placebo; each a split-panel
+jackknife, i.e. three two-way demeanings, each an exact direct solve of the week effects after
+sweeping out the team means, see :mod:`cts.estimators.demean`), and ``method="bias_corrected"``
+(the one fit ``auto`` starts from), against single naive fits of the dynamic model (two-way FE,
+lagged outcome, team-clustered SEs): ``pyfixest.feols`` (the fastest peer; its demeaner is
+iterative and multi-threaded) and ``linearmodels.PanelOLS``. Each contender runs in its own
+process, so its peak RSS is its own (all include the loaded panel). Medians of ``--repeats``
+warm runs (after one untimed warm-up). Targets (issue 15): default <= 1.5x pyfixest, below
+PanelOLS, peak RSS < 3 GB.
 
 Measure on a quiet machine (``uptime``): under load, multi-threaded OpenBLAS (cts's small
-dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. Measured
-for issue 15 (2 cores, never quiet): CPU seconds with one BLAS / Rayon thread, medians of 3
-warm runs, pyfixest 1.20, default 1.03 (0.86x; 7.11 before the direct demeaner), auto 2.45
-(2.0x; 14.7 before); peak RSS 0.9 GB.
+dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. CPU seconds
+with one BLAS / Rayon thread, medians of 3 warm runs (issue 15, 2 cores): pyfixest 0.97,
+``bias_corrected`` 0.86, ``auto`` 2.01 (14.7 before the direct demeaner, 3.8 before the search
+shared its fits).
 """
 
 import argparse
@@ -33,14 +34,14 @@ from _measure import peak_rss_mib
 import cts
 
 CONTROLS = ["rollback_rate", "interventions_per_deploy"]
-CONTENDERS = ["pyfixest", "linearmodels", "cts", "cts_auto"]
+CONTENDERS = ["pyfixest", "linearmodels", "cts", "cts_fixed"]
 
 
 def _run(contender: str, path: str, repeats: int) -> dict:
     warnings.simplefilter("ignore")
     panel = cts.load_panel(path)
-    if contender in ("cts", "cts_auto"):
-        options = {"method": "auto"} if contender == "cts_auto" else {}
+    if contender in ("cts", "cts_fixed"):
+        options = {"method": "bias_corrected"} if contender == "cts_fixed" else {}
 
         def fit():
             cts.estimate_adoption_effect(panel, **options)
@@ -119,8 +120,8 @@ def main() -> None:
     labels = {
         "pyfixest": "pyfixest feols, naive, clustered (peer)",
         "linearmodels": "linearmodels PanelOLS, naive, clustered",
-        "cts": "cts estimate_adoption_effect, default",
-        "cts_auto": "cts estimate_adoption_effect, auto",
+        "cts": "cts estimate_adoption_effect, default (auto)",
+        "cts_fixed": "cts, method='bias_corrected' (one fit)",
     }
     for contender in CONTENDERS:
         run = results[contender]
@@ -128,7 +129,7 @@ def main() -> None:
             f"{labels[contender]:<42} median {run['median_s']:6.2f} s  "
             f"peak RSS {run['peak_rss_mib']:,.0f} MiB"
         )
-    for contender in ("cts", "cts_auto"):
+    for contender in ("cts", "cts_fixed"):
         seconds = results[contender]["median_s"]
         to_pyfixest, to_panelols = seconds / pyfixest["median_s"], seconds / panelols["median_s"]
         rss = results[contender]["peak_rss_mib"] / 1024

@@ -7,15 +7,16 @@ shows in the residuals, the second in the lead placebo; the choice follows them:
 
 1. **Lags.** Fit ``bias_corrected`` with ``p`` lags of the outcome and ``q = p - 1`` of usage and
    each control, ``p = 1, 2, ...`` up to ``max_lags``, and stop at the first whose residuals
-   show no AR(2) at ``SEARCH_ALPHA`` = 10%
-   (:func:`cts.estimators.serial.residual_serial_correlation`).
-   Liberal on purpose: a lag too many costs a little precision, a lag too few costs bias, and
-   the test's power is moderate (AR(1) shocks of 0.3, 400 teams x 39 weeks: mean z about -3.5;
-   200 teams x 39 weeks: it rejects in 68% of panels). So when the residuals pass, the next
-   lag is fitted too and kept when its coefficients (the outcome's and each regressor's
-   longest lag) are jointly significant at ``LAG_ALPHA`` = 5% (Wald, cluster-robust): with
-   AR(1) shocks of 0.3 the second outcome lag's coefficient is ``-rho b = -0.15``, a t of about
-   10, so the search finds ``p = 2, q = 1`` where the residual test alone missed it.
+   show no AR(2) at ``SEARCH_ALPHA`` = 5%
+   (:func:`cts.estimators.serial.residual_serial_correlation`). The test's power is moderate
+   (AR(1) shocks of 0.3, 200 teams x 39 weeks: it rejects in 73% of panels at 10%), so when the
+   residuals pass, the next lag is fitted too and kept when its coefficients (the outcome's
+   and each regressor's longest lag) are jointly significant at ``LAG_ALPHA`` = 5% (Wald,
+   cluster-robust): with AR(1) shocks of 0.3 the second outcome lag's coefficient is
+   ``-rho b = -0.15``, a t of about 10, and the search ends with ``p >= 2`` in 59 of 60 such
+   panels. On clean panels (60 per length) it adds a lag in 15% of panels at 39 weeks and 10%
+   at 104 (15% at 104 with a 10% level); those panels' short-run estimate
+   is 2-4x as dispersed, which is the whole cost of ``auto`` on clean data.
    An AR(k) shock in a model with one lag is the distributed-lag model ADL(1 + k, k), so
    raising ``p`` and ``q`` together absorbs it; short- and long-run effects keep their meaning.
 2. **Strict exogeneity.** The lead placebo (:func:`cts.analyses.exogeneity.lead_placebo`) in the
@@ -60,7 +61,7 @@ from cts.panel import lag_term
 __all__ = ["LAG_ALPHA", "MAX_LAGS", "SEARCH_ALPHA", "Specification", "choose_specification"]
 
 MAX_LAGS = 4
-SEARCH_ALPHA = 0.10
+SEARCH_ALPHA = 0.05
 #: Level of the Wald test of the next lag's coefficients.
 LAG_ALPHA = 0.05
 

@@ -34,6 +34,7 @@ import pyfixest as pf
 from cts.core.results import LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
+from cts.estimators.heterogeneous import persistence_homogeneity_test, team_persistence_fit
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
@@ -72,6 +73,10 @@ class DynamicPanelResult(Result):
         the shocks persist or a lag is missing: raise ``lags`` (and ``treatment_lags``).
     level
         Confidence level of the intervals.
+    team_persistence, homogeneity
+        Whether each team had its own lag coefficients (``team_persistence=True``; the lag rows
+        are then means over teams), and the test that the pooled persistence equals that mean
+        (:func:`cts.estimators.heterogeneous.persistence_homogeneity_test`; ``bias_corrected``).
     inference, resampling
         How the first regressor's p-values and intervals were obtained, and the resampling test
         behind them (:mod:`cts.inference`) when not ``"cluster"``.
@@ -104,6 +109,8 @@ class DynamicPanelResult(Result):
     treatment_lags: int = 0
     serial_correlation: TestStatistic | None = None
     level: float = LEVEL
+    team_persistence: bool = False
+    homogeneity: TestStatistic | None = None
 
     def sum_of(self, terms: list[str], name: str) -> pd.Series:
         """The sum of ``terms`` as one table row (estimate, SE from ``vcov``, interval, p)."""
@@ -115,7 +122,8 @@ class DynamicPanelResult(Result):
 
     @property
     def persistence(self) -> float:
-        """Sum of the lag coefficients."""
+        """Sum of the lag coefficients (with ``team_persistence``, the mean over teams of each
+        team's own sum)."""
         return float(self.table.loc[self.lag_terms, "estimate"].sum())
 
     @property
@@ -130,7 +138,7 @@ class DynamicPanelResult(Result):
             + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
             + f"; {self.level:.0%} intervals"
         )
-        tests = [] if self.serial_correlation is None else [self.serial_correlation.summary()]
+        tests = [t.summary() for t in (self.serial_correlation, self.homogeneity) if t is not None]
         return "\n".join([header, self.table.round(4).to_string(), *self.notes, *tests])
 
 
@@ -152,6 +160,7 @@ def dynamic_panel(
     seed: int = 0,
     predetermined: str | list[str] | tuple[str, ...] = (),
     level: float = LEVEL,
+    team_persistence: bool = False,
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -200,6 +209,13 @@ def dynamic_panel(
     level
         Confidence level of every interval (normal, or the ``level`` quantile of the
         resampling ``|t*|`` under ``inference``); 0.95 by default.
+    team_persistence
+        Each team gets its own coefficients on the outcome's lags (week effects and the
+        effects of ``x`` stay common); the lag rows and ``persistence`` are then the means over
+        teams, equal weights, and ``long_run`` uses that mean
+        (:mod:`cts.estimators.heterogeneous`). With ``bias_corrected`` every coefficient is
+        jackknifed and ``homogeneity`` tests the pooled persistence against the mean. For
+        ``"fe"`` and ``"bias_corrected"`` with clustered inference, without ``predetermined``.
 
     Returns
     -------
@@ -225,6 +241,11 @@ def dynamic_panel(
         raise ValueError("predetermined= is an option of 'bias_corrected' and 'gmm'")
     if predetermined and inference != "cluster":
         raise ValueError(f"predetermined= has no inference={inference!r}; use 'cluster'")
+    if team_persistence and (method == "gmm" or predetermined or inference != "cluster"):
+        raise ValueError(
+            "team_persistence=True is an option of method='fe' and 'bias_corrected' with "
+            "inference='cluster' and no predetermined regressors"
+        )
     if not set(predetermined) <= set(x):
         raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
     data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags)
@@ -233,8 +254,23 @@ def dynamic_panel(
     )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
-    serial = None
-    if method == "fe":
+    serial = homogeneity = None
+    if team_persistence:
+        fit = team_persistence_fit(
+            frame,
+            y,
+            lag_names,
+            regressors,
+            time_effects=time_effects,
+            jackknife=method == "bias_corrected",
+        )
+        estimates, vcov, notes = fit.estimates, fit.vcov, list(fit.notes)
+        if method == "bias_corrected":
+            homogeneity = persistence_homogeneity_test(
+                frame, y, lag_names, regressors, time_effects=time_effects, team_fit=fit
+            )
+        frame = fit.frame  # the teams kept
+    elif method == "fe":
         estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
         serial = residual_serial_correlation(
             frame, y, lag_names, regressors, time_effects=time_effects
@@ -306,6 +342,8 @@ def dynamic_panel(
         treatment_lags=treatment_lags,
         serial_correlation=serial,
         level=level,
+        team_persistence=team_persistence,
+        homogeneity=homogeneity,
     )
 
 

@@ -8,7 +8,6 @@ from cts.estimators.heterogeneous import (
     persistence_homogeneity_test,
     team_persistence_fit,
 )
-from cts.estimators.jackknife import SplitPanel
 from cts.panel import lag_terms
 from cts.validation.monte_carlo import simulate_and_load
 
@@ -59,7 +58,7 @@ def dummy_ols(frame: pd.DataFrame, y: str, names: list[str]) -> dict:
 
 @pytest.fixture(scope="module")
 def small_spread():
-    return simulate_and_load(40, 30, 7, {**SPREAD, "turnover": 0.0})
+    return simulate_and_load(40, 36, 7, {**SPREAD, "turnover": 0.0})
 
 
 def test_fit_equals_explicit_team_dummy_ols_to_1e8(small_spread):
@@ -82,14 +81,24 @@ def test_fit_equals_explicit_team_dummy_ols_to_1e8(small_spread):
     np.testing.assert_allclose(fit.influence[:, len(names) :], reference["g_influence"], atol=1e-8)
 
 
-def test_jackknife_is_twice_full_minus_the_halves_of_explicit_ols(small_spread):
+def test_jackknife_combines_the_calendar_halves_of_explicit_ols(small_spread):
     _, panel = small_spread
     frame, names = estimation_frame(panel, "deploy_velocity", 1)
     fit = team_persistence_fit(frame, "deploy_velocity", names, X)
-    split = SplitPanel(fit.frame, time_effects=True)
-    parts = [dummy_ols(fit.frame.loc[m], "deploy_velocity", names) for m in split.masks]
-    expected_b = 2 * parts[0]["slopes"] - (parts[1]["slopes"] + parts[2]["slopes"]) / 2
-    expected_g = 2 * parts[0]["g"] - (parts[1]["g"] + parts[2]["g"]) / 2
+    # Halves: the weeks before the median week, and the rest (35 weeks: 17 and 18 a team).
+    weeks = np.sort(frame["_time"].unique())
+    first = (fit.frame["_time"] < weeks[len(weeks) // 2]).to_numpy()
+    np.testing.assert_array_equal(fit.first_half, first)
+    masks = [np.ones(len(first), dtype=bool), first, ~first]
+    full, *halves = [dummy_ols(fit.frame.loc[m], "deploy_velocity", names) for m in masks]
+    # Each team's weight removes a bias B / T of its own slope: c T (1/T1 + 1/T2) = 1 + 2c
+    # (without gaps 17 and 18 weeks, c close to 1/2).
+    team = pd.factorize(fit.frame["_entity"])[0]
+    rows, rows_first = np.bincount(team), np.bincount(team, first)
+    c = (1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2))[:, None]
+    assert np.median(c) == pytest.approx(1 / (35 * (1 / 17 + 1 / 18) - 2))
+    expected_b = (1 + 2 * c) * full["slopes"] - c * (halves[0]["slopes"] + halves[1]["slopes"])
+    expected_g = 2 * full["g"] - (halves[0]["g"] + halves[1]["g"]) / 2
     np.testing.assert_allclose(fit.team_persistence, expected_b[:, 0], atol=1e-8)
     np.testing.assert_allclose(fit.estimates[names], expected_b.mean(axis=0), atol=1e-8)
     np.testing.assert_allclose(fit.estimates[list(X)], expected_g, atol=1e-8)
@@ -120,7 +129,7 @@ def test_mean_persistence_recovers_the_truth_where_pooling_does_not():
 
 def test_result_says_what_it_estimated(small_spread):
     _, panel = small_spread
-    # Three teams observed for their first 7 weeks only: 6 rows, under 2 x 2 a half.
+    # Three teams observed for their first 7 weeks only: none after the median week.
     short = panel["team_id"].isin(panel["team_id"].unique()[:3])
     panel = panel.loc[~short | (panel["week"] < panel["week"].min() + pd.Timedelta(weeks=7))]
     result = dynamic_panel(panel, "cr_velocity", list(X), "team_id", "week", team_persistence=True)

@@ -214,7 +214,8 @@ def dynamic_panel(
         effects of ``x`` stay common); the lag rows and ``persistence`` are then the means over
         teams, equal weights, and ``long_run`` uses that mean
         (:mod:`cts.estimators.heterogeneous`). With ``bias_corrected`` every coefficient is
-        jackknifed and ``homogeneity`` tests the pooled persistence against the mean. For
+        jackknifed and ``homogeneity`` tests the pooled persistence against the mean (``None``
+        with fewer than 30 weeks a team, where it cannot tell). For
         ``"fe"`` and ``"bias_corrected"`` with clustered inference, without ``predetermined``.
 
     Returns

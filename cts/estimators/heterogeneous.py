@@ -21,10 +21,11 @@ by team (the week block is ``diag(n_t) - H'H`` with ``H`` one small row block pe
 team's ``b_i`` is its own regression given the common coefficients. Exact to rounding: a test
 checks it against ordinary least squares with explicit team x lag dummies.
 
-The O(1/T) bias of every coefficient (each team's ``b_i`` has the Nickell-type bias of a short
-autoregression, and ``g`` inherits it) is removed by the split-panel jackknife of *all*
-coefficients (Dhaene & Jochmans 2015): each half of every team's own series re-estimates every
-``b_i``, the week effects and ``g``, and the estimate is ``2 full - mean(halves)``.
+The O(1/T) bias of every coefficient (each team's ``b_i`` has the bias of a short
+autoregression, about ``-(1 + 3 b_i) / T_i``, and ``g`` inherits it) is removed by the
+split-panel jackknife of *all* coefficients (Dhaene & Jochmans 2015): each half of the panel
+re-estimates every ``b_i``, the week effects and ``g``; ``g`` is ``2 full - mean(halves)`` and
+each ``b_i`` gets weights that fit its own split (:func:`team_persistence_fit`).
 
 Inference is clustered by team: each team's influence on the mean persistence is its own
 ``(b_i - mean b) / N`` plus the effect, through the common coefficients, of its scores. The
@@ -33,6 +34,14 @@ the population mean (the teams could have been others).
 
 :func:`persistence_homogeneity_test` asks whether the pooled persistence (``bias_corrected``)
 differs from this mean: a Hausman-type test of the difference with the cluster influence of both.
+
+Measured (``benchmarks/mc_heterogeneous.py``: 200 teams, 60 panels a cell, CR and deployment
+velocity, ``persistence_spread=0.3``): at 39 and 104 weeks the relative bias of short run,
+persistence and long run is within 2.5% (pooled ``bias_corrected``: persistence +8% to +15%,
+long run +6% to +13%), 95% coverage 90-100% (the persistence's intervals are wide on purpose:
+they hold the teams' spread). At 13 and 26 weeks the jackknife of halves of 6-13 weeks leaves
+the persistence 2-9% low and the short run 9-17% high. Without a spread the estimator is
+unbiased at 39+ weeks too but its long run has about 1.6x the SD of ``bias_corrected``'s.
 """
 
 from __future__ import annotations
@@ -300,10 +309,13 @@ def persistence_homogeneity_test(
     estimator. (A test of ``b_i = b`` for every team, e.g. the delta test of Pesaran &
     Yamagata 2008, would also reject spreads that do not matter here; not implemented.)
 
-    Measured (200 teams, 60 panels a cell, CR / deployment velocity; see the module of
-    ``benchmarks/mc_heterogeneous.py``): see the report of issue 15 for the rates. Below a
-    median of :data:`MIN_TEST_WEEKS` weeks a team the two estimates keep small-T biases of
-    their own that the test would read as heterogeneity, so it returns ``None`` there.
+    Measured (``benchmarks/mc_heterogeneous.py``, 200 teams, 150 panels a cell, CR /
+    deployment velocity, 5% level): without a spread it rejects 14% / 6% at 39 weeks and
+    7% / 4% at 104 (MC SE about 2%); with ``persistence_spread=0.3`` 100% / 81% at 39 weeks
+    and 100% / 100% at 104. The CR size at 39 weeks is too high: there the pooled jackknife
+    keeps about +0.2% and the team jackknife about -1.5% of O(1/T^2) bias, a third of the
+    difference's SE. Below a median of :data:`MIN_TEST_WEEKS` weeks a team those remainders
+    grow (rejection 13-38% at 13 and 26 weeks), so it returns ``None`` there.
 
     Parameters
     ----------

@@ -133,7 +133,9 @@ class DynamicPanelResult(Result):
     def summary(self) -> str:
         """A plain-text table for people."""
         header = (
-            f"Dynamic panel ({self.method}) of {self.y}: {self.n_obs:,} obs, "
+            f"Dynamic panel ({self.method}"
+            + (", team-specific persistence" if self.team_persistence else "")
+            + f") of {self.y}: {self.n_obs:,} obs, "
             f"{self.n_entities:,} entities, {self.n_periods:,} periods; SEs clustered"
             + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
             + f"; {self.level:.0%} intervals"

@@ -34,6 +34,7 @@ import pyfixest as pf
 from cts.core.results import LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
+from cts.estimators.heterogeneous import persistence_homogeneity_test, team_persistence_fit
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
@@ -72,6 +73,10 @@ class DynamicPanelResult(Result):
         the shocks persist or a lag is missing: raise ``lags`` (and ``treatment_lags``).
     level
         Confidence level of the intervals.
+    team_persistence, homogeneity
+        Whether each team had its own lag coefficients (``team_persistence=True``; the lag rows
+        are then means over teams), and the test that the pooled persistence equals that mean
+        (:func:`cts.estimators.heterogeneous.persistence_homogeneity_test`; ``bias_corrected``).
     inference, resampling
         How the first regressor's p-values and intervals were obtained, and the resampling test
         behind them (:mod:`cts.inference`) when not ``"cluster"``.
@@ -104,6 +109,8 @@ class DynamicPanelResult(Result):
     treatment_lags: int = 0
     serial_correlation: TestStatistic | None = None
     level: float = LEVEL
+    team_persistence: bool = False
+    homogeneity: TestStatistic | None = None
 
     def sum_of(self, terms: list[str], name: str) -> pd.Series:
         """The sum of ``terms`` as one table row (estimate, SE from ``vcov``, interval, p)."""
@@ -115,7 +122,8 @@ class DynamicPanelResult(Result):
 
     @property
     def persistence(self) -> float:
-        """Sum of the lag coefficients."""
+        """Sum of the lag coefficients (with ``team_persistence``, the mean over teams of each
+        team's own sum)."""
         return float(self.table.loc[self.lag_terms, "estimate"].sum())
 
     @property
@@ -125,12 +133,14 @@ class DynamicPanelResult(Result):
     def summary(self) -> str:
         """A plain-text table for people."""
         header = (
-            f"Dynamic panel ({self.method}) of {self.y}: {self.n_obs:,} obs, "
+            f"Dynamic panel ({self.method}"
+            + (", team-specific persistence" if self.team_persistence else "")
+            + f") of {self.y}: {self.n_obs:,} obs, "
             f"{self.n_entities:,} entities, {self.n_periods:,} periods; SEs clustered"
             + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
             + f"; {self.level:.0%} intervals"
         )
-        tests = [] if self.serial_correlation is None else [self.serial_correlation.summary()]
+        tests = [t.summary() for t in (self.serial_correlation, self.homogeneity) if t is not None]
         return "\n".join([header, self.table.round(4).to_string(), *self.notes, *tests])
 
 
@@ -153,6 +163,7 @@ def dynamic_panel(
     predetermined: str | list[str] | tuple[str, ...] = (),
     level: float = LEVEL,
     serial_test: bool = True,
+    team_persistence: bool = False,
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -204,6 +215,14 @@ def dynamic_panel(
     serial_test
         Run the residual AR(2) test (:mod:`cts.estimators.serial`) for ``fe`` and
         ``bias_corrected`` (default). A fit that is itself a test (the lead placebo) skips it.
+    team_persistence
+        Each team gets its own coefficients on the outcome's lags (week effects and the
+        effects of ``x`` stay common); the lag rows and ``persistence`` are then the means over
+        teams, equal weights, and ``long_run`` uses that mean
+        (:mod:`cts.estimators.heterogeneous`). With ``bias_corrected`` every coefficient is
+        jackknifed and ``homogeneity`` tests the pooled persistence against the mean (``None``
+        with fewer than 30 weeks a team, where it cannot tell). For
+        ``"fe"`` and ``"bias_corrected"`` with clustered inference, without ``predetermined``.
 
     Returns
     -------
@@ -229,6 +248,11 @@ def dynamic_panel(
         raise ValueError("predetermined= is an option of 'bias_corrected' and 'gmm'")
     if predetermined and inference != "cluster":
         raise ValueError(f"predetermined= has no inference={inference!r}; use 'cluster'")
+    if team_persistence and (method == "gmm" or predetermined or inference != "cluster"):
+        raise ValueError(
+            "team_persistence=True is an option of method='fe' and 'bias_corrected' with "
+            "inference='cluster' and no predetermined regressors"
+        )
     if not set(predetermined) <= set(x):
         raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
     if lags < 1:
@@ -243,8 +267,23 @@ def dynamic_panel(
     )
     notes: list[str] = []
     diagnostics: dict[str, float] = {}
-    serial = None
-    if method == "fe":
+    serial = homogeneity = None
+    if team_persistence:
+        fit = team_persistence_fit(
+            frame,
+            y,
+            lag_names,
+            regressors,
+            time_effects=time_effects,
+            jackknife=method == "bias_corrected",
+        )
+        estimates, vcov, notes = fit.estimates, fit.vcov, list(fit.notes)
+        if method == "bias_corrected":
+            homogeneity = persistence_homogeneity_test(
+                frame, y, lag_names, regressors, time_effects=time_effects, team_fit=fit
+            )
+        frame = fit.frame  # the teams kept
+    elif method == "fe":
         estimates, vcov = _fe_pyfixest(frame, y, lag_names, regressors, time_effects)
         if serial_test:
             serial = residual_serial_correlation(
@@ -318,6 +357,8 @@ def dynamic_panel(
         treatment_lags=treatment_lags,
         serial_correlation=serial,
         level=level,
+        team_persistence=team_persistence,
+        homogeneity=homogeneity,
     )
 
 

@@ -225,6 +225,7 @@ def estimate_adoption_effect(
                 "lags": specification.lags,
                 "treatment_lags": specification.treatment_lags,
                 "predetermined": specification.predetermined,
+                "team_persistence": specification.team_persistence,
             }
         if model is None:
             model = dynamic_panel(

@@ -17,6 +17,7 @@ def threats():
             ("clean", {}),
             ("ar", {"error_ar": 0.3}),
             ("feedback", {"feedback": 1.0}),
+            ("spread", {"persistence_spread": 0.3}),
         )
     }
 
@@ -30,9 +31,15 @@ def test_clean_panel_keeps_the_validated_model(threats):
     effect = _auto(panel)
     spec = effect.specification
     assert (spec.method, spec.lags, spec.treatment_lags) == ("bias_corrected", 1, 0)
-    fixed = cts.estimate_adoption_effect(panel, controls=CONTROLS)
+    assert not spec.team_persistence
+    fixed = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
     assert effect.table.equals(fixed.table)  # the same fit, reused
-    assert list(spec.table.index) == ["residuals, 1 lag(s)", "lag 2", "strict exogeneity"]
+    assert list(spec.table.index) == [
+        "residuals, 1 lag(s)",
+        "lag 2",
+        "strict exogeneity",
+        "homogeneous persistence",
+    ]
     assert not spec.table["rejected"].any()
     assert spec.table.loc["lag 2", "df"] == 3  # L2.y, L1.usage and L1.rollback_rate
     assert "Specification chosen by method='auto'" in effect.summary()
@@ -90,3 +97,28 @@ def test_level_sets_every_interval(threats):
     test = boot.model.resampling
     assert test.level == 0.5 and "50% quantile" in test.summary()
     assert (test.critical_value < 1.5).all()  # the median |t*|, about 0.67, not the 95th pct
+
+
+def test_persistence_that_differs_between_teams_gets_each_teams_own(threats):
+    sim, panel = threats["spread"]
+    effect = _auto(panel)
+    spec = effect.specification
+    assert spec.team_persistence and effect.model.team_persistence
+    assert spec.table.loc["homogeneous persistence", "rejected"]
+    assert "each team's own persistence" in spec.summary()
+    truth = sim.truth["cr_velocity"]  # persistence: the mean of the teams'
+    for term in ("short_run", "persistence", "long_run"):
+        row = effect.table.loc[term]
+        assert abs(row["estimate"] - truth[term]) < 3 * row["se"], term
+    # The pooled persistence is off by more than that (weighted to the most persistent teams).
+    pooled = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
+    row = pooled.table.loc["persistence"]
+    assert row["estimate"] - truth["persistence"] > 3 * row["se"]
+
+
+def test_the_homogeneity_test_runs_on_a_draw_of_teams_in_large_panels(threats, monkeypatch):
+    _, panel = threats["spread"]
+    monkeypatch.setattr(cts.analyses.specification, "HOMOGENEITY_TEAMS", 100)
+    spec = _auto(panel).specification
+    assert spec.team_persistence
+    assert any("100 teams drawn at random" in reason for reason in spec.reasons)

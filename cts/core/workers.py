@@ -10,6 +10,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 __all__ = ["WORKERS_ENV", "default_workers", "run_jobs"]
@@ -55,11 +56,30 @@ def run_jobs(
     # BLAS) already run threads can deadlock the children.
     context = multiprocessing.get_context("spawn")
     chunksize = max(1, min(4, len(jobs) // (8 * workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_limit_threads,
+        initargs=(threads,),
+    ) as pool:
         # map submits every job at once, so every worker process starts inside this block.
         with _main_not_rerun(task):
             results = pool.map(task, jobs, chunksize=chunksize)
         return _collect(results, len(jobs), progress, desc)
+
+
+def _limit_threads(threads: int) -> None:
+    """Give each worker its share of the cores: BLAS, OpenMP and pyfixest's Rayon pool
+    (``RAYON_NUM_THREADS`` is read when that pool first starts, after this runs). Without this each
+    worker's libraries start a thread per core, and on 2 cores two workers ran four busy
+    threads (load average 3.9 during ``make validate``)."""
+    # Libraries loaded later read the variables; those loaded already are limited at run time.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import numpy  # noqa: F401  (loads BLAS now, so that the limit below reaches it)
+
+    threadpool_limits(threads)
 
 
 @contextlib.contextmanager

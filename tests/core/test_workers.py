@@ -44,6 +44,19 @@ def process_id(job: tuple) -> list[dict]:
     return [{"job": job[0], "pid": os.getpid()}]
 
 
+def blas_threads(job: tuple) -> list[dict]:
+    from threadpoolctl import threadpool_info
+
+    return [{"threads": max(pool["num_threads"] for pool in threadpool_info())}]
+
+
+def test_each_worker_gets_its_share_of_the_cores():
+    from cts.core.workers import run_jobs
+
+    rows = run_jobs(blas_threads, [(k,) for k in range(2)], workers=2, progress=False)
+    assert [r["threads"] for r in rows] == [max(1, (os.cpu_count() or 1) // 2)] * 2
+
+
 def test_cts_workers_caps_the_pool(monkeypatch):
     """CTS_WORKERS=1 (what the report builder gives each kernel on 2 cores when two notebooks
     run at once) keeps the jobs in this process; a bad value is refused with its name."""

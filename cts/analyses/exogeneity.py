@@ -235,7 +235,8 @@ def lead_placebo_fit(
     for k, rows in enumerate(earlier, start=1):
         added.update({lag_term(c, k): values_at(panel[c].to_numpy(), rows) for c in regressors})
     placebo = dynamic_panel(
-        panel.assign(**added),
+        # only the columns the fit uses: copying every column of a large panel costs more
+        panel[["team_id", "week", outcome, *regressors]].assign(**added),
         outcome,
         ["_usage_lead", *regressors, *list(added)[1:]],
         "team_id",

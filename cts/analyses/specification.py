@@ -188,10 +188,12 @@ def choose_specification(
     tests: list[tuple[str, TestStatistic]] = []
     reasons: list[str] = []
 
-    def fit(lags: int, rows: np.ndarray | None = None, **options) -> DynamicPanelResult:
-        """The model with ``lags`` outcome lags, on the window (or on ``rows`` of it)."""
+    def fit(
+        lags: int, data: pd.DataFrame | None = None, rows: np.ndarray | None = None, **options
+    ) -> DynamicPanelResult:
+        """The model with ``lags`` outcome lags on the window (or on ``data`` and its ``rows``)."""
         return dynamic_panel(
-            panel,
+            panel if data is None else data,
             outcome,
             regressors,
             "team_id",
@@ -311,22 +313,21 @@ def _persistence_step(
     of more than :data:`HOMOGENEITY_TEAMS` teams it runs on that many teams drawn at random
     (seed 0), which keeps its power against a real spread and its cost bounded.
     """
-    rows = panel["team_id"] if sample is None else panel.loc[np.asarray(sample, bool), "team_id"]
-    if rows.value_counts().median() - specification.lags < MIN_TEST_WEEKS:
+    window = np.ones(len(panel), bool) if sample is None else np.asarray(sample, bool)
+    teams = pd.factorize(panel["team_id"])[0]
+    if np.median(np.bincount(teams[window])) - specification.lags < MIN_TEST_WEEKS:
         specification.reasons.append(
             f"persistence not tested for differences between teams: fewer than "
             f"{MIN_TEST_WEEKS} weeks a team"
         )
         return model
-    teams = pd.unique(panel["team_id"])
-    subset = None
-    if len(teams) > HOMOGENEITY_TEAMS:
-        drawn = np.random.default_rng(0).choice(len(teams), HOMOGENEITY_TEAMS, replace=False)
-        subset = panel["team_id"].isin(teams[drawn]).to_numpy()
-        if sample is not None:
-            subset = subset & np.asarray(sample, dtype=bool)
+    data, rows = None, None
+    if teams.max() + 1 > HOMOGENEITY_TEAMS:
+        drawn = np.random.default_rng(0).choice(teams.max() + 1, HOMOGENEITY_TEAMS, replace=False)
+        kept = np.isin(teams, drawn)
+        data, rows = panel.loc[kept], window[kept]  # the drawn teams only: a fraction of the cost
     try:
-        team_model = fit(specification.lags, team_persistence=True, rows=subset)
+        team_model = fit(specification.lags, data, rows, team_persistence=True)
     except PanelError as error:
         specification.reasons.append(
             f"persistence not tested for differences between teams: {error}"
@@ -341,7 +342,7 @@ def _persistence_step(
             f"{MIN_TEST_WEEKS} weeks a team"
         )
         return model
-    drawn_note = f" ({HOMOGENEITY_TEAMS} teams drawn at random)" if subset is not None else ""
+    drawn_note = f" ({HOMOGENEITY_TEAMS} teams drawn at random)" if data is not None else ""
     specification.tests.append(("homogeneous persistence", test))
     if not test.rejected:
         specification.reasons.append(
@@ -356,7 +357,7 @@ def _persistence_step(
         "gets its own lag coefficients and persistence is their mean "
         "(cts.estimators.heterogeneous)"
     )
-    return team_model if subset is None else fit(specification.lags, team_persistence=True)
+    return team_model if data is None else fit(specification.lags, team_persistence=True)
 
 
 def _added_lag_test(

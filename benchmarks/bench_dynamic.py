@@ -13,10 +13,12 @@ warm runs (after one untimed warm-up). Targets (issue 15): default <= 1.5x pyfix
 PanelOLS, peak RSS < 3 GB.
 
 Measure on a quiet machine (``uptime``): under load, multi-threaded OpenBLAS (cts's small
-dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. CPU seconds
-with one BLAS / Rayon thread, medians of 3 warm runs (issue 15, 2 cores): pyfixest 0.97,
-``bias_corrected`` 0.86, ``auto`` 2.01 (14.7 before the direct demeaner, 3.8 before the search
-shared its fits).
+dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. Measured for
+issue 15 (2 cores): wall-clock medians of 3, pyfixest 1.61-1.66 s, default (``auto``, with the
+homogeneity test on 500 drawn teams) 2.87-3.50 s (1.8-2.1x: the target is missed),
+``bias_corrected`` 1.18-1.29 s (0.73-0.78x), PanelOLS 5.5-6.7 s; CPU seconds with one BLAS /
+Rayon thread: pyfixest 1.20, ``auto`` 2.75-3.10 (14.7 before the direct demeaner, 3.8 before
+the search shared its fits and the demeaner its sums), ``bias_corrected`` 0.86.
 """
 
 import argparse

@@ -202,20 +202,10 @@ def team_persistence_fit(
         if jackknife:
             sets += [first, ~first]
             weights += [-c, -c]
-        fits = [
-            _fit(
-                team[mask],
-                frame["_time"].to_numpy()[mask] if time_effects else None,
-                frame[[y, *lag_names, *x]].to_numpy(float)[mask],
-                n_lags,
-                len(teams),
-                w,
-            )
-            for mask, w in zip(sets, weights, strict=True)
-        ]
-        flat = np.zeros(len(teams), dtype=bool)
-        for fit in fits:
-            flat |= ~fit.identified
+        columns = frame[[y, *lag_names, *x]].to_numpy(float)
+        fits, flat = _fit_row_sets(
+            frame, columns, team, len(teams), sets, weights, n_lags, time_effects
+        )
         if not flat.any():
             break
         # Their own [1, lags] are collinear in a row set (a lagged outcome that never moves in
@@ -348,21 +338,10 @@ def persistence_homogeneity_test(
         split = SplitPanel(kept, time_effects)
         team, teams = pd.factorize(kept["_entity"])
         columns = kept[[y, *lag_names, *x]].to_numpy(float)
-        times = kept["_time"].to_numpy()
-        fits = [
-            _fit(
-                team[mask],
-                times[mask] if time_effects else None,
-                columns[mask],
-                n_lags,
-                len(teams),
-                np.full(len(teams), weight),
-            )
-            for mask, weight in zip(split.masks, (2.0, -0.5, -0.5), strict=True)
-        ]
-        flat = np.zeros(len(teams), dtype=bool)
-        for set_fit in fits:
-            flat |= ~set_fit.identified
+        weights = [np.full(len(teams), weight) for weight in (2.0, -0.5, -0.5)]
+        fits, flat = _fit_row_sets(
+            kept, columns, team, len(teams), split.masks, weights, n_lags, time_effects
+        )
         if not flat.any():
             break
         kept = kept.loc[~flat[team]].reset_index(drop=True)
@@ -406,6 +385,35 @@ class _Fit:
     team_b: np.ndarray  # teams x lags
     identified: np.ndarray  # teams: own [1, lags] Gram matrix invertible
     varies: np.ndarray  # regressors with variation after the projections
+
+
+def _fit_row_sets(
+    frame: pd.DataFrame,
+    columns: np.ndarray,
+    team: np.ndarray,
+    n_teams: int,
+    masks: list[np.ndarray],
+    weights: list[np.ndarray],
+    n_lags: int,
+    time_effects: bool,
+) -> tuple[list, np.ndarray]:
+    """:func:`_fit` on each row set, and the teams whose own persistence one of them lacks."""
+    times = frame["_time"].to_numpy()
+    fits = [
+        _fit(
+            team[mask],
+            times[mask] if time_effects else None,
+            columns[mask],
+            n_lags,
+            n_teams,
+            w,
+        )
+        for mask, w in zip(masks, weights, strict=True)
+    ]
+    flat = np.zeros(n_teams, dtype=bool)
+    for fit in fits:
+        flat |= ~fit.identified
+    return fits, flat
 
 
 def _fit(

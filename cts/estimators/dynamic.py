@@ -261,7 +261,7 @@ def dynamic_panel(
     # Row positions of each lag once, for the outcome and every regressor.
     ks = range(1, max(lags, treatment_lags) + 1)
     earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
-    data, regressors = _with_treatment_lags(data, x, entity, time, treatment_lags, earlier)
+    data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
     frame, lag_names = _estimation_frame(
         data, y, regressors, entity, time, lags, cluster or entity, sample, earlier
     )
@@ -368,15 +368,13 @@ def dynamic_panel(
 def _with_treatment_lags(
     data: pd.DataFrame,
     x: tuple[str, ...],
-    entity: str,
-    time: str,
     treatment_lags: int,
     earlier: dict[int, np.ndarray],
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """``data`` with ``L1.x .. Lq.x`` added for each ``x``, and the regressors in table order."""
+    """``data`` with ``L1.x .. Lq.x`` added for each ``x`` (from the row positions ``earlier``
+    of each lag), and the regressors in table order."""
     if not treatment_lags:
         return data, x
-    require_columns(data, (*x, entity, time))
     names = {lag_term(c, k): (c, k) for c in x for k in range(1, treatment_lags + 1)}
     clash = sorted(set(names) & set(data.columns))
     if clash:

@@ -917,3 +917,147 @@ def _guardrail_row(label, unit, harm, row, baseline, adoption, materiality, z, z
         "status": status,
         "sentence": f"{said}; {reading}.",
     }
+
+
+#: The velocity that moves each unit of CTS-SW (CRs and commits ship with the CRs merged).
+_VELOCITY_OF_UNIT = {
+    "deployments": "deploy_velocity",
+    "crs_shipped": "cr_velocity",
+    "crs_merged": "cr_velocity",
+    "commits_shipped": "cr_velocity",
+}
+
+
+def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
+    """Organisation CTS-SW per period as observed and as it would have been without the
+    assistant, with the interval of the latter.
+
+    Each team-period's units shrink by the share the assistant added to the velocity that
+    counts them (deployment velocity for deployments, CR velocity for shipped CRs and commits):
+    the same builder-weeks over fewer units. The interval scales each period's added units by
+    the draws of the organisation's weekly totals.
+
+    Parameters
+    ----------
+    cost
+        :func:`cts.cost_to_serve` of the panel.
+    paths
+        Outcome -> :func:`assistant_paths` for the velocities the units need.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by period: ``builder_weeks``, ``units``, ``cts_sw``, ``units_without``,
+        ``cts_sw_without``, ``cts_sw_without_low``, ``cts_sw_without_high``.
+    """
+    table = cost.table
+    origin = table["period"].min()
+    length = pd.Timedelta(weeks=int(str(cost.period).upper().rstrip("W")))
+    table = table.assign(velocity=table["unit"].map(_VELOCITY_OF_UNIT))
+    needed = set(table["velocity"].dropna())
+    missing = needed - set(paths)
+    if missing:
+        raise ValueError(f"CTS-SW without the assistant needs the paths of {sorted(missing)}")
+    frames, factors = [], {}
+    for outcome in needed:
+        rows = paths[outcome].table
+        period = origin + ((rows["week"] - origin) // length) * length
+        sums = (
+            rows.assign(
+                period=period,
+                observed_units=rows["observed"] * rows["n_builders"],
+                without_units=rows["without"] * rows["n_builders"],
+            )
+            .groupby(["team_id", "period"])[["observed_units", "without_units"]]
+            .sum()
+        )
+        ratio = (sums["without_units"] / sums["observed_units"]).where(
+            sums["observed_units"] > 0, 1.0
+        )
+        part = table.loc[table["velocity"] == outcome].join(
+            ratio.rename("ratio"), on=["team_id", "period"]
+        )
+        frames.append(part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0))))
+        weekly = paths[outcome]
+        week_period = origin + ((weekly.weekly.index - origin) // length) * length
+        point = pd.Series(sum(weekly.point.values()), index=week_period).groupby(level=0).sum()
+        draws = pd.DataFrame(sum(weekly.draws.values()).T, index=week_period).groupby(level=0).sum()
+        factors[outcome] = draws.div(point.where(point != 0), axis=0).fillna(1.0)
+    joined = pd.concat([*frames, table.loc[table["velocity"].isna()].assign(added=0.0)])
+    by_period = joined.groupby("period")[["builder_weeks", "units", "added"]].sum()
+    added_draws = sum(
+        f.reindex(by_period.index)
+        .fillna(1.0)
+        .mul(
+            joined.loc[joined["velocity"] == o]
+            .groupby("period")["added"]
+            .sum()
+            .reindex(by_period.index)
+            .fillna(0.0),
+            axis=0,
+        )
+        for o, f in factors.items()
+    )
+    units = by_period["units"].where(by_period["units"] > 0)
+    without = units - by_period["added"]
+    drawn = by_period["builder_weeks"].to_numpy()[:, None] / (
+        units.to_numpy()[:, None] - added_draws.to_numpy()
+    )
+    level = next(iter(paths.values())).level
+    return pd.DataFrame(
+        {
+            "builder_weeks": by_period["builder_weeks"],
+            "units": by_period["units"],
+            "cts_sw": by_period["builder_weeks"] / units,
+            "units_without": without,
+            "cts_sw_without": by_period["builder_weeks"] / without,
+            "cts_sw_without_low": np.nanpercentile(drawn, 50 * (1 - level), axis=1),
+            "cts_sw_without_high": np.nanpercentile(drawn, 50 * (1 + level), axis=1),
+        },
+        index=by_period.index,
+    )
+
+
+def year_over_year(over_time: pd.DataFrame, period: str, weeks: int = 12) -> dict[str, object]:
+    """CTS-SW of the last ``weeks`` weeks against the same weeks a year earlier.
+
+    ``over_time`` is indexed by period start with ``builder_weeks`` and ``units``
+    (:meth:`cts.analyses.cost.CostToServe.over_time` or :func:`cts_sw_without`). Seasons (a
+    December freeze, summer) make a first-to-last comparison say more about the calendar than
+    about the trend; the same weeks a year apart cancel them.
+
+    Returns
+    -------
+    dict
+        ``ok`` (bool), and either ``now``, ``year_before``, ``change`` (relative), ``weeks`` and
+        ``text``, or ``text`` saying why it cannot be compared.
+    """
+    length = int(str(period).upper().rstrip("W"))
+    if 52 % length:
+        return {"ok": False, "text": f"periods of {length} weeks do not tile a year (use 4W)"}
+    k, lag = max(1, round(weeks / length)), 52 // length
+    frame = over_time[["builder_weeks", "units"]]
+    if len(frame) < k + lag:
+        return {
+            "ok": False,
+            "text": (
+                f"the window ({len(frame) * length} weeks) is shorter than a year and "
+                f"{k * length} weeks, so the same weeks a year apart are not both in it"
+            ),
+        }
+    now, before = frame.iloc[-k:].sum(), frame.iloc[-k - lag : -lag].sum()
+    now_value = now["builder_weeks"] / now["units"]
+    before_value = before["builder_weeks"] / before["units"]
+    start = frame.index[-k]
+    return {
+        "ok": True,
+        "now": float(now_value),
+        "year_before": float(before_value),
+        "change": float(now_value / before_value - 1),
+        "weeks": k * length,
+        "text": (
+            f"{before_value:.2f} -> {now_value:.2f} builder-weeks per unit "
+            f"({now_value / before_value - 1:+.0%}), the {k * length} weeks from "
+            f"{start:%d %b %Y} against the same weeks a year earlier"
+        ),
+    }

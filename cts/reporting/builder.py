@@ -30,6 +30,7 @@ from cts.core.memory import release_memory
 from cts.core.workers import WORKERS_ENV
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
+    CARD_MIME,
     CHECK_MIME,
     FIGURE_MIME,
     HEADLINE_MIME,
@@ -122,6 +123,8 @@ class AnalysisRun:
     checks: list[dict] = field(default_factory=list)
     #: Charts the notebook published for the brief (``{"title", "alt", "png"}``).
     figures: list[dict] = field(default_factory=list)
+    #: Cards of numbers the notebook published for the brief (:func:`cts.reporting.notebook.card`).
+    cards: list[dict] = field(default_factory=list)
 
 
 def build_reports(
@@ -462,6 +465,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         not_estimable=_not_estimable(notebook),
         checks=_published(notebook, CHECK_MIME),
         figures=figures,
+        cards=_published(notebook, CARD_MIME),
     )
 
 

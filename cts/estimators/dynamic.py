@@ -199,7 +199,8 @@ def dynamic_panel(
         ``"cluster"`` (default): cluster-robust SEs with normal intervals. With few clusters
         (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (see
         :mod:`cts.estimators.inference`): the first regressor's short- and long-run p-values and
-        intervals then come from the resampling distribution of its t statistic; other rows stay cluster-robust.
+        intervals then come from the resampling distribution of its t statistic; other rows
+        stay cluster-robust.
     reps, seed
         Draws and random seed of the resampling test.
     predetermined

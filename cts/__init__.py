@@ -138,14 +138,81 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test checks)
+    from cts import (  # noqa: F401
+        analyses,
+        core,
+        estimators,
+        panel,
+        reporting,
+        simulate,
+        sources,
+        validation,  # noqa: F401
+    )
+    from cts.analyses import overview  # noqa: F401
     from cts.analyses.adoption import (  # noqa: F401
         AdoptionEffect,
         compare_inference,
         compare_methods,
         estimate_adoption_effect,
     )
-    from cts.core.exceptions import EventError, PanelError, PanelWarning  # noqa: F401
-    from cts.panel import load_panel  # noqa: F401
-    from cts.simulate.org import simulate_org  # noqa: F401
+    from cts.analyses.cost import (  # noqa: F401
+        UNIT_BY_ARCHITECTURE,
+        UNITS,
+        CostToServe,
+        cost_to_serve,
+    )
+    from cts.analyses.drivers import DRIVERS, DriversResult, fit_drivers  # noqa: F401
+    from cts.analyses.exogeneity import ExogeneityChecks, exogeneity_checks  # noqa: F401
+    from cts.analyses.heterogeneity import HeterogeneousEffects, heterogeneous_effects  # noqa: F401
+    from cts.analyses.identification import Identification, identification  # noqa: F401
+    from cts.analyses.impact import (  # noqa: F401
+        CombinedImpact,
+        Impact,
+        combined_impact,
+        impact_curve,
+        translate_impact,
+    )
+    from cts.analyses.planning import (  # noqa: F401
+        PowerResult,
+        calibrate,
+        minimum_detectable_effect,
+        power,
+        power_grid,
+    )
+    from cts.analyses.specification import Specification  # noqa: F401
+    from cts.core.cache import cached  # noqa: F401
+    from cts.core.exceptions import (  # noqa: F401
+        ConvergenceWarning,
+        CtsWarning,
+        DesignWarning,
+        EventError,
+        FewTeamsWarning,
+        PanelError,
+        PanelWarning,
+        SourceWarning,
+    )
+    from cts.core.results import TestStatistic  # noqa: F401
+    from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel  # noqa: F401
+    from cts.estimators.event_study import (  # noqa: F401
+        EventStudy,
+        adoption_weeks,
+        event_study,
+        group_time_effects,
+    )
+    from cts.panel.lags import lag  # noqa: F401
+    from cts.panel.load import load_panel, suppress_small_teams  # noqa: F401
+    from cts.panel.schema import (  # noqa: F401
+        ARCHITECTURES,
+        COUNT_COLUMNS,
+        DERIVED_COLUMNS,
+        OPTIONAL_COLUMNS,
+        REQUIRED_COLUMNS,
+    )
+    from cts.panel.weekly import to_weekly  # noqa: F401
+    from cts.panel.write import write_panel  # noqa: F401
+    from cts.reporting import notebook as report  # noqa: F401
+    from cts.reporting import plots  # noqa: F401
+    from cts.simulate.org import SimulatedOrg, SimulationParams, simulate_org  # noqa: F401
+    from cts.simulate.write import write_simulation  # noqa: F401
     from cts.sources.build import build_panel  # noqa: F401

@@ -84,3 +84,25 @@ def test_committed_sample_is_what_the_simulator_writes(tmp_path):
     committed = cts.load_panel(ROOT / "data" / "sample" / "panel_sample.csv", min_team_size=1)
     fresh = cts.load_panel(cts.simulate_org(25, 52, seed=7).panel, min_team_size=1)
     pd.testing.assert_frame_equal(committed, fresh, check_dtype=False)
+
+
+def test_static_imports_name_every_public_name():
+    """IDEs and type checkers see the lazy API through the ``TYPE_CHECKING`` block: it must
+    import exactly the names ``cts`` exports, each from where it is defined."""
+    import ast
+
+    tree = ast.parse((ROOT / "cts" / "__init__.py").read_text())
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    static = {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(block)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    from cts import _EXPORTS, _MODULES
+
+    assert static == {**{n: f"{m}.{n}" for n, m in _EXPORTS.items()}, **_MODULES}

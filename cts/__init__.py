@@ -181,6 +181,14 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power_grid,
     )
     from cts.analyses.specification import Specification  # noqa: F401
+    from cts.analyses.value import (  # noqa: F401
+        AssistantPaths,
+        Guardrails,
+        NetReturn,
+        assistant_paths,
+        net_return,
+        quality_guardrails,
+    )
     from cts.core.cache import cached  # noqa: F401
     from cts.core.exceptions import (  # noqa: F401
         ConvergenceWarning,

@@ -175,7 +175,8 @@ def assistant_paths(
         ``cr_velocity``, ``deploy_velocity`` or another numeric column.
     effect
         The pooled effect to use (default: :func:`cts.estimate_adoption_effect` with
-        ``method``), for a panel with one usage column.
+        ``method``) when the panel has fewer than two tools; with two or more, the joint model
+        is used instead.
     tools
         With two or more tools (default: every ``ai_active_builders_<tool>`` column when there
         are two or more), their usage shares are estimated jointly against one baseline (the
@@ -193,7 +194,7 @@ def assistant_paths(
     AssistantPaths
     """
     tools = list(tools_in(panel) if tools is None else tools)
-    if len(tools) >= 2 and effect is None:
+    if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
         treatments = [f"ai_usage_rate_{tool}" for tool in tools]
         controls = varying_columns(data.loc[window_mask(data)], tuple(controls), "control")
@@ -902,7 +903,7 @@ def _guardrail_row(label, unit, harm, row, baseline, adoption, materiality, z, z
         said += f", {100 * estimate / base:+.1f}% of {base:.3g}{shown} before adopting"
     if not detected:
         said += f"; no change detected, and the data would have detected {mde:.2g}{shown}"
-        said += f" ({100 * mde / abs(base):.0f}% of it)" if base else ""
+        said += f" ({100 * mde / abs(base):.0f}% of the level before adopting)" if base else ""
     return {
         "label": label,
         "baseline": base,

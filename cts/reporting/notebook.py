@@ -368,9 +368,10 @@ def for_brief(figure, title: str | None = None) -> None:
     )
 
 
-def credibility(check) -> None:
+def credibility(check, for_brief: bool = True) -> None:
     """Display one credibility check (:class:`cts.reporting.brief.Check`) and publish it for the
-    brief's green/amber/red panel."""
+    brief's green/amber/red panel (not with ``for_brief=False``: a check of something other
+    than the brief's numbers, e.g. of a sample of the teams, stays in its report)."""
     from IPython.display import display
 
     from cts.reporting.brief import STATUSES
@@ -383,7 +384,7 @@ def credibility(check) -> None:
                 f"{html.escape(check.sentence)}</p>"
             ),
             "text/plain": f"{check.name}: {word}. {check.sentence}",
-            CHECK_MIME: check.to_dict(),
+            **({CHECK_MIME: check.to_dict()} if for_brief else {}),
         },
         raw=True,
     )

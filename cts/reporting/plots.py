@@ -52,7 +52,13 @@ class ReportFigure(Figure):
         parts = []
         for ax in self.axes:
             labels = " against ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
-            parts.append(f"{ax.get_title() or 'chart'}" + (f" ({labels})" if labels else ""))
+            legend = ax.get_legend()
+            entries = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+            parts.append(
+                f"{ax.get_title() or 'chart'}"
+                + (f" ({labels})" if labels else "")
+                + (f", showing {', '.join(entries)}" if entries else "")
+            )
         return "Chart: " + "; ".join(parts)
 
 

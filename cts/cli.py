@@ -135,6 +135,24 @@ def _team_map(path: str | None) -> dict[str, str] | None:
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
 
 
+def _seat_cost(text: str) -> dict[str, float]:
+    """``copilot=19,cursor=40`` -> ``{"copilot": 19.0, "cursor": 40.0}`` (per builder-month)."""
+    prices = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        tool, _, price = item.partition("=")
+        try:
+            prices[tool.strip()] = float(price)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not tool=price; write e.g. copilot=19,cursor=40"
+            ) from None
+        if not prices[tool.strip()] >= 0 or not tool.strip():
+            raise argparse.ArgumentTypeError(f"{item!r}: a tool and a price >= 0, e.g. copilot=19")
+    if not prices:
+        raise argparse.ArgumentTypeError("give prices as tool=price, e.g. copilot=19,cursor=40")
+    return prices
+
+
 #: ``cts report --unit`` names -> panel columns.
 _UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": "commits_shipped"}
 
@@ -153,6 +171,8 @@ def _report(args: argparse.Namespace) -> int:
         parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
     if args.currency:
         parameters["currency"] = args.currency
+    if args.seat_cost:
+        parameters["seat_cost"] = args.seat_cost
     if args.no_cache:
         from cts.core.cache import CACHE_ENV
 
@@ -262,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.add_argument(
         "--currency", help="currency of cost_per_builder_week in the reports (default: USD)"
+    )
+    report.add_argument(
+        "--seat-cost",
+        type=_seat_cost,
+        help="price of an AI seat per builder-month, by tool: copilot=19,cursor=40 (tools: "
+        "copilot, cursor, claude_code, q, other; one price for a panel with one usage column); "
+        "without it the brief assumes 19 and says so",
     )
     report.add_argument(
         "--no-cache",

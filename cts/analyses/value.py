@@ -38,13 +38,16 @@ __all__ = [
     "AssistantPaths",
     "Guardrails",
     "NetReturn",
+    "agent_share",
     "assistant_paths",
     "choose_money_outcome",
+    "cts_sw_without",
     "format_money",
     "net_return",
     "quality_guardrails",
     "significant",
     "tools_in",
+    "year_over_year",
 ]
 
 #: Tools a panel may carry one usage column for (``ai_active_builders_<tool>``), and their names.
@@ -361,6 +364,18 @@ def _weekly_draws(
             value = value + betas[:, k - 1] * impulse[:, step - k]
         impulse[:, step] = value
     return impulse @ lagged.T
+
+
+def agent_share(panel: pd.DataFrame, recent_weeks: int = 13) -> float | None:
+    """Share of CRs merged that coding agents authored over the last ``recent_weeks`` weeks of
+    the window (``agent_crs``; None when the panel does not say). Agents' CRs are part of the
+    CR count, i.e. of the outcome, so they are reported, not estimated as a treatment."""
+    if "agent_crs" not in panel.columns:
+        return None
+    rows = windowed(panel)
+    recent = rows.loc[rows["week"] > rows["week"].max() - pd.Timedelta(weeks=recent_weeks)]
+    merged = recent["crs_merged"].sum()
+    return float(recent["agent_crs"].sum() / merged) if merged else None
 
 
 def choose_money_outcome(panel: pd.DataFrame, unit: str = "auto") -> tuple[str, str]:

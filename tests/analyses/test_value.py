@@ -2,6 +2,7 @@
 the simulator's truth and against an independent formula (translate_impact)."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -198,3 +199,41 @@ def test_money_outcome_follows_the_unit_of_cts_sw(org):
     monoliths = panel.assign(architecture="monolith")
     assert value.choose_money_outcome(monoliths)[0] == "cr_velocity"
     assert value.choose_money_outcome(panel, unit="crs_shipped")[0] == "cr_velocity"
+
+
+def test_cts_sw_without_the_assistant_and_the_same_weeks_a_year_apart(org):
+    _, panel, effect, paths = org
+    cr = value.assistant_paths(
+        panel, "cr_velocity", effect=cts.estimate_adoption_effect(panel, method="bias_corrected")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cts.PanelWarning)  # a few team-periods ship nothing
+        cost = cts.cost_to_serve(panel)
+    frame = value.cts_sw_without(cost, {"deploy_velocity": paths, "cr_velocity": cr})
+    over_time = cost.over_time()
+    assert np.allclose(frame["cts_sw"], over_time["cts_sw"])
+    # the assistant only adds units: CTS-SW without it is never lower, and higher once teams use it
+    assert (frame["cts_sw_without"] >= frame["cts_sw"] - 1e-12).all()
+    assert frame["cts_sw_without"].iloc[-1] > frame["cts_sw"].iloc[-1]
+    assert (frame["cts_sw_without_low"] <= frame["cts_sw_without_high"]).all()
+    # units removed: each velocity's added units, summed over the window (ratio per team-period)
+    removed = (frame["units"] - frame["units_without"]).sum()
+    added = sum((p.weekly["observed_units"] - p.weekly["without_units"]).sum() for p in (paths, cr))
+    assert 0 < removed < added
+    trend = value.year_over_year(over_time, cost.period)
+    sums = over_time[["builder_weeks", "units"]]
+    now, before = sums.iloc[-3:].sum(), sums.iloc[-16:-13].sum()
+    expected = (now["builder_weeks"] / now["units"]) / (before["builder_weeks"] / before["units"])
+    assert trend["ok"] and trend["change"] == pytest.approx(expected - 1)
+    short = value.year_over_year(over_time.iloc[:14], cost.period)
+    assert not short["ok"] and "shorter than a year" in short["text"]
+    assert not value.year_over_year(over_time, "5W")["ok"]
+
+
+def test_agent_share_counts_agents_within_the_crs(org):
+    _, panel, _, _ = org
+    assert value.agent_share(panel) is None
+    with_agents = panel.assign(agent_crs=panel["crs_merged"] // 4)
+    recent = with_agents[with_agents["week"] > with_agents["week"].max() - pd.Timedelta(weeks=13)]
+    expected = recent["agent_crs"].sum() / recent["crs_merged"].sum()
+    assert value.agent_share(with_agents) == pytest.approx(expected)

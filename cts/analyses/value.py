@@ -425,8 +425,9 @@ class NetReturn(Result):
         ``value_a_year`` (and ``_low``, ``_high``), ``net_value_a_year``, ``return_multiple``,
         ``long_run`` (effect per builder-week at full use), ``break_even_effect``.
     break_even_effect
-        The long-run effect per builder-week (all tools together, at today's use) at which the
-        value would just pay for the seats; ``effect`` is the estimate to compare it with.
+        The long-run effect per builder-week at full use at which the value would just pay for
+        the seats; ``effect`` is the estimate to compare it with (NaN for several tools: each
+        has its own in ``by_tool``).
     adoption, active_builders, builders
         Today's share of builders using an assistant, and builders using one and in all, per week.
     seats, seat_basis, price_assumed
@@ -485,6 +486,8 @@ class NetReturn(Result):
 
     def break_even(self) -> str:
         """The break-even effect in words, beside the estimate."""
+        if len(self.by_tool) > 1:
+            return "one per tool (below)"
         return (
             f"{self.break_even_effect:+.3f} {self.unit}s per builder-week at full use "
             f"(estimate {self.effect:+.3f}, {self.effect / self.break_even_effect:.0f} times it)"
@@ -642,7 +645,8 @@ def net_return(
         builders,
         units,
     )
-    effect = sum(paths.long_run[t][0] for t in paths.tools) / len(paths.tools)
+    # one break-even effect for one tool; with several, each tool has its own (by_tool)
+    effect = paths.long_run[paths.tools[0]][0] if len(paths.tools) == 1 else np.nan
     usage = _active(recent, paths.tools)
     k = total_spend / (cost * weeks_per_year * builders)
     scale = k * units / ((1 + k) * total_point) if total_point > 0 else np.inf

@@ -14,7 +14,8 @@ def _data(args: argparse.Namespace) -> int:
     from cts.simulate import simulate_org, write_simulation
 
     started = time.perf_counter()
-    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed)
+    extra = {"tools": args.tools} if args.tools else {}
+    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed, **extra)
     panel_path, truth_path = write_simulation(sim, args.out)
     print(
         f"wrote {panel_path} ({len(sim.panel):,} team-weeks, {sim.panel['team_id'].nunique():,} "
@@ -218,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--n-teams", type=int, default=1000)
     data.add_argument("--n-weeks", type=int, default=156)
     data.add_argument("--seed", type=int, default=0)
+    data.add_argument(
+        "--tools",
+        type=_seat_cost,
+        help="several AI tools, each with its effect multiplier: copilot=1,cursor=2 (adds "
+        "ai_active_builders_<tool> and ai_seats_<tool>; default: one assistant)",
+    )
     data.set_defaults(run=_data)
 
     build = commands.add_parser(

@@ -880,7 +880,7 @@ def quality_guardrails(
     found, left_out = {}, {}
     for column, (label, unit, harm) in GUARDRAILS.items():
         if column not in data.columns:
-            left_out[column] = "the panel has no `lines_changed`"
+            left_out[column] = "the panel does not count the lines changed"
             continue
         try:
             effect = estimate(data, outcome=column, controls=(), method=method)

@@ -181,7 +181,7 @@ def test_guardrails_find_a_real_harm_and_clear_no_harm():
     truth = 100 * 0.04 * guard.adoption
     assert abs(rollback["estimate"] - truth) < 4 * rollback["se"]
     assert rollback["status"] == "red" and rollback["detected"]
-    assert "lines_per_cr" in guard.left_out
+    assert "lines changed" in guard.left_out["lines_per_cr"]
 
     clean = cts.simulate_org(n_teams=300, n_weeks=80, seed=4)
     guard = value.quality_guardrails(quiet_load(clean.panel), method="bias_corrected")

@@ -73,10 +73,6 @@ def load_panel(
         loops, where the checks cost a third of each simulated panel's time): they are typed
         (:func:`tidy_panel`) but not checked.
 
-    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
-    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
-    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
-
     Returns
     -------
     pandas.DataFrame
@@ -87,6 +83,12 @@ def load_panel(
     ------
     PanelError
         On any contract violation, listing every problem found with up to five rows each.
+
+    Notes
+    -----
+    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
+    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
+    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
     """
     if week_start not in WEEK_STARTS:
         raise ValueError(f"week_start must be one of {', '.join(WEEK_STARTS)}, not {week_start!r}")

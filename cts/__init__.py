@@ -44,14 +44,18 @@ _EXPORTS: dict[str, str] = {
     "SourceWarning": "cts.core.exceptions",
     "TestStatistic": "cts.core.results",
     # panel
+    "AI_TOOLS": "cts.panel.schema",
     "ARCHITECTURES": "cts.panel.schema",
     "COUNT_COLUMNS": "cts.panel.schema",
     "DERIVED_COLUMNS": "cts.panel.schema",
     "OPTIONAL_COLUMNS": "cts.panel.schema",
     "REQUIRED_COLUMNS": "cts.panel.schema",
+    "SOURCE_COLUMNS": "cts.panel.schema",
+    "ai_tool_columns": "cts.panel.schema",
     "lag": "cts.panel.lags",
     "load_panel": "cts.panel.load",
     "to_weekly": "cts.panel.weekly",
+    "source_columns": "cts.panel.schema",
     "suppress_small_teams": "cts.panel.load",
     "write_panel": "cts.panel.write",
     # sources

@@ -40,6 +40,8 @@ def test_readme_documents_the_schema_and_the_two_commands():
         assert command in readme
     for column in [*cts.REQUIRED_COLUMNS, *cts.OPTIONAL_COLUMNS, *cts.DERIVED_COLUMNS]:
         assert f"`{column}`" in readme, column
+    for column in [*cts.SOURCE_COLUMNS, *cts.AI_TOOLS]:
+        assert f"`{column}`" in readme, column
 
 
 def test_ci_runs_the_readme_test_command():

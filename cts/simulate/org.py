@@ -743,6 +743,8 @@ def _assemble(
             key: np.stack(records[key], axis=1).ravel()[keep] for key in _EFFECT_PATHS
         },
     }
+    if p.orgs:
+        source["org"] = np.array([f"org-{j + 1}" for j in range(p.orgs)])[teams["org"]]
     return panel, source
 
 

@@ -445,6 +445,8 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
             )
         else:
             panel["architecture"] = panel["architecture"].astype(str)
+    if "org" in panel.columns:
+        problems += _check_org(panel)
     if "cost_per_builder_week" in panel.columns:
         cost = pd.to_numeric(panel["cost_per_builder_week"], errors="coerce")
         bad = ~(cost > 0) | ~np.isfinite(cost)
@@ -467,6 +469,28 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
                 _problem(panel, emails, column, "e-mail addresses (the panel is team-level)")
             )
     return problems
+
+
+def _check_org(panel: pd.DataFrame) -> list[str]:
+    """``org`` is a non-missing label, the same in every week of a team."""
+    missing = panel["org"].isna()
+    if missing.any():
+        return [_problem(panel, missing, "org", "missing values (every team belongs to an org)")]
+    panel["org"] = panel["org"].astype(str)
+    orgs = panel.groupby("team_id", sort=False)["org"].nunique()
+    moving = orgs.index[orgs > 1]
+    if len(moving) == 0:
+        return []
+    changes = panel.loc[panel["team_id"].isin(moving[:3]), ["team_id", "org"]].drop_duplicates()
+    examples = "; ".join(
+        f"{team}: {', '.join(map(repr, group['org']))}"
+        for team, group in changes.groupby("team_id")
+    )
+    return [
+        f"`org` changes within {len(moving):,} team(s) ({examples}); it must be constant within "
+        "a team: give a team that moved the org it spent most weeks in, or split it into two "
+        "team_ids"
+    ]
 
 
 def _problem(

@@ -74,6 +74,9 @@ _EXPORTS: dict[str, str] = {
     "group_time_effects": "cts.estimators.event_study",
     # analyses
     "AdoptionEffect": "cts.analyses.adoption",
+    "Counterfactual": "cts.analyses.counterfactual",
+    "compare_pooled": "cts.analyses.counterfactual",
+    "counterfactual": "cts.analyses.counterfactual",
     "compare_inference": "cts.analyses.adoption",
     "compare_methods": "cts.analyses.adoption",
     "estimate_adoption_effect": "cts.analyses.adoption",

@@ -140,14 +140,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test checks)
-    from cts import (  # noqa: F401
-        analyses,
-        core,
-        estimators,
-        panel,
-        reporting,
-        simulate,
-        sources,
+    from cts import (
+        analyses,  # noqa: F401
+        core,  # noqa: F401
+        estimators,  # noqa: F401
+        panel,  # noqa: F401
+        reporting,  # noqa: F401
+        simulate,  # noqa: F401
+        sources,  # noqa: F401
         validation,  # noqa: F401
     )
     from cts.analyses import overview  # noqa: F401
@@ -163,10 +163,28 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         CostToServe,
         cost_to_serve,
     )
-    from cts.analyses.drivers import DRIVERS, DriversResult, fit_drivers  # noqa: F401
-    from cts.analyses.exogeneity import ExogeneityChecks, exogeneity_checks  # noqa: F401
-    from cts.analyses.heterogeneity import HeterogeneousEffects, heterogeneous_effects  # noqa: F401
-    from cts.analyses.identification import Identification, identification  # noqa: F401
+    from cts.analyses.counterfactual import (  # noqa: F401
+        Counterfactual,
+        compare_pooled,
+        counterfactual,
+    )
+    from cts.analyses.drivers import (  # noqa: F401
+        DRIVERS,
+        DriversResult,
+        fit_drivers,
+    )
+    from cts.analyses.exogeneity import (  # noqa: F401
+        ExogeneityChecks,
+        exogeneity_checks,
+    )
+    from cts.analyses.heterogeneity import (  # noqa: F401
+        HeterogeneousEffects,
+        heterogeneous_effects,
+    )
+    from cts.analyses.identification import (  # noqa: F401
+        Identification,
+        identification,
+    )
     from cts.analyses.impact import (  # noqa: F401
         CombinedImpact,
         Impact,
@@ -181,8 +199,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
-    from cts.analyses.specification import Specification  # noqa: F401
-    from cts.core.cache import cached  # noqa: F401
+    from cts.analyses.specification import (  # noqa: F401
+        Specification,
+    )
+    from cts.core.cache import (  # noqa: F401
+        cached,
+    )
     from cts.core.exceptions import (  # noqa: F401
         ConvergenceWarning,
         CtsWarning,
@@ -193,27 +215,53 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         PanelWarning,
         SourceWarning,
     )
-    from cts.core.results import TestStatistic  # noqa: F401
-    from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel  # noqa: F401
+    from cts.core.results import (  # noqa: F401
+        TestStatistic,
+    )
+    from cts.estimators.dynamic import (  # noqa: F401
+        DynamicPanelResult,
+        dynamic_panel,
+    )
     from cts.estimators.event_study import (  # noqa: F401
         EventStudy,
         adoption_weeks,
         event_study,
         group_time_effects,
     )
-    from cts.panel.lags import lag  # noqa: F401
-    from cts.panel.load import load_panel, suppress_small_teams  # noqa: F401
+    from cts.panel.lags import (  # noqa: F401
+        lag,
+    )
+    from cts.panel.load import (  # noqa: F401
+        load_panel,
+        suppress_small_teams,
+    )
     from cts.panel.schema import (  # noqa: F401
+        AI_TOOLS,
         ARCHITECTURES,
         COUNT_COLUMNS,
         DERIVED_COLUMNS,
         OPTIONAL_COLUMNS,
         REQUIRED_COLUMNS,
+        SOURCE_COLUMNS,
+        ai_tool_columns,
+        source_columns,
     )
-    from cts.panel.weekly import to_weekly  # noqa: F401
-    from cts.panel.write import write_panel  # noqa: F401
+    from cts.panel.weekly import (  # noqa: F401
+        to_weekly,
+    )
+    from cts.panel.write import (  # noqa: F401
+        write_panel,
+    )
     from cts.reporting import notebook as report  # noqa: F401
     from cts.reporting import plots  # noqa: F401
-    from cts.simulate.org import SimulatedOrg, SimulationParams, simulate_org  # noqa: F401
-    from cts.simulate.write import write_simulation  # noqa: F401
-    from cts.sources.build import build_panel  # noqa: F401
+    from cts.simulate.org import (  # noqa: F401
+        SimulatedOrg,
+        SimulationParams,
+        simulate_org,
+    )
+    from cts.simulate.write import (  # noqa: F401
+        write_simulation,
+    )
+    from cts.sources.build import (  # noqa: F401
+        build_panel,
+    )

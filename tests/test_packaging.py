@@ -1,3 +1,4 @@
+import importlib
 import json
 import re
 import subprocess
@@ -39,6 +40,8 @@ def test_readme_documents_the_schema_and_the_two_commands():
     for command in ("make report", "make test"):
         assert command in readme
     for column in [*cts.REQUIRED_COLUMNS, *cts.OPTIONAL_COLUMNS, *cts.DERIVED_COLUMNS]:
+        assert f"`{column}`" in readme, column
+    for column in [*cts.SOURCE_COLUMNS, *cts.AI_TOOLS]:
         assert f"`{column}`" in readme, column
 
 
@@ -103,6 +106,11 @@ def test_static_imports_name_every_public_name():
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    from cts import _EXPORTS, _MODULES
-
-    assert static == {**{n: f"{m}.{n}" for n, m in _EXPORTS.items()}, **_MODULES}
+    assert sorted(static) == sorted(cts.__all__)
+    for name, dotted in static.items():
+        module, attribute = dotted.rsplit(".", 1)
+        defined = importlib.import_module(module)
+        target = getattr(defined, attribute, None)
+        if target is None:  # a submodule: `from cts.reporting import plots`
+            target = importlib.import_module(dotted)
+        assert target is getattr(cts, name), name

@@ -136,7 +136,7 @@ def _team_map(path: str | None) -> dict[str, str] | None:
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
 
 
-def _seat_cost(text: str) -> dict[str, float]:
+def tool_prices(text: str) -> dict[str, float]:
     """``copilot=19,cursor=40`` -> ``{"copilot": 19.0, "cursor": 40.0}`` (per builder-month)."""
     prices = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--seed", type=int, default=0)
     data.add_argument(
         "--tools",
-        type=_seat_cost,
+        type=tool_prices,
         help="several AI tools, each with its effect multiplier: copilot=1,cursor=2 (adds "
         "ai_active_builders_<tool> and ai_seats_<tool>; default: one assistant)",
     )
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.add_argument(
         "--seat-cost",
-        type=_seat_cost,
+        type=tool_prices,
         help="price of an AI seat per builder-month, by tool: copilot=19,cursor=40 (tools: "
         "copilot, cursor, claude_code, q, other; one price for a panel with one usage column); "
         "without it the brief assumes 19 and says so",

@@ -117,9 +117,9 @@ def test_published_cards_replace_the_plain_figures_and_every_string_is_escaped(t
 
 
 def test_seat_prices_from_the_command_line(capsys):
-    from cts.cli import _seat_cost, main
+    from cts.cli import main, tool_prices
 
-    assert _seat_cost("copilot=19, cursor=40") == {"copilot": 19.0, "cursor": 40.0}
+    assert tool_prices("copilot=19, cursor=40") == {"copilot": 19.0, "cursor": 40.0}
     with pytest.raises(SystemExit) as stopped:
         main(["report", "--seat-cost", "copilot"])
     assert stopped.value.code == 2

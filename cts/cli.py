@@ -151,7 +151,7 @@ def _report(args: argparse.Namespace) -> int:
         parameters["end"] = args.end
     if args.unit != "auto":
         parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
-    if args.currency:
+    if args.currency is not None:  # checked by build_reports: an ISO 4217 code
         parameters["currency"] = args.currency
     if args.no_cache:
         from cts.core.cache import CACHE_ENV

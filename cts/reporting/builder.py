@@ -35,6 +35,7 @@ from cts.reporting.notebook import (
     HEADLINE_MIME,
     LOADED_PANEL_ENV,
     SECTION_MIME,
+    check_currency,
     save_loaded_panel,
     sha256,
 )
@@ -174,8 +175,11 @@ def build_reports(
     PanelError
         When the panel breaks the contract (nothing is run and ``out_dir`` is not touched).
     ValueError
-        When ``out_dir`` holds the panel, the notebooks or the working directory.
+        When ``out_dir`` holds the panel, the notebooks or the working directory, or the
+        ``currency`` parameter is not an ISO 4217 code.
     """
+    if parameters and "currency" in parameters:  # printed beside every amount: a real code only
+        parameters = {**parameters, "currency": check_currency(parameters["currency"])}
     panel_path = Path(panel_path).resolve()
     if not panel_path.is_file():
         raise FileNotFoundError(f"no panel at {panel_path}: run `make data` or pass --panel")

@@ -18,7 +18,6 @@ import pytest
 
 import cts
 from cts.reporting.builder import ANALYSES, NOTEBOOKS_DIR, build_reports
-from cts.reporting.notebook import check_currency, escaped_text, styled
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Team ids that run script when a report renders them as markup (the Markdown link runs too
@@ -68,6 +67,8 @@ def active_content(page: str) -> list[str]:
 
 
 def test_the_detector_finds_every_payload_as_markup_and_none_as_text():
+    from cts.reporting.notebook import escaped_text
+
     for payload in (*TEAM_PAYLOADS[:3], COLUMN_PAYLOAD, FILE_PAYLOAD, ATTRS_PAYLOAD):
         assert active_content(f"<p>{payload}</p>"), payload
         assert not active_content(f"<p>{escaped_text(payload)}</p>"), payload
@@ -152,6 +153,8 @@ def test_report_refuses_a_currency_that_is_not_an_iso_4217_code(tmp_path, curren
 
 
 def test_currency_codes_are_iso_4217_in_capitals():
+    from cts.reporting.notebook import check_currency
+
     assert check_currency("eur") == "EUR" and check_currency(" JPY ") == "JPY"
     with pytest.raises(ValueError, match=r"not '<svg onload=alert\(1\)>'"):
         check_currency("<svg onload=alert(1)>")
@@ -172,6 +175,8 @@ def test_notebooks_check_their_currency_parameter(analysis):
 
 
 def test_styled_tables_escape_cells_labels_and_index_names():
+    from cts.reporting.notebook import styled
+
     payload = "<svg onload=alert(1)>"
     table = pd.DataFrame({payload: [payload, "b"], "n": [1, 2]}, index=[payload, "x"])
     table.index.name = payload

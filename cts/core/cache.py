@@ -281,8 +281,8 @@ def _prune(folder: Path) -> None:
         reverse=True,
     )
     total = 0
-    for kept, (stat, path) in enumerate(entries):
-        total += stat.st_size
+    for kept, (info, path) in enumerate(entries):
+        total += info.st_size
         if kept >= MAX_ENTRIES or (kept > 0 and total > MAX_BYTES):
             path.unlink(missing_ok=True)
 

@@ -1,5 +1,4 @@
 import os
-import pickle
 import warnings
 
 import numpy as np

@@ -141,7 +141,7 @@ _UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": 
 
 def _report(args: argparse.Namespace) -> int:
     from cts.core.exceptions import PanelError
-    from cts.reporting.builder import build_reports
+    from cts.reporting.builder import NoSpaceError, build_reports
 
     started = time.perf_counter()
     parameters = {"seed": args.seed}
@@ -162,6 +162,9 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, PanelError, ValueError) as error:
         print(f"cts report: {error}", file=sys.stderr)
         return 2
+    except NoSpaceError as error:
+        print(f"cts report: {error.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             f"cts report: interrupted; notebooks and kernels stopped, {args.out} left as it was",

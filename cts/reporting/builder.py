@@ -391,6 +391,8 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: 
     # Connection files in the run's scratch folder, which the parent removes even if this
     # process is killed.
     os.environ["JUPYTER_RUNTIME_DIR"] = scratch
+    os.environ["TMPDIR"] = scratch  # the kernel's temporary files too (inherited)
+    tempfile.tempdir = None  # re-read TMPDIR
     try:
         run = _run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir)
     except OSError as error:
@@ -499,6 +501,11 @@ def ipc_kernel_manager(socket_dir: str):
         @default("ip")
         def _default_ip(self) -> str:
             return os.path.join(socket_dir, "kernel")
+
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            # Beside the sockets, not a mkstemp file in /tmp that a killed run would leave.
+            return os.path.join(socket_dir, f"kernel-{os.getpid()}-{id(self)}.json")
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
             # The kernel dies with the worker that started it (see die_with_parent): a small

@@ -67,8 +67,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_leaves_the_earlier_set(tmp_
     out = small_disk / "reports"
     before = _earlier_set(tmp_path, out)
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
-    with open(small_disk / "filler", "wb") as filler:  # leave 200 kB: the run starts, then fails
-        filler.write(b"\0" * (free - 200_000))
+    with open(small_disk / "filler", "wb") as filler:  # leave 64 kB: the run starts, then fails
+        filler.write(b"\0" * (free - 64_000))
     result = subprocess.run(
         [sys.executable, "-m", "cts", "report", "--panel", str(SAMPLE), "--out", str(out),
          "--workers", "2", "--no-cache"],
@@ -132,6 +132,7 @@ def test_a_killed_run_takes_its_kernels_along_and_the_next_run_cleans_up(tmp_pat
         time.sleep(0.5)
         kernels = {p for p in _descendants(run.pid) if "ipykernel" in _cmdline(p)}
     below = _descendants(run.pid)
+    commands = [_cmdline(p) for p in kernels]
     assert len(kernels) == 2, [_cmdline(p) for p in below]
     time.sleep(2)
     os.kill(run.pid, signal.SIGKILL)  # the builder alone: its children must follow by themselves
@@ -141,10 +142,13 @@ def test_a_killed_run_takes_its_kernels_along_and_the_next_run_cleans_up(tmp_pat
         time.sleep(0.2)
     survivors = [_cmdline(p)[:120] for p in below if _alive(p)]
     assert survivors == [], survivors
-    # What the killed run left: its half-built set beside OUT and its temporary folder.
+    # What the killed run left: its half-built set beside OUT and its temporary folder, which
+    # holds the kernels' connection files as well.
     building = list(tmp_path.glob(f".reports.building-{run.pid}-*"))
     scratch = list(Path(tempfile.gettempdir()).glob(f"cts-report-{run.pid}-*"))
     assert building and scratch
+    connection_files = [re.search(r" -f (\S+)", command).group(1) for command in commands]
+    assert all(Path(f).is_relative_to(scratch[0]) for f in connection_files), connection_files
     assert any(p.name == "loaded_panel.pickle" for p in scratch[0].rglob("*"))
     # The next run removes them (and only them), and publishes its own set.
     notebooks = tmp_path / "notebooks"

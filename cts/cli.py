@@ -127,9 +127,15 @@ def _build_panel(args: argparse.Namespace) -> int:
 def _team_map(path: str | None) -> dict[str, str] | None:
     if path is None:
         return None
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype=str)
+    from cts.sources.records import csv_header, read_text
+
+    text = read_text(path)  # a folder, a looping link, a latin-1 file: one message naming it
+    csv_header(path, text)
+    frame = pd.read_csv(io.StringIO(text), dtype=str) if text.strip() else pd.DataFrame()
     if list(frame.columns[:2]) != ["repository", "team_id"]:
         raise SystemExit(f"cts build-panel: {path} needs columns repository,team_id")
     return dict(zip(frame["repository"], frame["team_id"], strict=True))

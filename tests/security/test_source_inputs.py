@@ -223,3 +223,17 @@ def test_a_file_with_some_unusable_records_builds_with_a_counted_warning(org, ca
     code, printed, _ = _build(org, capsys)
     assert code == 0, printed
     assert "warning: copilot users-1-day: not counted: 1 user-days on no team" in printed
+
+
+@pytest.mark.parametrize("kind", ["latin-1", "folder"])
+def test_a_broken_team_map_is_one_error_naming_it(tmp_path, capsys, kind):
+    team_map = tmp_path / "teams.csv"
+    if kind == "latin-1":
+        team_map.write_bytes("repository,team_id\nrepo,équipe\n".encode("latin-1"))
+    else:
+        team_map.mkdir()
+    code = main(["build-panel", "--git", str(tmp_path), str(tmp_path / "panel.parquet"),
+                 "--team-map", str(team_map)])  # fmt: skip
+    printed = capsys.readouterr().err
+    assert code == 2 and printed.count("cts build-panel:") == 1, printed
+    assert str(team_map) in printed and "Traceback" not in printed

@@ -127,9 +127,15 @@ def _build_panel(args: argparse.Namespace) -> int:
 def _team_map(path: str | None) -> dict[str, str] | None:
     if path is None:
         return None
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype=str)
+    from cts.sources.records import csv_header, read_text
+
+    text = read_text(path)  # a folder, a looping link, a latin-1 file: one message naming it
+    csv_header(path, text)
+    frame = pd.read_csv(io.StringIO(text), dtype=str) if text.strip() else pd.DataFrame()
     if list(frame.columns[:2]) != ["repository", "team_id"]:
         raise SystemExit(f"cts build-panel: {path} needs columns repository,team_id")
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
@@ -141,7 +147,7 @@ _UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": 
 
 def _report(args: argparse.Namespace) -> int:
     from cts.core.exceptions import PanelError
-    from cts.reporting.builder import build_reports
+    from cts.reporting.builder import NoSpaceError, build_reports
 
     started = time.perf_counter()
     parameters = {"seed": args.seed}
@@ -162,6 +168,9 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, PanelError, ValueError) as error:
         print(f"cts report: {error}", file=sys.stderr)
         return 2
+    except NoSpaceError as error:
+        print(f"cts report: {error.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             f"cts report: interrupted; notebooks and kernels stopped, {args.out} left as it was",

@@ -79,7 +79,7 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.contract import TABLES, EventError
-from cts.sources.records import empty_table, person_hasher
+from cts.sources.records import empty_table, person_hasher, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,10 +116,10 @@ def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         errors (which name the file, record and field).
     """
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise EventError(f"sources file {path} does not exist")
     try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise EventError(f"sources file {path} does not exist") from None
+        config = tomllib.loads(read_text(path))
     except tomllib.TOMLDecodeError as error:
         raise EventError(f"{path}: not valid TOML ({error})") from None
     unknown = sorted(set(config) - set(SECTIONS))

@@ -35,7 +35,7 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 
 __all__ = ["ACTIVITY_COUNTS", "ACTIVITY_FLAGS", "read_seats", "read_usage"]
 
@@ -77,7 +77,8 @@ def read_usage(
     rows: list[dict] = []
     unassigned: set[str] = set()
     counts = {"inactive user-days": 0, "user-days on no team": 0}
-    for path in expand_paths(users):
+    files = expand_paths(users)
+    for path in files:
         for record in load_records(path):
             day = utc(dig(record, "day"), record, "day").normalize()
             user, login = str(dig(record, "user_id")), str(dig(record, "user_login"))
@@ -92,6 +93,7 @@ def read_usage(
                 continue
             key = hasher(f"person:{person}" if person else f"login:{login.lower()}")
             rows += [{"person_id": key, "team_id": t, "used_at": day} for t in teams]
+    none_unusable("copilot users-1-day", files, len(rows), counts | {"inactive user-days": 0})
     _warn("copilot users-1-day", counts, len(unassigned))
     return {"ai_usage": frame("ai_usage", rows)}
 
@@ -106,7 +108,8 @@ def read_seats(
     """``ai_usage`` from seat snapshots: one AI-active day per seat, at ``last_activity_at``."""
     rows: list[dict] = []
     counts = {"seats never used": 0, "seats on no team": 0}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="seats"):
             last = dig(record, "last_activity_at", required=False)
             if not last:
@@ -124,6 +127,7 @@ def read_seats(
                 continue
             key = hasher(f"person:{person}" if person else f"login:{login.lower()}")
             rows += [{"person_id": key, "team_id": t, "used_at": when} for t in teams]
+    none_unusable("copilot seats", files, len(rows), counts | {"seats never used": 0})
     _warn("copilot seats", counts, None)
     return {"ai_usage": frame("ai_usage", rows)}
 

@@ -65,6 +65,7 @@ __all__ = [
     "build_panel_command",
     "database_url",
     "read_events",
+    "shown_url",
 ]
 
 #: Branches a revert must be merged into to count as a rollback.
@@ -148,7 +149,7 @@ class _Source:
     """What one database offers: its tables and dialect."""
 
     name: str  # database name, for messages
-    shown: str  # URL with the password masked
+    shown: str  # host[:port]/database, never user or password
     dialect: str
     tables: dict[str, set[str]]  # table -> columns
 
@@ -171,16 +172,27 @@ def database_url(url: str):
         parsed = make_url(url)
     except ArgumentError:
         raise EventError(
-            f"{_mask_text(url)!r} is not a database URL; expected e.g. "
+            "the DevLake URL is not a database URL; expected e.g. "
             "postgresql://user@host:5432/lake or mysql://user@host:3306/lake"
         ) from None
+    except ValueError:  # SQLAlchemy reads what follows the first `@` as host:port
+        raise EventError(
+            "the DevLake URL does not parse: its port is not a number, or its password holds "
+            "`@`, `:` or `/` unencoded (write them %40, %3A, %2F; or leave the password out and "
+            "set PGPASSWORD or MYSQL_PWD)"
+        ) from None
+    if parsed.host and "@" in parsed.host:  # `user:p@ss@host`: the password ends at its `@`
+        raise EventError(
+            "the DevLake URL's password holds an unencoded `@`: write it %40 (or leave the "
+            "password out and set PGPASSWORD or MYSQL_PWD)"
+        )
     driver = _DIALECTS.get(parsed.drivername)
     if driver:
         parsed = parsed.set(drivername=driver)
     if parsed.get_backend_name() not in ("mysql", "postgresql"):
         raise EventError(
             f"DevLake runs on MySQL or PostgreSQL, not {parsed.get_backend_name()!r} "
-            f"({parsed.render_as_string(hide_password=True)})"
+            f"({shown_url(parsed)})"
         )
     if parsed.get_backend_name() == "mysql":
         parsed = parsed.difference_update_query(_GO_ONLY)
@@ -188,10 +200,22 @@ def database_url(url: str):
             parsed = parsed.set(password=os.environ["MYSQL_PWD"])
     if not parsed.database:
         raise EventError(
-            f"the URL {parsed.render_as_string(hide_password=True)} names no database "
-            "(DevLake's is usually `lake`)"
+            f"the DevLake URL {shown_url(parsed)} names no database (DevLake's is usually `lake`)"
         )
     return parsed
+
+
+def shown_url(address) -> str:
+    """The part of a database URL that may be printed: ``host[:port]/database``.
+
+    Never the user, the password (in the URL or a ``password=`` query parameter) or any other
+    query parameter: only what tells the reader which server and database were meant.
+    """
+    query = dict(address.query)
+    host = address.host or query.get("host") or query.get("unix_socket") or "localhost"
+    host = host[0] if isinstance(host, tuple) else host
+    port = f":{address.port}" if address.port else ""
+    return f"{host}{port}/{address.database or ''}"
 
 
 def read_events(
@@ -252,7 +276,7 @@ def read_events(
     from sqlalchemy import create_engine
 
     address = database_url(url)
-    shown = address.render_as_string(hide_password=True)
+    shown = shown_url(address)
     try:
         engine = create_engine(address)
     except Exception as error:  # a missing driver, bad options
@@ -326,7 +350,7 @@ def build_panel_command(url: str, paths: list[str], args) -> int:
     print(
         f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
         f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) from DevLake "
-        f"{database_url(url).render_as_string(hide_password=True)} in "
+        f"{shown_url(database_url(url))} in "
         f"{time.perf_counter() - started:.1f} s"
     )
     return 0
@@ -336,18 +360,23 @@ def build_panel_command(url: str, paths: list[str], args) -> int:
 
 
 def _mask_text(text: str) -> str:
-    """``text`` with the password of a URL-like ``user:password@`` replaced."""
+    """``text`` with the passwords of URL-like ``user:password@`` and ``password=`` replaced."""
     import re
 
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", text)
+    text = re.sub(r"(//[^:/\s]*:)\S*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;]+)", r"\1***", text, flags=re.I)
 
 
 def _reason(error: BaseException, address) -> str:
     """The driver's reason in one line, never with the password."""
     cause = getattr(error, "orig", None) or error
     text = " ".join(str(cause).split()) or type(cause).__name__
-    if address is not None and address.password:
-        text = text.replace(str(address.password), "***")
+    if address is not None:
+        secrets = [address.password, dict(address.query).get("password")]
+        for secret in secrets:
+            for value in secret if isinstance(secret, tuple) else [secret]:
+                if value:
+                    text = text.replace(str(value), "***")
     return _mask_text(text)
 
 

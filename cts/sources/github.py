@@ -38,7 +38,7 @@ import pandas as pd
 
 from cts.core.exceptions import EventError, SourceWarning
 from cts.sources.git import BOTS
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 
 __all__ = ["read_deployments", "read_pull_requests"]
 
@@ -61,7 +61,8 @@ def read_pull_requests(
         does not parse; the message names file, record and field.
     """
     rows, skipped = [], {"not merged": 0, "bot author": 0, "other base branch": 0}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path):
             merged = dig(record, "mergedAt")
             author = dig(record, "author") or {}
@@ -76,6 +77,7 @@ def read_pull_requests(
                 skipped["bot author"] += 1
                 continue
             rows.append({"team_id": team, "merged_at": utc(merged, record, "mergedAt")})
+    none_unusable(f"github pull requests of team {team!r}", files, len(rows), skipped)
     _report("github pull requests", team, skipped)
     return {"code_reviews": frame("code_reviews", rows)}
 
@@ -112,6 +114,8 @@ def read_deployments(
                 when = utc(dig(record, "created_at"), record, "created_at")
                 succeeded[ident] = min(when, succeeded.get(ident, when))
     skipped["never succeeded"] = len(wanted - set(succeeded))
+    files = [*expand_paths(deployments), *expand_paths(statuses)]
+    none_unusable(f"github deployments of team {team!r}", files, len(succeeded), skipped)
     _report("github deployments", team, skipped)
     rows = [{"team_id": team, "deployed_at": when} for when in succeeded.values()]
     return {"deployments": frame("deployments", rows)}

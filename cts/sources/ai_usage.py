@@ -134,7 +134,9 @@ def _number(value) -> float:
         return 0.0
 
 
-def _usage(what: str, uses, identities: Identities, hasher, *, tool: str) -> dict[str, pd.DataFrame]:
+def _usage(
+    what: str, uses, identities: Identities, hasher, *, tool: str
+) -> dict[str, pd.DataFrame]:
     counts = {"inactive user-days": 0, "unknown users": 0, "user-days on no team": 0}
     unknown: set[str] = set()
     events = []

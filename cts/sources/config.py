@@ -8,6 +8,7 @@ the TOML file; lists of files accept directories and glob patterns::
     identity = "people.csv"          # optional: roster + handles (cts.sources.identity)
     architecture = "service"         # default "monolith"; or a table team -> architecture
     tolerance = 0.10                 # overlap check, see below
+    agents = ["^acme-agent"]         # further coding agents (git authors, GitHub PR authors)
 
     [git]                            # cts.sources.git.read_git options
     repos = ["repos/payments", "repos/ledger"]
@@ -97,6 +98,7 @@ SECTIONS = (
     "identity",
     "architecture",
     "tolerance",
+    "agents",
     "git",
     "github",
     "copilot",
@@ -144,9 +146,15 @@ def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         for name, table in tables.items():
             parts.setdefault(name, {}).setdefault(source, []).append(table)
 
+    agents = config.get("agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise EventError(f"{path}: `agents` must be a list of regular expressions (strings)")
     if "git" in config:
-        add("git", _git(config["git"], base, identities, hasher, path))
-    for source in ("github", "copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
+        add("git", _git(config["git"], base, identities, hasher, path, agents))
+    if "github" in config:
+        for tables in _github(config["github"], base, identities, hasher, path, agents):
+            add("github", tables)
+    for source in ("copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
         if source in config:
             for tables in _READERS[source](config[source], base, identities, hasher, path):
                 add(source, tables)
@@ -168,7 +176,7 @@ def _check_keys(section: Mapping, known: set[str], where: str, path: Path) -> No
         )
 
 
-def _git(section, base, identities, hasher, path):
+def _git(section, base, identities, hasher, path, agents=()):
     from cts.sources.git import read_git
 
     known = {"repos", "active_weeks", "exclude_bots", "codeowners", "team_map", "team_paths"}
@@ -178,17 +186,24 @@ def _git(section, base, identities, hasher, path):
     repos = _files(section, "repos", base)
     if not repos:
         raise EventError(f"{path}: [git] names no repos")
+    if agents:
+        options["agents"] = agents
     return read_git(repos, identities=identities, hasher=hasher, **options).tables
 
 
-def _github(section, base, identities, hasher, path):
+def _github(section, base, identities, hasher, path, agents=()):
     from cts.sources.github import read_deployments, read_pull_requests
 
     _check_keys(section, {"pull_requests", "deployments"}, "github", path)
     for entry in section.get("pull_requests", []):
         _check_keys(entry, {"files", "team", "base"}, "github.pull_requests", path)
         yield read_pull_requests(
-            _files(entry, "files", base), team=entry["team"], base=entry.get("base")
+            _files(entry, "files", base),
+            team=entry["team"],
+            base=entry.get("base"),
+            agents=agents,
+            identities=identities,
+            hasher=hasher,
         )
     for entry in section.get("deployments", []):
         known = {"deployments", "statuses", "team", "environment"}
@@ -275,7 +290,6 @@ def _usage_reader(name: str):
 
 
 _READERS = {
-    "github": _github,
     "copilot": _copilot,
     "pagerduty": _pagerduty,
     "amazon_q": _usage_reader("amazon_q"),

@@ -139,7 +139,6 @@ AGENT_TOOLS: dict[str, str] = {
     "Cursor": "cursor",
 }
 AI_AGENT_PATTERN = re.compile("|".join(f"(?:{p})" for p in AI_AGENTS.values()), re.IGNORECASE)
-_AGENT_AUTHOR = re.compile("|".join(f"(?:{p})" for p in AGENT_AUTHORS.values()), re.IGNORECASE)
 _TRAILER = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _CLAUDE_CODE = re.compile(
     r"Generated with \[Claude Code\]|^Claude-Session:", re.IGNORECASE | re.MULTILINE
@@ -198,6 +197,7 @@ def read_git(
     team_paths: Mapping[str, str] | None = None,
     codeowners: bool = False,
     hasher: Callable[[str], str] | None = None,
+    agents: Iterable[str] = (),
 ) -> GitEvents:
     """Event tables and a summary of what was excluded, from local git repositories.
 
@@ -232,6 +232,10 @@ def read_git(
     hasher
         Person hasher shared with other sources (:func:`cts.sources.records.person_hasher`);
         default: a fresh key for this call.
+    agents
+        Further coding agents that author commits (regular expressions over the author's name,
+        e-mail or GitHub login, any case), beside :data:`AGENT_AUTHORS`; their tool is
+        ``other``.
 
     Returns
     -------
@@ -250,7 +254,7 @@ def read_git(
     tag_pattern = re.compile(release_tag)
     paths = [Path(r) for r in repos]
     teams_of = _team_names(paths, team_map)
-    reader = _Reader(hasher, bot, identities)
+    reader = _Reader(hasher, bot, identities, tuple(agents))
     parts: dict[str, list[pd.DataFrame]] = {}
     rows = []
     for path in paths:
@@ -381,8 +385,12 @@ def _utc(values: pd.Series) -> pd.Series:
 class _Reader:
     """Reads one repository at a time with shared hashing, bot and identity rules."""
 
-    def __init__(self, hasher, bot: re.Pattern | None, identities: Identities | None) -> None:
+    def __init__(
+        self, hasher, bot: re.Pattern | None, identities: Identities | None, agents=()
+    ) -> None:
         self.hasher, self.bot, self.identities = hasher, bot, identities
+        self.authors = {**AGENT_AUTHORS, **{f"agent {p}": p for p in agents}}
+        self.agent = re.compile("|".join(f"(?:{p})" for p in self.authors.values()), re.I)
 
     def _handles(self, name: str, email: str) -> list[str]:
         email = email.strip().lower()
@@ -393,7 +401,7 @@ class _Reader:
         return self.bot is not None and any(self.bot.search(h) for h in self._handles(name, email))
 
     def is_agent(self, name: str, email: str) -> bool:
-        return any(_AGENT_AUTHOR.search(h) for h in self._handles(name, email))
+        return any(self.agent.search(h) for h in self._handles(name, email))
 
     def person(self, name: str, email: str) -> str:
         email = email.strip().lower()
@@ -409,7 +417,7 @@ class _Reader:
     def tool(self, row) -> str | None:
         """The tool of an agent-written commit (``None``: no agent wrote it)."""
         handles = self._handles(row.name, row.email)
-        for agent, pattern in AGENT_AUTHORS.items():
+        for agent, pattern in self.authors.items():
             if any(re.search(pattern, h, re.IGNORECASE) for h in handles):
                 return AGENT_TOOLS.get(agent, "other")
         if _CLAUDE_CODE.search(row.message):

@@ -146,6 +146,71 @@ def test_deployments_count_at_their_first_success(tmp_path):
     assert weekly(out["deployments"], "deployed_at") == {("payments", "2025-01-06"): 1}
 
 
+def test_agents_prs_are_agent_crs_with_their_size_and_their_merger_ai_active(tmp_path, identities):
+    def sized(number, merged, login, is_bot, additions, deletions, merged_by="alice-gh"):
+        record = pr(number, merged, login=login, is_bot=is_bot)
+        record |= {"additions": additions, "deletions": deletions}
+        return record | {"mergedBy": {"id": "U_1", "is_bot": False, "login": merged_by}}
+
+    path = write(
+        tmp_path / "prs.json",
+        [
+            sized(1, "2025-01-06T10:00:00Z", "alice-gh", False, 120, 30),
+            # gh prints a GitHub App author as app/<slug>, with is_bot true.
+            sized(2, "2025-01-07T10:00:00Z", "app/copilot-swe-agent", True, 40, 2),
+            sized(3, "2025-01-14T10:00:00Z", "app/devin-ai-integration", True, 7, 0, "bob-gh"),
+            sized(4, "2025-01-14T11:00:00Z", "app/claude", True, 3, 1, "nobody-gh"),
+            sized(5, "2025-01-14T12:00:00Z", "app/dependabot", True, 1, 1),  # a bot
+            pr(6, "2025-01-15T10:00:00Z", login="bob-gh"),  # exported without sizes
+            sized(7, "2025-01-15T11:00:00Z", "app/acme-coder", True, 5, 5),  # a listed agent
+        ],
+    )
+    hasher = person_hasher()
+    with pytest.warns(SourceWarning, match="1 bot author, 1 agents' PRs merged by someone unknown"):
+        out = github.read_pull_requests(
+            path, team="payments", agents=["^acme-coder"], identities=identities, hasher=hasher
+        )
+    crs = out["code_reviews"]
+    assert crs["is_agent"].tolist() == [False, True, True, True, False, True]
+    assert crs["additions"].tolist()[:4] == [120, 40, 7, 3] and pd.isna(crs["additions"].iloc[4])
+    assert crs["deletions"].sum() == 38
+    usage = out["ai_usage"]  # alice merged Copilot's and acme's, bob Devin's
+    assert usage["tool"].tolist() == ["copilot", "other", "other"]
+    assert usage["person_id"].tolist() == [
+        hasher("person:E1"),
+        hasher("person:E2"),
+        hasher("person:E1"),
+    ]
+
+
+def test_rest_pull_objects_are_read_too(tmp_path):
+    rest = [
+        {
+            "number": 9,
+            "state": "closed",
+            "merged_at": "2025-01-07T10:00:00Z",
+            "user": {"login": "Copilot", "id": 198982749, "type": "Bot"},
+            "merged_by": {"login": "alice-gh", "id": 1, "type": "User"},
+            "base": {"ref": "main"},
+            "additions": 12,
+            "deletions": 4,
+            "changed_files": 2,
+        },
+        {
+            "number": 10,
+            "merged_at": "2025-01-08T10:00:00Z",
+            "user": {"login": "renovate[bot]", "type": "Bot"},
+            "base": {"ref": "main"},
+            "additions": 1,
+            "deletions": 1,
+        },
+    ]
+    with pytest.warns(SourceWarning, match="1 bot author"):
+        crs = github.read_pull_requests(write(tmp_path / "pulls.json", rest), team="t")
+    crs = crs["code_reviews"]
+    assert crs[["is_agent", "additions", "deletions"]].values.tolist() == [[True, 12, 4]]
+
+
 def test_a_file_of_another_vendor_is_named_in_the_error(tmp_path):
     path = write(tmp_path / "oops.json", [{"number": 1, "title": "x"}])
     with pytest.raises(EventError, match=r"oops.json, record 0: no field `mergedAt`"):

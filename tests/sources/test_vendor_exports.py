@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cts.core.exceptions import EventError, SourceWarning
-from cts.sources import ai_usage, copilot, github, pagerduty
+from cts.sources import ai_usage, copilot, github, pagerduty, seats
 from cts.sources.identity import read_identities
 from cts.sources.records import person_hasher
 
@@ -314,6 +314,141 @@ def test_copilot_seat_snapshot(tmp_path, identities):
     with pytest.warns(SourceWarning, match="1 seats never used"):
         usage = copilot.read_seats(seats, identities=identities, hasher=person_hasher())
     assert usage["ai_usage"]["used_at"].tolist() == [pd.Timestamp("2025-01-08 04:30")]
+
+
+def seat_weeks(seats, weeks):
+    """Seat-holders per (team, tool, week) over ``weeks`` (Mondays), as the panel counts them."""
+    out = {}
+    for monday in pd.to_datetime(weeks):
+        sunday = monday + pd.Timedelta(days=6)
+        held = (seats["start_date"] <= sunday) & (
+            seats["end_date"].isna() | (seats["end_date"] >= monday)
+        )
+        for (team, tool), n in (
+            seats.loc[held].groupby(["team_id", "tool"])["person_id"].nunique().items()
+        ):
+            out[(team, tool, f"{monday:%Y-%m-%d}")] = n
+    return out
+
+
+def test_seats_from_copilot_claude_and_cursor_lists(tmp_path, identities):
+    copilot_seats = write(
+        tmp_path / "seats.json",
+        [
+            {  # alice: on payments through the identity file; cancelled from 2025-01-13
+                "created_at": "2024-10-01T00:00:00Z",
+                "updated_at": "2024-10-01T00:00:00Z",
+                "pending_cancellation_date": "2025-01-13",
+                "last_activity_at": "2025-01-07T10:00:00Z",
+                "last_activity_editor": "vscode/1.96",
+                "plan_type": "business",
+                "assignee": {"login": "alice-gh", "id": 101, "type": "User"},
+                "assigning_team": None,
+            },
+            {  # bob, granted through the ledger team's slug on 2025-01-08
+                "created_at": "2025-01-08T12:00:00Z",
+                "pending_cancellation_date": None,
+                "last_activity_at": None,
+                "plan_type": "business",
+                "assignee": {"login": "bob-gh", "id": 102, "type": "User"},
+                "assigning_team": {"slug": "ledger-devs", "name": "Ledger devs"},
+            },
+        ],
+        wrapper="seats",
+    )
+    hasher = person_hasher()
+    with pytest.warns(SourceWarning, match="1 seats never used"):
+        out = copilot.read_seats(
+            copilot_seats, identities=identities, team_map={"ledger-devs": "ledger"}, hasher=hasher
+        )
+    weeks = ["2025-01-06", "2025-01-13"]
+    assert seat_weeks(out["seats"], weeks) == {
+        ("payments", "copilot", "2025-01-06"): 1,  # alice, until the 12th
+        ("ledger", "copilot", "2025-01-06"): 1,  # bob from the 8th
+        ("ledger", "copilot", "2025-01-13"): 1,
+    }
+    assert out["ai_usage"]["tool"].tolist() == ["copilot"]
+
+    claude = write(
+        tmp_path / "claude-users.json",
+        [
+            {
+                "type": "user",
+                "id": "user_01",
+                "email": "Bob@corp.example",
+                "name": "Bob",
+                "role": "claude_code_user",
+                "added_at": "2024-12-01T09:00:00Z",
+            },
+            {
+                "type": "user",
+                "id": "user_02",
+                "email": "carol@corp.example",
+                "name": "Carol",
+                "role": "billing",
+                "added_at": "2025-01-09T09:00:00Z",
+            },
+            {
+                "type": "user",
+                "id": "user_03",
+                "email": "zed@elsewhere.example",
+                "name": "Zed",
+                "role": "developer",
+                "added_at": "2025-01-09T09:00:00Z",
+            },
+        ],
+        wrapper="data",
+    )
+    with pytest.warns(SourceWarning, match="1 seats of unknown users"):
+        members = seats.read_claude_members(claude, identities=identities, hasher=hasher)
+    # bob: payments to the 12th, then ledger; carol: ledger from the 9th.
+    assert seat_weeks(members["seats"], weeks) == {
+        ("payments", "claude_code", "2025-01-06"): 1,
+        ("ledger", "claude_code", "2025-01-06"): 1,
+        ("ledger", "claude_code", "2025-01-13"): 2,
+    }
+    only = seats.read_claude_members(
+        claude, identities=identities, hasher=hasher, roles=["claude_code_user"]
+    )
+    assert len(only["seats"]) == 2  # bob's two team spells
+
+    cursor = tmp_path / "cursor-members-2025-01-15.json"
+    write(
+        cursor,
+        {
+            "teamMembers": [
+                {
+                    "id": 1,
+                    "name": "Alice",
+                    "email": "alice@corp.example",
+                    "role": "member",
+                    "isRemoved": False,
+                },
+                {
+                    "id": 2,
+                    "name": "Carol",
+                    "email": "carol@corp.example",
+                    "role": "owner",
+                    "isRemoved": False,
+                },
+                {
+                    "id": 3,
+                    "name": "Bob",
+                    "email": "bob@corp.example",
+                    "role": "member",
+                    "isRemoved": True,
+                },
+            ]
+        },
+    )
+    listed = seats.read_cursor_members(cursor, identities=identities, hasher=hasher)["seats"]
+    assert seat_weeks(listed, weeks) == {
+        ("payments", "cursor", "2025-01-13"): 1,
+        ("ledger", "cursor", "2025-01-13"): 1,
+    }
+    undated = write(tmp_path / "members.json", {"teamMembers": []})
+    with pytest.raises(EventError, match="records no dates"):
+        seats.read_cursor_members(undated, identities=identities, hasher=hasher)
 
 
 def test_copilot_wrong_layout(tmp_path, identities):

@@ -76,10 +76,6 @@ def load_panel(
         loops, where the checks cost a third of each simulated panel's time): they are typed
         (:func:`tidy_panel`) but not checked.
 
-    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
-    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
-    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
-
     Returns
     -------
     pandas.DataFrame
@@ -90,6 +86,12 @@ def load_panel(
     ------
     PanelError
         On any contract violation, listing every problem found with up to five rows each.
+
+    Notes
+    -----
+    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
+    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
+    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
     """
     if week_start not in WEEK_STARTS:
         raise ValueError(f"week_start must be one of {', '.join(WEEK_STARTS)}, not {week_start!r}")
@@ -443,6 +445,8 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
             )
         else:
             panel["architecture"] = panel["architecture"].astype(str)
+    if "org" in panel.columns:
+        problems += _check_org(panel)
     if "cost_per_builder_week" in panel.columns:
         cost = pd.to_numeric(panel["cost_per_builder_week"], errors="coerce")
         bad = ~(cost > 0) | ~np.isfinite(cost)
@@ -465,6 +469,28 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
                 _problem(panel, emails, column, "e-mail addresses (the panel is team-level)")
             )
     return problems
+
+
+def _check_org(panel: pd.DataFrame) -> list[str]:
+    """``org`` is a non-missing label, the same in every week of a team."""
+    missing = panel["org"].isna()
+    if missing.any():
+        return [_problem(panel, missing, "org", "missing values (every team belongs to an org)")]
+    panel["org"] = panel["org"].astype(str)
+    orgs = panel.groupby("team_id", sort=False)["org"].nunique()
+    moving = orgs.index[orgs > 1]
+    if len(moving) == 0:
+        return []
+    changes = panel.loc[panel["team_id"].isin(moving[:3]), ["team_id", "org"]].drop_duplicates()
+    examples = "; ".join(
+        f"{team}: {', '.join(map(repr, group['org']))}"
+        for team, group in changes.groupby("team_id")
+    )
+    return [
+        f"`org` changes within {len(moving):,} team(s) ({examples}); it must be constant within "
+        "a team: give a team that moved the org it spent most weeks in, or split it into two "
+        "team_ids"
+    ]
 
 
 def _problem(

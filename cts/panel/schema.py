@@ -37,6 +37,8 @@ OPTIONAL_COLUMNS: dict[str, str] = {
     "cost_per_builder_week": "loaded cost of one builder-week (currency units), > 0",
     "crs_shipped": "code reviews that reached customers",
     "commits_shipped": "commits that reached customers",
+    "org": "organization the team belongs to, constant within a team (any team-level grouping "
+    "whose teams share weekly shocks); the adoption models then use week effects by org",
 }
 #: Columns that must hold non-negative integers.
 COUNT_COLUMNS: tuple[str, ...] = (

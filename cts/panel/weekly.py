@@ -49,8 +49,9 @@ def to_weekly(daily: pd.DataFrame, *, day: str = "day") -> pd.DataFrame:
     sums = [c for c in counts if c in frame and c not in heads]
     rules = {c: "sum" for c in sums}
     rules |= {c: "max" for c in heads if c in frame}
-    if "architecture" in frame:
-        rules["architecture"] = "first"
+    for column in ("architecture", "org"):
+        if column in frame:
+            rules[column] = "first"
     others = [
         c
         for c in frame.columns

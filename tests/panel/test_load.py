@@ -385,6 +385,17 @@ def test_architecture_ignores_case_and_spaces():
     assert set(load_panel(frame)["architecture"]) == {"trunk", "service"}
 
 
+def test_org_is_a_team_constant_label():
+    panel = load_panel(_tiny(org=["north"] * 3 + [7] * 3))
+    assert panel.groupby("team_id")["org"].first().to_dict() == {"team-a": "north", "team-b": "7"}
+    moved = r"`org` changes within 1 team\(s\) \(team-b: 'b', 'c'\)"
+    with pytest.raises(PanelError, match=moved):
+        load_panel(_tiny(org=["a", "a", "a", "b", "b", "c"]))
+    missing = r"column `org` has missing values \(every team belongs to an org\) in 1 row"
+    with pytest.raises(PanelError, match=missing):
+        load_panel(_tiny(org=["a", "a", None, "b", "b", "b"]))
+
+
 @pytest.mark.parametrize(
     ("fmt", "reading"), [("%d/%m/%Y", "day-first"), ("%m/%d/%Y", "month-first")]
 )

@@ -45,6 +45,12 @@ def test_duckdb_reproduces_the_simulated_panel_exactly(sim, events):
     pd.testing.assert_frame_equal(build_panel(events), expected)
 
 
+def test_the_org_column_comes_back_from_the_teams_table():
+    sim = cts.simulate_org(30, 30, seed=2, orgs=3)
+    assert "org" in sim.events["teams"]
+    pd.testing.assert_frame_equal(build_panel(sim.events), _expected(sim))
+
+
 def _spark_available() -> bool:
     return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 

@@ -22,6 +22,10 @@ who are on no team that day, are counted in a warning, not used.
   https://docs.cursor.com/account/teams/admin-api): JSON ``{"data": [...]}``. Fields used:
   ``date`` (epoch milliseconds), ``email``, ``isActive``; also ``agentRequests``,
   ``acceptedLinesAdded`` (active if ``isActive`` or either is positive).
+
+Each reader tags its use with its ``tool`` (``q``, ``claude_code``, ``cursor``), which gives
+``ai_active_builders_<tool>``. Seats come from the vendors' member lists
+(:mod:`cts.sources.seats`).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def read_amazon_q(
                 )
             active = any(_number(record[k]) > 0 for k in metrics)
             uses.append((user, "amazon_q", day, active))
-    return _usage("amazon q", uses, identities, hasher, files)
+    return _usage("amazon q", uses, identities, hasher, files, tool="q")
 
 
 def read_claude_code(
@@ -99,7 +103,7 @@ def read_claude_code(
             2,
         )
     none_unusable("claude code", files, len(uses), {"record(s) of API keys": api_keys})
-    return _usage("claude code", uses, identities, hasher, files)
+    return _usage("claude code", uses, identities, hasher, files, tool="claude_code")
 
 
 def read_cursor(
@@ -115,7 +119,7 @@ def read_cursor(
                 _number(record.get(k)) > 0 for k in ("agentRequests", "acceptedLinesAdded")
             )
             uses.append((email, "email", day, active))
-    return _usage("cursor", uses, identities, hasher, files)
+    return _usage("cursor", uses, identities, hasher, files, tool="cursor")
 
 
 def _q_day(value, record) -> pd.Timestamp:
@@ -141,7 +145,9 @@ def _number(value) -> float:
         return 0.0
 
 
-def _usage(what: str, uses, identities: Identities, hasher, files) -> dict[str, pd.DataFrame]:
+def _usage(
+    what: str, uses, identities: Identities, hasher, files, *, tool: str
+) -> dict[str, pd.DataFrame]:
     counts = {"inactive user-days": 0, "unknown users": 0, "user-days on no team": 0}
     unknown: set[str] = set()
     events = []
@@ -158,7 +164,7 @@ def _usage(what: str, uses, identities: Identities, hasher, files) -> dict[str, 
     joined = identities.teams_on(pd.DataFrame(events, columns=["person", "when"]))
     counts["user-days on no team"] = len(events) - joined.index.nunique()
     rows = [
-        {"person_id": hasher(f"person:{p}"), "team_id": t, "used_at": w}
+        {"person_id": hasher(f"person:{p}"), "team_id": t, "used_at": w, "tool": tool}
         for p, t, w in zip(joined["person"], joined["team"], joined["when"], strict=True)
     ]
     none_unusable(what, files, len(rows), counts | {"inactive user-days": 0})

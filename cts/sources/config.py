@@ -8,6 +8,7 @@ the TOML file; lists of files accept directories and glob patterns::
     identity = "people.csv"          # optional: roster + handles (cts.sources.identity)
     architecture = "service"         # default "monolith"; or a table team -> architecture
     tolerance = 0.10                 # overlap check, see below
+    agents = ["^acme-agent"]         # further coding agents (git authors, GitHub PR authors)
 
     [git]                            # cts.sources.git.read_git options
     repos = ["repos/payments", "repos/ledger"]
@@ -43,8 +44,11 @@ the TOML file; lists of files accept directories and glob patterns::
     files = ["amazon_q/"]
     [claude_code]
     files = ["claude_code/*.json"]
+    members = ["claude/users.json"]          # GET /v1/organizations/users: seats
+    member_roles = ["claude_code_user"]      # optional: only these roles hold a seat
     [cursor]
     files = ["cursor/daily-usage.json"]
+    members = ["cursor/members-2025-03-31.json"]   # GET /teams/members: seats that day
 
 How sources combine:
 
@@ -58,7 +62,8 @@ How sources combine:
   a :class:`SourceWarning` names each team whose counts differ by more than ``tolerance``
   (default 10%) of the larger.
 * **ai_usage**: the union of all sources (a person counts once a week however many tools or
-  commits show it); **pages**, **oncall**: PagerDuty.
+  commits show it), each row tagged with its tool; **seats**: Copilot seats, Claude and Cursor
+  member lists; **pages**, **oncall**: PagerDuty.
 * AI use or on-call shifts of a person who is not on that team's roster that week are not
   counted (the panel bounds them by ``n_builders``), with a warning and their count.
 
@@ -93,6 +98,7 @@ SECTIONS = (
     "identity",
     "architecture",
     "tolerance",
+    "agents",
     "git",
     "github",
     "copilot",
@@ -140,9 +146,15 @@ def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         for name, table in tables.items():
             parts.setdefault(name, {}).setdefault(source, []).append(table)
 
+    agents = config.get("agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise EventError(f"{path}: `agents` must be a list of regular expressions (strings)")
     if "git" in config:
-        add("git", _git(config["git"], base, identities, hasher, path))
-    for source in ("github", "copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
+        add("git", _git(config["git"], base, identities, hasher, path, agents))
+    if "github" in config:
+        for tables in _github(config["github"], base, identities, hasher, path, agents):
+            add("github", tables)
+    for source in ("copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
         if source in config:
             for tables in _READERS[source](config[source], base, identities, hasher, path):
                 add(source, tables)
@@ -164,7 +176,7 @@ def _check_keys(section: Mapping, known: set[str], where: str, path: Path) -> No
         )
 
 
-def _git(section, base, identities, hasher, path):
+def _git(section, base, identities, hasher, path, agents=()):
     from cts.sources.git import read_git
 
     known = {"repos", "active_weeks", "exclude_bots", "codeowners", "team_map", "team_paths"}
@@ -174,17 +186,24 @@ def _git(section, base, identities, hasher, path):
     repos = _files(section, "repos", base)
     if not repos:
         raise EventError(f"{path}: [git] names no repos")
+    if agents:
+        options["agents"] = agents
     return read_git(repos, identities=identities, hasher=hasher, **options).tables
 
 
-def _github(section, base, identities, hasher, path):
+def _github(section, base, identities, hasher, path, agents=()):
     from cts.sources.github import read_deployments, read_pull_requests
 
     _check_keys(section, {"pull_requests", "deployments"}, "github", path)
     for entry in section.get("pull_requests", []):
         _check_keys(entry, {"files", "team", "base"}, "github.pull_requests", path)
         yield read_pull_requests(
-            _files(entry, "files", base), team=entry["team"], base=entry.get("base")
+            _files(entry, "files", base),
+            team=entry["team"],
+            base=entry.get("base"),
+            agents=agents,
+            identities=identities,
+            hasher=hasher,
         )
     for entry in section.get("deployments", []):
         known = {"deployments", "statuses", "team", "environment"}
@@ -238,24 +257,39 @@ def _pagerduty(section, base, identities, hasher, path):
         )
 
 
+_MEMBER_KEYS = {"claude_code": {"members", "member_roles"}, "cursor": {"members", "members_as_of"}}
+
+
 def _usage_reader(name: str):
     def read(section, base, identities, hasher, path):
-        from cts.sources import ai_usage
+        from cts.sources import ai_usage, seats
 
-        _check_keys(section, {"files"}, name, path)
+        _check_keys(section, {"files"} | _MEMBER_KEYS.get(name, set()), name, path)
         if identities is None:
             raise EventError(
                 f"{path}: [{name}] needs an identity file (`identity = ...`): its export names "
                 "no team, so users are joined to teams through it"
             )
-        reader = getattr(ai_usage, f"read_{name}")
-        yield reader(_files(section, "files", base), identities=identities, hasher=hasher)
+        if section.get("files"):
+            reader = getattr(ai_usage, f"read_{name}")
+            yield reader(_files(section, "files", base), identities=identities, hasher=hasher)
+        if section.get("members"):
+            members = _files(section, "members", base)
+            if name == "claude_code":
+                roles = section.get("member_roles")
+                yield seats.read_claude_members(
+                    members, identities=identities, hasher=hasher, roles=roles
+                )
+            else:
+                as_of = section.get("members_as_of")
+                yield seats.read_cursor_members(
+                    members, identities=identities, hasher=hasher, as_of=as_of
+                )
 
     return read
 
 
 _READERS = {
-    "github": _github,
     "copilot": _copilot,
     "pagerduty": _pagerduty,
     "amazon_q": _usage_reader("amazon_q"),
@@ -282,6 +316,10 @@ def _combine(parts, identities, hasher, config, path) -> dict[str, pd.DataFrame]
         tables[name] = pd.concat(frames, ignore_index=True) if frames else empty_table(name)
     tables["ai_usage"] = _on_roster(tables["ai_usage"], tables["roster"], "used_at", "AI use")
     tables["oncall"] = _shifts_on_roster(tables["oncall"], tables["roster"])
+    seats = [f for source in parts.get("seats", {}).values() for f in source if len(f)]
+    if seats:  # no seat list read: no `ai_seats_<tool>` columns (unknown, not zero)
+        seats = pd.concat(seats, ignore_index=True)
+        tables["seats"] = _shifts_on_roster(seats, tables["roster"], "seats")
     teams = sorted(tables["roster"]["team_id"].unique())
     architecture = config.get("architecture", "monolith")
     kinds = architecture if isinstance(architecture, Mapping) else {}
@@ -367,8 +405,10 @@ def _on_roster(events: pd.DataFrame, roster: pd.DataFrame, time: str, what: str)
     return keyed.loc[kept].drop(columns="_row").reset_index(drop=True)
 
 
-def _shifts_on_roster(oncall: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
-    """On-call shifts clipped to the weeks their person is on the team's roster."""
+def _shifts_on_roster(
+    oncall: pd.DataFrame, roster: pd.DataFrame, what: str = "on-call"
+) -> pd.DataFrame:
+    """On-call shifts (or seats) clipped to the weeks their person is on the team's roster."""
     if oncall.empty:
         return oncall
     keyed = oncall.reset_index(drop=True).reset_index(names="_row")
@@ -380,11 +420,13 @@ def _shifts_on_roster(oncall: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFram
     joined = joined.assign(start_date=start, end_date=stop).loc[stop.isna() | (start <= stop)]
     lost = int((~keyed["_row"].isin(joined["_row"])).sum())
     if lost:
+        held = "on call" if what == "on-call" else "holding it"
         warnings.warn(
-            f"on-call: {lost:,} shift(s) of persons never on that team's roster while on call: "
-            "not counted",
+            f"{what}: {lost:,} {'shift' if what == 'on-call' else 'seat'}(s) of persons never "
+            f"on that team's roster while {held}: not counted",
             SourceWarning,
             3,
         )
     columns: list[Any] = ["person_id", "team_id", "start_date", "end_date"]
+    columns += [c for c in oncall.columns if c not in columns]  # a seat's `tool`
     return joined[columns].astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})

@@ -26,7 +26,10 @@ panel column        DevLake source
 ``ai_active_``      people with a day of activity in the week in
 ``builders``        ``_tool_copilot_user_daily_metrics`` (``user_login``) or
                     ``_tool_q_dev_user_data`` (``display_name``), matched to
-                    ``accounts.user_name``
+                    ``accounts.user_name``; per tool: ``ai_active_builders_copilot``,
+                    ``ai_active_builders_q``
+``lines_changed``   ``pull_requests.additions + deletions`` of the CRs above (unknown in a
+                    week with a PR without them)
 ==================  ======================================================================
 
 A team is ``teams.name``; an account reaches it through ``user_accounts`` -> ``team_users``
@@ -60,6 +63,7 @@ from cts.sources.contract import TABLES, EventError
 
 __all__ = [
     "AI_TABLES",
+    "AI_TABLE_TOOLS",
     "MAIN_BRANCHES",
     "DevLakeWarning",
     "build_panel_command",
@@ -70,6 +74,11 @@ __all__ = [
 
 #: Branches a revert must be merged into to count as a rollback.
 MAIN_BRANCHES: tuple[str, ...] = ("main", "master")
+#: The panel's tool (``cts.AI_TOOLS``) of each AI-assistant table.
+AI_TABLE_TOOLS: dict[str, str] = {
+    "_tool_copilot_user_daily_metrics": "copilot",
+    "_tool_q_dev_user_data": "q",
+}
 #: AI-assistant tables: table -> (its login column, its day column, SQL condition of activity).
 AI_TABLES: dict[str, tuple[str, str, str]] = {
     "_tool_copilot_user_daily_metrics": (
@@ -294,7 +303,7 @@ def read_events(
             steps.update()
             tables: dict[str, pd.DataFrame] = {}
             for name, read in (
-                ("code_reviews", lambda: query.weekly(query.merged_prs(revert=False))),
+                ("code_reviews", lambda: query.weekly(query.merged_prs(revert=False), True)),
                 ("rollbacks", lambda: query.weekly(query.merged_prs(revert=True))),
                 ("deployments", lambda: query.weekly(query.deployments())),
                 ("pages", lambda: query.weekly(query.incidents())),
@@ -574,7 +583,7 @@ class _Queries:
         is_revert = "(pr.title LIKE 'Revert \"%' OR pr.head_ref LIKE 'revert-%')"
         into_main = "pr.base_ref IN :main_branches" if self.main_branches else "1 = 0"
         kind = f"{is_revert} AND {into_main}" if revert else f"NOT {is_revert}"
-        return f"""SELECT m.team_id, pr.merged_date AS at
+        return f"""SELECT m.team_id, pr.merged_date AS at{self.pr_size()}
             FROM pull_requests pr JOIN ({self.members()}) m ON m.account_id = pr.author_id
             WHERE pr.status = 'MERGED' AND pr.merged_date IS NOT NULL AND {kind}
               AND {self.in_project("repos", "pr.base_repo_id")}"""
@@ -618,11 +627,21 @@ class _Queries:
             FROM {source} JOIN ({self.members()}) m ON m.account_id = i.assignee_id
             WHERE i.created_date IS NOT NULL AND {scope}"""
 
-    def weekly(self, events: str) -> pd.DataFrame:
-        """Events per team and week (their Monday)."""
+    def pr_size(self) -> str:
+        """``, <lines> AS size`` of a pull request (``pr``), where DevLake records sizes."""
+        if not {"additions", "deletions"} <= self.source.tables["pull_requests"]:
+            return ""
+        return ", pr.additions + pr.deletions AS size"
+
+    def weekly(self, events: str, sized: bool = False) -> pd.DataFrame:
+        """Events per team and week (their Monday); with ``sized`` (and sizes recorded), their
+        summed ``size`` and the events without one (``unsized``)."""
+        sizes = ""
+        if sized and self.pr_size():
+            sizes = ", SUM(e.size) AS size, COUNT(*) - COUNT(e.size) AS unsized"
         return self.run(
-            f"SELECT e.team_id, {self.week('e.at')} AS week, COUNT(*) AS n FROM ({events}) e "
-            f"GROUP BY e.team_id, {self.week('e.at')}"
+            f"SELECT e.team_id, {self.week('e.at')} AS week, COUNT(*) AS n{sizes} "
+            f"FROM ({events}) e GROUP BY e.team_id, {self.week('e.at')}"
         )
 
     def ai_days(self, ai_tables: list[str], *, mapped: bool = True) -> str:
@@ -631,18 +650,19 @@ class _Queries:
         for table in ai_tables:
             login, day, active = AI_TABLES[table]
             parts.append(
-                f"SELECT a.id AS account_id, x.{day} AS at FROM {table} x "
-                f"JOIN accounts a ON a.user_name = x.{login} WHERE {active}"
+                f"SELECT a.id AS account_id, x.{day} AS at, '{AI_TABLE_TOOLS[table]}' AS tool "
+                f"FROM {table} x JOIN accounts a ON a.user_name = x.{login} WHERE {active}"
             )
         return " UNION ALL ".join(parts)
 
     def ai_usage(self, ai_tables: list[str]) -> pd.DataFrame:
-        """Distinct (person, team, week) of AI use, hashed after de-duplication."""
+        """Distinct (person, team, week, tool) of AI use, hashed after de-duplication."""
         if not ai_tables:
-            return pd.DataFrame({"person_id": [], "team_id": [], "week": []})
+            return pd.DataFrame({"person_id": [], "team_id": [], "week": [], "tool": []})
         return self.run(
-            f"""SELECT md5(CONCAT('{self.salt}', u.user_id)) AS person_id, u.team_id, u.week FROM (
-                SELECT DISTINCT m.user_id, m.team_id, {self.week("d.at")} AS week
+            f"""SELECT md5(CONCAT('{self.salt}', u.user_id)) AS person_id, u.team_id, u.week,
+                       u.tool FROM (
+                SELECT DISTINCT m.user_id, m.team_id, {self.week("d.at")} AS week, d.tool
                 FROM ({self.ai_days(ai_tables)}) d
                 JOIN ({self.members()}) m ON m.account_id = d.account_id
             ) u"""
@@ -656,7 +676,7 @@ class _Queries:
             "WHERE pr.status = 'MERGED' AND pr.merged_date IS NOT NULL",
         ]
         if ai_tables:
-            activity.append(self.ai_days(ai_tables))
+            activity.append(f"SELECT d.account_id, d.at FROM ({self.ai_days(ai_tables)}) d")
         spans = f"""SELECT a.account_id, MIN(a.at) AS first_at, MAX(a.at) AS last_at
             FROM ({" UNION ALL ".join(activity)}) a GROUP BY a.account_id"""
         return self.run(
@@ -768,9 +788,25 @@ def _empty(name: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def _sized_events(weekly: pd.DataFrame) -> pd.DataFrame:
+    """CRs from counts per team and week, with each week's summed size on its first CR (the
+    panel sums them) and unknown (NULL) where one of the week's PRs has none."""
+    events = _events(weekly, "merged_at")
+    if "size" not in weekly:
+        return events
+    known = weekly["unsized"].astype("int64") == 0
+    size = pd.to_numeric(weekly["size"], errors="coerce").astype("float64")  # MySQL: Decimal
+    lines = pd.array(size.where(known), dtype="Int64")
+    first = np.repeat(np.arange(len(weekly)), weekly["n"].astype("int64").to_numpy())
+    leads = np.r_[True, first[1:] != first[:-1]] if len(first) else np.array([], dtype=bool)
+    additions = pd.array(np.zeros(len(first), dtype="int64"), dtype="Int64")
+    additions[leads] = lines[first[leads]]
+    return events.assign(additions=additions, deletions=pd.array([0] * len(first), "Int64"))
+
+
 def _event_tables(tables: dict[str, pd.DataFrame], scoped: bool) -> dict[str, pd.DataFrame]:
     events = {
-        "code_reviews": _events(tables["code_reviews"], "merged_at"),
+        "code_reviews": _sized_events(tables["code_reviews"]),
         "rollbacks": _events(tables["rollbacks"], "rolled_back_at"),
         "deployments": _events(tables["deployments"], "deployed_at"),
         "pages": _events(tables["pages"], "paged_at"),
@@ -781,6 +817,7 @@ def _event_tables(tables: dict[str, pd.DataFrame], scoped: bool) -> dict[str, pd
             "person_id": usage["person_id"].astype(str),
             "team_id": usage["team_id"].astype(str),
             "used_at": _dates(usage["week"]),
+            "tool": usage["tool"].astype(str),
         }
     )
     roster = tables["roster"]

@@ -245,3 +245,32 @@ def test_the_command_line_writes_the_panel(databases, tmp_path, capsys):
     assert pd.read_parquet(out)["crs_merged"].sum() > 0
     code = main(["build-panel", "--devlake", "mysql://u:topsecret@127.0.0.1:1/x", str(out)])
     assert code == 2 and "topsecret" not in capsys.readouterr().err
+
+
+def test_ai_use_per_tool_and_cr_size(databases, org):
+    url = databases("sized")
+    engine = create_engine(url)
+    members = org.tables["user_accounts"].merge(org.tables["team_users"], on="user_id")
+    prs = org.tables["pull_requests"]
+    counted = prs.loc[
+        prs["author_id"].isin(members["account_id"])
+        & prs["merged_date"].notna()
+        & ~prs["title"].str.startswith('Revert "')
+    ]
+    unknown = counted["id"].iloc[0]  # one PR DevLake has no size for
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE pull_requests SET additions = 10, deletions = 2"))
+        connection.execute(
+            text("UPDATE pull_requests SET additions = NULL WHERE id = :id"), {"id": unknown}
+        )
+    engine.dispose()
+    events = read_events(url, bots=[LISTED_BOT])
+    with pytest.warns(cts.SourceWarning, match=r"`lines_changed` is unknown .* 1 row"):
+        panel = build_panel(events)
+    sized = panel.dropna(subset=["lines_changed"])
+    assert panel["lines_changed"].isna().sum() >= 1 and sized["crs_merged"].sum() > 0
+    assert (sized["lines_changed"] == 12 * sized["crs_merged"]).all()
+    # The simulated people each use one assistant: Copilot's and Q's add up to the union.
+    tools = panel["ai_active_builders_copilot"] + panel["ai_active_builders_q"]
+    assert (tools == panel["ai_active_builders"]).all()
+    assert panel["ai_active_builders_copilot"].sum() > 0 and panel["ai_active_builders_q"].sum() > 0

@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--n-teams", type=int, default=500)
     # The defaults keep the whole run under about 40 minutes on 2 cores (estimated from the
     # parts' timings: main block ~26 min at 1,000 reps, few-cluster ~9 min at 500, threat cells
-    # ~12 min at 150 for the first four, ~7.5 min more for the three added since, see
+    # ~12 min at 150 for the first four, ~4.6 min more for the three added since, see
     # THREAT_REPS) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
     # 95% and a 5% rate, and 1.8 points on the threat cells' coverage.
     validate.add_argument(

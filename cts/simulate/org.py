@@ -221,7 +221,9 @@ class SimulatedOrg:
         effect of usage holding delivery health fixed), ``persistence`` (b), ``long_run``
         (g / (1 - b)), ``total_short_run`` (g plus the path through rollbacks when the bad
         control is on), with heterogeneity on ``short_run_by_group`` and with the second
-        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
+        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``); and always
+        the counterfactual truth over the treated team-weeks (module docstring): ``att``,
+        ``att_by_weeks_of_use``, ``extra_units`` with its ``unit``, ``treated_team_weeks``.
     params
         The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
     events

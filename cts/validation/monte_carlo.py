@@ -38,9 +38,9 @@ OUTCOMES = ("cr_velocity", "deploy_velocity")
 TARGET_COVERAGE = (0.93, 0.97)
 #: Panel lengths, teams and replications of the threat cells of ``make validate``. The reps
 #: are set by the time budget (the whole run under 40 minutes on 2 cores: 26.6 minutes with the
-#: first four cells, and the three cells of effects that differ by team, org rollouts and
-#: learning, ``auto`` only, cost about 2.5 times one of those cells, timed side by side: about
-#: 7.5 minutes more) and the Monte Carlo SE
+#: first four cells; the three cells of effects that differ by team, org rollouts and
+#: learning, ``auto`` only, cost 1.55 times the clean cell with its two methods, timed side by
+#: side at 4 panels a length: about 4.6 minutes more, ~31 in all) and the Monte Carlo SE
 #: they buy: sqrt(.95 * .05 / 150) = 1.8 points on a 95% coverage, and about 0.7% on the
 #: relative bias of the short-run effect (SD 0.026 on a truth of 0.3 at 200 x 39, over
 #: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%.

@@ -65,7 +65,7 @@ class _Check:
         return "none"
 
 
-@dataclass
+@dataclass(repr=False)
 class Identification(Result):
     """The design checks of :func:`identification`.
 

@@ -17,7 +17,7 @@ Methods
     responds to past shocks) their coefficients also get the analytical correction of the
     O(1/T) bias of weakly exogenous regressors (:mod:`cts.estimators.weak_exogeneity`).
 ``gmm``
-    Arellano–Bond difference GMM (:func:`cts.gmm.difference_gmm`), two-step with Windmeijer
+    Arellano–Bond difference GMM (:mod:`cts.estimators.gmm`), two-step with Windmeijer
     SEs, ``x`` strictly exogenous, lagged-outcome instruments collapsed and limited to lags
     2-5 (Roodman 2009) so their number stays far below the number of entities. Hansen and
     AR(2) tests are in ``notes``. Consistent for fixed T, but noisier than ``bias_corrected``.
@@ -82,7 +82,7 @@ class DynamicPanelResult(Result):
         (:func:`cts.estimators.heterogeneous.persistence_homogeneity_test`; ``bias_corrected``).
     inference, resampling
         How the first regressor's p-values and intervals were obtained, and the resampling test
-        behind them (:mod:`cts.inference`) when not ``"cluster"``.
+        behind them (:mod:`cts.estimators.inference`) when not ``"cluster"``.
     time_effects_by
         The column whose groups had their own period effects (``None``: one period effect for
         all entities).
@@ -211,9 +211,10 @@ def dynamic_panel(
         period of a window keeps the lag observed just before it).
     inference
         ``"cluster"`` (default): cluster-robust SEs with normal intervals. With few clusters
-        (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (:mod:`cts.inference`):
-        the first regressor's short- and long-run p-values and intervals then come from the
-        resampling distribution of its t statistic; other rows stay cluster-robust.
+        (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (see
+        :mod:`cts.estimators.inference`): the first regressor's short- and long-run p-values and
+        intervals then come from the resampling distribution of its t statistic; other rows
+        stay cluster-robust.
     reps, seed
         Draws and random seed of the resampling test.
     predetermined

@@ -2,7 +2,7 @@
 
 After the two-way within transformation every step is linear in the outcome, so the same row
 sets and regressors serve the estimate (one outcome column) and the draws of a wild bootstrap
-(:mod:`cts.inference`, one column per draw).
+(:mod:`cts.estimators.inference`, one column per draw).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class SplitPanel:
     second half of its own series (by time order), with their fixed-effect codes and cluster sums.
 
     Everything the estimator does after demeaning is linear in the outcome, so one instance
-    serves any number of outcome columns (the bootstraps of :mod:`cts.inference`).
+    serves any number of outcome columns (the bootstraps of :mod:`cts.estimators.inference`).
     """
 
     def __init__(self, frame: pd.DataFrame, time_effects: bool) -> None:

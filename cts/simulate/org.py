@@ -691,7 +691,7 @@ def _assemble(
 ) -> tuple[pd.DataFrame, dict]:
     """Stack weeks into long format, keep each team's lifetime, and punch data gaps.
 
-    Returns the panel and what :mod:`cts.simulate_events` needs to write its event logs.
+    Returns the panel and what :mod:`cts.simulate.event_logs` needs to write its event logs.
     """
     n, n_weeks = len(teams["id"]), len(weeks)
     week_index = np.tile(np.arange(n_weeks), n)

@@ -99,6 +99,10 @@ def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]
                 table = ESTIMATORS[method](panel, outcome, **options)
             else:
                 table = _adoption_table(panel, outcome, method=method, **options)
+            # a counterfactual's total is named by its units (total_extra_crs_merged, ...)
+            table = table.rename(
+                index=lambda t: "extra_units" if t.startswith("total_extra_") else t
+            )
             # With AR(1) shocks the outcome's lag sum has no truth (cts.simulate.org, error_ar).
             terms = [
                 t
@@ -545,9 +549,10 @@ def threat_section(summary: pd.DataFrame) -> list[str]:
         "(`error_ar` in `cts.simulate.org`). The persistence truth of the spread cells is the "
         "mean of the teams' persistence. In `team_effects_early` (team effects +-50% around the "
         "mean, early adopters gaining more) and `learning_8wk` (effects learned over 8 weeks of "
-        "use) the short- and long-run truths are averages over the treated team-weeks of each "
-        "team's (learned) effect; `org_waves` is 4 orgs opening one after another, each with "
-        "its own persistent weekly shocks (`org` column, so `auto` uses week effects by org).",
+        "use) the short-run truth is the mean over the teams using the assistant of each team's "
+        "(learned) effect, the long run its ratio to 1 - persistence; `org_waves` is 4 orgs "
+        "opening one after another, each with its own persistent weekly shocks (`org` column, "
+        "so `auto` uses week effects by org).",
         "",
         f"**auto meets the target in {int(judged['meets_target'].sum())} of {len(judged)} "
         f"cells at 39 and 104 weeks; {inconclusive} more miss it within 2 Monte Carlo SEs; "

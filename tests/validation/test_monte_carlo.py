@@ -70,7 +70,7 @@ def test_new_threat_cells_score_their_own_methods_and_counterfactual_terms(monke
 
     def truth_table(panel, outcome, **options):
         # A stand-in estimator: finite numbers with an interval that covers any truth.
-        rows = ["short_run", "att", "extra_units"]
+        rows = ["short_run", "att", "total_extra_crs_merged"]  # scored as extra_units
         return pd.DataFrame(
             {"estimate": 1.0, "se": 1.0, "ci_low": -1e9, "ci_high": 1e9}, index=rows
         )

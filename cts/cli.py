@@ -49,6 +49,7 @@ def _validate(args: argparse.Namespace) -> int:
             ("reps", args.threat_reps),
             ("n_teams", args.threat_teams),
             ("n_weeks", args.threat_weeks),
+            ("cells", args.threat_cells),
         )
         if value is not None
     }
@@ -286,9 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
-    # The defaults keep the whole run under about 30 minutes on 2 cores (estimated from the
+    # The defaults keep the whole run under about 40 minutes on 2 cores (estimated from the
     # parts' timings: main block ~26 min at 1,000 reps, few-cluster ~9 min at 500, threat cells
-    # ~12 min at 150) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
+    # ~12 min at 150 for the first four, ~4.6 min more for the three added since, see
+    # THREAT_REPS) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
     # 95% and a 5% rate, and 1.8 points on the threat cells' coverage.
     validate.add_argument(
         "--reps", type=int, default=400, help="panels per length (default: %(default)s)"
@@ -312,9 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--threat-reps",
         type=int,
-        help="panels per threat cell and length (threats: feedback, AR(1) shocks, "
-        "heterogeneous persistence, clean); 0 skips them (default: THREAT_REPS of "
-        "cts.validation.monte_carlo, 150)",
+        help="panels per threat cell and length (feedback, AR(1) shocks, heterogeneous "
+        "persistence, clean, effects that differ by team, org waves, learning); 0 skips them "
+        "(default: THREAT_REPS of cts.validation.monte_carlo, 150)",
+    )
+    validate.add_argument(
+        "--threat-cells", nargs="+", help="the threat cells to run (default: all of THREATS)"
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")

@@ -106,8 +106,8 @@ def test_the_panel_from_devlake_is_the_simulated_panel(databases, sim, org):
     assert (got[["manual_interventions", "oncall_builders"]] == 0).all().all()
     gap = next(m for m in messages if "on-call" in m)
     assert "`manual_interventions`" in gap and "`oncall_builders`" in gap
-    unmapped = next(m for m in messages if "belong to no team" in m)
-    assert f"{org.unmapped_prs:,} merged pull request(s)" in unmapped
+    unmapped = next(m for m in messages if "rows left out" in m)
+    assert f"{org.unmapped_prs:,} merged pull request(s) of accounts on no team" in unmapped
     bots = next(m for m in messages if "bot account(s)" in m)
     assert f"{org.bot_prs:,} merged pull request(s) of {len(BOTS)} bot account(s)" in bots
     # Person ids are salted hashes: no DevLake id or login, and different on every read.
@@ -241,7 +241,7 @@ def test_the_command_line_writes_the_panel(databases, tmp_path, capsys):
     code = main(["build-panel", "--devlake", databases("lake"), str(out), "--project", PROJECT])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "belong to no team" in captured.err and "wrote" in captured.out
+    assert "rows left out" in captured.err and "wrote" in captured.out
     assert pd.read_parquet(out)["crs_merged"].sum() > 0
     code = main(["build-panel", "--devlake", "mysql://u:topsecret@127.0.0.1:1/x", str(out)])
     assert code == 2 and "topsecret" not in capsys.readouterr().err

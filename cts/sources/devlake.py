@@ -661,7 +661,7 @@ class _Queries:
         counts = sorted(found["environment"].items(), key=lambda e: (-e[1], str(e[0])))
         listed = ", ".join(f"{env!r} ({n:,})" for env, n in counts[:20])
         example = next((e for e, _ in counts if e), "production")
-        suggestion = f"^{re.escape(example)}$"
+        suggestion = "^" + re.escape(example).replace("\\-", "-") + "$"  # `-` is literal here
         where = f" project {self.project!r}" if self.project else ""
         message = (
             f"DevLake database `{self.source.name}`{where}: none of its {total:,} successful "

@@ -10,17 +10,25 @@ into the event tables of :func:`cts.build_panel`. Mapping (DevLake's column name
 panel column        DevLake source
 ==================  ======================================================================
 ``crs_merged``      ``pull_requests`` with ``status = 'MERGED'``, week of ``merged_date``,
-                    team of ``author_id``; revert pull requests are rollbacks, not CRs
+                    else ``closed_date``, else ``created_date`` (Bitbucket never sets
+                    ``merged_date``; counted in a warning), team of ``author_id``; revert
+                    pull requests are rollbacks, not CRs
 ``rollbacks``       merged revert pull requests (``title`` starts ``Revert "`` or ``head_ref``
                     starts ``revert-``) into a main branch (``base_ref``, default ``main`` or
                     ``master``): DevLake has no rollback concept, and a revert merged into
                     the main branch is how a bad change is taken back out
 ``deployments``     distinct ``cicd_deployment_commits.cicd_deployment_id`` with ``result =
-                    'SUCCESS'`` and ``environment = 'PRODUCTION'``, week of the deployment's
-                    last ``finished_date``, team of each deployed commit's author
-                    (``commit_sha`` -> ``commits.author_id``), as DevLake's DORA-by-team
-``pages``           ``incidents`` (or, on DevLake without it, ``issues`` with ``type =
-                    'INCIDENT'``), week of ``created_date``, team of ``assignee_id``
+                    'SUCCESS'`` whose ``environment`` or ``name`` matches the production
+                    pattern (``production``; DevLake writes ``PRODUCTION`` only where a scope
+                    config matched, else the raw name), week of the deployment's last
+                    ``finished_date``, team of each deployed commit's author (``commit_sha``
+                    -> ``commits.author_id``), as DevLake's DORA-by-team
+``pages``           ``incidents`` and the ``issues`` of type ``INCIDENT`` not among them (same
+                    ``id`` or ``url``), week of ``created_date``, once for each team of any
+                    assignee (``assignee_id``, ``issue_assignees``, ``incident_assignees``);
+                    an assignee id is a ``user_accounts.account_id``, a ``users.id``, or a
+                    vendor's raw id (PagerDuty, Teambition, Opsgenie) that ends such an id of
+                    the incident's own plugin
 ``n_builders``      people on the team (``team_users``) from their first to their last
                     activity (authored commit, merged pull request, AI-assistant day)
 ``ai_active_``      people with a day of activity in the week in
@@ -39,8 +47,11 @@ whose ``_tool_github_accounts.type`` is ``Bot``, logins ending ``[bot]``, and th
 Filtering, the joins to teams, de-duplication and the weekly aggregation run in the database:
 only team-week counts and one row per person and team come back, never a table. Person ids are
 hashed in the database (md5 with a salt drawn for each call) before they leave it and are only
-counted. DevLake has no manual pipeline interventions and no on-call rota: those tables are
-empty (their columns 0) and a :class:`DevLakeWarning` names the gap.
+counted; with a shared ``hasher`` (``sources.toml``), the handles of the people on teams leave
+it too, to be hashed at once as the other sources hash theirs. Every row left out is counted,
+by kind and reason, in a :class:`DevLakeWarning`. DevLake has no manual pipeline
+interventions and no on-call rota: those tables are empty (their columns 0) and a
+:class:`DevLakeWarning` names the gap.
 """
 
 from __future__ import annotations
@@ -935,7 +946,11 @@ class _Queries:
             f"""SELECT COUNT(*) AS n, COUNT(DISTINCT e.account_id) AS accounts FROM ({prs}) e
             WHERE e.account_id IN ({bots})"""
         ).iloc[0]
-        lost["bots"] = {"prs": int(row["n"]), "accounts": int(row["accounts"])}
+        lost["bots"] = {"prs": int(row["n"]), "accounts": int(row["accounts"]), "ai": 0}
+        if ai_tables:
+            lost["bots"]["ai"] = self.count(
+                f"SELECT 1 AS x FROM ({self.ai_days(ai_tables)}) e WHERE e.account_id IN ({bots})"
+            )
         lost["accounts"] = {"n": max(accounts)}
         return lost
 
@@ -1003,7 +1018,8 @@ def _warn_unmapped(lost: dict[str, dict[str, int]], source: _Source) -> None:
     if bots["prs"]:
         warnings.warn(
             f"DevLake database `{source.name}`: {bots['prs']:,} merged pull request(s) of "
-            f"{bots['accounts']:,} bot account(s) are left out (bots are never builders)",
+            f"{bots['accounts']:,} bot account(s) are left out (bots are never builders)"
+            + (f", and {bots['ai']:,} AI-assistant day(s) of bots" if bots["ai"] else ""),
             DevLakeWarning,
             stacklevel=3,
         )

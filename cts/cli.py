@@ -247,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.add_argument("--project", help="with --devlake: only this DevLake project")
     build.add_argument(
+        "--production",
+        metavar="REGEX",
+        help="with --devlake: deployments whose environment or name matches this Python regex "
+        "are production ones (default: PRODUCTION in any case)",
+    )
+    build.add_argument(
         "--allow-missing-ai",
         action="store_true",
         help="with --devlake: build without AI-assistant data (ai_active_builders = 0)",

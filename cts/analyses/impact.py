@@ -12,9 +12,9 @@ from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.core.results import LEVEL, Result, critical_value, estimate_table
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
-    DEFAULT_CONTROLS,
     DERIVED_COLUMNS,
     PanelError,
+    default_controls,
     lag_terms,
     require_columns,
     window_mask,
@@ -468,7 +468,7 @@ def combined_impact(
     treatments: Sequence[str],
     *,
     outcome: str = "deploy_velocity",
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     method: str = "bias_corrected",
     level: float = LEVEL,
 ) -> CombinedImpact:
@@ -486,7 +486,8 @@ def combined_impact(
     treatments
         Two or more treatment columns, e.g. ``["ai_usage_rate", "deploy_automation"]``.
     outcome, controls, method
-        As in :func:`cts.estimate_adoption_effect`.
+        As in :func:`cts.estimate_adoption_effect` (controls: the outcome's default, none for
+        ``deploy_velocity``).
     level
         Confidence level of the intervals.
 
@@ -494,7 +495,8 @@ def combined_impact(
     -------
     CombinedImpact
     """
-    treatments, controls = tuple(treatments), tuple(controls)
+    treatments = tuple(treatments)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     if len(treatments) < 2 or len(set(treatments)) != len(treatments):
         raise ValueError("treatments must name two or more different columns")
     require_columns(panel, (outcome, *treatments, *controls), "the panel")

@@ -16,7 +16,9 @@ from cts.panel.schema import (
     DEFAULT_CONTROLS,
     DERIVED_COLUMNS,
     OPTIONAL_COLUMNS,
+    OUTCOME_CONTROLS,
     REQUIRED_COLUMNS,
+    default_controls,
 )
 from cts.panel.weekly import to_weekly
 from cts.panel.window import in_window, set_window, window_mask, windowed
@@ -28,10 +30,12 @@ __all__ = [
     "DEFAULT_CONTROLS",
     "DERIVED_COLUMNS",
     "OPTIONAL_COLUMNS",
+    "OUTCOME_CONTROLS",
     "REQUIRED_COLUMNS",
     "WEEK_STARTS",
     "PanelError",
     "PanelWarning",
+    "default_controls",
     "in_window",
     "lag",
     "lag_rows",

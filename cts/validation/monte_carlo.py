@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -10,10 +11,12 @@ import pandas as pd
 from cts.analyses.adoption import estimate_adoption_effect
 from cts.analyses.exogeneity import exogeneity_checks
 from cts.core.workers import run_jobs
-from cts.panel import PanelError
-from cts.simulate.org import simulate_and_load
+from cts.panel import DEFAULT_CONTROLS, PanelError, PanelWarning, load_panel
+from cts.simulate.org import simulate_and_load, simulate_org
 
 __all__ = [
+    "control_bias",
+    "control_bias_section",
     "exogeneity_size",
     "few_cluster_section",
     "few_cluster_size",
@@ -169,6 +172,124 @@ def summarize_monte_carlo(draws: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+#: The two ways a panel's rollbacks and manual interventions can arise in ``control_bias``.
+COUNT_MODELS = ("per_deployment", "per_week")
+
+
+def _incident_counts(raw: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Rollbacks and manual interventions that arrive per team-week, not per deployment:
+    Poisson with each team's own mean count, whatever the week's deployments."""
+    rng = np.random.default_rng(seed)
+    teams = raw.groupby("team_id")
+    out = raw.copy()
+    for column in ("rollbacks", "manual_interventions"):
+        out[column] = rng.poisson(teams[column].transform("mean").to_numpy())
+    return out
+
+
+def _control_bias_replicate(job: tuple[int, int, int, str, tuple[str, ...]]) -> list[dict]:
+    n_teams, n_weeks, seed, counts, methods = job
+    sim = simulate_org(n_teams=n_teams, n_weeks=n_weeks, seed=seed)
+    raw = sim.panel if counts == "per_deployment" else _incident_counts(sim.panel, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PanelWarning)
+        panel = load_panel(raw, validate=False)
+    truth = sim.truth["deploy_velocity"]
+    rows = []
+    for label, controls in (("old default", DEFAULT_CONTROLS), ("new default", None)):
+        for method in methods:
+            table = estimate_adoption_effect(
+                panel, outcome="deploy_velocity", method=method, controls=controls
+            ).table
+            rows += [
+                {
+                    "counts": counts,
+                    "controls": label,
+                    "method": method,
+                    "term": term,
+                    "seed": seed,
+                    "truth": truth[term],
+                    "estimate": table.loc[term, "estimate"],
+                    "se": table.loc[term, "se"],
+                    "covered": table.loc[term, "ci_low"]
+                    <= truth[term]
+                    <= table.loc[term, "ci_high"],
+                }
+                for term in ("short_run", "long_run")
+            ]
+    return rows
+
+
+def control_bias(
+    *,
+    n_teams: int = 200,
+    n_weeks: int = 39,
+    reps: int = 100,
+    counts: Sequence[str] = COUNT_MODELS,
+    methods: Sequence[str] = ("bias_corrected",),
+    seed: int = 11000,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Bias of the deployment-velocity effect with the old default controls and without them.
+
+    The old default held rollback rate and interventions per deployment fixed: ratios over
+    deployments, the outcome's own numerator. Whether that biases the effect depends on how
+    the counts arise. ``per_deployment``: the simulator's own, each deployment rolled back with
+    the team-week's probability (the rate is an unbiased, noisy reading of it, whatever the
+    week's deployments). ``per_week``: incidents that arrive per team-week whatever the
+    deployments (Poisson with the team's mean count), so the rate falls when deployments rise
+    and holding it fixed holds part of the outcome fixed. The truth is the same in both
+    (the simulator's velocity responds to the latent health, not to these counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarize_monte_carlo` indexed by ``counts``, ``controls`` (``old default`` or
+        ``new default``: :func:`cts.panel.default_controls`, none for deployment velocity),
+        ``method`` and ``term``.
+    """
+    unknown = sorted(set(counts) - set(COUNT_MODELS))
+    if unknown:
+        raise ValueError(f"unknown counts {unknown}; choose from {', '.join(COUNT_MODELS)}")
+    jobs = [
+        (n_teams, n_weeks, seed + rep, model, tuple(methods))
+        for model in counts
+        for rep in range(reps)
+    ]
+    draws = pd.DataFrame(
+        run_jobs(_control_bias_replicate, jobs, workers=workers, progress=progress, desc="controls")
+    )
+    blocks = {
+        key: summarize_monte_carlo(block.drop(columns=["counts", "controls"]))
+        for key, block in draws.groupby(["counts", "controls"], sort=False)
+    }
+    return pd.concat(blocks, names=["counts", "controls"])
+
+
+def control_bias_section(summary: pd.DataFrame) -> list[str]:
+    """The Markdown section of the validation report on the controls of deployment velocity."""
+    table = summary.reset_index()
+    table["rel_bias"] = [
+        f"{b:+.1f}% ({m:.1f})"
+        for b, m in zip(table["rel_bias_pct"], table["rel_bias_mcse_pct"], strict=True)
+    ]
+    table["coverage"] = _percent(table["coverage"], 0)
+    columns = ["counts", "controls", "method", "term", "truth", "rel_bias", "coverage", "sd"]
+    return [
+        "## Controls of deployment velocity",
+        "",
+        f"`simulate_org`, {summary['reps'].min():,} panels per row, outcome `deploy_velocity`. "
+        "`old default`: rollback rate and interventions per deployment as controls, ratios over "
+        "the outcome's own numerator; `new default`: none (`cts.panel.default_controls`). "
+        "`per_deployment` counts are the simulator's (each deployment rolled back with the "
+        "week's probability); `per_week` counts arrive per team-week whatever the deployments, "
+        "so the rate falls when deployments rise. Monte Carlo SEs of the bias in parentheses.",
+        "",
+        table[columns].to_markdown(index=False, floatfmt=".4f"),
+    ]
+
+
 def _exogeneity_replicate(job: tuple[int, int, int, bool]) -> list[dict]:
     n_teams, n_weeks, seed, bad_control = job
     _, panel = simulate_and_load(n_teams, n_weeks, seed, {"bad_control": bad_control})
@@ -216,8 +337,9 @@ def exogeneity_size(
 INFERENCE_METHODS = ("cluster", "wild_bootstrap", "randomization")
 
 
-def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float]) -> list[dict]:
-    n_teams, n_weeks, seed, draws, outcomes, never_share = job
+def _few_cluster_replicate(job: tuple) -> list[dict]:
+    n_teams, n_weeks, seed, draws, outcomes, never_share, *rest = job
+    method = rest[0] if rest else "auto"
     null = {"cr_effect": 0.0, "deploy_effect": 0.0, "never_adopter_share": never_share}
     _, panel = simulate_and_load(n_teams, n_weeks, seed, null)
     rows = []
@@ -225,7 +347,12 @@ def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float
         for inference in INFERENCE_METHODS:
             try:
                 table = estimate_adoption_effect(
-                    panel, outcome=outcome, inference=inference, reps=draws, seed=seed
+                    panel,
+                    outcome=outcome,
+                    method=method,
+                    inference=inference,
+                    reps=draws,
+                    seed=seed,
                 ).table
             except PanelError:  # no team's usage changed in this draw: nothing to test
                 return []
@@ -233,6 +360,7 @@ def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float
                 {
                     "never_adopter_share": never_share,
                     "outcome": outcome,
+                    "method": method,
                     "inference": inference,
                     "term": term,
                     "seed": seed,
@@ -251,6 +379,7 @@ def few_cluster_size(
     draws: int = 399,
     never_adopter_share: Sequence[float] = (0.2, 0.8),
     outcomes: Sequence[str] = OUTCOMES,
+    method: str = "auto",
     seed: int = 7000,
     workers: int | None = None,
     progress: bool = True,
@@ -258,7 +387,8 @@ def few_cluster_size(
     """Size of the 5% test of no effect with few teams, by inference method.
 
     Simulates ``reps`` panels of ``n_teams`` teams with no AI effect on either outcome and tests
-    ``short_run = 0`` and ``long_run = 0`` (``bias_corrected``) with team-clustered SEs, the wild
+    ``short_run = 0`` and ``long_run = 0`` (``method``, default ``auto`` as the headline) with
+    team-clustered SEs, the wild
     cluster bootstrap and randomization inference (``draws`` each). An honest test rejects in
     about 5% of panels. One design per ``never_adopter_share``: the default (most teams adopt)
     and a pilot in which few do, where clustered SEs are known to fail (MacKinnon & Webb 2017).
@@ -267,10 +397,10 @@ def few_cluster_size(
     -------
     pandas.DataFrame
         Indexed by ``never_adopter_share``, ``outcome``, ``inference`` and ``term``: ``reps``,
-        ``rejection_rate`` and its Monte Carlo SE ``mcse``.
+        ``rejection_rate`` and its Monte Carlo SE ``mcse``, and the ``method`` that ran.
     """
     jobs = [
-        (n_teams, n_weeks, seed + rep, draws, tuple(outcomes), share)
+        (n_teams, n_weeks, seed + rep, draws, tuple(outcomes), share, method)
         for share in never_adopter_share
         for rep in range(reps)
     ]
@@ -289,6 +419,7 @@ def few_cluster_size(
     summary["mcse"] = np.sqrt(
         summary["rejection_rate"] * (1 - summary["rejection_rate"]) / summary["reps"]
     )
+    summary["method"] = method
     return summary
 
 
@@ -362,6 +493,8 @@ def few_cluster_section(size: pd.DataFrame) -> list[str]:
     """The Markdown section of the validation report on few-cluster inference."""
     table = size.reset_index()
     reps = table["reps"]
+    # the label is what ran (older runs without the column ran the default, auto)
+    method = ", ".join(table["method"].unique()) if "method" in table else "auto"
     table["rejection_rate"] = _percent(table["rejection_rate"])
     table["mcse"] = _percent(table["mcse"])
     table = table.pivot_table(
@@ -374,7 +507,7 @@ def few_cluster_section(size: pd.DataFrame) -> list[str]:
     return [
         "## Inference with 30 teams: share of no-effect panels rejected at 5%",
         "",
-        "`bias_corrected` on 30 teams x 52 weeks with no AI effect, "
+        f"`{method}` on 30 teams x 52 weeks with no AI effect, "
         f"{reps.min():,}-{reps.max():,} panels per design (Monte Carlo SE of a 5% rate: "
         f"{100 * np.sqrt(0.05 * 0.95 / reps.min()):.1f} points). "
         "An honest test rejects about 5%. `never_adopter_share` 0.2 is the default organisation; "

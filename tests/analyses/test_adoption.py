@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 import cts
+from cts.panel import default_controls
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
@@ -88,3 +89,18 @@ def test_no_pre_adoption_weeks_leaves_relative_effects_undefined(medium_org):
         effect = cts.estimate_adoption_effect(window, method="fe")
     assert effect.relative().isna().all().all()
     assert effect.table["estimate"].notna().all()
+
+
+def test_default_controls_follow_the_outcome(medium_org):
+    """Deployment velocity's default has no controls: rollback rate and interventions per
+    deployment are ratios over its own numerator (docs/estimands.md)."""
+    _, panel = medium_org
+    deploy = cts.estimate_adoption_effect(panel, outcome="deploy_velocity", method="fe")
+    assert deploy.controls == ()
+    assert default_controls("deploy_velocity") == ()
+    cr = cts.estimate_adoption_effect(panel, outcome="cr_velocity", method="fe")
+    assert cr.controls == ("rollback_rate", "interventions_per_deploy")
+    explicit = cts.estimate_adoption_effect(
+        panel, outcome="deploy_velocity", method="fe", controls=["rollback_rate"]
+    )
+    assert explicit.controls == ("rollback_rate",)

@@ -3,7 +3,15 @@
 import pandas as pd
 import pytest
 
-from cts.validation.monte_carlo import THREATS, threat_section, threats, validation_report
+from cts.validation.monte_carlo import (
+    THREATS,
+    control_bias,
+    control_bias_section,
+    few_cluster_section,
+    threat_section,
+    threats,
+    validation_report,
+)
 
 
 def test_threat_cells_run_and_summarise():
@@ -58,3 +66,36 @@ def test_threat_section_names_only_the_clear_misses():
     verdict = threat_section(summary)[4]
     assert "2 more miss it within 2 Monte Carlo SEs" in verdict
     assert verdict.endswith("clean 39 wk long_run, clean 39 wk persistence.**")
+
+
+def test_control_bias_cell_runs_and_isolates_the_controls():
+    summary = control_bias(n_teams=60, n_weeks=26, reps=2, workers=1, progress=False)
+    assert set(summary.index.get_level_values("counts")) == {"per_deployment", "per_week"}
+    assert set(summary.index.get_level_values("controls")) == {"old default", "new default"}
+    assert (summary["reps"] == 2).all()
+    # Without controls the counts do not enter: the two count models give the same estimates.
+    new = summary.xs("new default", level="controls")
+    pd.testing.assert_frame_equal(
+        new.xs("per_deployment", level="counts"), new.xs("per_week", level="counts")
+    )
+    old = summary.xs("old default", level="controls")
+    assert not old.xs("per_week", level="counts")["bias"].equals(
+        old.xs("per_deployment", level="counts")["bias"]
+    )
+    section = control_bias_section(summary)
+    assert section[0] == "## Controls of deployment velocity" and "| counts" in section[-1]
+    with pytest.raises(ValueError, match="unknown counts"):
+        control_bias(counts=("typo",), reps=1, workers=1, progress=False)
+
+
+def test_few_cluster_section_names_the_method_that_ran():
+    index = pd.MultiIndex.from_tuples(
+        [(0.8, "cr_velocity", inference, "short_run") for inference in ("cluster", "wild")],
+        names=["never_adopter_share", "outcome", "inference", "term"],
+    )
+    size = pd.DataFrame(
+        {"reps": [10, 10], "rejection_rate": [0.2, 0.05], "mcse": [0.1, 0.07]}, index=index
+    )
+    assert "`auto` on 30 teams" in few_cluster_section(size.assign(method="auto"))[2]
+    text = few_cluster_section(size.assign(method="bias_corrected"))[2]
+    assert text.startswith("`bias_corrected` on 30 teams")

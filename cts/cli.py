@@ -25,6 +25,7 @@ def _data(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from cts.validation.monte_carlo import (
+        control_bias,
         exogeneity_size,
         few_cluster_size,
         monte_carlo,
@@ -53,11 +54,13 @@ def _validate(args: argparse.Namespace) -> int:
         if value is not None
     }
     threat_cells = threats(**threat_options) if args.threat_reps != 0 else None
+    control_cells = control_bias(reps=args.control_reps) if args.control_reps else None
     report = validation_report(
         summarize_monte_carlo(draws),
         exogeneity,
         few_clusters,
         threat_cells,
+        control_cells=control_cells,
         n_teams=args.n_teams,
         seconds=time.perf_counter() - started,
     )
@@ -306,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         help="panels per threat cell and length (issue 15: feedback, AR(1) shocks, "
         "heterogeneous persistence, clean); 0 skips them (default: THREAT_REPS of "
         "cts.validation.monte_carlo, 150)",
+    )
+    validate.add_argument(
+        "--control-reps",
+        type=int,
+        default=60,
+        help="panels per row of the deployment-velocity controls cell (old default controls "
+        "against none, 200 teams x 39 weeks); 0 skips it (default: %(default)s)",
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")

@@ -242,6 +242,11 @@ def control_bias(
     and holding it fixed holds part of the outcome fixed. The truth is the same in both
     (the simulator's velocity responds to the latent health, not to these counts).
 
+    Measured (200 teams x 39 weeks, 30 panels per row, ``bias_corrected``; MC SE about 4
+    points per row): ``per_week``, old default -9.2% / -14.9% on the short / long run
+    (coverage 90% / 80%), none -2.3% / -3.1%; ``per_deployment``, -3.0% / -3.4% against the
+    same -2.3% / -3.1%.
+
     Returns
     -------
     pandas.DataFrame
@@ -435,6 +440,7 @@ def validation_report(
     *,
     n_teams: int,
     seconds: float,
+    control_cells: pd.DataFrame | None = None,
 ) -> str:
     """Markdown report: one table per outcome, the targets and whether each is met."""
     low, high = TARGET_COVERAGE
@@ -486,6 +492,8 @@ def validation_report(
         lines += ["", *few_cluster_section(few_clusters)]
     if threat_cells is not None:
         lines += ["", *threat_section(threat_cells)]
+    if control_cells is not None:
+        lines += ["", *control_bias_section(control_cells)]
     return "\n".join(lines) + "\n"
 
 

@@ -34,10 +34,10 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
 	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(NO_CACHE),--no-cache)
 
-test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample)
+test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample), on every core
 	$(VENV)/bin/ruff check cts tests benchmarks
-	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax notebooks/
+	$(PY) -m pytest -n auto
+	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 
 validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~30 min)
 	$(PY) -m cts validate --out reports/validation.md

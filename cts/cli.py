@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--threat-reps",
         type=int,
-        help="panels per threat cell and length (issue 15: feedback, AR(1) shocks, "
+        help="panels per threat cell and length (threats: feedback, AR(1) shocks, "
         "heterogeneous persistence, clean); 0 skips them (default: THREAT_REPS of "
         "cts.validation.monte_carlo, 150)",
     )

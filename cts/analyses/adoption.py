@@ -51,7 +51,7 @@ class AdoptionEffect(Result):
     baseline
         Adopters' mean outcome before their first week of use (for :meth:`relative`).
     model
-        The underlying :class:`cts.effects.DynamicPanelResult`.
+        The underlying :class:`cts.DynamicPanelResult`.
     design
         The design checks (:func:`cts.identification`) the estimate passed.
     caveats
@@ -104,7 +104,10 @@ class AdoptionEffect(Result):
 
     @property
     def inference(self) -> str:
-        """How the effect's p-values and intervals were obtained (see :mod:`cts.inference`)."""
+        """How the effect's p-values and intervals were obtained.
+
+        See :mod:`cts.estimators.inference`.
+        """
         return self.model.inference
 
     def summary(self) -> str:
@@ -149,7 +152,7 @@ def estimate_adoption_effect(
     """Estimate the effect of AI-assistant usage on a team outcome.
 
     Fits ``y_it = a_i + l_t + b y_i,t-1 + g usage_it + c' controls_it + e_it`` with team and week
-    fixed effects and team-clustered errors (:func:`cts.effects.dynamic_panel`).
+    fixed effects and team-clustered errors (:func:`cts.dynamic_panel`).
 
     Parameters
     ----------
@@ -174,7 +177,7 @@ def estimate_adoption_effect(
         not (figures in :mod:`cts.analyses.specification`). An explicit method does exactly
         what it says: ``"bias_corrected"`` (one lag, usage strictly exogenous), ``"fe"`` (naive,
         for comparison) or ``"gmm"`` (Arellano–Bond, a cross-check); see
-        :func:`cts.effects.dynamic_panel`.
+        :func:`cts.dynamic_panel`.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
@@ -185,8 +188,8 @@ def estimate_adoption_effect(
         assistant, where clustered SEs over-reject (README, size table), else ``"cluster"``.
         ``"cluster"``: team-clustered SEs, normal intervals; fine with many teams.
         ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
-        (permutes usage paths across teams), see :mod:`cts.inference`. They set the p-values
-        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``
+        (permutes usage paths across teams), see :mod:`cts.estimators.inference`. They set the
+        p-values and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``
         (``"auto"`` then stays clustered, with a caveat).
     reps, seed
         Draws and seed of the bootstrap or randomization test.
@@ -383,7 +386,8 @@ def compare_inference(
     """The effect's p-values and 95% intervals under each inference method, side by side.
 
     The estimates are the same; with few teams (or few adopting teams) clustered SEs give
-    intervals that are too narrow, and the resampling tests widen them (:mod:`cts.inference`).
+    intervals that are too narrow, and the resampling tests widen them
+    (:mod:`cts.estimators.inference`).
 
     Parameters
     ----------

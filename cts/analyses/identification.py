@@ -64,7 +64,7 @@ class _Check:
         return "none"
 
 
-@dataclass
+@dataclass(repr=False)
 class Identification(Result):
     """The design checks of :func:`identification`.
 

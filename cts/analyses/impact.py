@@ -435,7 +435,7 @@ class CombinedImpact(Result):
         How much the naive sum exceeds the joint total, in percent of the joint total.
     outcome, method, n_obs
     joint
-        The joint :class:`cts.effects.DynamicPanelResult`.
+        The joint :class:`cts.DynamicPanelResult`.
     separate
         The separate :class:`cts.AdoptionEffect` per treatment.
     """

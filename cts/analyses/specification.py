@@ -1,7 +1,7 @@
 """``method="auto"``: the specification of the adoption model chosen by its diagnostics.
 
 Two threats bias the default ``bias_corrected`` fit of ``y_it = a_i + l_t + b y_i,t-1 + g x_it``
-(measured in issue 15 on 400 teams x 39 weeks): shocks that persist (AR(1) errors, rho 0.3:
+(measured on 400 teams x 39 weeks): shocks that persist (AR(1) errors, rho 0.3:
 short-run bias -13%, coverage 17%) and usage that responds to past shocks (feedback). The first
 shows in the residuals, the second in the lead placebo; the choice follows them:
 
@@ -110,7 +110,7 @@ class Specification(Result):
     Attributes
     ----------
     method, lags, treatment_lags, predetermined, team_persistence
-        What was fitted (arguments of :func:`cts.estimators.dynamic.dynamic_panel`).
+        What was fitted (arguments of :func:`cts.dynamic_panel`).
     tests
         ``(step, test)`` in the order run: the residual AR(2) test of each lag order tried,
         the Wald test of the next lag, the lead placebo, then the test of homogeneous

@@ -57,7 +57,12 @@ import pandas as pd
 from scipy import stats
 
 from cts.core.results import TestStatistic
-from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
+from cts.estimators.jackknife import (
+    SplitPanel,
+    cluster_vcov,
+    fixed_effect_periods,
+    split_panel_fit,
+)
 from cts.panel import PanelError
 
 __all__ = [
@@ -461,7 +466,7 @@ def _fit_row_sets(
     time_effects: bool,
 ) -> tuple[list, np.ndarray]:
     """:func:`_fit` on each row set, and the teams whose own persistence one of them lacks."""
-    times = frame["_time"].to_numpy()
+    times = fixed_effect_periods(frame)  # weeks, or group x weeks
     fits = [
         _fit(
             team[mask],

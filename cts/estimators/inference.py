@@ -115,7 +115,7 @@ def wild_cluster_bootstrap(
 ) -> ResamplingTest:
     """Restricted wild cluster bootstrap of ``H0: g = 0`` for the first regressor of ``x``.
 
-    ``frame`` is the estimation frame of :func:`cts.effects.dynamic_panel` (columns ``y``,
+    ``frame`` is the estimation frame of :func:`cts.dynamic_panel` (columns ``y``,
     ``lag_names``, ``x``, ``_entity``, ``_time``, ``_cluster``); ``jackknife`` selects
     ``bias_corrected`` (True) or ``fe`` (False); ``critical_value`` is the ``level`` quantile
     of ``|t*|``.

@@ -11,6 +11,7 @@ from cts.panel.load import (
     varying_columns,
 )
 from cts.panel.schema import (
+    AI_TOOLS,
     ARCHITECTURES,
     COUNT_COLUMNS,
     DEFAULT_CONTROLS,
@@ -18,13 +19,17 @@ from cts.panel.schema import (
     OPTIONAL_COLUMNS,
     OUTCOME_CONTROLS,
     REQUIRED_COLUMNS,
+    SOURCE_COLUMNS,
+    ai_tool_columns,
     default_controls,
+    source_columns,
 )
 from cts.panel.weekly import to_weekly
 from cts.panel.window import in_window, set_window, window_mask, windowed
 from cts.panel.write import write_panel
 
 __all__ = [
+    "AI_TOOLS",
     "ARCHITECTURES",
     "COUNT_COLUMNS",
     "DEFAULT_CONTROLS",
@@ -32,9 +37,11 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "OUTCOME_CONTROLS",
     "REQUIRED_COLUMNS",
+    "SOURCE_COLUMNS",
     "WEEK_STARTS",
     "PanelError",
     "PanelWarning",
+    "ai_tool_columns",
     "default_controls",
     "in_window",
     "lag",
@@ -45,6 +52,7 @@ __all__ = [
     "load_panel",
     "require_columns",
     "set_window",
+    "source_columns",
     "suppress_small_teams",
     "tidy_panel",
     "to_weekly",

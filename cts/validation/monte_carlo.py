@@ -41,7 +41,7 @@ TARGET_COVERAGE = (0.93, 0.97)
 THREAT_WEEKS = (13, 26, 39, 104)
 THREAT_TEAMS = 200
 THREAT_REPS = 150
-#: The threats of issue 15, as ``simulate_org`` overrides (``clean`` is the default design).
+#: The threats to the dynamic model as ``simulate_org`` overrides (``clean`` is the default design).
 THREATS: dict[str, dict] = {
     "clean": {},
     "feedback": {"feedback": 1.0},
@@ -540,7 +540,7 @@ def threats(
     workers: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The Monte Carlo of issue 15's threats: one cell per entry of :data:`THREATS`.
+    """The Monte Carlo of the threats to the dynamic model: one cell per entry of :data:`THREATS`.
 
     Each cell is ``reps`` panels of ``simulate_org`` with that threat switched on (``clean``:
     none), every method estimated on the same panels. AR(1) cells score the short and long run
@@ -582,7 +582,7 @@ def _threat_replicate(job: tuple[str, tuple]) -> list[dict]:
 
 
 def threat_section(summary: pd.DataFrame) -> list[str]:
-    """The Markdown section of the validation report on issue 15's threat cells.
+    """The Markdown section of the validation report on the threat cells.
 
     ``summary`` is the output of :func:`threats`: one row per cell, panel length, method and
     term, with bias, coverage and their Monte Carlo SEs.
@@ -614,7 +614,7 @@ def threat_section(summary: pd.DataFrame) -> list[str]:
     missed = _clear_misses(judged)
     inconclusive = (~judged["meets_target"]).sum() - len(missed)
     return [
-        "## Threats of issue 15: feedback, AR(1) shocks, heterogeneous persistence",
+        "## Threats to the dynamic model: feedback, AR(1) shocks, heterogeneous persistence",
         "",
         f"`simulate_org` with the threat switched on, {reps.min():,}-{reps.max():,} panels per "
         "row, outcome `cr_velocity`, control `rollback_rate`; `auto` is "

@@ -1,4 +1,4 @@
-"""A corpus of awkward but valid panels through every public analysis (issue 16).
+"""A corpus of awkward but valid panels through every public analysis.
 
 Each analysis must return a result, or raise a :class:`cts.PanelError` / warn with a
 :class:`cts.PanelWarning` whose message names the reason; never an exception from inside a

@@ -1,4 +1,4 @@
-"""Smoke test of the threat cells of the Monte Carlo (issue 15)."""
+"""Smoke test of the threat cells of the Monte Carlo."""
 
 import pandas as pd
 import pytest
@@ -31,14 +31,14 @@ def test_threat_cells_run_and_summarise():
     expected = 100 * summary["sd"] / summary["reps"] ** 0.5 / summary["truth"].abs()
     assert summary["rel_bias_mcse_pct"].to_numpy() == pytest.approx(expected.to_numpy())
     section = threat_section(summary)
-    assert section[0].startswith("## Threats of issue 15")
+    assert section[0].startswith("## Threats to the dynamic model")
     assert "MC SE" in section[2] and "| cell" in section[-1]
     # No 39- or 104-week cell here: nothing judged, nothing claimed.
     assert "in 0 of 0 cells" in section[4] and "clear misses (beyond 2 MC SEs): none" in section[4]
     report = validation_report(
         summary.xs("clean", level="cell"), None, None, summary, n_teams=60, seconds=1.0
     )
-    assert "## Threats of issue 15" in report
+    assert "## Threats to the dynamic model" in report
     assert set(THREATS) >= {"feedback", "persistence_spread_0.3"}
     with pytest.raises(ValueError, match="unknown cells"):
         threats(cells=("typo",), reps=1, workers=1, progress=False)

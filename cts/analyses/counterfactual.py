@@ -1,0 +1,644 @@
+"""What adopters' outcomes would have been without the assistant: the counterfactual engine.
+
+:func:`counterfactual` fits the no-assistant model on the team-weeks without usage, rolls each
+adopter's outcome forward without the assistant from its last week without it, and reports
+observed minus counterfactual per team-week with its aggregates (the average effect on the
+treated, the effect per builder-week at full usage, profiles by weeks of use, adoption cohort
+and usage dose, and the total extra units), each with a team-clustered bootstrap interval. The
+estimator core is :mod:`cts.estimators.imputation`; the method, its assumptions and references
+are in ``docs/counterfactual.md``.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm import tqdm
+
+from cts.core.exceptions import FewTeamsWarning, PanelError
+from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result, TestStatistic, estimate_table
+from cts.estimators.imputation import (
+    Grid,
+    Paths,
+    adopter_paths,
+    build_grid,
+    draw_effects,
+    fit_untreated,
+    impulse_response,
+    indicator,
+    roll_forward,
+)
+from cts.panel import DEFAULT_CONTROLS, require_columns, varying_columns, window_mask
+
+__all__ = ["MIN_TEAMS_PER_WEEK", "Counterfactual", "compare_pooled", "counterfactual"]
+
+#: Fewer untreated teams than this in a (group x) week that a counterfactual path needs: caveat.
+MIN_TEAMS_PER_WEEK = 5
+#: Usage-dose bins of the profile by dose (share of builders using the assistant that week).
+DOSE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Outcomes measured per builder-week, whose totals are counted in units (CRs, deployments).
+_UNITS = {"cr_velocity": "crs", "deploy_velocity": "deployments"}
+_DRAWS_PER_CHUNK = 8  # bootstrap draws rolled forward at once (memory: 8 x adopters x weeks)
+
+
+@dataclass(repr=False)
+class Counterfactual(Result):
+    """Adopters' outcomes without the assistant, and the effects they imply.
+
+    Attributes
+    ----------
+    table
+        Indexed by term, columns ``estimate, se, ci_low, ci_high, p_value``:
+
+        - ``short_run``: per builder-week, going from no builder to every builder using the
+          assistant, the same week; each team's own effect at full usage (its effects per
+          team-week regressed on its usage history, see ``docs/counterfactual.md``), averaged
+          over the teams that use it with equal weights;
+        - ``persistence``: the sum of the no-assistant model's lag coefficients;
+        - ``long_run``: ``short_run / (1 - persistence)``, once usage has been sustained;
+        - ``att``: the average effect on the treated at observed usage, per team-week of use;
+        - ``total_extra_<units>``: the extra units (CRs, deployments) over the window, summed
+          over adopters' weeks of use (per-builder outcomes times builders).
+    paths
+        One row per adopter-week on a counterfactual path: ``team_id, week, observed,
+        counterfactual, ci_low, ci_high, effect, usage, weeks_of_use`` (``ci_*``: a ``level``
+        prediction interval of the week's outcome without the assistant).
+    by_weeks_of_use, by_cohort, by_dose
+        The average effect at observed usage by weeks since first use (0 = the first week),
+        by quarter of first use, and by the week's usage rate; each with ``n_team_weeks``.
+    cohort_homogeneity
+        Wald test that ``short_run`` is the same in every adoption cohort (bootstrap
+        covariance of the cohorts' estimates).
+    outcome, treatment, controls, lags, time_effects_by, n_obs, n_treated_teams,
+    n_untreated_teams, n_team_weeks_treated, reps, level
+        What was estimated and on how much data (``n_obs``: untreated team-weeks fitted on).
+    notes
+        Plain sentences the estimate must be read with (printed by :meth:`summary`).
+    """
+
+    _metadata_fields = (
+        "outcome",
+        "treatment",
+        "lags",
+        "time_effects_by",
+        "n_obs",
+        "n_treated_teams",
+        "n_untreated_teams",
+        "reps",
+    )
+
+    table: pd.DataFrame
+    paths: pd.DataFrame
+    by_weeks_of_use: pd.DataFrame
+    by_cohort: pd.DataFrame
+    by_dose: pd.DataFrame
+    outcome: str
+    treatment: str
+    controls: tuple[str, ...]
+    lags: int
+    time_effects_by: str | None
+    n_obs: int
+    n_treated_teams: int
+    n_untreated_teams: int
+    n_team_weeks_treated: int
+    reps: int
+    level: float = LEVEL
+    cohort_homogeneity: TestStatistic | None = None
+    by_cohort_short_run: pd.DataFrame | None = None
+    coef: pd.Series | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def units(self) -> str:
+        return _UNITS.get(self.outcome, "units")
+
+    def summary(self) -> str:
+        """Plain-language summary with the table."""
+        by = f"{self.time_effects_by} x week" if self.time_effects_by else "week"
+        lines = [
+            f"Counterfactual of {self.outcome} without the assistant (imputation, {self.lags} "
+            f"lag(s), team and {by} effects; fitted on {self.n_obs:,} team-weeks without "
+            f"usage; {self.n_treated_teams:,} adopting teams, {self.n_team_weeks_treated:,} "
+            f"team-weeks of use; {self.reps:,} team bootstrap draws, {self.level:.0%} intervals)",
+        ]
+        if "att" in self.table.index:
+            att = self.table.loc["att"]
+            lines.append(
+                f"At their observed usage, adopters' {self.outcome} was {att['estimate']:+.3f} "
+                f"per team-week of use above what it would have been without the assistant "
+                f"({att['ci_low']:+.3f} to {att['ci_high']:+.3f})."
+            )
+        lines += [*(f"Note: {note}" for note in self.notes), "", self.table.round(4).to_string()]
+        if self.cohort_homogeneity is not None:
+            lines.append(self.cohort_homogeneity.summary())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        text = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines()[:3])
+        table = self.table.to_html(float_format="{:.4g}".format)
+        return f"<div class='cts-result'>{text}{table}</div>"
+
+    def plot(self, by: str = "weeks_of_use", ax=None):
+        """Adopters' mean observed outcome against their mean counterfactual, with the
+        counterfactual's mean interval, by weeks of use (default) or calendar ``"week"``."""
+        import matplotlib.pyplot as plt
+
+        if by not in ("weeks_of_use", "week"):
+            raise ValueError("by must be 'weeks_of_use' or 'week'")
+        ax = ax or plt.subplots(figsize=(8, 4))[1]
+        rows = self.paths.dropna(subset=["observed"])
+        if by == "weeks_of_use":
+            rows = rows.loc[rows["weeks_of_use"] >= 0]
+        means = rows.groupby(by)[["observed", "counterfactual", "ci_low", "ci_high"]].mean()
+        ax.plot(means.index, means["observed"], label="observed", color="C0")
+        ax.plot(means.index, means["counterfactual"], label="without the assistant", color="C1")
+        ax.fill_between(means.index, means["ci_low"], means["ci_high"], color="C1", alpha=0.2)
+        ax.set_xlabel("weeks since first use" if by == "weeks_of_use" else "week")
+        ax.set_ylabel(self.outcome)
+        ax.legend()
+        return ax
+
+
+def counterfactual(
+    panel: pd.DataFrame,
+    outcome: str = "cr_velocity",
+    *,
+    treatment: str = "ai_usage_rate",
+    controls: Sequence[str] = DEFAULT_CONTROLS,
+    lags: int = 1,
+    time_effects_by: str | None = "auto",
+    bias_correction: bool = True,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    reps: int = 199,
+    seed: int = 0,
+    level: float = LEVEL,
+    dose_bins: Sequence[float] = DOSE_BINS,
+    progress: bool = False,
+) -> Counterfactual:
+    """Adopters' outcome without the assistant, week by week, and the effects it implies.
+
+    Imputation with dynamics (Borusyak, Jaravel & Spiess 2024, extended to a lagged outcome):
+    fit ``y_it = a_i + l_t + sum_k b_k y_i,t-k + c' x_it + e_it`` on the team-weeks without
+    usage (never-users, and adopters before their first week of use), roll each adopter's
+    outcome forward without the assistant from its last week without it (the counterfactual's
+    own lags feed the next week), and take observed minus counterfactual per team-week. The
+    persistence is corrected for the short-panel (Nickell) bias by the split-panel jackknife,
+    as ``dynamic_panel(method="bias_corrected")``.
+
+    Unlike the pooled model of :func:`cts.estimate_adoption_effect`, nothing assumes that
+    every team gains the same, that early and late adopters gain the same, or that the effect
+    is the same in every week of use: adopters' weeks never enter the fit.
+
+    Parameters
+    ----------
+    panel
+        A panel from :func:`cts.load_panel` (``team_id``, ``week``, the outcome, usage).
+    outcome
+        ``cr_velocity``, ``deploy_velocity`` or any numeric column.
+    treatment
+        Share of builders using the assistant; a team's first week with usage above zero starts
+        its use (weeks after it stay "in use" even when usage drops back to zero).
+    controls
+        Time-varying controls of the no-assistant model (a constant one is left out with a
+        warning). They must not be moved by usage (:func:`cts.exogeneity_checks`).
+    lags
+        Lags of the outcome in the no-assistant model (0: the static imputation estimator).
+    time_effects_by
+        A team-constant column (``org``) for group x week effects, ``None`` for common week
+        effects, or ``"auto"`` (default): ``org`` when the panel has that column.
+    bias_correction
+        Jackknife the persistence (default); ``False`` keeps the plain within estimate.
+    start, end
+        Optional window of weeks (inclusive).
+    reps, seed
+        Team bootstrap draws (0: point estimates only) and their seed.
+    level
+        Confidence level of every interval.
+    dose_bins
+        Edges of the usage-rate bins of :attr:`Counterfactual.by_dose`.
+    progress
+        Show a tqdm bar over the bootstrap.
+
+    Returns
+    -------
+    Counterfactual
+
+    Raises
+    ------
+    PanelError
+        No team uses the assistant, no team-week without usage to fit on, or a week that an
+        adopter's counterfactual needs has no team without the assistant to learn it from.
+
+    Notes
+    -----
+    Inference: a team-clustered score bootstrap (:mod:`cts.estimators.imputation`): teams are
+    resampled (multinomial counts), the fitted model moves by the resampled teams' influence,
+    and every path and aggregate is recomputed. Teams are the clusters because shocks persist
+    within a team and the counterfactual of a team depends on its own level; influence
+    functions alone would need the derivative of every aggregate through the path recursion,
+    which the draws get exactly. Intervals are normal with the draws' SD.
+
+    References
+    ----------
+    Borusyak, Jaravel & Spiess (2024), Review of Economic Studies 91(6). Dhaene & Jochmans
+    (2015), Review of Economic Studies 82(3). Kline & Santos (2012), Journal of Econometric
+    Methods 1(1).
+
+    Examples
+    --------
+    >>> sim = cts.simulate_org(n_teams=200, n_weeks=52)          # doctest: +SKIP
+    >>> result = cts.counterfactual(sim.panel, "cr_velocity")    # doctest: +SKIP
+    >>> result.table.loc[["att", "long_run"]]                    # doctest: +SKIP
+    """
+    if lags < 0:
+        raise ValueError("lags must be >= 0")
+    controls = tuple(controls)
+    require_columns(panel, ("team_id", "week", outcome, treatment, *controls), "the panel")
+    notes: list[str] = []
+    by = time_effects_by
+    if by == "auto":
+        by = "org" if "org" in panel.columns else None
+        if by:
+            notes.append("week effects by org (the panel has an `org` column)")
+    elif by is not None:
+        require_columns(panel, (by,), "the panel")
+    data = panel.loc[window_mask(panel, start, end)]
+    controls = varying_columns(data, controls, "control")
+    grid = build_grid(data, outcome, treatment, controls, by)
+    if not (grid.first_use < grid.y.shape[1]).any():
+        raise PanelError(
+            f"no team ever uses the assistant (`{treatment}` is never above zero): there is no "
+            "effect to estimate"
+        )
+    fit = fit_untreated(grid, lags, bias_correction=bias_correction)
+    paths, dropped = adopter_paths(grid, fit)
+    if not len(paths.rows):
+        raise PanelError(
+            f"none of the {dropped['adopters']} teams that use the assistant has weeks without "
+            f"it{' with the outcome and its lags' if lags else ''} before its first use, so none "
+            "has a level to roll forward from; the panel needs weeks before adoption"
+        )
+    notes += _coverage_notes(grid, fit, paths, dropped, by)
+    point = roll_forward(
+        paths,
+        fit.team_effects[paths.rows][None],
+        fit.time_effects[None],
+        fit.coef.to_numpy()[None],
+        lags,
+    )
+    aggregates = _Aggregates(grid, paths, lags, dose_bins)
+    estimate = aggregates.compute(point, fit.coef.to_numpy()[None, :lags], None)[0]
+    draws, path_var = _bootstrap(grid, fit, paths, aggregates, reps, seed, progress)
+    return _result(
+        grid,
+        fit,
+        paths,
+        aggregates,
+        point[0],
+        estimate,
+        draws,
+        path_var,
+        notes,
+        outcome=outcome,
+        treatment=treatment,
+        controls=controls,
+        lags=lags,
+        by=by,
+        reps=reps,
+        level=level,
+    )
+
+
+def _coverage_notes(
+    grid: Grid, fit, paths: Paths, dropped: dict[str, int], by: str | None
+) -> list[str]:
+    """Refuse when a week an adopter's path needs has no untreated team; say what was left out
+    and where the week effects rest on few teams."""
+    notes = []
+    needed = paths.active
+    missing = needed & ~np.isfinite(fit.time_effects[paths.group])
+    if missing.any():
+        groups, weeks = np.nonzero(
+            np.bincount(
+                paths.group[np.nonzero(missing)[0]] * grid.y.shape[1] + np.nonzero(missing)[1],
+                minlength=len(grid.groups) * grid.y.shape[1],
+            ).reshape(len(grid.groups), -1)
+        )
+        where = ", ".join(
+            (f"{grid.groups[g]} " if by else "") + f"{grid.weeks[t].date()}"
+            for g, t in list(zip(groups, weeks, strict=True))[:3]
+        )
+        raise PanelError(
+            f"{len(weeks)} week(s) that adopters' counterfactuals need have no team without the "
+            f"assistant{' in the same ' + by if by else ''} to learn the week's effect from "
+            f"(e.g. {where}); "
+            + (
+                "pass time_effects_by=None for common week effects, or "
+                if by
+                else "the panel needs never-users, or "
+            )
+            + "end the window before every team has adopted"
+        )
+    counts = fit.untreated_teams[paths.group][needed]
+    thin = counts < MIN_TEAMS_PER_WEEK
+    if thin.any():
+        message = (
+            f"{thin.mean():.0%} of adopters' counterfactual weeks rest on fewer than "
+            f"{MIN_TEAMS_PER_WEEK} teams without the assistant"
+            + (f" in the same {by}" if by else "")
+            + " for the week's effect, so those weeks are noisy"
+            + ("; time_effects_by=None pools the groups" if by else "")
+        )
+        warnings.warn(message, FewTeamsWarning, stacklevel=3)
+        notes.append(message)
+    left = dropped["adopters"] - len(paths.rows)
+    if left:
+        notes.append(
+            f"{left} of {dropped['adopters']} adopting teams have no counterfactual: no week "
+            "without the assistant (with the outcome and its lags observed) to learn their "
+            "level from; their weeks of use are left out of every estimate"
+        )
+    return notes
+
+
+class _Aggregates:
+    """Every aggregate of the effects per team-week, for many draws at once.
+
+    ``compute`` returns one row per draw with, in order: ``att``, ``short_run``, ``long_run``,
+    ``persistence``, ``total``, then the means by weeks of use, by cohort and by dose, then
+    ``short_run`` by cohort.
+    """
+
+    def __init__(self, grid: Grid, paths: Paths, lags: int, dose_bins: Sequence[float]) -> None:
+        n_adopters, n_weeks = paths.y.shape
+        self.lags, self.treated, self.y = lags, paths.treated, paths.y
+        weeks = np.arange(n_weeks)[None, :]
+        self.weeks_of_use = np.where(self.treated, weeks - paths.first_use[:, None], -1)
+        cohort_week = grid.weeks[paths.first_use]
+        cohorts = pd.PeriodIndex(cohort_week, freq="Q").astype(str)
+        cohort_code, self.cohorts = pd.factorize(cohorts, sort=True)
+        usage = pd.DataFrame(grid.usage[paths.rows]).ffill(axis=1).fillna(0.0).to_numpy()
+        # usage after first use drives the effect; a missing week carries the last one forward
+        self.usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
+        dose = pd.cut(
+            usage[self.treated], np.asarray(dose_bins, float), include_lowest=True, right=False
+        )
+        dose_codes = np.full((n_adopters, n_weeks), -1)
+        codes = np.array(dose.codes)
+        # the top edge belongs to the last bin (full usage)
+        codes[(codes < 0) & (usage[self.treated] >= dose_bins[-1])] = len(dose_bins) - 2
+        dose_codes[self.treated] = codes
+        self.dose_labels = [str(c) for c in dose.categories]
+        self.n_weeks_of_use = int(self.weeks_of_use.max()) + 1
+        cells = [
+            np.where(self.treated, 0, -1).ravel(),
+            self.weeks_of_use.ravel(),
+            np.where(self.treated, cohort_code[:, None], -1).ravel(),
+            dose_codes.ravel(),
+        ]
+        sizes = [1, self.n_weeks_of_use, len(self.cohorts), len(self.dose_labels)]
+        offsets = np.cumsum([0, *sizes[:-1]])
+        self.sizes = sizes
+        self.selector = [indicator(c, s) for c, s in zip(cells, sizes, strict=True)]
+        self.offsets = offsets
+        self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
+        self.builders = np.nan_to_num(np.where(self.treated, grid.builders[paths.rows], 0.0))
+
+    def labels(self) -> list[str]:
+        return [
+            "att",
+            "short_run",
+            "long_run",
+            "persistence",
+            "total",
+            *(f"weeks_of_use.{k}" for k in range(self.n_weeks_of_use)),
+            *(f"cohort.{c}" for c in self.cohorts),
+            *(f"dose.{d}" for d in self.dose_labels),
+            *(f"short_run.cohort.{c}" for c in self.cohorts),
+        ]
+
+    def counts(self) -> np.ndarray:
+        """Team-weeks behind each mean (1 for the scalars)."""
+        cells = np.concatenate([np.asarray(s.sum(axis=0)).ravel() for s in self.selector[1:]])
+        return np.concatenate([[self.treated.sum()] * 5, cells, self.cohort_of_team.sum(axis=0)])
+
+    def compute(self, cf: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """The aggregates of counterfactual draws ``cf`` (R x adopters x weeks) with their
+        persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1)."""
+        n_draws = cf.shape[0]
+        w = np.ones((n_draws, cf.shape[1])) if weights is None else weights
+        effect = np.where(self.treated[None], self.y[None] - cf, 0.0)
+        weighted = effect * w[:, :, None]
+        cell_weights = self.treated[None] * w[:, :, None]
+        means = []
+        for selector in self.selector:
+            top = (selector.T @ weighted.reshape(n_draws, -1).T).T
+            bottom = (selector.T @ cell_weights.reshape(n_draws, -1).T).T
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means.append(top / bottom)
+        total = (weighted * self.builders[None]).sum(axis=(1, 2))
+        team_effect, valid = self._team_full_usage(effect, b)
+        share = w * valid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            short_run = (share * team_effect).sum(axis=1) / share.sum(axis=1)
+            by_cohort = ((share * team_effect) @ self.cohort_of_team) / (
+                share @ self.cohort_of_team
+            )
+        persistence = b.sum(axis=1) if self.lags else np.zeros(n_draws)
+        long_run = short_run / (1 - persistence)
+        scalars = np.column_stack([means[0][:, 0], short_run, long_run, persistence, total])
+        return np.column_stack([scalars, *means[1:], by_cohort])
+
+    def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each team's effect at full usage the same week: its effects per team-week regressed
+        (through the origin) on its usage history filtered by the persistence,
+        ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far."""
+        exposure = np.broadcast_to(self.usage, effect.shape).copy()
+        if self.lags:
+            for t in range(1, exposure.shape[2]):
+                for k in range(1, min(self.lags, t) + 1):
+                    exposure[:, :, t] += b[:, k - 1 : k] * exposure[:, :, t - k]
+        exposure *= self.treated[None]
+        weight = (exposure**2).sum(axis=2)
+        valid = weight > 1e-12
+        with np.errstate(invalid="ignore", divide="ignore"):
+            team_effect = np.where(valid, (effect * exposure).sum(axis=2) / weight, 0.0)
+        return team_effect, valid
+
+
+def _bootstrap(
+    grid: Grid, fit, paths: Paths, aggregates: _Aggregates, reps: int, seed: int, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of every aggregate (reps x m) and the variance of each path cell over draws."""
+    n_teams = grid.y.shape[0]
+    lags = fit.n_lags
+    rng = np.random.default_rng(seed)
+    out, total, total_sq = [], np.zeros(paths.y.shape), np.zeros(paths.y.shape)
+    bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
+    for first in range(0, reps, _DRAWS_PER_CHUNK):
+        size = min(_DRAWS_PER_CHUNK, reps - first)
+        weights = rng.multinomial(n_teams, np.full(n_teams, 1 / n_teams), size=size).astype(float)
+        coef, team_effects, time_effects = draw_effects(fit, grid, weights)
+        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
+        out.append(aggregates.compute(cf, coef[:, :lags], weights[:, paths.rows]))
+        filled = np.nan_to_num(cf)
+        total += filled.sum(axis=0)
+        total_sq += (filled**2).sum(axis=0)
+        bar.update(size)
+    bar.close()
+    if not reps:
+        return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
+    mean = total / reps
+    return np.vstack(out), np.maximum(total_sq / reps - mean**2, 0) * reps / max(reps - 1, 1)
+
+
+def _result(
+    grid,
+    fit,
+    paths,
+    aggregates,
+    point,
+    estimate,
+    draws,
+    path_var,
+    notes,
+    *,
+    outcome,
+    treatment,
+    controls,
+    lags,
+    by,
+    reps,
+    level,
+) -> Counterfactual:
+    labels = aggregates.labels()
+    se = np.nanstd(draws, axis=0, ddof=1) if len(draws) > 1 else np.full(len(labels), np.nan)
+    table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
+    table["n_team_weeks"] = aggregates.counts()
+    units = _UNITS.get(outcome, "units")
+    table = table.rename(index={"total": f"total_extra_{units}"})
+    if outcome not in _UNITS:
+        notes.append("total_extra_units sums the effect per team-week times the team's builders")
+    main = ["short_run", "persistence", "long_run", "att", f"total_extra_{units}"]
+    if not lags:
+        table.loc["persistence"] = [0.0, 0.0, 0.0, 0.0, np.nan, table.loc["att", "n_team_weeks"]]
+
+    def part(prefix: str, name: str) -> pd.DataFrame:
+        rows = table.loc[table.index.str.startswith(prefix)]
+        return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
+
+    by_weeks = part("weeks_of_use.", "weeks_of_use")
+    by_weeks.index = by_weeks.index.astype(int)
+    by_cohort_short = part("short_run.cohort.", "cohort")
+    homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
+    return Counterfactual(
+        table=table.loc[main, ESTIMATE_COLUMNS],
+        paths=_paths_frame(grid, fit, paths, point, path_var, lags, level),
+        by_weeks_of_use=by_weeks.loc[by_weeks["n_team_weeks"] > 0],
+        by_cohort=part("cohort.", "cohort"),
+        by_dose=part("dose.", "dose"),
+        outcome=outcome,
+        treatment=treatment,
+        controls=tuple(controls),
+        lags=lags,
+        time_effects_by=by,
+        n_obs=fit.n_obs,
+        n_treated_teams=len(paths.rows),
+        n_untreated_teams=int(((grid.first_use >= grid.y.shape[1]) & grid.observed.any(1)).sum()),
+        n_team_weeks_treated=int(paths.treated.sum()),
+        reps=reps,
+        level=level,
+        cohort_homogeneity=homogeneity,
+        by_cohort_short_run=by_cohort_short,
+        coef=fit.coef,
+        notes=notes,
+    )
+
+
+def _cohort_test(
+    by_cohort: pd.DataFrame, draws: np.ndarray, labels: list[str], level: float
+) -> TestStatistic | None:
+    """Wald test that the cohorts' ``short_run`` are equal, with the draws' covariance."""
+    columns = [labels.index(f"short_run.cohort.{c}") for c in by_cohort.index]
+    keep = [c for c, n in zip(columns, by_cohort["n_team_weeks"], strict=True) if n >= 5]
+    if len(keep) < 2 or len(draws) < 10:
+        return None
+    values = draws[:, keep]
+    finite = np.isfinite(values).all(axis=1)
+    estimates = np.array([by_cohort["estimate"].iloc[columns.index(c)] for c in keep])
+    contrast = np.eye(len(keep))[1:] - np.eye(len(keep))[:-1]
+    difference = contrast @ estimates
+    covariance = contrast @ np.cov(values[finite], rowvar=False) @ contrast.T
+    statistic = float(difference @ np.linalg.pinv(covariance) @ difference)
+    df = len(keep) - 1
+    return TestStatistic(
+        name="cohort homogeneity",
+        statistic=statistic,
+        df=df,
+        p_value=float(stats.chi2.sf(statistic, df)),
+        null="the effect at full usage is the same in every adoption cohort (of 5+ teams)",
+        distribution="chi2 (team bootstrap covariance)",
+        alpha=1 - level,
+    )
+
+
+def _paths_frame(grid, fit, paths, point, path_var, lags, level) -> pd.DataFrame:
+    """One row per adopter-week on a path, with the counterfactual's prediction interval:
+    the estimate's variance (bootstrap draws) plus the team level's (sigma^2 / untreated weeks,
+    summed along the path) plus the shocks the path has not seen (sigma^2 sum_h psi_h^2)."""
+    n_weeks = grid.y.shape[1]
+    team, week = np.nonzero(paths.active)
+    horizon = week - paths.start[team] - 1
+    psi = impulse_response(fit.coef.to_numpy()[:lags], n_weeks)
+    level_gain = np.cumsum(psi)[horizon]
+    unseen = fit.sigma2 * np.cumsum(psi**2)[horizon]
+    n_i = fit.counts[paths.rows].sum(axis=1)[team]
+    variance = np.nan_to_num(path_var[team, week]) + fit.sigma2 * level_gain**2 / n_i + unseen
+    spread = stats.norm.ppf(0.5 + level / 2) * np.sqrt(variance)
+    value = point[team, week]
+    observed = paths.y[team, week]
+    return pd.DataFrame(
+        {
+            "team_id": grid.teams[paths.rows][team],
+            "week": grid.weeks[week],
+            "observed": observed,
+            "counterfactual": value,
+            "ci_low": value - spread,
+            "ci_high": value + spread,
+            "effect": np.where(paths.treated[team, week], observed - value, np.nan),
+            "usage": grid.usage[paths.rows][team, week],
+            "weeks_of_use": week - paths.first_use[team],
+        }
+    )
+
+
+def compare_pooled(result: Counterfactual, pooled, term: str = "long_run") -> TestStatistic:
+    """Test that the pooled dynamic model (:func:`cts.estimate_adoption_effect`) and the
+    counterfactual agree on ``term`` (``short_run`` or ``long_run``).
+
+    The two estimates share data, so their difference's SE lies between ``|se1 - se2|`` and
+    ``sqrt(se1^2 + se2^2)``; the test uses the latter (conservative: it rejects less often
+    than its level when they agree). A rejection says the pooled model's assumptions (one
+    effect for every team and week of use, one week effect for every team) do not hold here,
+    and the counterfactual's estimate is the one to report.
+    """
+    mine, theirs = result.table.loc[term], pooled.table.loc[term]
+    difference = float(mine["estimate"] - theirs["estimate"])
+    se = float(np.hypot(mine["se"], theirs["se"]))
+    z = difference / se
+    return TestStatistic(
+        name=f"pooled vs counterfactual {term}",
+        statistic=z,
+        df=None,
+        p_value=float(2 * stats.norm.sf(abs(z))),
+        null=f"the pooled model's {term} equals the counterfactual's",
+        distribution="normal",
+        alpha=1 - result.level,
+    )

@@ -1,0 +1,423 @@
+"""Imputation of the outcome without the assistant, with dynamics: the counterfactual's core.
+
+The no-assistant model is fitted on the team-weeks without usage (never-users, and adopters
+before their first week of use),
+
+    y_it = a_i + l_g(i),t + sum_k b_k y_i,t-k + c' x_it + e_it,
+
+with team effects ``a``, week effects ``l`` (one set per group ``g``, e.g. org x week), the
+outcome's lags (persistence ``b``) and controls ``x``. Each adopter's outcome is then rolled
+forward without the assistant from its last week without it: the counterfactual's own lags feed
+the next week. Observed minus counterfactual is the effect per team-week (Borusyak, Jaravel &
+Spiess 2024, imputation, extended to a lagged outcome).
+
+Everything runs on dense (teams x weeks) grids with NumPy, never a Python loop over teams:
+
+- ``b`` and ``c``: two-way within regression on the untreated rows, ``b`` with the split-panel
+  jackknife of :mod:`cts.estimators.jackknife` against the short-T (Nickell 1981) bias, exactly
+  as ``dynamic_panel(method="bias_corrected")`` (Dhaene & Jochmans 2015), with each team's
+  cluster influence function;
+- ``a`` and ``l`` given ``b, c``: the fixed-effect normal equations solved exactly, weeks by
+  group through the (weeks x weeks) Schur complement ``C_g = diag(n_t) - B' diag(1/n_i) B``
+  (``B`` the team x week counts of untreated rows), whose pseudo-inverse is computed once and
+  serves every bootstrap draw;
+- the roll-forward: one vectorised step per calendar week over all adopters (and draws).
+
+Inference is a team-clustered score (multiplier) bootstrap (Kline & Santos 2012): each draw
+gives every team a multinomial count ``w_i`` (a resample of teams), moves ``b, c`` by
+``sum_i (w_i - 1) psi_i`` (their cluster influence functions, jackknife included), solves the
+week effects with the draw's team-weighted scores through the same ``C_g``, recomputes the team
+effects, rolls every adopter forward again with the draw's ``b``, and re-weights every aggregate
+by ``w``. The only linearisation is of the least-squares solves (the Hessian's weights), which is
+first-order equivalent to refitting on the resampled teams (a pairs cluster bootstrap); the
+nonlinear parts (powers of ``b`` along a path, ratios of aggregates) are recomputed exactly. A
+full refit per draw would cost hundreds of fixed-effect fits; this costs one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from cts.core.exceptions import PanelError
+from cts.estimators.jackknife import SplitPanel, split_panel_fit
+
+__all__ = [
+    "Grid",
+    "ImputationFit",
+    "Paths",
+    "build_grid",
+    "fit_untreated",
+    "impulse_response",
+    "roll_forward",
+    "start_weeks",
+]
+
+
+@dataclass
+class Grid:
+    """A panel as dense (teams x weeks) arrays, weeks a regular weekly calendar.
+
+    ``observed`` marks the team-weeks that are rows of the panel; values elsewhere are NaN.
+    ``group`` is each team's time-effect group (one group when week effects are common).
+    """
+
+    teams: pd.Index
+    weeks: pd.DatetimeIndex
+    group: np.ndarray
+    groups: pd.Index
+    y: np.ndarray
+    usage: np.ndarray
+    x: np.ndarray  # teams x weeks x controls
+    builders: np.ndarray
+    observed: np.ndarray
+    controls: tuple[str, ...] = ()
+
+    @property
+    def first_use(self) -> np.ndarray:
+        """Each team's first week (column) with usage > 0; the number of weeks if never."""
+        used = np.nan_to_num(self.usage) > 0
+        return np.where(used.any(axis=1), used.argmax(axis=1), self.y.shape[1])
+
+
+def build_grid(
+    panel: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    controls: tuple[str, ...],
+    by: str | None,
+    *,
+    builders: str = "n_builders",
+) -> Grid:
+    """Lay ``panel`` (``team_id``, ``week``) out as a :class:`Grid`."""
+    teams_code, teams = pd.factorize(panel["team_id"], sort=True)
+    week = pd.to_datetime(panel["week"])
+    first = week.min()
+    offset = ((week - first) / pd.Timedelta(weeks=1)).to_numpy()
+    if not np.allclose(offset, np.round(offset)):
+        raise PanelError("weeks must be a regular weekly calendar (all the same weekday)")
+    t = np.round(offset).astype(np.int64)
+    n, n_weeks = len(teams), int(t.max()) + 1
+    if np.bincount(teams_code * n_weeks + t, minlength=n * n_weeks).max() > 1:
+        raise PanelError("`team_id`, `week` pairs are not unique")
+
+    def grid(values) -> np.ndarray:
+        out = np.full((n, n_weeks), np.nan)
+        out[teams_code, t] = np.asarray(values, dtype=float)
+        return out
+
+    observed = np.zeros((n, n_weeks), dtype=bool)
+    observed[teams_code, t] = True
+    if by is None:
+        group, groups = np.zeros(n, dtype=np.int64), pd.Index(["all"])
+    else:
+        per_team = pd.Series(panel[by].to_numpy()).groupby(teams_code).agg(["first", "nunique"])
+        if (per_team["nunique"] > 1).any():
+            moved = teams[per_team.index[per_team["nunique"] > 1][:3]]
+            raise PanelError(
+                f"`{by}` must be constant within a team, but {', '.join(map(str, moved))} "
+                f"change `{by}`; use the team's main `{by}` for all its weeks"
+            )
+        group, groups = pd.factorize(per_team["first"].astype(str), sort=True)
+    x = (
+        np.stack([grid(panel[c]) for c in controls], axis=2)
+        if controls
+        else np.zeros((n, n_weeks, 0))
+    )
+    size = grid(panel[builders]) if builders in panel else np.where(observed, 1.0, np.nan)
+    return Grid(
+        teams=teams,
+        weeks=pd.date_range(first, periods=n_weeks, freq="7D"),
+        group=np.asarray(group),
+        groups=pd.Index(groups),
+        y=grid(panel[outcome]),
+        usage=grid(panel[treatment]),
+        x=x,
+        builders=size,
+        observed=observed,
+        controls=tuple(controls),
+    )
+
+
+def _shift(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` k weeks earlier along axis 1 (NaN before the calendar starts)."""
+    out = np.full_like(values, np.nan)
+    out[:, k:] = values[:, : values.shape[1] - k]
+    return out
+
+
+@dataclass
+class ImputationFit:
+    """The no-assistant model fitted on untreated team-weeks.
+
+    ``coef`` holds the lags (``L1.y`` ...) then the controls; ``psi`` each team's influence on
+    them (teams x coefficients; zero for teams without untreated rows). ``team_effects`` is NaN
+    for teams without untreated rows; ``time_effects`` (groups x weeks) NaN where no untreated
+    team of the group is observed.
+    """
+
+    coef: pd.Series
+    psi: np.ndarray
+    team_effects: np.ndarray
+    time_effects: np.ndarray
+    sigma2: float
+    n_obs: int
+    n_lags: int
+    sample: np.ndarray  # teams x weeks: the rows fitted on
+    untreated_teams: np.ndarray  # teams x (groups x weeks) count of untreated teams, by cell
+    residuals: np.ndarray  # teams x weeks (0 outside the sample)
+    # for the bootstrap: the Schur complements' pseudo-inverses and the sums that do not move
+    pinv: list[np.ndarray] = field(repr=False, default_factory=list)
+    rhs_y: np.ndarray = field(repr=False, default=None)
+    rhs_z: np.ndarray = field(repr=False, default=None)
+    mean_y: np.ndarray = field(repr=False, default=None)
+    mean_z: np.ndarray = field(repr=False, default=None)
+    counts: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def persistence(self) -> float:
+        return float(self.coef.iloc[: self.n_lags].sum())
+
+    def effects_given(self, coef: np.ndarray, score: np.ndarray | None, group: np.ndarray):
+        """Team and week effects given coefficients ``coef`` (k x R), with the draws' week
+        scores ``score`` (R x groups x weeks) added to the normal equations.
+
+        Returns ``team_effects`` (R x teams) and ``time_effects`` (R x groups x weeks).
+        """
+        n_draws = coef.shape[1]
+        rhs = self.rhs_y[None] - np.einsum("gtk,kr->rgt", self.rhs_z, coef)
+        if score is not None:
+            rhs = rhs + score
+        time_effects = np.stack(
+            [rhs[:, g] @ p.T for g, p in enumerate(self.pinv)], axis=1
+        )  # R x G x T
+        n_i = self.counts.sum(axis=1)
+        weeks_part = np.empty((n_draws, len(n_i)))
+        for g in range(len(self.pinv)):
+            members = group == g
+            weeks_part[:, members] = time_effects[:, g] @ self.counts[members].T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            team_effects = self.mean_y[None] - (self.mean_z @ coef).T - weeks_part / n_i[None]
+        team_effects[:, n_i == 0] = np.nan
+        return team_effects, time_effects
+
+
+def fit_untreated(grid: Grid, lags: int, *, bias_correction: bool = True) -> ImputationFit:
+    """Fit the no-assistant model on the untreated team-weeks of ``grid`` (module docstring)."""
+    n, n_weeks = grid.y.shape
+    untreated = np.arange(n_weeks)[None, :] < grid.first_use[:, None]
+    lagged = [_shift(grid.y, k) for k in range(1, lags + 1)]
+    regressors = np.stack([*lagged, *np.moveaxis(grid.x, 2, 0)], axis=2)  # n x T x k
+    sample = untreated & np.isfinite(grid.y) & np.isfinite(regressors).all(axis=2)
+    team, week = np.nonzero(sample)
+    if len(team) == 0:
+        raise PanelError(
+            "no team-week without the assistant has the outcome"
+            + (f", its {lags} lag(s)" if lags else "")
+            + " and every control observed: the model without the assistant has nothing to "
+            "be fitted on; the panel needs never-users or weeks before adoption"
+        )
+    y, z = grid.y[team, week], regressors[team, week]
+    names = [f"L{k}.y" for k in range(1, lags + 1)] + list(grid.controls)
+    coef, psi = _slopes(y, z, team, grid.group[team] * n_weeks + week, n, lags, bias_correction)
+
+    counts = sample.astype(float)
+    n_i = counts.sum(axis=1)
+    safe = np.maximum(n_i, 1)
+    values = np.zeros((n, n_weeks, 1 + z.shape[1]))
+    values[team, week] = np.column_stack([y, z])
+    means = values.sum(axis=1) / safe[:, None]  # n x (1 + k)
+    centred = (values - means[:, None, :]) * counts[:, :, None]
+    n_groups = len(grid.groups)
+    rhs = np.stack([centred[grid.group == g].sum(axis=0) for g in range(n_groups)])  # G x T x 1+k
+    pinv, untreated_teams = [], np.zeros((n_groups, n_weeks))
+    for g in range(n_groups):
+        b = counts[grid.group == g]
+        scaled = b / np.maximum(b.sum(axis=1), 1)[:, None]
+        schur = np.diag(b.sum(axis=0)) - scaled.T @ b
+        pinv.append(np.linalg.pinv(schur, hermitian=True))
+        untreated_teams[g] = b.sum(axis=0)
+    fit = ImputationFit(
+        coef=pd.Series(coef, index=names, dtype=float),
+        psi=psi,
+        team_effects=np.empty(n),
+        time_effects=np.empty((n_groups, n_weeks)),
+        sigma2=np.nan,
+        n_obs=len(team),
+        n_lags=lags,
+        sample=sample,
+        untreated_teams=untreated_teams,
+        residuals=np.zeros((n, n_weeks)),
+        pinv=pinv,
+        rhs_y=rhs[..., 0],
+        rhs_z=rhs[..., 1:],
+        mean_y=means[:, 0],
+        mean_z=means[:, 1:],
+        counts=counts,
+    )
+    team_effects, time_effects = fit.effects_given(coef[:, None], None, grid.group)
+    fit.team_effects, fit.time_effects = team_effects[0], time_effects[0]
+    fit.time_effects[untreated_teams == 0] = np.nan
+    residual = y - z @ coef - fit.team_effects[team] - fit.time_effects[grid.group[team], week]
+    fit.residuals[team, week] = residual
+    n_effects = int((n_i > 0).sum()) + sum(np.linalg.matrix_rank(p) for p in pinv)
+    fit.sigma2 = float(residual @ residual / max(len(team) - n_effects - len(coef), 1))
+    return fit
+
+
+def _slopes(
+    y: np.ndarray,
+    z: np.ndarray,
+    team: np.ndarray,
+    key: np.ndarray,
+    n_teams: int,
+    lags: int,
+    bias_correction: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lag and control coefficients by two-way within regression (lags jackknifed), and each
+    team's influence on them (teams x k)."""
+    k = z.shape[1]
+    if k == 0:
+        return np.zeros(0), np.zeros((n_teams, 0))
+    frame = pd.DataFrame({"_entity": team, "_time": key, "_cluster": team})
+    split = SplitPanel(frame, time_effects=True)
+    jackknife = bias_correction and lags > 0
+    parts = split.within(np.column_stack([y, z]), parts=3 if jackknife else 1)
+    coef, influence = split_panel_fit(
+        split, [p[:, 1:] for p in parts], [p[:, :1] for p in parts], lags, jackknife=jackknife
+    )
+    psi = np.zeros((n_teams, k))
+    psi[pd.unique(team)] = influence[:, :, 0]  # clusters in order of first appearance
+    return coef[:, 0], psi
+
+
+def start_weeks(grid: Grid, lags: int) -> np.ndarray:
+    """Each team's last week before its first use with the outcome and the ``lags - 1`` weeks
+    before it observed (the counterfactual starts from there); -1 where there is none.
+
+    With no lags the counterfactual needs no starting value: the week before first use.
+    """
+    n, n_weeks = grid.y.shape
+    first = grid.first_use
+    if lags == 0:
+        return np.where(first > 0, first - 1, -1)
+    known = np.isfinite(grid.y)
+    for k in range(1, lags):
+        known &= np.isfinite(_shift(grid.y, k))
+    before = known & (np.arange(n_weeks)[None, :] < first[:, None])
+    last = n_weeks - 1 - np.argmax(before[:, ::-1], axis=1)
+    return np.where(before.any(axis=1), last, -1)
+
+
+def impulse_response(b: np.ndarray, n_weeks: int) -> np.ndarray:
+    """Response of the outcome ``h`` weeks after a one-off unit shock, ``h = 0 .. n_weeks-1``."""
+    psi = np.zeros(n_weeks)
+    psi[0] = 1.0
+    for h in range(1, n_weeks):
+        psi[h] = sum(b[k - 1] * psi[h - k] for k in range(1, min(len(b), h) + 1))
+    return psi
+
+
+@dataclass
+class Paths:
+    """Adopters' rows of the grid and what their counterfactual paths need."""
+
+    rows: np.ndarray  # grid rows of the adopters with a counterfactual
+    start: np.ndarray  # last week without the assistant (column), per adopter
+    last: np.ndarray  # last observed week, per adopter
+    first_use: np.ndarray
+    y: np.ndarray  # adopters x weeks
+    x: np.ndarray  # adopters x weeks x controls, gaps filled with the team's mean
+    group: np.ndarray
+    active: np.ndarray  # adopters x weeks: weeks on the counterfactual path (after start)
+    treated: np.ndarray  # adopters x weeks: observed weeks of use (the effects' cells)
+
+
+def adopter_paths(grid: Grid, fit: ImputationFit) -> tuple[Paths, dict[str, int]]:
+    """The adopters whose counterfactual can be rolled forward, and how many could not."""
+    n_weeks = grid.y.shape[1]
+    first = grid.first_use
+    start = start_weeks(grid, fit.n_lags)
+    adopters = first < n_weeks
+    has_level = np.isfinite(fit.team_effects)
+    rows = np.flatnonzero(adopters & has_level & (start >= 0))
+    dropped = {
+        "always_used": int((adopters & (first == np.argmax(grid.observed, axis=1))).sum()),
+        "no_level": int((adopters & ~has_level).sum()),
+        "adopters": int(adopters.sum()),
+    }
+    last = n_weeks - 1 - np.argmax(grid.observed[rows, ::-1], axis=1)
+    weeks = np.arange(n_weeks)[None, :]
+    active = (weeks > start[rows, None]) & (weeks <= last[:, None])
+    x = grid.x[rows].copy()
+    if x.shape[2]:
+        team_mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=1)
+        overall = np.nanmean(grid.x.reshape(-1, x.shape[2]), axis=0)
+        team_mean = np.where(np.isfinite(team_mean), team_mean, overall[None, :])
+        x = np.where(np.isfinite(x), x, team_mean[:, None, :])
+    treated = (weeks >= first[rows, None]) & np.isfinite(grid.y[rows])
+    paths = Paths(
+        rows=rows,
+        start=start[rows],
+        last=last,
+        first_use=first[rows],
+        y=grid.y[rows],
+        x=x,
+        group=grid.group[rows],
+        active=active,
+        treated=treated,
+    )
+    return paths, dropped
+
+
+def roll_forward(
+    paths: Paths, team_effects: np.ndarray, time_effects: np.ndarray, coef: np.ndarray, lags: int
+) -> np.ndarray:
+    """The counterfactual outcome (draws x adopters x weeks) on each path, NaN off it.
+
+    ``team_effects`` (draws x adopters), ``time_effects`` (draws x groups x weeks), ``coef``
+    (draws x k, lags first). Before its start a path holds the observed outcome (the lags the
+    first counterfactual week needs).
+    """
+    n_draws = coef.shape[0]
+    base = team_effects[:, :, None] + time_effects[:, paths.group, :]
+    if paths.x.shape[2]:
+        base = base + np.einsum("atc,rc->rat", paths.x, coef[:, lags:])
+    if lags == 0:
+        return np.where(paths.active[None], base, np.nan)
+    state = np.broadcast_to(paths.y, (n_draws, *paths.y.shape)).copy()
+    b = coef[:, :lags]
+    for t in np.flatnonzero(paths.active.any(axis=0)):
+        on = paths.active[:, t]
+        value = base[:, on, t]
+        for k in range(1, min(lags, t) + 1):
+            value = value + b[:, k - 1 : k] * state[:, on, t - k]
+        state[:, on, t] = value
+    return np.where(paths.active[None], state, np.nan)
+
+
+def draw_effects(
+    fit: ImputationFit, grid: Grid, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients (R x k), team effects (R x teams) and week effects (R x G x T) of the score
+    bootstrap draws with team counts ``weights`` (R x teams)."""
+    xi = weights - 1.0
+    coef = fit.coef.to_numpy()[None, :] + xi @ fit.psi
+    score = np.stack(
+        [xi[:, grid.group == g] @ fit.residuals[grid.group == g] for g in range(len(grid.groups))],
+        axis=1,
+    )
+    team_effects, time_effects = fit.effects_given(coef.T, score, grid.group)
+    time_effects[:, fit.untreated_teams == 0] = np.nan
+    return coef, team_effects, time_effects
+
+
+def indicator(codes: np.ndarray, n_levels: int) -> sparse.csr_matrix:
+    """The (cells x levels) 0/1 matrix of ``codes`` (-1: no level)."""
+    keep = codes >= 0
+    return sparse.csr_matrix(
+        (np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])), shape=(len(codes), n_levels)
+    )

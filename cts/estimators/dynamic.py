@@ -178,6 +178,7 @@ def dynamic_panel(
     serial_test: bool = True,
     team_persistence: bool = False,
     time_effects_by: str | None = None,
+    bootstrap_design: str = "fixed",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -248,6 +249,11 @@ def dynamic_panel(
         single entity (its period effects would absorb it); with a median of fewer than
         :data:`MIN_TEAMS_PER_PERIOD` entities per group-period the result notes it. For ``"fe"``
         and ``"bias_corrected"``. ``None`` (default): one period effect for all.
+
+    bootstrap_design
+        With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
+        outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
+        (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
 
     Returns
     -------
@@ -356,6 +362,7 @@ def dynamic_panel(
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
+        design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
         resampling = test(
             frame,
             lag_names,
@@ -366,6 +373,7 @@ def dynamic_panel(
             reps=reps,
             seed=seed,
             level=level,
+            **design,
         )
         for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
             spread = resampling.critical_value[term] * table.loc[row, "se"]

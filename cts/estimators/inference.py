@@ -24,7 +24,17 @@ the reference distribution of its t statistic:
 
 Both return p-values for the treatment's short- and long-run terms and the 95% critical value
 of ``|t|`` under the null, from which a symmetric bootstrap-t interval follows
-(``estimate +- critical * se``), consistent with the p-value at zero.
+(``estimate +- critical * se``), consistent with the p-value at zero. It is not the inversion
+of the restricted test (the set of values ``g0`` the test of ``g = g0`` does not reject): that
+needs a fresh set of draws for every candidate ``g0`` (about 20 bisection steps, each a full
+re-fit per draw under the recursive design), so it is not offered; what the bootstrap-t
+interval covers is measured instead (``bootstrap_coverage`` in
+:mod:`cts.validation.monte_carlo`). Small run, 20 teams x 39 weeks, 60 panels, 199 draws,
+``bias_corrected`` (MC SE about 4 points): coverage of the short / long run 78% / 78% with
+clustered SEs, 88% / 87% with the fixed design, 90% / 87% with the recursive one; the
+jackknife SE is itself too small there (SD of the estimates 0.103 against a mean SE of 0.083),
+which neither design fully undoes. The recursive design is therefore an option, not the
+default.
 
 pyfixest's ``Feols.wildboottest`` (the ``wildboottest`` package) covers plain OLS with fixed
 effects, not the two-step split-panel jackknife of ``bias_corrected``, so the draws are

@@ -99,3 +99,19 @@ def test_few_cluster_section_names_the_method_that_ran():
     assert "`auto` on 30 teams" in few_cluster_section(size.assign(method="auto"))[2]
     text = few_cluster_section(size.assign(method="bias_corrected"))[2]
     assert text.startswith("`bias_corrected` on 30 teams")
+
+
+def test_bootstrap_coverage_cell_runs_and_summarises():
+    from cts.validation.monte_carlo import bootstrap_coverage, bootstrap_coverage_section
+
+    summary = bootstrap_coverage(
+        n_teams=12, n_weeks=26, reps=2, draws=19, workers=1, progress=False
+    )
+    assert set(summary.index.get_level_values("method")) == {"cluster", "fixed", "recursive"}
+    assert (summary["reps"] == 2).all()
+    # the same estimate under every inference: only the intervals differ
+    estimates = summary["bias"].unstack("method")
+    assert estimates.nunique(axis=1).eq(1).all()
+    section = bootstrap_coverage_section(summary)
+    assert section[0].startswith("## Coverage of the effect's 95% intervals")
+    assert "| inference" in section[-1]

@@ -50,7 +50,15 @@ THREATS: dict[str, dict] = {
     "feedback": {"feedback": 1.0},
     "ar1_0.3": {"error_ar": 0.3},
     "persistence_spread_0.3": {"persistence_spread": 0.3},
+    # Local alternatives, where auto's pre-tests have middling power and the coverage after
+    # pre-testing is at its worst (Leeb & Poetscher 2005); run at 39 and 104 weeks only.
+    "ar1_0.15": {"error_ar": 0.15},
+    "feedback_0.3": {"feedback": 0.3},
+    "persistence_spread_0.1": {"persistence_spread": 0.1},
 }
+#: The local-alternative cells of :data:`THREATS`, run at these lengths only (the judged ones).
+LOCAL_ALTERNATIVES = ("ar1_0.15", "feedback_0.3", "persistence_spread_0.1")
+LOCAL_WEEKS = (39, 104)
 
 
 def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]) -> list[dict]:
@@ -653,8 +661,13 @@ def threats(
         )
         for cell in cells
         for weeks in n_weeks
+        if cell not in LOCAL_ALTERNATIVES or weeks in LOCAL_WEEKS
         for rep in range(reps)
     ]
+    if not jobs:
+        raise ValueError(
+            f"nothing to run: the local-alternative cells run at {LOCAL_WEEKS} weeks only"
+        )
     draws = pd.DataFrame(
         run_jobs(_threat_replicate, jobs, workers=workers, progress=progress, desc="threat cells")
     )

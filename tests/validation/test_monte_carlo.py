@@ -115,3 +115,24 @@ def test_bootstrap_coverage_cell_runs_and_summarises():
     section = bootstrap_coverage_section(summary)
     assert section[0].startswith("## Coverage of the effect's 95% intervals")
     assert "| inference" in section[-1]
+
+
+def test_local_alternative_cells_run_at_the_judged_lengths_only():
+    from cts.validation.monte_carlo import LOCAL_ALTERNATIVES
+
+    assert set(LOCAL_ALTERNATIVES) <= set(THREATS)
+    assert THREATS["ar1_0.15"] == {"error_ar": 0.15}
+    assert THREATS["feedback_0.3"] == {"feedback": 0.3}
+    assert THREATS["persistence_spread_0.1"] == {"persistence_spread": 0.1}
+    summary = threats(
+        cells=("feedback_0.3",),
+        n_teams=60,
+        n_weeks=(20, 39),
+        reps=1,
+        methods=("bias_corrected",),
+        workers=1,
+        progress=False,
+    )
+    assert set(summary.index.get_level_values("n_weeks")) == {39}
+    with pytest.raises(ValueError, match="nothing to run"):
+        threats(cells=("ar1_0.15",), n_weeks=(20,), reps=1, workers=1, progress=False)

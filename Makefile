@@ -39,14 +39,17 @@ test: setup  ## lint, unit tests, and every notebook under nbval (on the committ
 	$(PY) -m pytest -n auto
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 
-validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~30 min)
+validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~31 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check cts tests benchmarks
 
-lab: setup  ## JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab notebooks/
+# Jupyter refuses to start as root unless told; containers and dev boxes often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: setup  ## JupyterLab on notebooks/ (LAB_ARGS="--port=8890 --no-browser" to pass options)
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT) $(LAB_ARGS)
 
 bench: setup  ## performance figures (benchmarks/), not part of the tests
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done  # ~25 min

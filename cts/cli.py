@@ -25,6 +25,8 @@ def _data(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from cts.validation.monte_carlo import (
+        bootstrap_coverage,
+        control_bias,
         exogeneity_size,
         few_cluster_size,
         monte_carlo,
@@ -54,11 +56,15 @@ def _validate(args: argparse.Namespace) -> int:
         if value is not None
     }
     threat_cells = threats(**threat_options) if args.threat_reps != 0 else None
+    control_cells = control_bias(reps=args.control_reps) if args.control_reps else None
+    coverage_cells = bootstrap_coverage(reps=args.coverage_reps) if args.coverage_reps else None
     report = validation_report(
         summarize_monte_carlo(draws),
         exogeneity,
         few_clusters,
         threat_cells,
+        control_cells=control_cells,
+        coverage_cells=coverage_cells,
         n_teams=args.n_teams,
         seconds=time.perf_counter() - started,
     )
@@ -326,6 +332,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     validate.add_argument(
         "--threat-cells", nargs="+", help="the threat cells to run (default: all of THREATS)"
+    )
+    validate.add_argument(
+        "--control-reps",
+        type=int,
+        default=60,
+        help="panels per row of the deployment-velocity controls cell (old default controls "
+        "against none, 200 teams x 39 weeks); 0 skips it (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--coverage-reps",
+        type=int,
+        default=100,
+        help="20-team panels for the coverage of the clustered, fixed- and recursive-design "
+        "bootstrap intervals; 0 skips it (default: %(default)s)",
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")

@@ -22,9 +22,9 @@ from cts.core.results import LEVEL, Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import (
-    DEFAULT_CONTROLS,
     PanelError,
     PanelWarning,
+    default_controls,
     require_columns,
     varying_columns,
     window_mask,
@@ -147,7 +147,7 @@ def estimate_adoption_effect(
     panel: pd.DataFrame,
     outcome: str = "cr_velocity",
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     method: str = "auto",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
@@ -172,8 +172,11 @@ def estimate_adoption_effect(
         Share of builders using the assistant (default ``ai_usage_rate``).
     controls
         Time-varying controls; check they are not themselves moved by usage
-        (:func:`cts.exogeneity_checks`). A control that never varies (e.g. interventions a git
-        source cannot see) is left out with a warning.
+        (:func:`cts.exogeneity_checks`). Default (None): the outcome's own
+        (:func:`cts.panel.default_controls`): rollback rate and interventions per deployment,
+        except for ``deploy_velocity``, which gets none, since those are ratios over its own
+        numerator (``docs/estimands.md``). A control that never varies (e.g. interventions a
+        git source cannot see) is left out with a warning.
     method
         ``"auto"`` (default) chooses the lags and the estimator from the residual
         serial-correlation test, the test of the next lag and the lead placebo
@@ -219,7 +222,7 @@ def estimate_adoption_effect(
         team adopts in the same week and no untreated team is observed after it), saying what
         the data would need.
     """
-    controls = tuple(controls)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     if inference != "auto" and inference not in INFERENCE:
         raise ValueError(

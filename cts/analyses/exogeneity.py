@@ -38,9 +38,10 @@ class ExogeneityChecks(Result):
     table
         One row per check: ``statistic`` (Wald chi-squared), ``df``, ``p_value`` (Hotelling's
         T-squared over teams for the controls, :func:`cts.estimators.wald.wald_test`),
-        ``p_adjusted`` (Holm, across the checks computed), ``flagged`` (``p_adjusted < alpha``)
-        and ``verdict``. A check the data cannot support (a singular covariance) has NaN
-        numbers, is never flagged, and its verdict says why.
+        ``p_adjusted`` (Holm over every check, one that could not be computed counted as not
+        rejected), ``flagged`` (``p_adjusted < alpha``) and ``verdict``. A check the data
+        cannot support (a singular covariance) has NaN numbers, is never flagged, and its
+        verdict says why; :attr:`not_computed` names them and :meth:`summary` says so.
     alpha
         Family-wise significance level.
     """
@@ -65,9 +66,22 @@ class ExogeneityChecks(Result):
         """Names of the checks that failed."""
         return list(self.table.index[self.table["flagged"]])
 
+    @property
+    def not_computed(self) -> list[str]:
+        """Names of the checks the data could not support (no p-value)."""
+        return list(self.table.index[self.table["p_value"].isna()])
+
     def summary(self) -> str:
-        """One verdict per line."""
-        return "\n".join(f"- {verdict}" for verdict in self.table["verdict"])
+        """One verdict per line, then the checks that could not be computed, by name."""
+        lines = [f"- {verdict}" for verdict in self.table["verdict"]]
+        missing = self.not_computed
+        if missing:
+            lines.append(
+                f"{len(missing)} of {len(self.table)} checks could not be computed "
+                f"({', '.join(missing)}): they count as not rejected in the Holm family of "
+                f"{len(self.table)}, and say nothing either way."
+            )
+        return "\n".join(lines)
 
 
 def exogeneity_checks(
@@ -160,12 +174,7 @@ def exogeneity_checks(
     table = pd.DataFrame.from_dict(
         rows, orient="index", columns=["statistic", "df", "p_value", "_control"]
     )
-    computed = table["p_value"].notna()
-    table["p_adjusted"] = float("nan")
-    if computed.any():
-        table.loc[computed, "p_adjusted"] = multipletests(
-            table.loc[computed, "p_value"], method="holm"
-        )[1]
+    table["p_adjusted"] = holm_with_missing(table["p_value"].to_numpy(float))
     table["flagged"] = table["p_adjusted"] < alpha
     table["verdict"] = [
         reasons[name] + "; the data would need more teams"
@@ -175,6 +184,19 @@ def exogeneity_checks(
     ]
     table.index.name = "check"
     return ExogeneityChecks(table=table.drop(columns="_control"), alpha=alpha)
+
+
+def holm_with_missing(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values over the whole family, a check that could not be computed
+    counted as not rejected (p = 1): leaving it out would shrink the family and loosen every
+    other check's adjustment. NaN stays NaN."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p_values), np.nan)
+    if len(p_values) and np.isfinite(p_values).any():
+        filled = np.where(np.isfinite(p_values), p_values, 1.0)
+        adjusted = multipletests(filled, method="holm")[1]
+        adjusted[~np.isfinite(p_values)] = np.nan
+    return adjusted
 
 
 def _verdict(name: str, row: pd.Series, outcome: str, treatment: str) -> str:

@@ -44,7 +44,8 @@ default, and then the panel is bit-identical to what it was before they existed)
 ``persistence_spread``
     Team-specific persistence ``b_i = b + spread * u_i``, ``u_i`` uniform on (-1, 1), the same
     ``u_i`` for both outcomes. The truth's ``persistence`` is the mean of the teams' ``b_i`` and
-    ``long_run`` is ``short_run / (1 - mean b_i)``.
+    ``long_run`` the mean of the teams' own long runs, ``mean g_i / (1 - b_i)`` (the average
+    effect a team reaches; ``g / (1 - mean b_i)`` is 10-15% smaller).
 
 Three more switches break the assumptions of a pooled two-way fixed-effects fit with one week
 effect for all teams (off by default, and then the panel is bit-identical too):
@@ -766,20 +767,24 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
         ),
     ):
         short_run = float(effect * teams["multiplier"].mean())
+        settle = 1 / (1 - persistence)
         if p.persistence_spread:  # the truth is the mean of the teams' persistence
             key = "cr_persistence" if outcome == "cr_velocity" else "deploy_persistence"
             persistence = float(np.mean(teams[key]))
+            settle = 1 / (1 - teams[key])  # each team's own: its long run is g_i settle_i
         entry: dict[str, Any] = {
             "short_run": short_run,
             "persistence": persistence,
-            "long_run": short_run / (1 - persistence),
+            "long_run": float(np.mean(effect * teams["multiplier"] * settle))
+            if p.persistence_spread
+            else short_run / (1 - persistence),
             "total_short_run": short_run
             + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
         }
         if p.second_initiative:
             entry["deploy_automation"] = {
                 "short_run": automation_effect,
-                "long_run": automation_effect / (1 - persistence),
+                "long_run": float(automation_effect * np.mean(settle)),  # settle: scalar or teams
             }
         if p.heterogeneity == "architecture":
             entry["short_run_by_group"] = {

@@ -51,7 +51,13 @@ def test_persistence_spread_truth_is_the_mean_team_persistence():
     # Mean of 300 uniform(-0.3, 0.3) draws: SD 0.3 / sqrt(3 * 300) = 0.01.
     assert truth["persistence"] != 0.5
     assert truth["persistence"] == pytest.approx(0.5, abs=0.04)
-    assert truth["long_run"] == pytest.approx(0.3 / (1 - truth["persistence"]))
+    # The long run is the mean of the teams' own, 0.3 E[1 / (1 - b_i)] = 0.3 ln(4) / 0.6 for
+    # b_i uniform on (0.2, 0.8) (SD of the mean of 300 about 2.4%), not 0.3 / (1 - mean b_i),
+    # which is 13% smaller.
+    assert truth["long_run"] == pytest.approx(0.3 * np.log(4) / 0.6, rel=0.06)
+    assert truth["long_run"] > 1.1 * 0.3 / (1 - truth["persistence"])
+    deploy_long_run = sim.truth["deploy_velocity"]["long_run"]
+    assert deploy_long_run == pytest.approx(0.1 * np.log(3) / 0.6, rel=0.05)  # b_i on (0.1, 0.7)
     deploy = sim.truth["deploy_velocity"]["persistence"]
     assert deploy - 0.4 == pytest.approx(truth["persistence"] - 0.5)  # one draw per team
 

@@ -181,6 +181,8 @@ def counterfactual(
     level: float = LEVEL,
     dose_bins: Sequence[float] = DOSE_BINS,
     progress: bool = False,
+    levels_by: str | None = None,
+    cluster: str | None = None,
 ) -> Counterfactual:
     """Adopters' outcome without the assistant, week by week, and the effects it implies.
 
@@ -225,6 +227,12 @@ def counterfactual(
         Edges of the usage-rate bins of :attr:`Counterfactual.by_dose`.
     progress
         Show a tqdm bar over the bootstrap.
+    levels_by
+        A team-constant column whose groups share one level instead of each team its own
+        (``None``, default); for published examples with, e.g., state rather than unit effects.
+        Needs ``lags=0``.
+    cluster
+        A team-constant column whose groups the bootstrap resamples (default: teams).
 
     Returns
     -------
@@ -259,6 +267,8 @@ def counterfactual(
     """
     if lags < 0:
         raise ValueError("lags must be >= 0")
+    if levels_by is not None and lags:
+        raise ValueError("levels_by= needs lags=0: a lagged outcome needs each team's own level")
     controls = tuple(controls)
     require_columns(panel, ("team_id", "week", outcome, treatment, *controls), "the panel")
     notes: list[str] = []
@@ -277,7 +287,13 @@ def counterfactual(
             f"no team ever uses the assistant (`{treatment}` is never above zero): there is no "
             "effect to estimate"
         )
-    fit = fit_untreated(grid, lags, bias_correction=bias_correction)
+    fit = fit_untreated(
+        grid,
+        lags,
+        bias_correction=bias_correction,
+        level=_team_codes(data, grid, levels_by),
+        cluster=_team_codes(data, grid, cluster),
+    )
     paths, dropped = adopter_paths(grid, fit)
     if not len(paths.rows):
         raise PanelError(
@@ -314,6 +330,18 @@ def counterfactual(
         reps=reps,
         level=level,
     )
+
+
+def _team_codes(data: pd.DataFrame, grid: Grid, column: str | None) -> np.ndarray | None:
+    """Codes of a team-constant ``column`` for each grid row (None: each team its own)."""
+    if column is None:
+        return None
+    require_columns(data, (column,), "the panel")
+    per_team = data.groupby(data["team_id"].astype(str))[column].agg(["first", "nunique"])
+    if (per_team["nunique"] > 1).any():
+        raise PanelError(f"`{column}` must be constant within a team")
+    values = per_team["first"].reindex(grid.teams.astype(str))
+    return pd.factorize(values)[0]
 
 
 def _coverage_notes(
@@ -477,17 +505,19 @@ def _bootstrap(
     grid: Grid, fit, paths: Paths, aggregates: _Aggregates, reps: int, seed: int, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws of every aggregate (reps x m) and the variance of each path cell over draws."""
-    n_teams = grid.y.shape[0]
+    n_clusters = len(fit.psi)
     lags = fit.n_lags
     rng = np.random.default_rng(seed)
     out, total, total_sq = [], np.zeros(paths.y.shape), np.zeros(paths.y.shape)
     bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
     for first in range(0, reps, _DRAWS_PER_CHUNK):
         size = min(_DRAWS_PER_CHUNK, reps - first)
-        weights = rng.multinomial(n_teams, np.full(n_teams, 1 / n_teams), size=size).astype(float)
+        weights = rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=size)
+        weights = weights.astype(float)
         coef, team_effects, time_effects = draw_effects(fit, grid, weights)
         cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
-        out.append(aggregates.compute(cf, coef[:, :lags], weights[:, paths.rows]))
+        team_weights = weights[:, fit.cluster[paths.rows]]
+        out.append(aggregates.compute(cf, coef[:, :lags], team_weights))
         filled = np.nan_to_num(cf)
         total += filled.sum(axis=0)
         total_sq += (filled**2).sum(axis=0)
@@ -519,8 +549,13 @@ def _result(
     level,
 ) -> Counterfactual:
     labels = aggregates.labels()
-    se = np.nanstd(draws, axis=0, ddof=1) if len(draws) > 1 else np.full(len(labels), np.nan)
-    table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
+    se = np.full(len(labels), np.nan)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # a profile cell no draw has (a cohort of one team left out) has no SE
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if len(draws) > 1:
+            se = np.nanstd(draws, axis=0, ddof=1)
+        table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
     table["n_team_weeks"] = aggregates.counts()
     units = _UNITS.get(outcome, "units")
     table = table.rename(index={"total": f"total_extra_{units}"})
@@ -599,7 +634,7 @@ def _paths_frame(grid, fit, paths, point, path_var, lags, level) -> pd.DataFrame
     psi = impulse_response(fit.coef.to_numpy()[:lags], n_weeks)
     level_gain = np.cumsum(psi)[horizon]
     unseen = fit.sigma2 * np.cumsum(psi**2)[horizon]
-    n_i = fit.counts[paths.rows].sum(axis=1)[team]
+    n_i = fit.level_weeks[paths.rows][team]
     variance = np.nan_to_num(path_var[team, week]) + fit.sigma2 * level_gain**2 / n_i + unseen
     spread = stats.norm.ppf(0.5 + level / 2) * np.sqrt(variance)
     value = point[team, week]

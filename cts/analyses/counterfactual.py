@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from cts.core.exceptions import FewTeamsWarning, PanelError
@@ -44,7 +45,9 @@ MIN_TEAMS_PER_WEEK = 5
 DOSE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Outcomes measured per builder-week, whose totals are counted in units (CRs, deployments).
 _UNITS = {"cr_velocity": "crs", "deploy_velocity": "deployments"}
-_DRAWS_PER_CHUNK = 8  # bootstrap draws rolled forward at once (memory: 8 x adopters x weeks)
+#: Bootstrap draws rolled forward at once: as many as keep one (weeks x adopters x draws) array
+#: under this many cells (32 MB), a handful of such arrays being alive at a time.
+_CELLS_PER_CHUNK = 4_000_000
 
 
 @dataclass(repr=False)
@@ -287,13 +290,14 @@ def counterfactual(
             f"no team ever uses the assistant (`{treatment}` is never above zero): there is no "
             "effect to estimate"
         )
-    fit = fit_untreated(
-        grid,
-        lags,
-        bias_correction=bias_correction,
-        level=_team_codes(data, grid, levels_by),
-        cluster=_team_codes(data, grid, cluster),
-    )
+    with threadpool_limits(1):  # small dense solves: see _bootstrap
+        fit = fit_untreated(
+            grid,
+            lags,
+            bias_correction=bias_correction,
+            level=_team_codes(data, grid, levels_by),
+            cluster=_team_codes(data, grid, cluster),
+        )
     paths, dropped = adopter_paths(grid, fit)
     if not len(paths.rows):
         raise PanelError(
@@ -311,13 +315,15 @@ def counterfactual(
     )
     aggregates = _Aggregates(grid, paths, lags, dose_bins)
     estimate = aggregates.compute(point, fit.coef.to_numpy()[None, :lags], None)[0]
-    draws, path_var = _bootstrap(grid, fit, paths, aggregates, reps, seed, progress)
+    point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
+    with threadpool_limits(1):  # see _bootstrap
+        draws, path_var = _bootstrap(grid, fit, paths, aggregates, reps, seed, progress)
     return _result(
         grid,
         fit,
         paths,
         aggregates,
-        point[0],
+        point,
         estimate,
         draws,
         path_var,
@@ -399,45 +405,54 @@ def _coverage_notes(
 class _Aggregates:
     """Every aggregate of the effects per team-week, for many draws at once.
 
-    ``compute`` returns one row per draw with, in order: ``att``, ``short_run``, ``long_run``,
-    ``persistence``, ``total``, then the means by weeks of use, by cohort and by dose, then
-    ``short_run`` by cohort.
+    Works on arrays weeks x adopters x draws, the layout of
+    :func:`~cts.estimators.imputation.roll_forward`. ``compute`` returns one row per draw with,
+    in order: ``att``, ``short_run``, ``long_run``, ``persistence``, ``total``, then the means
+    by weeks of use, by cohort and by dose, then ``short_run`` by cohort.
     """
 
     def __init__(self, grid: Grid, paths: Paths, lags: int, dose_bins: Sequence[float]) -> None:
         n_adopters, n_weeks = paths.y.shape
-        self.lags, self.treated, self.y = lags, paths.treated, paths.y
+        self.lags = lags
+        treated = paths.treated
         weeks = np.arange(n_weeks)[None, :]
-        self.weeks_of_use = np.where(self.treated, weeks - paths.first_use[:, None], -1)
-        cohort_week = grid.weeks[paths.first_use]
-        cohorts = pd.PeriodIndex(cohort_week, freq="Q").astype(str)
+        weeks_of_use = np.where(treated, weeks - paths.first_use[:, None], -1)
+        cohorts = pd.PeriodIndex(grid.weeks[paths.first_use], freq="Q").astype(str)
         cohort_code, self.cohorts = pd.factorize(cohorts, sort=True)
         usage = pd.DataFrame(grid.usage[paths.rows]).ffill(axis=1).fillna(0.0).to_numpy()
         # usage after first use drives the effect; a missing week carries the last one forward
-        self.usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
+        usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
         dose = pd.cut(
-            usage[self.treated], np.asarray(dose_bins, float), include_lowest=True, right=False
+            usage[treated], np.asarray(dose_bins, float), include_lowest=True, right=False
         )
-        dose_codes = np.full((n_adopters, n_weeks), -1)
         codes = np.array(dose.codes)
         # the top edge belongs to the last bin (full usage)
-        codes[(codes < 0) & (usage[self.treated] >= dose_bins[-1])] = len(dose_bins) - 2
-        dose_codes[self.treated] = codes
+        codes[(codes < 0) & (usage[treated] >= dose_bins[-1])] = len(dose_bins) - 2
+        dose_codes = np.full((n_adopters, n_weeks), -1)
+        dose_codes[treated] = codes
         self.dose_labels = [str(c) for c in dose.categories]
-        self.n_weeks_of_use = int(self.weeks_of_use.max()) + 1
-        cells = [
-            np.where(self.treated, 0, -1).ravel(),
-            self.weeks_of_use.ravel(),
-            np.where(self.treated, cohort_code[:, None], -1).ravel(),
-            dose_codes.ravel(),
+        self.n_weeks_of_use = int(weeks_of_use.max()) + 1
+        # one (cells x means) selector, cells in time-major order (week, adopter)
+        blocks = [
+            (np.where(treated, 0, -1), 1),
+            (weeks_of_use, self.n_weeks_of_use),
+            (np.where(treated, cohort_code[:, None], -1), len(self.cohorts)),
+            (dose_codes, len(self.dose_labels)),
         ]
-        sizes = [1, self.n_weeks_of_use, len(self.cohorts), len(self.dose_labels)]
-        offsets = np.cumsum([0, *sizes[:-1]])
-        self.sizes = sizes
-        self.selector = [indicator(c, s) for c, s in zip(cells, sizes, strict=True)]
-        self.offsets = offsets
+        offset, columns = 0, []
+        for codes_grid, size in blocks:
+            columns.append(np.where(codes_grid >= 0, codes_grid + offset, -1).T.ravel())
+            offset += size
+        # each cell counts in one mean of each block
+        self.selector = sparse.csr_matrix(sum(indicator(c, offset) for c in columns))
+        adopter_of_cell = np.tile(np.arange(n_adopters), n_weeks)
+        self.team_counts = (indicator(adopter_of_cell, n_adopters).T @ self.selector).toarray()
+        self.n_means = offset
+        self.treated = treated.T  # weeks x adopters
+        self.y = np.where(treated, paths.y, 0.0).T
+        self.usage = usage.T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
-        self.builders = np.nan_to_num(np.where(self.treated, grid.builders[paths.rows], 0.0))
+        self.builders = np.nan_to_num(np.where(treated, grid.builders[paths.rows], 0.0)).T
 
     def labels(self) -> list[str]:
         return [
@@ -453,25 +468,23 @@ class _Aggregates:
         ]
 
     def counts(self) -> np.ndarray:
-        """Team-weeks behind each mean (1 for the scalars)."""
-        cells = np.concatenate([np.asarray(s.sum(axis=0)).ravel() for s in self.selector[1:]])
-        return np.concatenate([[self.treated.sum()] * 5, cells, self.cohort_of_team.sum(axis=0)])
+        """Team-weeks behind each mean (teams for the cohorts' short run)."""
+        cells = self.team_counts.sum(axis=0)
+        return np.concatenate([[cells[0]] * 5, cells[1:], self.cohort_of_team.sum(axis=0)])
 
     def compute(self, cf: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        """The aggregates of counterfactual draws ``cf`` (R x adopters x weeks) with their
+        """The aggregates of counterfactual draws ``cf`` (weeks x adopters x R) with their
         persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1)."""
-        n_draws = cf.shape[0]
-        w = np.ones((n_draws, cf.shape[1])) if weights is None else weights
-        effect = np.where(self.treated[None], self.y[None] - cf, 0.0)
-        weighted = effect * w[:, :, None]
-        cell_weights = self.treated[None] * w[:, :, None]
-        means = []
-        for selector in self.selector:
-            top = (selector.T @ weighted.reshape(n_draws, -1).T).T
-            bottom = (selector.T @ cell_weights.reshape(n_draws, -1).T).T
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means.append(top / bottom)
-        total = (weighted * self.builders[None]).sum(axis=(1, 2))
+        n_weeks, n_adopters, n_draws = cf.shape
+        w = np.ones((n_draws, n_adopters)) if weights is None else weights
+        effect = np.where(self.treated[:, :, None], self.y[:, :, None] - cf, 0.0)
+        weighted = effect * w.T[None]
+        # (cells x means)' @ (cells x draws), cells in (week, adopter) order: no copy
+        top = (self.selector.T @ weighted.reshape(n_weeks * n_adopters, n_draws)).T
+        bottom = w @ self.team_counts  # each team's cells per mean, weighted
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = top / bottom
+        total = np.einsum("tar,ta->r", weighted, self.builders)
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -481,52 +494,63 @@ class _Aggregates:
             )
         persistence = b.sum(axis=1) if self.lags else np.zeros(n_draws)
         long_run = short_run / (1 - persistence)
-        scalars = np.column_stack([means[0][:, 0], short_run, long_run, persistence, total])
-        return np.column_stack([scalars, *means[1:], by_cohort])
+        scalars = np.column_stack([means[:, 0], short_run, long_run, persistence, total])
+        return np.column_stack([scalars, means[:, 1:], by_cohort])
 
     def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each team's effect at full usage the same week: its effects per team-week regressed
         (through the origin) on its usage history filtered by the persistence,
-        ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far."""
-        exposure = np.broadcast_to(self.usage, effect.shape).copy()
+        ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far.
+
+        Returns the effects and whether the team has any usage (draws x adopters each)."""
+        n_weeks, _, n_draws = effect.shape
+        exposure = np.repeat(self.usage[:, :, None], n_draws, axis=2)
         if self.lags:
-            for t in range(1, exposure.shape[2]):
+            for t in range(1, n_weeks):
                 for k in range(1, min(self.lags, t) + 1):
-                    exposure[:, :, t] += b[:, k - 1 : k] * exposure[:, :, t - k]
-        exposure *= self.treated[None]
-        weight = (exposure**2).sum(axis=2)
+                    exposure[t] += b[:, k - 1] * exposure[t - k]
+        exposure *= self.treated[:, :, None]
+        weight = np.einsum("tar,tar->ra", exposure, exposure)
         valid = weight > 1e-12
         with np.errstate(invalid="ignore", divide="ignore"):
-            team_effect = np.where(valid, (effect * exposure).sum(axis=2) / weight, 0.0)
+            team_effect = np.where(valid, np.einsum("tar,tar->ra", effect, exposure) / weight, 0.0)
         return team_effect, valid
 
 
 def _bootstrap(
     grid: Grid, fit, paths: Paths, aggregates: _Aggregates, reps: int, seed: int, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of every aggregate (reps x m) and the variance of each path cell over draws."""
+    """Draws of every aggregate (reps x m) and the variance of each path cell over draws
+    (adopters x weeks).
+
+    Run with one BLAS thread: every product here is small (draws x teams x weeks), so threads
+    cost more than they save, and on a shared machine they oversubscribe the cores (measured:
+    a (8 x 1,000) @ (1,000 x 156) product took 0.1 s with busy threads)."""
     n_clusters = len(fit.psi)
     lags = fit.n_lags
     rng = np.random.default_rng(seed)
-    out, total, total_sq = [], np.zeros(paths.y.shape), np.zeros(paths.y.shape)
+    active = paths.active.T
+    out, total, total_sq = [], np.zeros(active.shape), np.zeros(active.shape)
     bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
-    for first in range(0, reps, _DRAWS_PER_CHUNK):
-        size = min(_DRAWS_PER_CHUNK, reps - first)
+    chunk = int(np.clip(_CELLS_PER_CHUNK // max(active.size, 1), 1, 64))
+    for first in range(0, reps, chunk):
+        size = min(chunk, reps - first)
         weights = rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=size)
         weights = weights.astype(float)
         coef, team_effects, time_effects = draw_effects(fit, grid, weights)
         cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
         team_weights = weights[:, fit.cluster[paths.rows]]
         out.append(aggregates.compute(cf, coef[:, :lags], team_weights))
-        filled = np.nan_to_num(cf)
-        total += filled.sum(axis=0)
-        total_sq += (filled**2).sum(axis=0)
+        cf = np.where(active[:, :, None], cf, 0.0)
+        total += cf.sum(axis=2)
+        total_sq += np.einsum("tar,tar->ta", cf, cf)
         bar.update(size)
     bar.close()
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
     mean = total / reps
-    return np.vstack(out), np.maximum(total_sq / reps - mean**2, 0) * reps / max(reps - 1, 1)
+    variance = np.maximum(total_sq / reps - mean**2, 0) * reps / max(reps - 1, 1)
+    return np.vstack(out), variance.T
 
 
 def _result(

@@ -287,7 +287,7 @@ def fit_untreated(
         b = counts[level_group == g]
         scaled = b / np.maximum(b.sum(axis=1), 1)[:, None]
         schur = np.diag(b.sum(axis=0)) - scaled.T @ b
-        pinv.append(np.linalg.pinv(schur, hermitian=True))
+        pinv.append(_pseudo_inverse(schur))
         untreated_teams[g] = b.sum(axis=0)
     fit = ImputationFit(
         coef=pd.Series(coef, index=names, dtype=float),
@@ -315,9 +315,18 @@ def fit_untreated(
     fit.time_effects[untreated_teams == 0] = np.nan
     residual = y - z @ coef - fit.team_effects[team] - fit.time_effects[grid.group[team], week]
     fit.residuals[team, week] = residual
-    n_effects = int((counts.sum(axis=1) > 0).sum()) + sum(np.linalg.matrix_rank(p) for p in pinv)
+    ranks = sum(int(np.count_nonzero(np.abs(np.linalg.eigvalsh(p)) > 1e-12)) for p in pinv)
+    n_effects = int((counts.sum(axis=1) > 0).sum()) + ranks
     fit.sigma2 = float(residual @ residual / max(len(team) - n_effects - len(coef), 1))
     return fit
+
+
+def _pseudo_inverse(schur: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of the symmetric PSD Schur complement (singular by one dimension
+    per connected set of teams and weeks: a constant moves between their effects)."""
+    values, vectors = np.linalg.eigh(schur)
+    keep = values > values.max(initial=0.0) * len(values) * np.finfo(float).eps * 10
+    return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
 
 
 def _slopes(
@@ -389,6 +398,14 @@ class Paths:
     treated: np.ndarray  # adopters x weeks: observed weeks of use (the effects' cells)
 
 
+    @property
+    def x_by_week(self) -> np.ndarray:
+        """The controls, weeks x adopters x controls (contiguous; computed once)."""
+        if getattr(self, "_x_by_week", None) is None:
+            self._x_by_week = np.ascontiguousarray(np.transpose(self.x, (1, 0, 2)))
+        return self._x_by_week
+
+
 def adopter_paths(grid: Grid, fit: ImputationFit) -> tuple[Paths, dict[str, int]]:
     """The adopters whose counterfactual can be rolled forward, and how many could not."""
     n_weeks = grid.y.shape[1]
@@ -429,27 +446,31 @@ def adopter_paths(grid: Grid, fit: ImputationFit) -> tuple[Paths, dict[str, int]
 def roll_forward(
     paths: Paths, team_effects: np.ndarray, time_effects: np.ndarray, coef: np.ndarray, lags: int
 ) -> np.ndarray:
-    """The counterfactual outcome (draws x adopters x weeks) on each path, NaN off it.
+    """The counterfactual outcome, weeks x adopters x draws, on each path.
 
     ``team_effects`` (draws x adopters), ``time_effects`` (draws x groups x weeks), ``coef``
-    (draws x k, lags first). Before its start a path holds the observed outcome (the lags the
-    first counterfactual week needs).
+    (draws x k, lags first). Only the cells of ``paths.active`` (transposed) hold a
+    counterfactual; before its start a path holds the observed outcome (the lags its first
+    counterfactual week needs). Weeks first and draws last, so that each week's step is one
+    contiguous block and a week-adopter cell's draws are one row for the aggregates' products.
     """
-    n_draws = coef.shape[0]
-    base = team_effects[:, :, None] + time_effects[:, paths.group, :]
+    weekly = np.ascontiguousarray(np.transpose(time_effects, (2, 1, 0)))  # weeks x groups x R
+    base = np.take(weekly, paths.group, axis=1)
+    base += team_effects.T[None]
     if paths.x.shape[2]:
-        base = base + np.einsum("atc,rc->rat", paths.x, coef[:, lags:])
+        # (weeks x adopters x controls) @ (controls x draws): one BLAS product
+        base += paths.x_by_week @ coef[:, lags:].T
     if lags == 0:
-        return np.where(paths.active[None], base, np.nan)
-    state = np.broadcast_to(paths.y, (n_draws, *paths.y.shape)).copy()
+        return base
+    state = np.repeat(paths.y.T[:, :, None], coef.shape[0], axis=2)
     b = coef[:, :lags]
+    active = paths.active.T[:, :, None]
     for t in np.flatnonzero(paths.active.any(axis=0)):
-        on = paths.active[:, t]
-        value = base[:, on, t]
+        value = base[t]
         for k in range(1, min(lags, t) + 1):
-            value = value + b[:, k - 1 : k] * state[:, on, t - k]
-        state[:, on, t] = value
-    return np.where(paths.active[None], state, np.nan)
+            value += b[:, k - 1] * state[t - k]
+        np.copyto(state[t], value, where=active[t])
+    return state
 
 
 def draw_effects(
@@ -460,13 +481,10 @@ def draw_effects(
     xi = cluster_weights - 1.0
     coef = fit.coef.to_numpy()[None, :] + xi @ fit.psi
     team_xi = xi[:, fit.cluster]  # R x teams
-    week_score = np.stack(
-        [
-            team_xi[:, grid.group == g] @ fit.residuals[grid.group == g]
-            for g in range(len(grid.groups))
-        ],
-        axis=1,
-    )
+    week_score = np.empty((len(xi), *fit.rhs_y.shape))
+    for g in range(len(grid.groups)):
+        members = np.flatnonzero(grid.group == g)
+        week_score[:, g] = team_xi[:, members] @ fit.residuals[members]
     level_score = None
     if len(np.unique(fit.level)) < len(fit.level):  # a team's own residuals sum to zero
         per_team = fit.residuals.sum(axis=1)

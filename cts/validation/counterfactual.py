@@ -102,7 +102,8 @@ def counterfactual_monte_carlo(
     """Bias and coverage of :func:`cts.counterfactual` over ``n_panels`` simulated panels.
 
     Returns the draws and a summary per term: relative bias (%) with its Monte Carlo SE, the
-    SD of the estimates against the mean bootstrap SE, and 95% coverage with its Monte Carlo SE.
+    SD of the estimates' errors against the mean bootstrap SE, and 95% coverage with its Monte
+    Carlo SE.
     """
     jobs = [
         (n_teams, n_weeks, seed + i, outcome, reps, dict(overrides or {})) for i in range(n_panels)
@@ -118,7 +119,7 @@ def counterfactual_monte_carlo(
                 "panels": len(g),
                 "rel_bias_%": 100 * (g["estimate"] - g["truth"]).mean() / scale,
                 "mc_se_bias_%": 100 * (g["estimate"] - g["truth"]).std() / np.sqrt(len(g)) / scale,
-                "sd": g["estimate"].std(),
+                "sd_error": (g["estimate"] - g["truth"]).std(),
                 "mean_se": g["se"].mean(),
                 "coverage_%": 100 * covered,
                 "mc_se_cov_%": 100 * np.sqrt(covered * (1 - covered) / len(g)),

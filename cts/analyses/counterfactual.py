@@ -75,14 +75,21 @@ class Counterfactual(Result):
     by_weeks_of_use, by_cohort, by_dose
         The average effect at observed usage by weeks since first use (0 = the first week),
         by quarter of first use, and by the week's usage rate; each with ``n_team_weeks``.
+    by_cohort_short_run
+        ``short_run`` by adoption cohort, with ``n_teams``.
     cohort_homogeneity
-        Wald test that ``short_run`` is the same in every adoption cohort (bootstrap
-        covariance of the cohorts' estimates).
+        Wald test that ``short_run`` is the same in every adoption cohort of 5+ teams
+        (bootstrap covariance of the cohorts' estimates); ``None`` with fewer than two such
+        cohorts or 10 draws.
+    coef
+        The no-assistant model's lag and control coefficients.
     outcome, treatment, controls, lags, time_effects_by, n_obs, n_treated_teams,
     n_untreated_teams, n_team_weeks_treated, reps, level
         What was estimated and on how much data (``n_obs``: untreated team-weeks fitted on).
     notes
         Plain sentences the estimate must be read with (printed by :meth:`summary`).
+    pooled_comparison
+        Tests against the pooled dynamic model, by term, once :meth:`compare_pooled` has run.
     """
 
     _metadata_fields = (
@@ -116,6 +123,14 @@ class Counterfactual(Result):
     by_cohort_short_run: pd.DataFrame | None = None
     coef: pd.Series | None = None
     notes: list[str] = field(default_factory=list)
+    pooled_comparison: dict[str, TestStatistic] = field(default_factory=dict)
+
+    def compare_pooled(self, pooled, terms: Sequence[str] = ("short_run", "long_run")):
+        """Test the pooled dynamic model's ``terms`` against this counterfactual's
+        (:func:`compare_pooled`), record the tests in ``pooled_comparison`` and return them."""
+        for term in terms:
+            self.pooled_comparison[term] = compare_pooled(self, pooled, term)
+        return self.pooled_comparison
 
     @property
     def units(self) -> str:
@@ -138,8 +153,8 @@ class Counterfactual(Result):
                 f"({att['ci_low']:+.3f} to {att['ci_high']:+.3f})."
             )
         lines += [*(f"Note: {note}" for note in self.notes), "", self.table.round(4).to_string()]
-        if self.cohort_homogeneity is not None:
-            lines.append(self.cohort_homogeneity.summary())
+        tests = [self.cohort_homogeneity, *self.pooled_comparison.values()]
+        lines += [test.summary() for test in tests if test is not None]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -313,11 +328,13 @@ def counterfactual(
         fit.coef.to_numpy()[None],
         lags,
     )
-    aggregates = _Aggregates(grid, paths, lags, dose_bins)
+    aggregates = _Aggregates(grid, paths, fit.coef.to_numpy()[:lags], dose_bins)
     estimate = aggregates.compute(point, fit.coef.to_numpy()[None, :lags], None)[0]
-    point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
     with threadpool_limits(1):  # see _bootstrap
-        draws, path_var = _bootstrap(grid, fit, paths, aggregates, reps, seed, progress)
+        draws, path_var = _bootstrap(
+            grid, fit, paths, aggregates, point[:, :, 0], reps, seed, progress
+        )
+    point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
     return _result(
         grid,
         fit,
@@ -411,9 +428,11 @@ class _Aggregates:
     by weeks of use, by cohort and by dose, then ``short_run`` by cohort.
     """
 
-    def __init__(self, grid: Grid, paths: Paths, lags: int, dose_bins: Sequence[float]) -> None:
+    def __init__(
+        self, grid: Grid, paths: Paths, persistence: np.ndarray, dose_bins: Sequence[float]
+    ) -> None:
         n_adopters, n_weeks = paths.y.shape
-        self.lags = lags
+        self.persistence = np.asarray(persistence, dtype=float)
         treated = paths.treated
         weeks = np.arange(n_weeks)[None, :]
         weeks_of_use = np.where(treated, weeks - paths.first_use[:, None], -1)
@@ -443,16 +462,43 @@ class _Aggregates:
         for codes_grid, size in blocks:
             columns.append(np.where(codes_grid >= 0, codes_grid + offset, -1).T.ravel())
             offset += size
-        # each cell counts in one mean of each block
-        self.selector = sparse.csr_matrix(sum(indicator(c, offset) for c in columns))
+        # each cell counts in one mean of each block, and (last column) in the total with
+        # its builders: one sparse product gives every sum
+        builders = np.nan_to_num(np.where(treated, grid.builders[paths.rows], 0.0)).T.ravel()
+        total = sparse.csr_matrix(
+            (builders, (np.arange(len(builders)), np.full(len(builders), offset))),
+            shape=(len(builders), offset + 1),
+        )
+        self.selector = sparse.csr_matrix(
+            sum(indicator(c, offset + 1) for c in columns) + total
+        ).T.tocsr()  # (means + 1) x cells
         adopter_of_cell = np.tile(np.arange(n_adopters), n_weeks)
-        self.team_counts = (indicator(adopter_of_cell, n_adopters).T @ self.selector).toarray()
-        self.n_means = offset
+        counts = self.selector[:offset] @ indicator(adopter_of_cell, n_adopters)
+        self.team_counts = counts.T.toarray()  # adopters x means
         self.treated = treated.T  # weeks x adopters
         self.y = np.where(treated, paths.y, 0.0).T
-        self.usage = usage.T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
-        self.builders = np.nan_to_num(np.where(treated, grid.builders[paths.rows], 0.0)).T
+        self._exposure(usage.T)
+
+    def _exposure(self, usage: np.ndarray) -> None:
+        """Usage filtered by the persistence, ``D_t = u_t + sum_k b_k D_t-k`` (weeks x
+        adopters), and its derivatives in each ``b_k``, at the point estimate: a draw's ``D`` is
+        ``D + sum_k (b*_k - b_k) dD/db_k``, to second order in the draw's deviation (tenths of
+        a percent of ``D`` at a persistence SE of 0.01), instead of a recursion per draw."""
+        b = self.persistence
+        n_weeks = usage.shape[0]
+        level = usage.copy()
+        slopes = np.zeros((len(b), *usage.shape))
+        for t in range(1, n_weeks):
+            for k in range(1, min(len(b), t) + 1):
+                level[t] += b[k - 1] * level[t - k]
+                slopes[:, t] += b[k - 1] * slopes[:, t - k]
+                slopes[k - 1, t] += level[t - k]
+        level *= self.treated
+        slopes *= self.treated[None]
+        self.exposure, self.exposure_slopes = level, slopes
+        stacked = np.concatenate([level[None], slopes])  # (1 + lags) x weeks x adopters
+        self.exposure_gram = np.einsum("jta,kta->ajk", stacked, stacked)  # adopters x (1+L)^2
 
     def labels(self) -> list[str]:
         return [
@@ -479,12 +525,11 @@ class _Aggregates:
         w = np.ones((n_draws, n_adopters)) if weights is None else weights
         effect = np.where(self.treated[:, :, None], self.y[:, :, None] - cf, 0.0)
         weighted = effect * w.T[None]
-        # (cells x means)' @ (cells x draws), cells in (week, adopter) order: no copy
-        top = (self.selector.T @ weighted.reshape(n_weeks * n_adopters, n_draws)).T
+        # (means x cells) @ (cells x draws), cells in (week, adopter) order: no copy
+        sums = (self.selector @ weighted.reshape(n_weeks * n_adopters, n_draws)).T
         bottom = w @ self.team_counts  # each team's cells per mean, weighted
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = top / bottom
-        total = np.einsum("tar,ta->r", weighted, self.builders)
+            means = sums[:, :-1] / bottom
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -492,9 +537,9 @@ class _Aggregates:
             by_cohort = ((share * team_effect) @ self.cohort_of_team) / (
                 share @ self.cohort_of_team
             )
-        persistence = b.sum(axis=1) if self.lags else np.zeros(n_draws)
+        persistence = b.sum(axis=1) if len(self.persistence) else np.zeros(n_draws)
         long_run = short_run / (1 - persistence)
-        scalars = np.column_stack([means[:, 0], short_run, long_run, persistence, total])
+        scalars = np.column_stack([means[:, 0], short_run, long_run, persistence, sums[:, -1]])
         return np.column_stack([scalars, means[:, 1:], by_cohort])
 
     def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -503,25 +548,32 @@ class _Aggregates:
         ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far.
 
         Returns the effects and whether the team has any usage (draws x adopters each)."""
-        n_weeks, _, n_draws = effect.shape
-        exposure = np.repeat(self.usage[:, :, None], n_draws, axis=2)
-        if self.lags:
-            for t in range(1, n_weeks):
-                for k in range(1, min(self.lags, t) + 1):
-                    exposure[t] += b[:, k - 1] * exposure[t - k]
-        exposure *= self.treated[:, :, None]
-        weight = np.einsum("tar,tar->ra", exposure, exposure)
+        delta = np.column_stack([np.ones(len(b)), b - self.persistence[None]])  # R x (1 + L)
+        cross = np.einsum("tar,ta->ra", effect, self.exposure)
+        for k in range(len(self.persistence)):
+            cross += delta[:, 1 + k, None] * np.einsum(
+                "tar,ta->ra", effect, self.exposure_slopes[k]
+            )
+        weight = np.einsum("rj,ajk,rk->ra", delta, self.exposure_gram, delta)
         valid = weight > 1e-12
         with np.errstate(invalid="ignore", divide="ignore"):
-            team_effect = np.where(valid, np.einsum("tar,tar->ra", effect, exposure) / weight, 0.0)
+            team_effect = np.where(valid, cross / weight, 0.0)
         return team_effect, valid
 
 
 def _bootstrap(
-    grid: Grid, fit, paths: Paths, aggregates: _Aggregates, reps: int, seed: int, progress: bool
+    grid: Grid,
+    fit,
+    paths: Paths,
+    aggregates: _Aggregates,
+    point: np.ndarray,
+    reps: int,
+    seed: int,
+    progress: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws of every aggregate (reps x m) and the variance of each path cell over draws
-    (adopters x weeks).
+    (adopters x weeks), about the point estimate ``point`` (weeks x adopters, as
+    :func:`~cts.estimators.imputation.roll_forward` lays it out).
 
     Run with one BLAS thread: every product here is small (draws x teams x weeks), so threads
     cost more than they save, and on a shared machine they oversubscribe the cores (measured:
@@ -530,7 +582,7 @@ def _bootstrap(
     lags = fit.n_lags
     rng = np.random.default_rng(seed)
     active = paths.active.T
-    out, total, total_sq = [], np.zeros(active.shape), np.zeros(active.shape)
+    out, total_sq = [], np.zeros(active.shape)
     bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
     chunk = int(np.clip(_CELLS_PER_CHUNK // max(active.size, 1), 1, 64))
     for first in range(0, reps, chunk):
@@ -541,16 +593,13 @@ def _bootstrap(
         cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
         team_weights = weights[:, fit.cluster[paths.rows]]
         out.append(aggregates.compute(cf, coef[:, :lags], team_weights))
-        cf = np.where(active[:, :, None], cf, 0.0)
-        total += cf.sum(axis=2)
+        cf -= point[:, :, None]  # off the paths: NaN or 0, never read
         total_sq += np.einsum("tar,tar->ta", cf, cf)
         bar.update(size)
     bar.close()
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
-    mean = total / reps
-    variance = np.maximum(total_sq / reps - mean**2, 0) * reps / max(reps - 1, 1)
-    return np.vstack(out), variance.T
+    return np.vstack(out), (total_sq / reps).T
 
 
 def _result(
@@ -595,7 +644,9 @@ def _result(
 
     by_weeks = part("weeks_of_use.", "weeks_of_use")
     by_weeks.index = by_weeks.index.astype(int)
-    by_cohort_short = part("short_run.cohort.", "cohort")
+    by_cohort_short = part("short_run.cohort.", "cohort").rename(
+        columns={"n_team_weeks": "n_teams"}
+    )
     homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
     return Counterfactual(
         table=table.loc[main, ESTIMATE_COLUMNS],
@@ -626,7 +677,7 @@ def _cohort_test(
 ) -> TestStatistic | None:
     """Wald test that the cohorts' ``short_run`` are equal, with the draws' covariance."""
     columns = [labels.index(f"short_run.cohort.{c}") for c in by_cohort.index]
-    keep = [c for c, n in zip(columns, by_cohort["n_team_weeks"], strict=True) if n >= 5]
+    keep = [c for c, n in zip(columns, by_cohort["n_teams"], strict=True) if n >= 5]
     if len(keep) < 2 or len(draws) < 10:
         return None
     values = draws[:, keep]

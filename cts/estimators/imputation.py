@@ -397,7 +397,6 @@ class Paths:
     active: np.ndarray  # adopters x weeks: weeks on the counterfactual path (after start)
     treated: np.ndarray  # adopters x weeks: observed weeks of use (the effects' cells)
 
-
     @property
     def x_by_week(self) -> np.ndarray:
         """The controls, weeks x adopters x controls (contiguous; computed once)."""

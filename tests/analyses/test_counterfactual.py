@@ -190,7 +190,13 @@ def test_effects_that_differ_by_cohort_are_averaged_over_teams_and_detected(clea
         pooled = cts.estimate_adoption_effect(changed, "cr_velocity", method="bias_corrected")
     test = compare_pooled(result, pooled, "short_run")
     assert test.name == "pooled vs counterfactual short_run"
-    assert np.isfinite(test.statistic) and 0 <= test.p_value <= 1
+    assert test.statistic == pytest.approx(
+        (result.table.loc["short_run", "estimate"] - pooled.table.loc["short_run", "estimate"])
+        / np.hypot(result.table.loc["short_run", "se"], pooled.table.loc["short_run", "se"])
+    )
+    recorded = result.compare_pooled(pooled)
+    assert set(recorded) == {"short_run", "long_run"}
+    assert "pooled vs counterfactual long_run" in result.summary()
 
 
 def test_cohort_homogeneity_is_not_rejected_when_effects_are_equal(clean):

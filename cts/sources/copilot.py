@@ -137,7 +137,7 @@ def read_seats(
             rows += [
                 {"person_id": key, "team_id": t, "used_at": when, "tool": "copilot"} for t in teams
             ]
-    _warn("copilot seats", counts, None)
+    _warn("copilot seats as AI use", counts, None)  # each seat is still a seat
     seats = seat_table(spells, tool="copilot", identities=identities, what="copilot seats")
     return {"ai_usage": frame("ai_usage", rows), "seats": seats}
 

@@ -11,7 +11,7 @@ import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from cts.analyses.identification import ADOPTION_EFFECT, identification
+from cts.analyses.identification import ADOPTION_EFFECT, identification, week_effects_by
 from cts.core.results import Result, TestStatistic
 from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
 from cts.estimators.wald import wald_test
@@ -79,6 +79,7 @@ def exogeneity_checks(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     alpha: float = 0.05,
+    time_effects_by: str | None = "auto",
 ) -> ExogeneityChecks:
     """Test that controls do not respond to AI usage and that future usage has no effect today.
 
@@ -104,6 +105,10 @@ def exogeneity_checks(
         and leads come from outside it when observed.
     alpha
         Family-wise level.
+    time_effects_by
+        Week effects of every check's regression: ``"auto"`` (default) by org when the panel
+        has an ``org`` column, a column name, or ``None`` for one week effect for all teams
+        (as in :func:`cts.estimate_adoption_effect`).
 
     Returns
     -------
@@ -115,6 +120,8 @@ def exogeneity_checks(
     # The checks are regressions of the adoption model's kind: refused where it is.
     identification(panel.loc[window], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     controls = varying_columns(panel.loc[window], controls, "control")
+    group, _ = week_effects_by(panel, time_effects_by)
+    weeks = "week" if group is None else f"{group}^week"
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
@@ -123,7 +130,7 @@ def exogeneity_checks(
     for control in controls:
         name = f"{control} responds to usage"
         fit = pf.feols(
-            "_control ~ _usage + _usage_lag | team_id + week",
+            f"_control ~ _usage + _usage_lag | team_id + {weeks}",
             data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
@@ -141,7 +148,9 @@ def exogeneity_checks(
             reasons[name] = note or f"{name} not computed"
         else:
             rows[name] = (test.statistic, test.df, test.p_value, control)
-    placebo = lead_placebo(panel, outcome, treatment, controls, sample=window)
+    placebo = lead_placebo(
+        panel, outcome, treatment, controls, sample=window, time_effects_by=group
+    )
     if np.isfinite(placebo.statistic):
         rows["lead placebo"] = (placebo.statistic, 1, placebo.p_value, "")
     else:
@@ -196,12 +205,15 @@ def lead_placebo(
     sample: pd.Series | None = None,
     lags: int = 1,
     treatment_lags: int = 0,
+    time_effects_by: str | None = None,
 ) -> TestStatistic:
     """The lead placebo of :func:`exogeneity_checks` in a model with ``lags`` lags of the
     outcome and ``treatment_lags`` of usage and each control: next week's usage must not
     'predict' this week's outcome (bias-corrected fit, team-clustered SE). A rejection says usage
     is not strictly exogenous: it responds to the outcome's shocks (feedback) or anticipates
     them. Unadjusted p-value (:func:`exogeneity_checks` Holm-adjusts it with its other checks).
+    ``time_effects_by``: column whose groups get their own week effects (as in
+    :func:`cts.estimators.dynamic.dynamic_panel`).
     """
     test, _ = lead_placebo_fit(
         panel,
@@ -211,6 +223,7 @@ def lead_placebo(
         sample=sample,
         lags=lags,
         treatment_lags=treatment_lags,
+        time_effects_by=time_effects_by,
     )
     return test
 
@@ -224,6 +237,7 @@ def lead_placebo_fit(
     sample: pd.Series | None = None,
     lags: int = 1,
     treatment_lags: int = 0,
+    time_effects_by: str | None = None,
 ) -> tuple[TestStatistic, DynamicPanelResult]:
     """:func:`lead_placebo` and the fit it comes from (whose other coefficients, e.g. of the
     longest lags, ``method="auto"`` tests too instead of fitting that model again). The fit's
@@ -236,7 +250,15 @@ def lead_placebo_fit(
         added.update({lag_term(c, k): values_at(panel[c].to_numpy(), rows) for c in regressors})
     placebo = dynamic_panel(
         # only the columns the fit uses: copying every column of a large panel costs more
-        panel[["team_id", "week", outcome, *regressors]].assign(**added),
+        panel[
+            [
+                "team_id",
+                "week",
+                outcome,
+                *regressors,
+                *([time_effects_by] if time_effects_by else []),
+            ]
+        ].assign(**added),
         outcome,
         ["_usage_lead", *regressors, *list(added)[1:]],
         "team_id",
@@ -244,6 +266,7 @@ def lead_placebo_fit(
         lags=lags,
         sample=sample,
         serial_test=False,
+        time_effects_by=time_effects_by,
     )
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
     test = TestStatistic(

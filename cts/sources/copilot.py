@@ -40,7 +40,7 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 from cts.sources.seats import seat_table
 
 __all__ = ["ACTIVITY_COUNTS", "ACTIVITY_FLAGS", "read_seats", "read_usage"]
@@ -83,7 +83,8 @@ def read_usage(
     rows: list[dict] = []
     unassigned: set[str] = set()
     counts = {"inactive user-days": 0, "user-days on no team": 0}
-    for path in expand_paths(users):
+    files = expand_paths(users)
+    for path in files:
         for record in load_records(path):
             day = utc(dig(record, "day"), record, "day").normalize()
             user, login = str(dig(record, "user_id")), str(dig(record, "user_login"))
@@ -100,6 +101,7 @@ def read_usage(
             rows += [
                 {"person_id": key, "team_id": t, "used_at": day, "tool": "copilot"} for t in teams
             ]
+    none_unusable("copilot users-1-day", files, len(rows), counts | {"inactive user-days": 0})
     _warn("copilot users-1-day", counts, len(unassigned))
     return {"ai_usage": frame("ai_usage", rows)}
 
@@ -116,7 +118,8 @@ def read_seats(
     rows: list[dict] = []
     spells = []
     counts = {"seats never used": 0, "seats on no team": 0}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="seats"):
             login = str(dig(record, "assignee.login"))
             ident = str(dig(record, "assignee.id", required=False) or "")
@@ -138,7 +141,11 @@ def read_seats(
                 {"person_id": key, "team_id": t, "used_at": when, "tool": "copilot"} for t in teams
             ]
     _warn("copilot seats as AI use", counts, None)  # each seat is still a seat
-    seats = seat_table(spells, tool="copilot", identities=identities, what="copilot seats")
+    seats = seat_table(
+        spells, tool="copilot", identities=identities, what="copilot seats", files=files
+    )
+    never = {"seats never used": 0}  # a seat never used is still a seat
+    none_unusable("copilot seats", files, len(rows) + len(seats), counts | never)
     return {"ai_usage": frame("ai_usage", rows), "seats": seats}
 
 

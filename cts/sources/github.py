@@ -50,7 +50,7 @@ import pandas as pd
 from cts.core.exceptions import EventError, SourceWarning
 from cts.sources.git import AGENT_AUTHORS, AGENT_TOOLS, BOTS
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 
 __all__ = ["read_deployments", "read_pull_requests"]
 
@@ -88,7 +88,8 @@ def read_pull_requests(
     rows, uses = [], []
     skipped = {"not merged": 0, "bot author": 0, "other base branch": 0}
     skipped |= {"agents' PRs merged by someone unknown": 0}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path):
             fields = _fields(record)
             merged = dig(record, fields["mergedAt"])
@@ -114,6 +115,7 @@ def read_pull_requests(
                     continue
                 key = hasher(f"person:{person}")
                 uses.append({"person_id": key, "team_id": team, "used_at": when, "tool": tool})
+    none_unusable(f"github pull requests of team {team!r}", files, len(rows), skipped)
     _report("github pull requests", team, skipped)
     crs = frame("code_reviews", rows)
     if rows:  # a PR of unknown size stays unknown (NULL), never 0 lines
@@ -189,6 +191,8 @@ def read_deployments(
                 when = utc(dig(record, "created_at"), record, "created_at")
                 succeeded[ident] = min(when, succeeded.get(ident, when))
     skipped["never succeeded"] = len(wanted - set(succeeded))
+    files = [*expand_paths(deployments), *expand_paths(statuses)]
+    none_unusable(f"github deployments of team {team!r}", files, len(succeeded), skipped)
     _report("github deployments", team, skipped)
     rows = [{"team_id": team, "deployed_at": when} for when in succeeded.values()]
     return {"deployments": frame("deployments", rows)}

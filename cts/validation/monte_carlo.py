@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,8 @@ from cts.panel import PanelError
 from cts.simulate.org import simulate_and_load
 
 __all__ = [
+    "CELL_METHODS",
+    "ESTIMATORS",
     "exogeneity_size",
     "few_cluster_section",
     "few_cluster_size",
@@ -25,13 +27,20 @@ __all__ = [
 ]
 
 TERMS = ("short_run", "persistence", "long_run")
+#: Terms scored when a method's table has them and the simulator has their truth: the headline
+#: rows, then a counterfactual estimator's (the average effect on the treated at observed usage,
+#: the total extra units; see the truth of :mod:`cts.simulate.org`).
+SCORED_TERMS = (*TERMS, "att", "extra_units")
 OUTCOMES = ("cr_velocity", "deploy_velocity")
 # Coverage band of the bias_corrected target. With R replications the Monte Carlo SE of a true
 # 95% coverage is sqrt(.95 * .05 / R): 1.5 points at R = 200, so a +-2 point band would be missed
 # by chance in ~1 of 5 cells. At R = 1,000 it is 0.7 points and a chance miss is ~1 in 250.
 TARGET_COVERAGE = (0.93, 0.97)
 #: Panel lengths, teams and replications of the threat cells of ``make validate``. The reps
-#: are set by the time budget (the whole run under 30 minutes on 2 cores) and the Monte Carlo SE
+#: are set by the time budget (the whole run under 40 minutes on 2 cores: 26.6 minutes with the
+#: first four cells; the three cells of effects that differ by team, org rollouts and
+#: learning, ``auto`` only, cost 1.55 times the clean cell with its two methods, timed side by
+#: side at 4 panels a length: about 4.6 minutes more, ~31 in all) and the Monte Carlo SE
 #: they buy: sqrt(.95 * .05 / 150) = 1.8 points on a 95% coverage, and about 0.7% on the
 #: relative bias of the short-run effect (SD 0.026 on a truth of 0.3 at 200 x 39, over
 #: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%.
@@ -44,6 +53,36 @@ THREATS: dict[str, dict] = {
     "feedback": {"feedback": 1.0},
     "ar1_0.3": {"error_ar": 0.3},
     "persistence_spread_0.3": {"persistence_spread": 0.3},
+    # Effects that differ by team (+-50% around the mean), the early adopters gaining more; the
+    # truths are the averages over the treated team-weeks.
+    "team_effects_early": {"effect_spread": 0.5, "early_adopters_gain": 1.0},
+    # 4 orgs opening 10% of the window apart, each with its own persistent weekly shocks.
+    "org_waves": {"orgs": 4},
+    # Each team learns the assistant over its first 8 weeks of use.
+    "learning_8wk": {"learning_weeks": 8},
+}
+
+
+def _adoption_table(panel: pd.DataFrame, outcome: str, **options) -> pd.DataFrame:
+    return estimate_adoption_effect(panel, outcome=outcome, **options).table
+
+
+#: Each method a cell can score: ``(panel, outcome, **options) -> table`` indexed by term with
+#: ``estimate, se, ci_low, ci_high``. A method not listed here is ``estimate_adoption_effect(
+#: method=...)``. A new estimator joins with one entry (and its name in :data:`CELL_METHODS`).
+ESTIMATORS: dict[str, Callable[..., pd.DataFrame]] = {
+    # the default with one week effect for all teams, to show what week effects by org change
+    "auto_common_weeks": lambda panel, outcome, **options: _adoption_table(
+        panel, outcome, method="auto", time_effects_by=None, **options
+    ),
+}
+#: Methods scored in a cell (default: the ``methods`` of :func:`threats`). The cells of effects
+#: that differ by team, org rollouts and learning score the default headline; the
+#: counterfactual estimator joins by adding its name to these tuples.
+CELL_METHODS: dict[str, tuple[str, ...]] = {
+    "team_effects_early": ("auto",),
+    "org_waves": ("auto",),
+    "learning_8wk": ("auto",),
 }
 
 
@@ -55,10 +94,23 @@ def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]
     rows = []
     for outcome in outcomes:
         truth = sim.truth[outcome]
-        # With AR(1) shocks the outcome's lag sum has no truth (cts.simulate.org, error_ar).
-        terms = [t for t in TERMS if not (t == "persistence" and sim.params.get("error_ar"))]
         for method in methods:
-            table = estimate_adoption_effect(panel, outcome=outcome, method=method, **options).table
+            if method in ESTIMATORS:
+                table = ESTIMATORS[method](panel, outcome, **options)
+            else:
+                table = _adoption_table(panel, outcome, method=method, **options)
+            # a counterfactual's total is named by its units (total_extra_crs_merged, ...)
+            table = table.rename(
+                index=lambda t: "extra_units" if t.startswith("total_extra_") else t
+            )
+            # With AR(1) shocks the outcome's lag sum has no truth (cts.simulate.org, error_ar).
+            terms = [
+                t
+                for t in SCORED_TERMS
+                if t in table.index
+                and t in truth
+                and not (t == "persistence" and sim.params.get("error_ar"))
+            ]
             for term in terms:
                 estimate = table.loc[term]
                 rows.append(
@@ -402,8 +454,9 @@ def threats(
     """The Monte Carlo of the threats to the dynamic model: one cell per entry of :data:`THREATS`.
 
     Each cell is ``reps`` panels of ``simulate_org`` with that threat switched on (``clean``:
-    none), every method estimated on the same panels. AR(1) cells score the short and long run
-    only: their outcome lag sum has no truth (see ``error_ar`` in :mod:`cts.simulate.org`).
+    none), every method estimated on the same panels: ``methods``, or the cell's own in
+    :data:`CELL_METHODS`. AR(1) cells score the short and long run only: their outcome lag sum
+    has no truth (see ``error_ar`` in :mod:`cts.simulate.org`).
 
     Returns
     -------
@@ -417,7 +470,15 @@ def threats(
     jobs = [
         (
             cell,
-            (n_teams, weeks, seed + rep, tuple(outcomes), tuple(methods), THREATS[cell], controls),
+            (
+                n_teams,
+                weeks,
+                seed + rep,
+                tuple(outcomes),
+                tuple(CELL_METHODS.get(cell, methods)),
+                THREATS[cell],
+                controls,
+            ),
         )
         for cell in cells
         for weeks in n_weeks
@@ -473,19 +534,25 @@ def threat_section(summary: pd.DataFrame) -> list[str]:
     missed = _clear_misses(judged)
     inconclusive = (~judged["meets_target"]).sum() - len(missed)
     return [
-        "## Threats to the dynamic model: feedback, AR(1) shocks, heterogeneous persistence",
+        "## Threats to the dynamic model: feedback, AR(1) shocks, heterogeneous persistence, "
+        "effects that differ by team, org rollouts, learning",
         "",
         f"`simulate_org` with the threat switched on, {reps.min():,}-{reps.max():,} panels per "
         "row, outcome `cr_velocity`, control `rollback_rate`; `auto` is "
         "`estimate_adoption_effect(method='auto')`. Monte Carlo SEs in parentheses (points): "
-        f"the reps are chosen so that the run stays under 30 minutes on 2 cores, which buys "
+        f"the reps are chosen so that the run stays under 40 minutes on 2 cores, which buys "
         f"about {100 * np.sqrt(0.95 * 0.05 / reps.min()):.1f} points of MC SE on a 95% "
         "coverage; a coverage within 2 MC SEs of the band is not evidence of a miss. Target for "
         f"`auto`: |relative bias| < 5% and coverage in [{low:.0%}, {high:.0%}] at 39 and 104 "
         "weeks. AR(1) cells score the short and long run only: with counts' rounding noise on "
         "top of AR(1) shocks the outcome's lag sum depends on the lag order and has no truth "
         "(`error_ar` in `cts.simulate.org`). The persistence truth of the spread cells is the "
-        "mean of the teams' persistence.",
+        "mean of the teams' persistence. In `team_effects_early` (team effects +-50% around the "
+        "mean, early adopters gaining more) and `learning_8wk` (effects learned over 8 weeks of "
+        "use) the short-run truth is the mean over the teams using the assistant of each team's "
+        "(learned) effect, the long run its ratio to 1 - persistence; `org_waves` is 4 orgs "
+        "opening one after another, each with its own persistent weekly shocks (`org` column, "
+        "so `auto` uses week effects by org).",
         "",
         f"**auto meets the target in {int(judged['meets_target'].sum())} of {len(judged)} "
         f"cells at 39 and 104 weeks; {inconclusive} more miss it within 2 Monte Carlo SEs; "

@@ -58,3 +58,31 @@ def test_threat_section_names_only_the_clear_misses():
     verdict = threat_section(summary)[4]
     assert "2 more miss it within 2 Monte Carlo SEs" in verdict
     assert verdict.endswith("clean 39 wk long_run, clean 39 wk persistence.**")
+
+
+def test_new_threat_cells_score_their_own_methods_and_counterfactual_terms(monkeypatch):
+    """The cells of effects that differ by team, org waves and learning run their own methods
+    (CELL_METHODS); a method registered in ESTIMATORS is scored on every term its table shares
+    with the truth, the counterfactual's att and extra_units included."""
+    from cts.validation import monte_carlo
+
+    assert set(monte_carlo.CELL_METHODS) == {"team_effects_early", "org_waves", "learning_8wk"}
+
+    def truth_table(panel, outcome, **options):
+        # A stand-in estimator: finite numbers with an interval that covers any truth.
+        rows = ["short_run", "att", "total_extra_crs_merged"]  # scored as extra_units
+        return pd.DataFrame(
+            {"estimate": 1.0, "se": 1.0, "ci_low": -1e9, "ci_high": 1e9}, index=rows
+        )
+
+    monkeypatch.setitem(monte_carlo.ESTIMATORS, "stand_in", truth_table)
+    monkeypatch.setitem(monte_carlo.CELL_METHODS, "org_waves", ("auto", "stand_in"))
+    summary = threats(
+        cells=("org_waves",), n_teams=60, n_weeks=(20,), reps=2, workers=1, progress=False
+    )
+    stand_in = summary.xs("stand_in", level="method")
+    assert set(stand_in.index.get_level_values("term")) == {"short_run", "att", "extra_units"}
+    assert (stand_in["coverage"] == 1.0).all()
+    auto = summary.xs("auto", level="method")
+    assert set(auto.index.get_level_values("term")) == {"short_run", "persistence", "long_run"}
+    assert auto.xs("persistence", level="term")["truth"].to_numpy() == pytest.approx(0.5)

@@ -39,7 +39,7 @@ test: setup  ## lint, unit tests, and every notebook under nbval (on the committ
 	$(PY) -m pytest -n auto
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 
-validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~30 min)
+validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~31 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff

@@ -168,6 +168,7 @@ def choose_specification(
     inference: str = "cluster",
     level: float = LEVEL,
     max_lags: int = MAX_LAGS,
+    time_effects_by: str | None = None,
 ) -> tuple[Specification, DynamicPanelResult | None]:
     """Choose lags and estimator from the residual AR(2) test, the next lag's Wald test, the
     lead placebo and the test of homogeneous persistence (see the module docstring).
@@ -183,6 +184,9 @@ def choose_specification(
         Confidence level of the returned fit.
     max_lags
         Cap on the outcome lags.
+    time_effects_by
+        Column whose groups get their own week effects in every fit and test (``None``: one
+        week effect for all teams).
 
     Returns
     -------
@@ -210,6 +214,7 @@ def choose_specification(
             treatment_lags=lags - 1 if distributed else 0,
             sample=sample if rows is None else rows,
             level=level,
+            time_effects_by=time_effects_by,
             **options,
         )
 
@@ -224,6 +229,7 @@ def choose_specification(
             sample=sample,
             lags=lags,
             treatment_lags=lags - 1 if distributed else 0,
+            time_effects_by=time_effects_by,
         )
 
     lags, model = 1, fit(1)

@@ -178,6 +178,7 @@ def dynamic_panel(
     serial_test: bool = True,
     team_persistence: bool = False,
     time_effects_by: str | None = None,
+    bootstrap_design: str = "fixed",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -233,10 +234,11 @@ def dynamic_panel(
     team_persistence
         Each team gets its own coefficients on the outcome's lags (week effects and the
         effects of ``x`` stay common); the lag rows and ``persistence`` are then the means over
-        teams, equal weights, and ``long_run`` uses that mean
-        (:mod:`cts.estimators.heterogeneous`). With ``bias_corrected`` every coefficient is
-        jackknifed and ``homogeneity`` tests the pooled persistence against the mean (``None``
-        with fewer than 30 weeks a team, where it cannot tell). For
+        teams, equal weights, and ``long_run`` is the mean over teams of each team's own long
+        run, ``mean_i sum g / (1 - B_i)`` (:mod:`cts.estimators.heterogeneous`). With
+        ``bias_corrected`` every coefficient is jackknifed and ``homogeneity`` tests the pooled
+        persistence against the mean (``None`` with fewer than 30 weeks a team, where it
+        cannot tell). For
         ``"fe"`` and ``"bias_corrected"`` with clustered inference, without ``predetermined``.
     time_effects_by
         A column constant within each entity (e.g. the organization a team belongs to): each of
@@ -247,6 +249,11 @@ def dynamic_panel(
         single entity (its period effects would absorb it); with a median of fewer than
         :data:`MIN_TEAMS_PER_PERIOD` entities per group-period the result notes it. For ``"fe"``
         and ``"bias_corrected"``. ``None`` (default): one period effect for all.
+
+    bootstrap_design
+        With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
+        outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
+        (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
 
     Returns
     -------
@@ -350,9 +357,12 @@ def dynamic_panel(
         diagnostics.setdefault("ar2", serial.statistic)
         diagnostics.setdefault("ar2_p", serial.p_value)
     table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags, level)
+    if team_persistence:
+        table, covariance = _with_team_long_run(fit, table, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
+        design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
         resampling = test(
             frame,
             lag_names,
@@ -363,6 +373,7 @@ def dynamic_panel(
             reps=reps,
             seed=seed,
             level=level,
+            **design,
         )
         for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
             spread = resampling.critical_value[term] * table.loc[row, "se"]
@@ -392,6 +403,26 @@ def dynamic_panel(
         homogeneity=homogeneity,
         time_effects_by=time_effects_by,
     )
+
+
+def _with_team_long_run(
+    fit, table: pd.DataFrame, x: tuple[str, ...], treatment_lags: int, level: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace ``long_run.x`` by the mean over teams of each team's long run, with covariances
+    from the stacked cluster influence (:meth:`TeamPersistenceFit.mean_long_run`)."""
+    names = [f"long_run.{name}" for name in x]
+    values, influence = zip(
+        *(fit.mean_long_run([name, *lag_terms(name, treatment_lags)]) for name in x), strict=True
+    )
+    stacked = np.column_stack([fit.influence, *influence])
+    index = [*fit.estimates.index, *names]
+    covariance = pd.DataFrame(cluster_vcov(stacked), index=index, columns=index)
+    long_run = estimate_table(
+        pd.Series(values, index=names), np.sqrt(np.diag(covariance.loc[names, names])), level
+    )
+    table = table.copy()
+    table.loc[names] = long_run
+    return table, covariance
 
 
 # --- data ----------------------------------------------------------------------------------------

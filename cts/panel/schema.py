@@ -9,7 +9,9 @@ __all__ = [
     "AI_TOOLS",
     "ARCHITECTURES",
     "DEFAULT_CONTROLS",
+    "OUTCOME_CONTROLS",
     "COUNT_COLUMNS",
+    "default_controls",
     "DERIVED_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -103,3 +105,15 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
 #: Time-varying controls of the adoption models: delivery health, which slows velocity and is not
 #: itself moved by the assistant (``cts.exogeneity_checks`` tests that on each panel).
 DEFAULT_CONTROLS: tuple[str, ...] = ("rollback_rate", "interventions_per_deploy")
+#: Outcomes whose default controls are not :data:`DEFAULT_CONTROLS`: deployment velocity's are
+#: none, because rollback rate and interventions per deployment are ratios over deployments, the
+#: outcome's own numerator; when rollbacks and interventions do not arrive in proportion to
+#: deployments, the rates fall as deployments rise, and holding them fixed holds part of the
+#: outcome fixed (``docs/estimands.md``; ``control_bias`` in ``cts.validation.monte_carlo``).
+OUTCOME_CONTROLS: dict[str, tuple[str, ...]] = {"deploy_velocity": ()}
+
+
+def default_controls(outcome: str) -> tuple[str, ...]:
+    """The default controls of the adoption model of ``outcome`` (:data:`OUTCOME_CONTROLS`, else
+    :data:`DEFAULT_CONTROLS`)."""
+    return OUTCOME_CONTROLS.get(outcome, DEFAULT_CONTROLS)

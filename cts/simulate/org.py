@@ -44,7 +44,8 @@ default, and then the panel is bit-identical to what it was before they existed)
 ``persistence_spread``
     Team-specific persistence ``b_i = b + spread * u_i``, ``u_i`` uniform on (-1, 1), the same
     ``u_i`` for both outcomes. The truth's ``persistence`` is the mean of the teams' ``b_i`` and
-    ``long_run`` is ``short_run / (1 - mean b_i)``.
+    ``long_run`` the mean of the teams' own long runs, ``mean g_i / (1 - b_i)`` (the average
+    effect a team reaches; ``g / (1 - mean b_i)`` is 10-15% smaller).
 
 Three more switches break the assumptions of a pooled two-way fixed-effects fit with one week
 effect for all teams (off by default, and then the panel is bit-identical too):
@@ -73,10 +74,11 @@ and the same delivery health, pages and automation (the direct effect, as ``shor
 expectation over the counts' rounding: ``d_it = b_i d_i,t-1 + g_it usage_it``. Over the observed
 team-weeks from each team's first week of use on ("treated"), ``att`` is the mean of ``d_it``
 (per builder-week at observed usage, carry-over included), ``att_by_weeks_of_use`` its profile by
-weeks since first use (1 = the first week), and ``extra_units`` the total ``sum d_it * n_builders``
-(extra CRs merged, or extra deployments, over the window). With ``effect_spread`` or
-``learning_weeks``, ``short_run`` and ``long_run`` are averages over those treated team-weeks of
-each team's learned effect per builder-week at full usage, ``g_i`` and ``g_i / (1 - b_i)``.
+weeks since first use (0 = the first week), and ``extra_units`` the total
+``sum d_it * n_builders`` (extra CRs merged, or extra deployments, over the window). With
+``effect_spread`` or ``learning_weeks``, ``short_run`` is the mean over the teams observed using
+the assistant, equal weights, of each team's learned effect per builder-week at full usage
+``g_i``, and ``long_run`` is ``short_run / (1 - persistence)`` (as with ``persistence_spread``).
 
 ``tools={"copilot": 1.0, "cursor": 1.6}`` (not a threat) gives each adopting team one of several
 AI tools, each with its own effect multiplier, and per-tool usage and seat columns
@@ -122,8 +124,6 @@ _EFFECT_PATHS = (
     "deploy_gain",
     "cr_full",
     "deploy_full",
-    "cr_full_long_run",
-    "deploy_full_long_run",
     "weeks_of_use",
 )
 _UNITS = {"cr_velocity": ("cr", "crs_merged"), "deploy_velocity": ("deploy", "deployments")}
@@ -231,7 +231,9 @@ class SimulatedOrg:
         effect of usage holding delivery health fixed), ``persistence`` (b), ``long_run``
         (g / (1 - b)), ``total_short_run`` (g plus the path through rollbacks when the bad
         control is on), with heterogeneity on ``short_run_by_group`` and with the second
-        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
+        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``); and always
+        the counterfactual truth over the treated team-weeks (module docstring): ``att``,
+        ``att_by_weeks_of_use``, ``extra_units`` with its ``unit``, ``treated_team_weeks``.
     params
         The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
     events
@@ -284,7 +286,7 @@ def simulate_org(
     weeks = pd.date_range(params.start, periods=n_weeks, freq="7D")
     panel, source = _simulate_weeks(teams, weeks, params, rng)
     truth = _truth(teams, params)
-    _add_treated_truth(truth, source["effect_paths"], panel["n_builders"].to_numpy(), params)
+    _add_treated_truth(truth, source["effect_paths"], panel, params)
     return SimulatedOrg(
         panel=panel,
         source=source,
@@ -459,8 +461,6 @@ class _NoAssistantPath:
             self.gain[k] = self.persistence[k] * self.gain[k] + effects[k] * usage
             record[f"{prefix}_gain"] = self.gain[k]
             record[f"{prefix}_full"] = np.broadcast_to(self.full[k], n)
-            long_run = self.full[k] / (1 - self.persistence[k])
-            record[f"{prefix}_full_long_run"] = np.broadcast_to(long_run, n)
         return record
 
 
@@ -786,20 +786,24 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
         ),
     ):
         short_run = float(effect * teams["multiplier"].mean())
+        settle = 1 / (1 - persistence)
         if p.persistence_spread:  # the truth is the mean of the teams' persistence
             key = "cr_persistence" if outcome == "cr_velocity" else "deploy_persistence"
             persistence = float(np.mean(teams[key]))
+            settle = 1 / (1 - teams[key])  # each team's own: its long run is g_i settle_i
         entry: dict[str, Any] = {
             "short_run": short_run,
             "persistence": persistence,
-            "long_run": short_run / (1 - persistence),
+            "long_run": float(np.mean(effect * teams["multiplier"] * settle))
+            if p.persistence_spread
+            else short_run / (1 - persistence),
             "total_short_run": short_run
             + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
         }
         if p.second_initiative:
             entry["deploy_automation"] = {
                 "short_run": automation_effect,
-                "long_run": automation_effect / (1 - persistence),
+                "long_run": float(automation_effect * np.mean(settle)),  # settle: scalar or teams
             }
         if p.tools:
             entry["tools"] = tool_truth(
@@ -816,17 +820,20 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
 
 
 def _add_treated_truth(
-    truth: dict, paths: dict[str, np.ndarray], n_builders: np.ndarray, p: SimulationParams
+    truth: dict, paths: dict[str, np.ndarray], panel: pd.DataFrame, p: SimulationParams
 ) -> None:
     """Add the counterfactual truth over the treated team-weeks (module docstring) in place.
 
-    ``paths`` are the per-row records of :data:`_EFFECT_PATHS` on the panel's rows.
+    ``paths`` are the per-row records of :data:`_EFFECT_PATHS` on the rows of ``panel``.
     """
     weeks_of_use = paths["weeks_of_use"]
     treated = weeks_of_use > 0
+    n_builders = panel["n_builders"].to_numpy()
+    # each treated team once (its full effect is the same in every week)
+    _, first_row = np.unique(pd.factorize(panel["team_id"])[0][treated], return_index=True)
     for outcome, (prefix, unit) in _UNITS.items():
         gain = paths[f"{prefix}_gain"][treated]
-        by_week = pd.Series(gain).groupby(weeks_of_use[treated]).mean()
+        by_week = pd.Series(gain).groupby(weeks_of_use[treated] - 1).mean()
         entry = truth[outcome]
         entry["att"] = float(gain.mean()) if len(gain) else float("nan")
         entry["att_by_weeks_of_use"] = {int(k): float(v) for k, v in by_week.items()}
@@ -834,7 +841,7 @@ def _add_treated_truth(
         entry["unit"] = unit
         entry["treated_team_weeks"] = int(treated.sum())
         if (p.effect_spread or p.learning_weeks) and treated.any():
-            short_run = float(paths[f"{prefix}_full"][treated].mean())
+            short_run = float(paths[f"{prefix}_full"][treated][first_row].mean())
             entry["total_short_run"] += short_run - entry["short_run"]  # the rollback path stays
             entry["short_run"] = short_run
-            entry["long_run"] = float(paths[f"{prefix}_full_long_run"][treated].mean())
+            entry["long_run"] = short_run / (1 - entry["persistence"])

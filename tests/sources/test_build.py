@@ -212,7 +212,8 @@ def _tiny_events():
             "end_date": pd.NaT,
         }
     )
-    empty = pd.DataFrame({"team_id": pd.Series([], dtype=str)})
+    one = pd.DataFrame({"team_id": ["a"]})  # Spark cannot read an empty pandas table
+    day = pd.to_datetime(["2025-01-08"])
     return {
         "roster": roster,
         "code_reviews": pd.DataFrame(
@@ -226,11 +227,11 @@ def _tiny_events():
                 "deletions": [2, 0, 50, 4],
             }
         ),
-        "deployments": empty.assign(deployed_at=pd.to_datetime([])),
-        "rollbacks": empty.assign(rolled_back_at=pd.to_datetime([])),
-        "interventions": empty.assign(occurred_at=pd.to_datetime([])),
-        "pages": empty.assign(paged_at=pd.to_datetime([])),
-        "oncall": roster.iloc[:0],
+        "deployments": one.assign(deployed_at=day),
+        "rollbacks": one.assign(rolled_back_at=day),
+        "interventions": one.assign(occurred_at=day),
+        "pages": one.assign(paged_at=day),
+        "oncall": roster.iloc[:1],
         "ai_usage": pd.DataFrame(
             {
                 "person_id": ["p1", "p1", "p2", "p2", "p3"],
@@ -255,9 +256,12 @@ def _tiny_events():
     }
 
 
-def test_tools_seats_agent_crs_and_lines_per_team_week():
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_tools_seats_agent_crs_and_lines_per_team_week(engine):
+    if engine == "spark" and not _spark_available():
+        pytest.skip("needs pyspark and Java")
     with pytest.warns(cts.SourceWarning, match="`lines_changed` is unknown .* in 1 team-week"):
-        panel = build_panel(_tiny_events())
+        panel = build_panel(_tiny_events(), engine=engine)
     quiet_load(panel, min_team_size=1)
     a = panel.loc[panel["team_id"] == "a"].set_index(panel.loc[panel["team_id"] == "a", "week"])
     weeks = ["2025-01-06", "2025-01-13"]

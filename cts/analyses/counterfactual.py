@@ -48,6 +48,10 @@ _UNITS = {"cr_velocity": "crs", "deploy_velocity": "deployments"}
 #: Bootstrap draws rolled forward at once: as many as keep one (weeks x adopters x draws) array
 #: under this many cells (32 MB), a handful of such arrays being alive at a time.
 _CELLS_PER_CHUNK = 4_000_000
+#: Draws behind the estimation part of each path's prediction variance, which is small next to
+#: the shocks' part (a tenth of it on the simulated panels): 50 draws give it to +-20%, the
+#: interval's width to a few percent.
+_PATH_DRAWS = 50
 
 
 @dataclass(repr=False)
@@ -575,31 +579,43 @@ def _bootstrap(
     (adopters x weeks), about the point estimate ``point`` (weeks x adopters, as
     :func:`~cts.estimators.imputation.roll_forward` lays it out).
 
-    Run with one BLAS thread: every product here is small (draws x teams x weeks), so threads
-    cost more than they save, and on a shared machine they oversubscribe the cores (measured:
-    a (8 x 1,000) @ (1,000 x 156) product took 0.1 s with busy threads)."""
+    Run with one BLAS thread: every product here is small, so BLAS threads cost more than they
+    save, and on a shared machine they oversubscribe the cores (measured: an (8 x 1,000) @
+    (1,000 x 156) product took 0.1 s with busy threads). Chunks of draws in two Python threads
+    were slower still on a loaded 2-core machine (5.6 s against 2.9 s on 1,000 x 156), so one.
+    """
     n_clusters = len(fit.psi)
-    lags = fit.n_lags
     rng = np.random.default_rng(seed)
-    active = paths.active.T
-    out, total_sq = [], np.zeros(active.shape)
-    bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
-    chunk = int(np.clip(_CELLS_PER_CHUNK // max(active.size, 1), 1, 64))
-    for first in range(0, reps, chunk):
-        size = min(chunk, reps - first)
-        weights = rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=size)
-        weights = weights.astype(float)
-        coef, team_effects, time_effects = draw_effects(fit, grid, weights)
-        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
-        team_weights = weights[:, fit.cluster[paths.rows]]
-        out.append(aggregates.compute(cf, coef[:, :lags], team_weights))
-        cf -= point[:, :, None]  # off the paths: NaN or 0, never read
-        total_sq += np.einsum("tar,tar->ta", cf, cf)
-        bar.update(size)
-    bar.close()
+    chunk = int(np.clip(_CELLS_PER_CHUNK // max(paths.active.size, 1), 1, 64))
+    firsts = list(range(0, reps, chunk))
+    weights = [
+        rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=min(chunk, reps - f))
+        for f in firsts
+    ]
+
+    def run(first: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        draws = draws.astype(float)
+        coef, team_effects, time_effects = draw_effects(fit, grid, draws)
+        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
+        team_weights = draws[:, fit.cluster[paths.rows]]
+        aggregates_drawn = aggregates.compute(cf, coef[:, : fit.n_lags], team_weights)
+        squares = None
+        if first < _PATH_DRAWS:
+            deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
+            squares = np.einsum("tar,tar->ta", deviation, deviation)
+        return aggregates_drawn, squares
+
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
-    return np.vstack(out), (total_sq / reps).T
+    out, total_sq = [], np.zeros(point.shape)
+    with tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw") as bar:
+        for first, draws in zip(firsts, weights, strict=True):
+            drawn, squares = run(first, draws)
+            out.append(drawn)
+            if squares is not None:
+                total_sq += squares
+            bar.update(len(draws))
+    return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
 
 
 def _result(

@@ -32,21 +32,24 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 	else echo 'usage: make panel EVENTS=path/to/events [OUT=data/panel.parquet] [ENGINE=spark], or GIT="repo1 repo2" [TEAM_MAP=map.csv], or SOURCES=sources.toml, or DEVLAKE=postgresql://user@host/lake [PROJECT=name]'; exit 2; fi
 
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
-	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(NO_CACHE),--no-cache)
+	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(SEAT_COST),--seat-cost $(SEAT_COST)) $(if $(NO_CACHE),--no-cache)
 
-test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample)
+test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample), on every core
 	$(VENV)/bin/ruff check cts tests benchmarks
-	$(PY) -m pytest
-	$(PY) -m pytest --nbval-lax notebooks/
+	$(PY) -m pytest -n auto
+	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 
-validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~30 min)
+validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~31 min)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check cts tests benchmarks
 
-lab: setup  ## JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab notebooks/
+# Jupyter refuses to start as root unless told; containers and dev boxes often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: setup  ## JupyterLab on notebooks/ (LAB_ARGS="--port=8890 --no-browser" to pass options)
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT) $(LAB_ARGS)
 
 bench: setup  ## performance figures (benchmarks/), not part of the tests
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done  # ~25 min

@@ -9,12 +9,12 @@ sweeping out the team means, see :mod:`cts.estimators.demean`), and ``method="bi
 lagged outcome, team-clustered SEs): ``pyfixest.feols`` (the fastest peer; its demeaner is
 iterative and multi-threaded) and ``linearmodels.PanelOLS``. Each contender runs in its own
 process, so its peak RSS is its own (all include the loaded panel). Medians of ``--repeats``
-warm runs (after one untimed warm-up). Targets (issue 15): default <= 1.5x pyfixest, below
+warm runs (after one untimed warm-up). Targets: default <= 1.5x pyfixest, below
 PanelOLS, peak RSS < 3 GB.
 
 Measure on a quiet machine (``uptime``): under load, multi-threaded OpenBLAS (cts's small
-dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. Measured for
-issue 15 (2 cores): wall-clock medians of 3, pyfixest 1.61-1.66 s, default (``auto``, with the
+dense solves) and pyfixest's threaded demeaner slow down by large, unequal factors. Measured on
+2 cores: wall-clock medians of 3, pyfixest 1.61-1.66 s, default (``auto``, with the
 homogeneity test on 500 drawn teams) 2.87-3.50 s (1.8-2.1x: the target is missed),
 ``bias_corrected`` 1.18-1.29 s (0.73-0.78x), PanelOLS 5.5-6.7 s; CPU seconds with one BLAS /
 Rayon thread: pyfixest 1.20, ``auto`` 2.75-3.10 (14.7 before the direct demeaner, 3.8 before

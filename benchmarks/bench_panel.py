@@ -10,7 +10,7 @@ events, then times in the same run, each contender in its own process:
   then joined: the same panel, which the benchmark checks is identical.
 
 Prints medians of ``--repeats`` runs, events per second and each process's peak RSS.
-Targets (issue 7): DuckDB >= 5x faster than pandas, under 60 s, peak RSS under 4 GB.
+Targets: DuckDB >= 5x faster than pandas, under 60 s, peak RSS under 4 GB.
 """
 
 import argparse

@@ -13,7 +13,7 @@ On ``simulate_org(1000, 156, seed=0)`` (the panel ``make data`` writes), in the 
   compared per simulated panel because the peer would take many minutes for 200.
 
 Each contender runs in its own process; peak RSS is that process's (VmHWM), plus the largest of
-its worker processes' for the parallel runs. Medians of ``--repeats`` runs. Targets (issue 6):
+its worker processes' for the parallel runs. Medians of ``--repeats`` runs. Targets:
 heterogeneity, power and the minimum detectable effect each under 2 minutes on 2 cores.
 """
 

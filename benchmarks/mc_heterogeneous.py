@@ -1,4 +1,4 @@
-"""Monte Carlo of team-specific persistence (issue 15): bias and coverage, pooled vs mean group.
+"""Monte Carlo of team-specific persistence: bias and coverage, pooled vs mean group.
 
 ``nice -n 19 python benchmarks/mc_heterogeneous.py --reps 60 --weeks 13 26 39 104 --workers 1``
 prints, per cell (spread 0.3 and clean), the relative bias of short run, persistence and long

@@ -44,14 +44,18 @@ _EXPORTS: dict[str, str] = {
     "SourceWarning": "cts.core.exceptions",
     "TestStatistic": "cts.core.results",
     # panel
+    "AI_TOOLS": "cts.panel.schema",
     "ARCHITECTURES": "cts.panel.schema",
     "COUNT_COLUMNS": "cts.panel.schema",
     "DERIVED_COLUMNS": "cts.panel.schema",
     "OPTIONAL_COLUMNS": "cts.panel.schema",
     "REQUIRED_COLUMNS": "cts.panel.schema",
+    "SOURCE_COLUMNS": "cts.panel.schema",
+    "ai_tool_columns": "cts.panel.schema",
     "lag": "cts.panel.lags",
     "load_panel": "cts.panel.load",
     "to_weekly": "cts.panel.weekly",
+    "source_columns": "cts.panel.schema",
     "suppress_small_teams": "cts.panel.load",
     "write_panel": "cts.panel.write",
     # sources
@@ -100,6 +104,12 @@ _EXPORTS: dict[str, str] = {
     "minimum_detectable_effect": "cts.analyses.planning",
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
+    "AssistantPaths": "cts.analyses.value",
+    "Guardrails": "cts.analyses.value",
+    "NetReturn": "cts.analyses.value",
+    "assistant_paths": "cts.analyses.value",
+    "net_return": "cts.analyses.value",
+    "quality_guardrails": "cts.analyses.value",
 }
 #: modules reachable as attributes: the layers, and today's short names for the modules that
 #: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)
@@ -135,14 +145,137 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test checks)
+    from cts import (
+        analyses,  # noqa: F401
+        core,  # noqa: F401
+        estimators,  # noqa: F401
+        panel,  # noqa: F401
+        reporting,  # noqa: F401
+        simulate,  # noqa: F401
+        sources,  # noqa: F401
+        validation,  # noqa: F401
+    )
+    from cts.analyses import overview  # noqa: F401
     from cts.analyses.adoption import (  # noqa: F401
         AdoptionEffect,
         compare_inference,
         compare_methods,
         estimate_adoption_effect,
     )
-    from cts.core.exceptions import EventError, PanelError, PanelWarning  # noqa: F401
-    from cts.panel import load_panel  # noqa: F401
-    from cts.simulate.org import simulate_org  # noqa: F401
-    from cts.sources.build import build_panel  # noqa: F401
+    from cts.analyses.cost import (  # noqa: F401
+        UNIT_BY_ARCHITECTURE,
+        UNITS,
+        CostToServe,
+        cost_to_serve,
+    )
+    from cts.analyses.counterfactual import (  # noqa: F401
+        Counterfactual,
+        compare_pooled,
+        counterfactual,
+    )
+    from cts.analyses.drivers import (  # noqa: F401
+        DRIVERS,
+        DriversResult,
+        fit_drivers,
+    )
+    from cts.analyses.exogeneity import (  # noqa: F401
+        ExogeneityChecks,
+        exogeneity_checks,
+    )
+    from cts.analyses.heterogeneity import (  # noqa: F401
+        HeterogeneousEffects,
+        heterogeneous_effects,
+    )
+    from cts.analyses.identification import (  # noqa: F401
+        Identification,
+        identification,
+    )
+    from cts.analyses.impact import (  # noqa: F401
+        CombinedImpact,
+        Impact,
+        combined_impact,
+        impact_curve,
+        translate_impact,
+    )
+    from cts.analyses.planning import (  # noqa: F401
+        PowerResult,
+        calibrate,
+        minimum_detectable_effect,
+        power,
+        power_grid,
+    )
+    from cts.analyses.specification import (  # noqa: F401
+        Specification,
+    )
+    from cts.analyses.value import (  # noqa: F401
+        AssistantPaths,
+        Guardrails,
+        NetReturn,
+        assistant_paths,
+        net_return,
+        quality_guardrails,
+    )
+    from cts.core.cache import (  # noqa: F401
+        cached,
+    )
+    from cts.core.exceptions import (  # noqa: F401
+        ConvergenceWarning,
+        CtsWarning,
+        DesignWarning,
+        EventError,
+        FewTeamsWarning,
+        PanelError,
+        PanelWarning,
+        SourceWarning,
+    )
+    from cts.core.results import (  # noqa: F401
+        TestStatistic,
+    )
+    from cts.estimators.dynamic import (  # noqa: F401
+        DynamicPanelResult,
+        dynamic_panel,
+    )
+    from cts.estimators.event_study import (  # noqa: F401
+        EventStudy,
+        adoption_weeks,
+        event_study,
+        group_time_effects,
+    )
+    from cts.panel.lags import (  # noqa: F401
+        lag,
+    )
+    from cts.panel.load import (  # noqa: F401
+        load_panel,
+        suppress_small_teams,
+    )
+    from cts.panel.schema import (  # noqa: F401
+        AI_TOOLS,
+        ARCHITECTURES,
+        COUNT_COLUMNS,
+        DERIVED_COLUMNS,
+        OPTIONAL_COLUMNS,
+        REQUIRED_COLUMNS,
+        SOURCE_COLUMNS,
+        ai_tool_columns,
+        source_columns,
+    )
+    from cts.panel.weekly import (  # noqa: F401
+        to_weekly,
+    )
+    from cts.panel.write import (  # noqa: F401
+        write_panel,
+    )
+    from cts.reporting import notebook as report  # noqa: F401
+    from cts.reporting import plots  # noqa: F401
+    from cts.simulate.org import (  # noqa: F401
+        SimulatedOrg,
+        SimulationParams,
+        simulate_org,
+    )
+    from cts.simulate.write import (  # noqa: F401
+        write_simulation,
+    )
+    from cts.sources.build import (  # noqa: F401
+        build_panel,
+    )

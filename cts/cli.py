@@ -14,7 +14,8 @@ def _data(args: argparse.Namespace) -> int:
     from cts.simulate import simulate_org, write_simulation
 
     started = time.perf_counter()
-    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed)
+    extra = {"tools": args.tools} if args.tools else {}
+    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed, **extra)
     panel_path, truth_path = write_simulation(sim, args.out)
     print(
         f"wrote {panel_path} ({len(sim.panel):,} team-weeks, {sim.panel['team_id'].nunique():,} "
@@ -25,6 +26,8 @@ def _data(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from cts.validation.monte_carlo import (
+        bootstrap_coverage,
+        control_bias,
         exogeneity_size,
         few_cluster_size,
         monte_carlo,
@@ -49,15 +52,20 @@ def _validate(args: argparse.Namespace) -> int:
             ("reps", args.threat_reps),
             ("n_teams", args.threat_teams),
             ("n_weeks", args.threat_weeks),
+            ("cells", args.threat_cells),
         )
         if value is not None
     }
     threat_cells = threats(**threat_options) if args.threat_reps != 0 else None
+    control_cells = control_bias(reps=args.control_reps) if args.control_reps else None
+    coverage_cells = bootstrap_coverage(reps=args.coverage_reps) if args.coverage_reps else None
     report = validation_report(
         summarize_monte_carlo(draws),
         exogeneity,
         few_clusters,
         threat_cells,
+        control_cells=control_cells,
+        coverage_cells=coverage_cells,
         n_teams=args.n_teams,
         seconds=time.perf_counter() - started,
     )
@@ -127,12 +135,36 @@ def _build_panel(args: argparse.Namespace) -> int:
 def _team_map(path: str | None) -> dict[str, str] | None:
     if path is None:
         return None
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype=str)
+    from cts.sources.records import csv_header, read_text
+
+    text = read_text(path)  # a folder, a looping link, a latin-1 file: one message naming it
+    csv_header(path, text)
+    frame = pd.read_csv(io.StringIO(text), dtype=str) if text.strip() else pd.DataFrame()
     if list(frame.columns[:2]) != ["repository", "team_id"]:
         raise SystemExit(f"cts build-panel: {path} needs columns repository,team_id")
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
+
+
+def tool_prices(text: str) -> dict[str, float]:
+    """``copilot=19,cursor=40`` -> ``{"copilot": 19.0, "cursor": 40.0}`` (per builder-month)."""
+    prices = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        tool, _, price = item.partition("=")
+        try:
+            prices[tool.strip()] = float(price)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not tool=price; write e.g. copilot=19,cursor=40"
+            ) from None
+        if not prices[tool.strip()] >= 0 or not tool.strip():
+            raise argparse.ArgumentTypeError(f"{item!r}: a tool and a price >= 0, e.g. copilot=19")
+    if not prices:
+        raise argparse.ArgumentTypeError("give prices as tool=price, e.g. copilot=19,cursor=40")
+    return prices
 
 
 #: ``cts report --unit`` names -> panel columns.
@@ -141,7 +173,7 @@ _UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": 
 
 def _report(args: argparse.Namespace) -> int:
     from cts.core.exceptions import PanelError
-    from cts.reporting.builder import build_reports
+    from cts.reporting.builder import NoSpaceError, build_reports
 
     started = time.perf_counter()
     parameters = {"seed": args.seed}
@@ -151,8 +183,10 @@ def _report(args: argparse.Namespace) -> int:
         parameters["end"] = args.end
     if args.unit != "auto":
         parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
-    if args.currency:
+    if args.currency is not None:  # checked by build_reports: an ISO 4217 code
         parameters["currency"] = args.currency
+    if args.seat_cost:
+        parameters["seat_cost"] = args.seat_cost
     if args.no_cache:
         from cts.core.cache import CACHE_ENV
 
@@ -162,6 +196,9 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, PanelError, ValueError) as error:
         print(f"cts report: {error}", file=sys.stderr)
         return 2
+    except NoSpaceError as error:
+        print(f"cts report: {error.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             f"cts report: interrupted; notebooks and kernels stopped, {args.out} left as it was",
@@ -198,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--n-teams", type=int, default=1000)
     data.add_argument("--n-weeks", type=int, default=156)
     data.add_argument("--seed", type=int, default=0)
+    data.add_argument(
+        "--tools",
+        type=tool_prices,
+        help="several AI tools, each with its effect multiplier: copilot=1,cursor=2 (adds "
+        "ai_active_builders_<tool> and ai_seats_<tool>; default: one assistant)",
+    )
     data.set_defaults(run=_data)
 
     build = commands.add_parser(
@@ -237,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.add_argument("--project", help="with --devlake: only this DevLake project")
     build.add_argument(
+        "--production",
+        metavar="REGEX",
+        help="with --devlake: deployments whose environment or name matches this Python regex "
+        "are production ones (default: PRODUCTION in any case)",
+    )
+    build.add_argument(
         "--allow-missing-ai",
         action="store_true",
         help="with --devlake: build without AI-assistant data (ai_active_builders = 0)",
@@ -264,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         "--currency", help="currency of cost_per_builder_week in the reports (default: USD)"
     )
     report.add_argument(
+        "--seat-cost",
+        type=tool_prices,
+        help="price of an AI seat per builder-month, by tool: copilot=19,cursor=40 (tools: "
+        "copilot, cursor, claude_code, q, other; one price for a panel with one usage column); "
+        "without it the brief assumes 19 and says so",
+    )
+    report.add_argument(
         "--no-cache",
         action="store_true",
         help="recompute everything; by default results of an earlier run with the same panel, "
@@ -277,9 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
-    # The defaults keep the whole run under about 30 minutes on 2 cores (estimated from the
+    # The defaults keep the whole run under about 40 minutes on 2 cores (estimated from the
     # parts' timings: main block ~26 min at 1,000 reps, few-cluster ~9 min at 500, threat cells
-    # ~12 min at 150) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
+    # ~12 min at 150 for the first four, ~4.6 min more for the three added since, see
+    # THREAT_REPS) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
     # 95% and a 5% rate, and 1.8 points on the threat cells' coverage.
     validate.add_argument(
         "--reps", type=int, default=400, help="panels per length (default: %(default)s)"
@@ -303,9 +360,26 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--threat-reps",
         type=int,
-        help="panels per threat cell and length (issue 15: feedback, AR(1) shocks, "
-        "heterogeneous persistence, clean); 0 skips them (default: THREAT_REPS of "
-        "cts.validation.monte_carlo, 150)",
+        help="panels per threat cell and length (feedback, AR(1) shocks, heterogeneous "
+        "persistence, clean, effects that differ by team, org waves, learning); 0 skips them "
+        "(default: THREAT_REPS of cts.validation.monte_carlo, 150)",
+    )
+    validate.add_argument(
+        "--threat-cells", nargs="+", help="the threat cells to run (default: all of THREATS)"
+    )
+    validate.add_argument(
+        "--control-reps",
+        type=int,
+        default=60,
+        help="panels per row of the deployment-velocity controls cell (old default controls "
+        "against none, 200 teams x 39 weeks); 0 skips it (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--coverage-reps",
+        type=int,
+        default=100,
+        help="20-team panels for the coverage of the clustered, fixed- and recursive-design "
+        "bootstrap intervals; 0 skips it (default: %(default)s)",
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")

@@ -1,3 +1,4 @@
+import importlib
 import json
 import re
 import subprocess
@@ -39,6 +40,8 @@ def test_readme_documents_the_schema_and_the_two_commands():
     for command in ("make report", "make test"):
         assert command in readme
     for column in [*cts.REQUIRED_COLUMNS, *cts.OPTIONAL_COLUMNS, *cts.DERIVED_COLUMNS]:
+        assert f"`{column}`" in readme, column
+    for column in [*cts.SOURCE_COLUMNS, *cts.AI_TOOLS]:
         assert f"`{column}`" in readme, column
 
 
@@ -84,3 +87,30 @@ def test_committed_sample_is_what_the_simulator_writes(tmp_path):
     committed = cts.load_panel(ROOT / "data" / "sample" / "panel_sample.csv", min_team_size=1)
     fresh = cts.load_panel(cts.simulate_org(25, 52, seed=7).panel, min_team_size=1)
     pd.testing.assert_frame_equal(committed, fresh, check_dtype=False)
+
+
+def test_static_imports_name_every_public_name():
+    """IDEs and type checkers see the lazy API through the ``TYPE_CHECKING`` block: it must
+    import exactly the names ``cts`` exports, each from where it is defined."""
+    import ast
+
+    tree = ast.parse((ROOT / "cts" / "__init__.py").read_text())
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    static = {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(block)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert sorted(static) == sorted(cts.__all__)
+    for name, dotted in static.items():
+        module, attribute = dotted.rsplit(".", 1)
+        defined = importlib.import_module(module)
+        target = getattr(defined, attribute, None)
+        if target is None:  # a submodule: `from cts.reporting import plots`
+            target = importlib.import_module(dotted)
+        assert target is getattr(cts, name), name

@@ -15,15 +15,16 @@ from cts.analyses.identification import (
     MIN_TEAMS,
     Identification,
     identification,
+    week_effects_by,
 )
 from cts.analyses.specification import Specification, choose_specification
 from cts.core.results import LEVEL, Result
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import (
-    DEFAULT_CONTROLS,
     PanelError,
     PanelWarning,
+    default_controls,
     require_columns,
     varying_columns,
     window_mask,
@@ -51,7 +52,7 @@ class AdoptionEffect(Result):
     baseline
         Adopters' mean outcome before their first week of use (for :meth:`relative`).
     model
-        The underlying :class:`cts.effects.DynamicPanelResult`.
+        The underlying :class:`cts.DynamicPanelResult`.
     design
         The design checks (:func:`cts.identification`) the estimate passed.
     caveats
@@ -60,6 +61,9 @@ class AdoptionEffect(Result):
         Why ``inference="auto"`` chose what it chose (empty when ``inference`` was given).
     specification
         With ``method="auto"``: the chosen specification and every diagnostic behind it.
+    time_effects_by, week_effects
+        The column whose groups had their own week effects (``None``: one for all teams), and
+        the sentence :meth:`summary` prints about it.
     """
 
     _metadata_fields = (
@@ -86,6 +90,8 @@ class AdoptionEffect(Result):
     caveats: list[str] = field(default_factory=list)
     inference_reason: str = ""
     specification: Specification | None = None
+    time_effects_by: str | None = None
+    week_effects: str = ""
 
     def relative(self) -> pd.DataFrame:
         """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
@@ -104,7 +110,10 @@ class AdoptionEffect(Result):
 
     @property
     def inference(self) -> str:
-        """How the effect's p-values and intervals were obtained (see :mod:`cts.inference`)."""
+        """How the effect's p-values and intervals were obtained.
+
+        See :mod:`cts.estimators.inference`.
+        """
         return self.model.inference
 
     def summary(self) -> str:
@@ -118,6 +127,7 @@ class AdoptionEffect(Result):
                 f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
                 f"team-weeks, {self.n_teams:,} teams, {self.n_weeks} weeks; SEs clustered by "
                 f"team{self._inference_note()})",
+                *([f"Fixed effects: team, and {self.week_effects}."] if self.week_effects else []),
                 f"Going from no builder to every builder using the assistant changes "
                 f"{self.outcome} by {short['estimate']:+.3f} the same week "
                 f"({level} {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
@@ -137,7 +147,7 @@ def estimate_adoption_effect(
     panel: pd.DataFrame,
     outcome: str = "cr_velocity",
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     method: str = "auto",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
@@ -145,11 +155,12 @@ def estimate_adoption_effect(
     reps: int = 999,
     seed: int = 0,
     level: float = LEVEL,
+    time_effects_by: str | None = "auto",
 ) -> AdoptionEffect:
     """Estimate the effect of AI-assistant usage on a team outcome.
 
     Fits ``y_it = a_i + l_t + b y_i,t-1 + g usage_it + c' controls_it + e_it`` with team and week
-    fixed effects and team-clustered errors (:func:`cts.effects.dynamic_panel`).
+    fixed effects and team-clustered errors (:func:`cts.dynamic_panel`).
 
     Parameters
     ----------
@@ -161,8 +172,11 @@ def estimate_adoption_effect(
         Share of builders using the assistant (default ``ai_usage_rate``).
     controls
         Time-varying controls; check they are not themselves moved by usage
-        (:func:`cts.exogeneity_checks`). A control that never varies (e.g. interventions a git
-        source cannot see) is left out with a warning.
+        (:func:`cts.exogeneity_checks`). Default (None): the outcome's own
+        (:func:`cts.panel.default_controls`): rollback rate and interventions per deployment,
+        except for ``deploy_velocity``, which gets none, since those are ratios over its own
+        numerator (``docs/estimands.md``). A control that never varies (e.g. interventions a
+        git source cannot see) is left out with a warning.
     method
         ``"auto"`` (default) chooses the lags and the estimator from the residual
         serial-correlation test, the test of the next lag and the lead placebo
@@ -171,7 +185,7 @@ def estimate_adoption_effect(
         not (figures in :mod:`cts.analyses.specification`). An explicit method does exactly
         what it says: ``"bias_corrected"`` (one lag, usage strictly exogenous), ``"fe"`` (naive,
         for comparison) or ``"gmm"`` (Arellano–Bond, a cross-check); see
-        :func:`cts.effects.dynamic_panel`.
+        :func:`cts.dynamic_panel`.
     start, end
         Optional window of weeks (inclusive). The lag of the first week comes from the week
         before it when observed.
@@ -182,13 +196,20 @@ def estimate_adoption_effect(
         assistant, where clustered SEs over-reject (README, size table), else ``"cluster"``.
         ``"cluster"``: team-clustered SEs, normal intervals; fine with many teams.
         ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
-        (permutes usage paths across teams), see :mod:`cts.inference`. They set the p-values
-        and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``
+        (permutes usage paths across teams), see :mod:`cts.estimators.inference`. They set the
+        p-values and intervals of ``short_run`` and ``long_run``; not available for ``method="gmm"``
         (``"auto"`` then stays clustered, with a caveat).
     reps, seed
         Draws and seed of the bootstrap or randomization test.
     level
         Confidence level of the intervals (0.95 by default).
+    time_effects_by
+        ``"auto"`` (default): week effects by org when the panel has an ``org`` column (each
+        org's hiring waves, freezes and launches are then not read as effects of a rollout that
+        goes org by org), else one week effect for all teams; the result says which
+        (``.time_effects_by``, the summary). A column name (constant within team): week effects
+        by its groups. ``None``: one week effect for all teams. See
+        :func:`cts.analyses.identification.week_effects_by`.
 
     Returns
     -------
@@ -201,7 +222,7 @@ def estimate_adoption_effect(
         team adopts in the same week and no untreated team is observed after it), saying what
         the data would need.
     """
-    controls = tuple(controls)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
     if inference != "auto" and inference not in INFERENCE:
         raise ValueError(
@@ -212,13 +233,23 @@ def estimate_adoption_effect(
     caveats = design.warn(ADOPTION_EFFECT, stacklevel=2)
     controls = varying_columns(panel.loc[window], controls, "control")
     inference, reason = _choose_inference(inference, method, design)
+    time_effects_by, week_effects = week_effects_by(panel, time_effects_by)
+    if week_effects.startswith("week effects common"):  # "auto" could not use the orgs
+        caveats.append(week_effects)
     if reason and method == "gmm" and design.few_clusters:
         caveats.append(reason)
     specification, model, options = None, None, {"method": method}
     try:
         if method == "auto":
             specification, model = choose_specification(
-                panel, outcome, treatment, controls, sample=window, inference=inference, level=level
+                panel,
+                outcome,
+                treatment,
+                controls,
+                sample=window,
+                inference=inference,
+                level=level,
+                time_effects_by=time_effects_by,
             )
             options = {
                 "method": specification.method,
@@ -239,6 +270,7 @@ def estimate_adoption_effect(
                 reps=reps,
                 seed=seed,
                 level=level,
+                time_effects_by=time_effects_by,
                 **options,
             )
     except (ValueError, np.linalg.LinAlgError) as error:
@@ -273,8 +305,10 @@ def estimate_adoption_effect(
         model=model,
         specification=specification,
         design=design,
-        caveats=caveats,
+        caveats=[*caveats, *(n for n in model.notes if "rest on few entities" in n)],
         inference_reason=reason,
+        time_effects_by=time_effects_by,
+        week_effects=week_effects,
     )
 
 
@@ -380,7 +414,8 @@ def compare_inference(
     """The effect's p-values and 95% intervals under each inference method, side by side.
 
     The estimates are the same; with few teams (or few adopting teams) clustered SEs give
-    intervals that are too narrow, and the resampling tests widen them (:mod:`cts.inference`).
+    intervals that are too narrow, and the resampling tests widen them
+    (:mod:`cts.estimators.inference`).
 
     Parameters
     ----------

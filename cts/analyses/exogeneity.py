@@ -11,7 +11,7 @@ import pyfixest as pf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from cts.analyses.identification import ADOPTION_EFFECT, identification
+from cts.analyses.identification import ADOPTION_EFFECT, identification, week_effects_by
 from cts.core.results import Result, TestStatistic
 from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
 from cts.estimators.wald import wald_test
@@ -38,9 +38,10 @@ class ExogeneityChecks(Result):
     table
         One row per check: ``statistic`` (Wald chi-squared), ``df``, ``p_value`` (Hotelling's
         T-squared over teams for the controls, :func:`cts.estimators.wald.wald_test`),
-        ``p_adjusted`` (Holm, across the checks computed), ``flagged`` (``p_adjusted < alpha``)
-        and ``verdict``. A check the data cannot support (a singular covariance) has NaN
-        numbers, is never flagged, and its verdict says why.
+        ``p_adjusted`` (Holm over every check, one that could not be computed counted as not
+        rejected), ``flagged`` (``p_adjusted < alpha``) and ``verdict``. A check the data
+        cannot support (a singular covariance) has NaN numbers, is never flagged, and its
+        verdict says why; :attr:`not_computed` names them and :meth:`summary` says so.
     alpha
         Family-wise significance level.
     """
@@ -65,9 +66,22 @@ class ExogeneityChecks(Result):
         """Names of the checks that failed."""
         return list(self.table.index[self.table["flagged"]])
 
+    @property
+    def not_computed(self) -> list[str]:
+        """Names of the checks the data could not support (no p-value)."""
+        return list(self.table.index[self.table["p_value"].isna()])
+
     def summary(self) -> str:
-        """One verdict per line."""
-        return "\n".join(f"- {verdict}" for verdict in self.table["verdict"])
+        """One verdict per line, then the checks that could not be computed, by name."""
+        lines = [f"- {verdict}" for verdict in self.table["verdict"]]
+        missing = self.not_computed
+        if missing:
+            lines.append(
+                f"{len(missing)} of {len(self.table)} checks could not be computed "
+                f"({', '.join(missing)}): they count as not rejected in the Holm family of "
+                f"{len(self.table)}, and say nothing either way."
+            )
+        return "\n".join(lines)
 
 
 def exogeneity_checks(
@@ -79,6 +93,7 @@ def exogeneity_checks(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     alpha: float = 0.05,
+    time_effects_by: str | None = "auto",
 ) -> ExogeneityChecks:
     """Test that controls do not respond to AI usage and that future usage has no effect today.
 
@@ -104,6 +119,10 @@ def exogeneity_checks(
         and leads come from outside it when observed.
     alpha
         Family-wise level.
+    time_effects_by
+        Week effects of every check's regression: ``"auto"`` (default) by org when the panel
+        has an ``org`` column, a column name, or ``None`` for one week effect for all teams
+        (as in :func:`cts.estimate_adoption_effect`).
 
     Returns
     -------
@@ -115,6 +134,8 @@ def exogeneity_checks(
     # The checks are regressions of the adoption model's kind: refused where it is.
     identification(panel.loc[window], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
     controls = varying_columns(panel.loc[window], controls, "control")
+    group, _ = week_effects_by(panel, time_effects_by)
+    weeks = "week" if group is None else f"{group}^week"
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
@@ -123,7 +144,7 @@ def exogeneity_checks(
     for control in controls:
         name = f"{control} responds to usage"
         fit = pf.feols(
-            "_control ~ _usage + _usage_lag | team_id + week",
+            f"_control ~ _usage + _usage_lag | team_id + {weeks}",
             data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
@@ -141,7 +162,9 @@ def exogeneity_checks(
             reasons[name] = note or f"{name} not computed"
         else:
             rows[name] = (test.statistic, test.df, test.p_value, control)
-    placebo = lead_placebo(panel, outcome, treatment, controls, sample=window)
+    placebo = lead_placebo(
+        panel, outcome, treatment, controls, sample=window, time_effects_by=group
+    )
     if np.isfinite(placebo.statistic):
         rows["lead placebo"] = (placebo.statistic, 1, placebo.p_value, "")
     else:
@@ -151,12 +174,7 @@ def exogeneity_checks(
     table = pd.DataFrame.from_dict(
         rows, orient="index", columns=["statistic", "df", "p_value", "_control"]
     )
-    computed = table["p_value"].notna()
-    table["p_adjusted"] = float("nan")
-    if computed.any():
-        table.loc[computed, "p_adjusted"] = multipletests(
-            table.loc[computed, "p_value"], method="holm"
-        )[1]
+    table["p_adjusted"] = holm_with_missing(table["p_value"].to_numpy(float))
     table["flagged"] = table["p_adjusted"] < alpha
     table["verdict"] = [
         reasons[name] + "; the data would need more teams"
@@ -166,6 +184,19 @@ def exogeneity_checks(
     ]
     table.index.name = "check"
     return ExogeneityChecks(table=table.drop(columns="_control"), alpha=alpha)
+
+
+def holm_with_missing(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values over the whole family, a check that could not be computed
+    counted as not rejected (p = 1): leaving it out would shrink the family and loosen every
+    other check's adjustment. NaN stays NaN."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p_values), np.nan)
+    if len(p_values) and np.isfinite(p_values).any():
+        filled = np.where(np.isfinite(p_values), p_values, 1.0)
+        adjusted = multipletests(filled, method="holm")[1]
+        adjusted[~np.isfinite(p_values)] = np.nan
+    return adjusted
 
 
 def _verdict(name: str, row: pd.Series, outcome: str, treatment: str) -> str:
@@ -196,12 +227,15 @@ def lead_placebo(
     sample: pd.Series | None = None,
     lags: int = 1,
     treatment_lags: int = 0,
+    time_effects_by: str | None = None,
 ) -> TestStatistic:
     """The lead placebo of :func:`exogeneity_checks` in a model with ``lags`` lags of the
     outcome and ``treatment_lags`` of usage and each control: next week's usage must not
     'predict' this week's outcome (bias-corrected fit, team-clustered SE). A rejection says usage
     is not strictly exogenous: it responds to the outcome's shocks (feedback) or anticipates
     them. Unadjusted p-value (:func:`exogeneity_checks` Holm-adjusts it with its other checks).
+    ``time_effects_by``: column whose groups get their own week effects (as in
+    :func:`cts.estimators.dynamic.dynamic_panel`).
     """
     test, _ = lead_placebo_fit(
         panel,
@@ -211,6 +245,7 @@ def lead_placebo(
         sample=sample,
         lags=lags,
         treatment_lags=treatment_lags,
+        time_effects_by=time_effects_by,
     )
     return test
 
@@ -224,6 +259,7 @@ def lead_placebo_fit(
     sample: pd.Series | None = None,
     lags: int = 1,
     treatment_lags: int = 0,
+    time_effects_by: str | None = None,
 ) -> tuple[TestStatistic, DynamicPanelResult]:
     """:func:`lead_placebo` and the fit it comes from (whose other coefficients, e.g. of the
     longest lags, ``method="auto"`` tests too instead of fitting that model again). The fit's
@@ -236,7 +272,15 @@ def lead_placebo_fit(
         added.update({lag_term(c, k): values_at(panel[c].to_numpy(), rows) for c in regressors})
     placebo = dynamic_panel(
         # only the columns the fit uses: copying every column of a large panel costs more
-        panel[["team_id", "week", outcome, *regressors]].assign(**added),
+        panel[
+            [
+                "team_id",
+                "week",
+                outcome,
+                *regressors,
+                *([time_effects_by] if time_effects_by else []),
+            ]
+        ].assign(**added),
         outcome,
         ["_usage_lead", *regressors, *list(added)[1:]],
         "team_id",
@@ -244,6 +288,7 @@ def lead_placebo_fit(
         lags=lags,
         sample=sample,
         serial_test=False,
+        time_effects_by=time_effects_by,
     )
     z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
     test = TestStatistic(

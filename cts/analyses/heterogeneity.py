@@ -14,7 +14,14 @@ from statsmodels.stats.multitest import multipletests
 from cts.analyses.identification import ADOPTION_EFFECT, identification
 from cts.core.results import Result, critical_value
 from cts.estimators.demean import demean
-from cts.panel import DEFAULT_CONTROLS, PanelError, lag, require_columns, varying_columns, windowed
+from cts.panel import (
+    PanelError,
+    default_controls,
+    lag,
+    require_columns,
+    varying_columns,
+    windowed,
+)
 
 __all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
 
@@ -84,7 +91,7 @@ def heterogeneous_effects(
     by: Sequence[str] = MODIFIERS,
     *,
     treatment: str = "ai_usage_rate",
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     n_estimators: int = 200,
     seed: int = 0,
 ) -> HeterogeneousEffects:
@@ -126,7 +133,8 @@ def heterogeneous_effects(
     from econml.dml import CausalForestDML, LinearDML
     from sklearn.linear_model import LinearRegression
 
-    by, controls = tuple(by), tuple(controls)
+    by = tuple(by)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     if n_estimators < 4 or n_estimators % 4:
         raise ValueError(
             f"n_estimators must be a positive multiple of 4 (econml grows trees in subforests "

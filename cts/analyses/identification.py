@@ -33,6 +33,7 @@ __all__ = [
     "MIN_TEAMS",
     "Identification",
     "identification",
+    "week_effects_by",
 ]
 
 ADOPTION_EFFECT = "adoption effect"
@@ -64,7 +65,7 @@ class _Check:
         return "none"
 
 
-@dataclass
+@dataclass(repr=False)
 class Identification(Result):
     """The design checks of :func:`identification`.
 
@@ -451,4 +452,36 @@ def _small_teams(panel: pd.DataFrame) -> _Check:
     )
     return _Check(
         "small teams", value, f"{small:,} small team-weeks.", caveat=caveat, caveat_for=()
+    )
+
+
+def week_effects_by(
+    panel: pd.DataFrame, time_effects_by: str | None = "auto"
+) -> tuple[str | None, str]:
+    """The column whose groups get their own week effects, and the sentence that says so.
+
+    ``"auto"``: ``org`` when the panel has that column (teams in one org share its hiring
+    waves, freezes and launches, and the assistant often opens org by org), unless an org has a
+    single team (its week effects would absorb it): then one week effect for all, and the
+    sentence says why. A column name: that column (the estimator refuses groups of one team).
+    ``None``: one week effect for all teams.
+    """
+    if time_effects_by != "auto":
+        if time_effects_by is not None:
+            require_columns(panel, (time_effects_by,), "the panel")
+            return time_effects_by, f"week effects by `{time_effects_by}`"
+        return None, ""
+    if "org" not in panel.columns:
+        return None, ""
+    teams = panel.groupby("org", sort=True)["team_id"].nunique()
+    lonely = teams.index[teams < 2]
+    if len(lonely):
+        return None, (
+            f"week effects common to all teams, not by `org`: {len(lonely)} org(s) have a "
+            f"single team ({', '.join(map(repr, map(str, lonely[:5])))}), whose week effects "
+            "would absorb it; merge small orgs to separate the orgs' weekly shocks"
+        )
+    return "org", (
+        f"week effects by `org` ({len(teams)} orgs; the panel's `org` column, "
+        "time_effects_by=None for one week effect for all teams)"
     )

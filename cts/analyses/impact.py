@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.core.results import LEVEL, Result, estimate_table
+from cts.core.results import LEVEL, Result, critical_value, estimate_table
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
-    DEFAULT_CONTROLS,
     DERIVED_COLUMNS,
     PanelError,
+    default_controls,
+    lag_terms,
     require_columns,
     window_mask,
     windowed,
@@ -29,8 +30,15 @@ _ASSUMPTIONS = (
     "Savings assume the organization ships the same units with fewer builder-weeks (units "
     "held fixed); if the capacity is redeployed instead, the same effect shows up as "
     "`extra_units_per_year` at unchanged headcount. The two are alternatives, not a sum.",
-    "Builder-weeks, velocity and cost per builder-week are those of the last `recent_weeks` "
-    "weeks of the panel; the comparison is against no builder using the assistant.",
+    "Builder-weeks, velocity, adoption and cost per builder-week are those of the last "
+    "`recent_weeks` weeks of the panel; the comparison is against no builder using the assistant.",
+    "Velocity without the assistant is today's velocity minus what each team's usage so far has "
+    "added by now, along the model's dynamic path since its usage began (usage taken as none "
+    "before a team's first week in the panel): teams that adopted recently have not reached the "
+    "long-run effect, and are not credited with it.",
+    "The intervals carry the uncertainty of the effect (every coefficient of the fitted model, "
+    "drawn jointly), not of today's velocity, adoption and builders: these are the "
+    "organization's own measured values (all its teams, not a sample of them).",
 )
 
 
@@ -44,9 +52,13 @@ class Impact(Result):
         Indexed by quantity (``velocity_change``, ``cts_sw_change_pct``,
         ``builder_weeks_saved_per_year``, ``engineering_years_saved_per_year``,
         ``money_saved_per_year``, ``extra_units_per_year``) with ``estimate, se, ci_low,
-        ci_high`` (at ``level``, propagated from the effect's uncertainty by simulation: ``se``
-        is the standard deviation of the draws, the interval their central ``level`` share;
-        ``p_value`` is the effect's, since each quantity is zero exactly when the effect is).
+        ci_high, p_value`` (at ``level``, propagated from the effect's uncertainty by
+        simulation: every coefficient of the fitted model is drawn jointly and each draw goes
+        through the same arithmetic as the estimate; ``se`` is the standard deviation of the
+        draws, the interval their central ``level`` share, and ``p_value`` twice the smaller
+        share of draws on either side of zero, the same for every quantity since each has the
+        sign of the effect; so the interval excludes zero exactly when ``p_value < 1 - level``.
+        NaN at zero adoption, which is worth exactly nothing).
     adoption, observed_adoption
         The adoption level valued and today's (builder-weighted, last ``recent_weeks``).
     velocity, builders_per_week, cost_per_builder_week
@@ -55,6 +67,12 @@ class Impact(Result):
         What was translated; ``unit`` is what one unit of output is (CRs or deployments).
     assumptions
         The assumptions the numbers rest on, in words.
+    velocity_without_assistant
+        Today's velocity less what usage so far has added (the dynamic path of each team since
+        its usage began), the baseline every quantity is measured from.
+    inference, draws
+        The effect's inference (``"cluster"``, or a resampling test whose critical value widens
+        the draws) and the number of draws behind the intervals.
     """
 
     _metadata_fields = ("outcome", "horizon", "unit", "adoption", "observed_adoption")
@@ -70,6 +88,9 @@ class Impact(Result):
     unit: str
     assumptions: tuple[str, ...]
     level: float = LEVEL
+    velocity_without_assistant: float = float("nan")
+    inference: str = "cluster"
+    draws: int = 0
 
     def summary(self) -> str:
         """The headline in words, with the assumptions."""
@@ -118,10 +139,14 @@ def translate_impact(
 ) -> Impact:
     """Turn an effect on CR or deployment velocity into CTS-SW, engineering-years and money.
 
-    Velocity without the assistant is today's velocity minus ``effect * today's adoption``;
-    at adoption ``a`` it is that plus ``effect * a``. CTS-SW in builder-weeks per unit is one
-    over velocity, so the change is ``v0 / va - 1``; holding today's output fixed, the
-    builder-weeks saved per year are ``output * (1 / v0 - 1 / va)``.
+    Velocity without the assistant ``v0`` is today's velocity minus what usage has added so far:
+    for each recent team-week, ``sum_s m_s x_i,t-s`` over the team's usage history, with
+    ``m_s`` the model's dynamic multipliers (the effect s weeks after a week of usage; they sum
+    to the long run), builder-weighted. At adoption ``a`` velocity is ``va = v0 + effect * a``
+    (``effect`` the long or short run). CTS-SW in builder-weeks per unit is one over velocity,
+    so the change is ``v0 / va - 1``; holding today's output fixed, the builder-weeks saved per
+    year are ``output * (1 / v0 - 1 / va)``. The estimands in words and symbols:
+    ``docs/estimands.md``.
 
     Parameters
     ----------
@@ -142,8 +167,8 @@ def translate_impact(
     weeks_per_year
         Builder-weeks in an engineering-year.
     draws, seed
-        Simulation draws of the effect from its estimated sampling distribution (jointly with
-        persistence for the long run) for the intervals, and their seed.
+        Simulation draws of the fitted model (every lag of the outcome and of usage, jointly)
+        for the intervals and the p-value, and their seed.
     level
         Confidence level of the intervals.
 
@@ -165,9 +190,9 @@ def translate_impact(
     )
     require_columns(panel, ("week", units_column, builders_column), "the panel")
 
-    weeks = windowed(panel)["week"]  # "today" is the end of the analysis window
+    end_week = windowed(panel)["week"].max()  # "today" is the end of the analysis window
     recent = panel.loc[
-        panel["week"].between(weeks.max() - pd.Timedelta(weeks=recent_weeks - 1), weeks.max())
+        panel["week"].between(end_week - pd.Timedelta(weeks=recent_weeks - 1), end_week)
     ]
     builder_weeks = recent[builders_column].sum()
     n_weeks = recent["week"].nunique()
@@ -178,41 +203,40 @@ def translate_impact(
         observed = float(np.average(recent[effect.treatment], weights=recent[builders_column]))
     cost = _cost(recent, cost_per_builder_week, builders_column)
     adoption_level = observed if adoption is None else float(adoption)
-
     yearly_builder_weeks = builder_weeks / n_weeks * weeks_per_year
+    # Builder-weighted usage s weeks before each recent team-week, summed: what each team's
+    # usage so far has added to today's velocity is sum_s m_s x_t-s (m: the dynamic path).
+    exposure = _usage_history(panel, effect.treatment, builders_column, end_week, recent_weeks)
 
-    def quantities(gamma: np.ndarray) -> dict[str, np.ndarray]:
-        v0 = velocity - gamma * observed
-        va = v0 + gamma * adoption_level
-        if np.any(v0 <= 0) or np.any(va <= 0):
-            raise PanelError(
-                "the effect implies zero or negative velocity; CTS-SW is undefined there "
-                "(was the effect estimated on this panel?)"
-            )
+    def quantities(path: _ModelPath) -> dict[str, np.ndarray]:
+        effect_at = path.long_run if horizon == "long_run" else path.multipliers[:, 0]
+        v0 = velocity - path.multipliers[:, : len(exposure)] @ exposure / builder_weeks
+        va = v0 + effect_at * adoption_level
+        valid = (v0 > 0) & (va > 0) & np.isfinite(effect_at)
+        v0, va = np.where(valid, v0, np.nan), np.where(valid, va, np.nan)
         saved = yearly_builder_weeks * velocity * (1 / v0 - 1 / va)
         return {
-            "velocity_change": gamma * adoption_level,
+            "velocity_change": np.where(valid, effect_at * adoption_level, np.nan),
             "cts_sw_change_pct": 100 * (v0 / va - 1),
             "builder_weeks_saved_per_year": saved,
             "engineering_years_saved_per_year": saved / weeks_per_year,
             "money_saved_per_year": saved * cost,
-            "extra_units_per_year": yearly_builder_weeks * gamma * adoption_level,
+            "extra_units_per_year": np.where(
+                valid, yearly_builder_weeks * effect_at * adoption_level, np.nan
+            ),
+            "_effect": effect_at,
+            "_without": v0,
         }
 
-    point = quantities(np.array([effect.table.loc[horizon, "estimate"]]))
-    drawn = quantities(_draw_effect(effect, horizon, draws, seed))
-    table = pd.DataFrame(
-        {
-            "estimate": {k: float(v[0]) for k, v in point.items()},
-            "se": {k: float(np.std(v, ddof=1)) for k, v in drawn.items()},
-            "ci_low": {k: np.percentile(v, 50 * (1 - level)) for k, v in drawn.items()},
-            "ci_high": {k: np.percentile(v, 50 * (1 + level)) for k, v in drawn.items()},
-        }
-    )
-    # every quantity is zero exactly when the effect is: the effect's test is theirs
-    table["p_value"] = effect.table.loc[horizon, "p_value"]
-    table.loc[table["estimate"].isna(), "p_value"] = np.nan  # e.g. money without a cost
-    table.index.name = "quantity"
+    estimate, sample = _model_path(effect, len(exposure), draws, seed, horizon)
+    point = quantities(estimate)
+    if not np.isfinite(point["_without"][0]) or not np.isfinite(point["velocity_change"][0]):
+        raise PanelError(
+            "the effect implies zero or negative velocity; CTS-SW is undefined there "
+            "(was the effect estimated on this panel?)"
+        )
+    drawn = quantities(sample)
+    table = _draw_table(point, drawn, level, zero=adoption_level == 0)
     return Impact(
         table=table,
         adoption=adoption_level,
@@ -225,6 +249,9 @@ def translate_impact(
         unit="CR" if effect.outcome == "cr_velocity" else "deployment",
         assumptions=tuple(a.replace("`recent_weeks`", str(recent_weeks)) for a in _ASSUMPTIONS),
         level=level,
+        velocity_without_assistant=float(point["_without"][0]),
+        inference=effect.model.inference,
+        draws=int(np.isfinite(drawn["_effect"]).sum()),
     )
 
 
@@ -256,16 +283,141 @@ def _cost(recent: pd.DataFrame, given: float | None, builders_column: str) -> fl
     return float("nan")
 
 
-def _draw_effect(effect: AdoptionEffect, horizon: str, draws: int, seed: int) -> np.ndarray:
-    """Draws of the effect; the long run as g / (1 - b) from joint normal draws of (g, b)."""
-    rng = np.random.default_rng(seed)
+def _usage_history(
+    panel: pd.DataFrame, treatment: str, builders_column: str, end_week, recent_weeks: int
+) -> np.ndarray:
+    """``X_s = sum over recent team-weeks (i, t) of n_it x_i,t-s``, for s = 0, 1, ...
+
+    Usage by calendar week per team up to ``end_week``: a gap keeps the last observed value and
+    weeks before a team's first row count as no usage (the panel does not say otherwise).
+    """
+    rows = panel.loc[panel["week"] <= end_week, ["team_id", "week", treatment, builders_column]]
+    weeks = np.sort(rows["week"].unique())
+    if isinstance(weeks[0], np.datetime64 | pd.Timestamp):
+        grid = pd.date_range(weeks[0], weeks[-1], freq="7D")
+    else:
+        grid = np.arange(weeks[0], weeks[-1] + 1)
+    usage = (
+        rows.pivot(index="team_id", columns="week", values=treatment)
+        .reindex(columns=grid)
+        .ffill(axis=1)
+        .fillna(0.0)
+        .to_numpy(float)
+    )
+    builders = (
+        rows.pivot(index="team_id", columns="week", values=builders_column)
+        .reindex(columns=grid)
+        .fillna(0.0)
+        .to_numpy(float)
+    )
+    n_weeks = len(grid)
+    history = np.zeros(n_weeks)
+    for t in range(max(0, n_weeks - recent_weeks), n_weeks):
+        # usage at t, t-1, ..., 0 weighted by the builders of week t
+        history[: t + 1] += builders[:, t] @ usage[:, t::-1]
+    return history
+
+
+@dataclass
+class _ModelPath:
+    """The dynamic response to usage, one row per draw: ``multipliers[:, s]`` is the effect on
+    the outcome s weeks after one week of full usage (so s weeks into sustained usage the
+    effect is their partial sum, and a team's realised effect today is ``sum_s m_s x_t-s``);
+    ``long_run`` is the sum of them all."""
+
+    multipliers: np.ndarray
+    long_run: np.ndarray
+
+
+def _model_path(
+    effect: AdoptionEffect, n_weeks: int, draws: int, seed: int, horizon: str
+) -> tuple[_ModelPath, _ModelPath]:
+    """The estimated path of the fitted model and ``draws`` draws of it.
+
+    Every coefficient the effect rests on is drawn jointly: the outcome's lags ``b_k`` and the
+    treatment and its distributed lags ``g_k``, from the normal with the model's covariance
+    (cluster-robust, delta-consistent with the effect's table). Under resampling inference the
+    covariance is widened by ``(c / z)^2``, with ``c`` the resampling critical value of the
+    horizon's term and ``z`` the normal one, so the drawn long (or short) run reproduces the
+    effect's own interval: the resampling draws are of the t statistic under no effect, not of
+    the estimates, so they cannot stand in for the estimates' distribution themselves.
+    """
     model = effect.model
-    names = [effect.treatment, *model.lag_terms]
-    mean = model.table.loc[names, "estimate"].to_numpy()
-    sample = rng.multivariate_normal(mean, model.vcov.loc[names, names].to_numpy(), size=draws)
-    if horizon == "short_run":
-        return sample[:, 0]
-    return sample[:, 0] / (1 - sample[:, 1:].sum(axis=1))
+    lags = model.lag_terms
+    effects = [effect.treatment, *lag_terms(effect.treatment, model.treatment_lags)]
+    names = [*lags, *effects]
+    mean = model.table.loc[names, "estimate"].to_numpy(float)
+    covariance = model.vcov.loc[names, names].to_numpy(float)
+    if model.resampling is not None:
+        widen = model.resampling.critical_value[horizon] / critical_value(model.level)
+        covariance = covariance * widen**2
+    sample = np.random.default_rng(seed).multivariate_normal(mean, covariance, size=draws)
+    # team_persistence: the path of the mean lags, scaled to the reported long run (its mean
+    # over teams), so the path approaches the long run the table reports
+    scale = effect.table.loc["long_run", "estimate"] / _long_run(mean[None], len(lags))[0]
+    return tuple(
+        _ModelPath(
+            _multipliers(theta, len(lags), len(effects), n_weeks) * scale,
+            _long_run(theta, len(lags)) * scale,
+        )
+        for theta in (mean[None], sample)
+    )
+
+
+def _long_run(theta: np.ndarray, n_lags: int) -> np.ndarray:
+    """``sum g / (1 - sum b)`` per row of ``theta`` (lags first); NaN at or past a unit root."""
+    persistence = theta[:, :n_lags].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(persistence < 1, theta[:, n_lags:].sum(axis=1) / (1 - persistence), np.nan)
+
+
+def _multipliers(theta: np.ndarray, n_lags: int, n_effects: int, n_weeks: int) -> np.ndarray:
+    """Dynamic multipliers ``m_s = g_s + sum_k b_k m_s-k`` of an ADL(p, q), rows of ``theta``."""
+    b, g = theta[:, :n_lags], theta[:, n_lags:]
+    path = np.zeros((len(theta), max(n_weeks, 1)))
+    for s in range(path.shape[1]):
+        path[:, s] = g[:, s] if s < n_effects else 0.0
+        for k in range(1, min(s, n_lags) + 1):
+            path[:, s] += b[:, k - 1] * path[:, s - k]
+    path[~(b.sum(axis=1) < 1)] = np.nan  # no path that settles
+    return path
+
+
+def _draw_table(
+    point: dict[str, np.ndarray], drawn: dict[str, np.ndarray], level: float, zero: bool
+) -> pd.DataFrame:
+    """Estimate, SD of the draws, their central ``level`` interval and the p-value of the draws.
+
+    Every quantity has the sign of the effect at the horizon (velocity stays positive), so one
+    p-value serves all of them: twice the smaller share of drawn effects on either side of zero
+    (at least one over the draws). It rejects at ``1 - level`` exactly when the interval
+    excludes zero.
+    """
+    effect = drawn["_effect"][np.isfinite(drawn["_effect"])]
+    below, above = np.mean(effect <= 0), np.mean(effect >= 0)
+    p_value = max(min(1.0, 2 * min(below, above)), 1 / max(len(effect), 1))
+    rows = {}
+    for name, values in point.items():
+        if name.startswith("_"):
+            continue
+        finite = drawn[name][np.isfinite(drawn[name])]
+        empty = finite.size < 2 or not np.isfinite(values[0])
+        low, high = (
+            (np.nan, np.nan)
+            if empty
+            else np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
+        )
+        rows[name] = {
+            "estimate": float(values[0]),
+            "se": np.nan if empty else float(np.std(finite, ddof=1)),
+            "ci_low": low,
+            "ci_high": high,
+            # no adoption is worth exactly nothing: nothing to test
+            "p_value": np.nan if empty or zero else p_value,
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "quantity"
+    return table
 
 
 @dataclass(repr=False)
@@ -283,7 +435,7 @@ class CombinedImpact(Result):
         How much the naive sum exceeds the joint total, in percent of the joint total.
     outcome, method, n_obs
     joint
-        The joint :class:`cts.effects.DynamicPanelResult`.
+        The joint :class:`cts.DynamicPanelResult`.
     separate
         The separate :class:`cts.AdoptionEffect` per treatment.
     """
@@ -316,7 +468,7 @@ def combined_impact(
     treatments: Sequence[str],
     *,
     outcome: str = "deploy_velocity",
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     method: str = "bias_corrected",
     level: float = LEVEL,
 ) -> CombinedImpact:
@@ -334,7 +486,8 @@ def combined_impact(
     treatments
         Two or more treatment columns, e.g. ``["ai_usage_rate", "deploy_automation"]``.
     outcome, controls, method
-        As in :func:`cts.estimate_adoption_effect`.
+        As in :func:`cts.estimate_adoption_effect` (controls: the outcome's default, none for
+        ``deploy_velocity``).
     level
         Confidence level of the intervals.
 
@@ -342,7 +495,8 @@ def combined_impact(
     -------
     CombinedImpact
     """
-    treatments, controls = tuple(treatments), tuple(controls)
+    treatments = tuple(treatments)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     if len(treatments) < 2 or len(set(treatments)) != len(treatments):
         raise ValueError("treatments must name two or more different columns")
     require_columns(panel, (outcome, *treatments, *controls), "the panel")

@@ -14,7 +14,7 @@ from cts.core.exceptions import FewTeamsWarning
 from cts.core.memory import release_memory
 from cts.core.results import Result, critical_value
 from cts.core.workers import run_jobs
-from cts.estimators.design import MIN_TEAMS
+from cts.estimators.design import MIN_ADOPTING_TEAMS, MIN_TEAMS
 from cts.panel import DEFAULT_CONTROLS, lag, require_columns, windowed
 from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
 
@@ -110,6 +110,15 @@ class PowerResult(Result):
     outcome: str
     alpha: float
     calibration: dict
+    inference: str = "cluster"
+
+    @property
+    def few_clusters(self) -> bool:
+        """Whether the design has fewer than 30 teams or fewer than 10 expected adopting teams,
+        where the headline estimate uses the wild bootstrap (:func:`cts.estimate_adoption_effect`
+        with ``inference="auto"``)."""
+        adopting = self.n_teams * (1 - self.calibration.get("never_adopter_share", 0.0))
+        return self.n_teams < MIN_TEAMS or adopting < MIN_ADOPTING_TEAMS
 
     @property
     def table(self) -> pd.DataFrame:
@@ -132,13 +141,19 @@ class PowerResult(Result):
             f"Power to detect a {self.effect:+.0%} long-run effect on {self.outcome} "
             f"({self.absolute_effect:+.3f} in its units) with {self.n_teams} teams x "
             f"{self.n_weeks} weeks at the {self.alpha:.0%} level: {self.power:.0%} (Monte Carlo "
-            f"SE {self.mcse:.1%}, {self.reps} simulated panels; the test is the clustered one"
-            + (
-                f", which over-rejects below {MIN_TEAMS} teams, so this power is optimistic)."
-                if self.n_teams < MIN_TEAMS
-                else ")."
-            )
+            f"SE {self.mcse:.1%}, {self.reps} simulated panels; {self._test_note()})."
         )
+
+    def _test_note(self) -> str:
+        if self.inference != "cluster":
+            return f"the test is the one the headline uses ({self.inference})"
+        if self.few_clusters:
+            return (
+                f"the test is the clustered one, which over-rejects below {MIN_TEAMS} teams or "
+                f"{MIN_ADOPTING_TEAMS} adopting teams, where the headline uses the wild "
+                "bootstrap: this power is optimistic; pass inference='auto' for the headline's test"
+            )
+        return "the test is the clustered one, as the headline's with this many teams"
 
 
 def power(
@@ -154,6 +169,8 @@ def power(
     workers: int | None = None,
     progress: bool = True,
     calibration: dict | None = None,
+    inference: str = "cluster",
+    bootstrap_reps: int = 199,
 ) -> PowerResult:
     """Probability of detecting a relative long-run effect, by simulation.
 
@@ -173,18 +190,30 @@ def power(
         Processes (default: all cores) and a progress bar.
     calibration
         Reuse a :func:`calibrate` result.
+    inference, bootstrap_reps
+        The test of each simulated panel: ``"cluster"`` (default; fast) or ``"auto"``, the
+        headline's own choice (:func:`cts.estimate_adoption_effect`: the wild bootstrap, with
+        ``bootstrap_reps`` draws, below 30 teams or 10 adopting teams), about 20x slower there.
+        With ``"cluster"`` on such a design the summary says the power is optimistic.
 
     Returns
     -------
     PowerResult
     """
+    if inference not in ("cluster", "auto"):
+        raise ValueError(f"inference must be 'cluster' or 'auto', not {inference!r}")
     params = _design(panel, effect, outcome, n_teams, n_weeks, calibration)
-    jobs = _jobs(params, effect, outcome, reps, alpha, seed)
+    jobs = [
+        (*job, inference, bootstrap_reps)
+        for job in _jobs(params, effect, outcome, reps, alpha, seed)
+    ]
     hits = [
         row["hit"]
         for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
     ]
-    return _power_result(hits, params, effect, outcome, alpha)
+    result = _power_result(hits, params, effect, outcome, alpha)
+    result.inference = inference
+    return result
 
 
 def _design(
@@ -353,18 +382,24 @@ def _crossing(curve: pd.DataFrame, target: float) -> float:
 
 
 def _detect(job) -> list[dict]:
-    n_teams, n_weeks, seed, outcome, truth, alpha, sign = job
+    n_teams, n_weeks, seed, outcome, truth, alpha, sign, *test = job
+    inference, bootstrap_reps = test or ("cluster", 199)
     _, panel = simulate_and_load(n_teams, n_weeks, seed, truth)
-    # The clustered test, not the resampling one a few-teams report uses: a 999-draw bootstrap
-    # per simulated panel would make power ~20x slower. The summary says when that flatters, so
-    # the few-teams warning is not repeated for every simulated panel.
+    # By default the clustered test, not the resampling one a few-teams report uses: a
+    # bootstrap per simulated panel makes power ~20x slower (inference="auto" asks for it). The
+    # summary says when that flatters, so the few-teams warning is not repeated for every panel.
     # bias_corrected, not the default auto: the simulated panels have none of the threats auto
     # tests for, and on such panels its long-run SD is within 3% of auto's (threat cells of
     # make validate, 39 and 104 weeks), at a third of the cost per panel.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewTeamsWarning)
         effect = estimate_adoption_effect(
-            panel, outcome=outcome, inference="cluster", method="bias_corrected"
+            panel,
+            outcome=outcome,
+            inference=inference,
+            method="bias_corrected",
+            reps=bootstrap_reps,
+            seed=seed,
         )
     row = effect.table.loc["long_run"]
     del effect, panel

@@ -1,7 +1,7 @@
 """``method="auto"``: the specification of the adoption model chosen by its diagnostics.
 
 Two threats bias the default ``bias_corrected`` fit of ``y_it = a_i + l_t + b y_i,t-1 + g x_it``
-(measured in issue 15 on 400 teams x 39 weeks): shocks that persist (AR(1) errors, rho 0.3:
+(measured on 400 teams x 39 weeks): shocks that persist (AR(1) errors, rho 0.3:
 short-run bias -13%, coverage 17%) and usage that responds to past shocks (feedback). The first
 shows in the residuals, the second in the lead placebo; the choice follows them:
 
@@ -110,7 +110,7 @@ class Specification(Result):
     Attributes
     ----------
     method, lags, treatment_lags, predetermined, team_persistence
-        What was fitted (arguments of :func:`cts.estimators.dynamic.dynamic_panel`).
+        What was fitted (arguments of :func:`cts.dynamic_panel`).
     tests
         ``(step, test)`` in the order run: the residual AR(2) test of each lag order tried,
         the Wald test of the next lag, the lead placebo, then the test of homogeneous
@@ -168,6 +168,7 @@ def choose_specification(
     inference: str = "cluster",
     level: float = LEVEL,
     max_lags: int = MAX_LAGS,
+    time_effects_by: str | None = None,
 ) -> tuple[Specification, DynamicPanelResult | None]:
     """Choose lags and estimator from the residual AR(2) test, the next lag's Wald test, the
     lead placebo and the test of homogeneous persistence (see the module docstring).
@@ -183,6 +184,9 @@ def choose_specification(
         Confidence level of the returned fit.
     max_lags
         Cap on the outcome lags.
+    time_effects_by
+        Column whose groups get their own week effects in every fit and test (``None``: one
+        week effect for all teams).
 
     Returns
     -------
@@ -210,6 +214,7 @@ def choose_specification(
             treatment_lags=lags - 1 if distributed else 0,
             sample=sample if rows is None else rows,
             level=level,
+            time_effects_by=time_effects_by,
             **options,
         )
 
@@ -224,6 +229,7 @@ def choose_specification(
             sample=sample,
             lags=lags,
             treatment_lags=lags - 1 if distributed else 0,
+            time_effects_by=time_effects_by,
         )
 
     lags, model = 1, fit(1)

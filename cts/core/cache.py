@@ -8,9 +8,15 @@ libraries — so a changed panel, parameter, seed, cts line or library upgrade i
 stale answer.
 
 The cache lives in ``$CTS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/cts``, else ``~/.cache/cts``);
-``CTS_CACHE_DIR=off`` turns it off (``cts report --no-cache`` does this). Entries are pickles this
-package wrote for itself; the newest are kept, at most :data:`MAX_ENTRIES` of them and
-:data:`MAX_BYTES` in all.
+``CTS_CACHE_DIR=off`` turns it off (``cts report --no-cache`` does this). The newest entries are
+kept, at most :data:`MAX_ENTRIES` of them and :data:`MAX_BYTES` in all.
+
+Nobody else can plant an answer, or code, in it. The folder is private (``0700``, whatever the
+umask): one that belongs to another user, or that others may write (a shared ``1777`` folder),
+is refused with a warning and the cache is off. Entries are pickles, and unpickling runs code,
+so each is sealed with an HMAC-SHA256 under a random per-user key (``key``, ``0600``, in the
+folder) over its name and content, and the seal is checked before anything is unpickled: a
+planted, altered or swapped entry, or one of the wrong shape, is discarded and recomputed.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import importlib.metadata
 import os
 import pickle
+import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -87,14 +95,20 @@ def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
     )
     path = folder / f"{getattr(function, '__name__', 'call')}-{key}.pickle"
     try:
-        with path.open("rb") as file:
-            entry = pickle.load(file)  # noqa: S301 - our own entries, keyed by content
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    except Exception:  # noqa: BLE001 - a truncated or outdated entry: recompute it
-        with contextlib.suppress(OSError):
-            path.unlink()
-    else:
+        secret = _private(folder)
+    except OSError as error:
+        secret = None
+        problem = f"results are not cached ({error}); set {CACHE_ENV} to a writable folder"
+    except _NotPrivate as error:
+        secret = None
+        problem = f"results are not cached: {error}; set {CACHE_ENV} to a folder of your own"
+    if secret is None:
+        if str(folder) not in _refused:  # once per folder and process, not once per call
+            _refused.add(str(folder))
+            warnings.warn(f"{problem}, or to 'off' to silence this", CtsWarning, stacklevel=2)
+        return function(*args, **kwargs)
+    entry = _load(path, secret)
+    if entry is not None:
         with contextlib.suppress(OSError):  # recently used entries survive the pruning
             os.utime(path)
         _reused.append(name)
@@ -105,7 +119,7 @@ def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
         result = function(*args, **kwargs)
     entry = {"result": result, "warnings": [(w.category, str(w.message)) for w in caught]}
     try:
-        atomic_write(path, lambda temporary: Path(temporary).write_bytes(pickle.dumps(entry)))
+        _store(path, secret, entry)
         _prune(folder)
     except (OSError, pickle.PicklingError, TypeError, AttributeError) as error:
         warnings.warn(
@@ -115,6 +129,115 @@ def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
             stacklevel=2,
         )
     return _replayed(entry)
+
+
+class _NotPrivate(Exception):
+    """The cache folder (or its key) could be written by someone else."""
+
+
+#: Folders refused (or unwritable) in this process, warned about once.
+_refused: set[str] = set()
+_KEY_BYTES = 32
+
+
+def _private(folder: Path) -> bytes:
+    """Make sure ``folder`` is ours alone and return the key that seals its entries.
+
+    Created ``0700`` (explicitly: the umask can only take bits away, and a missing parent is
+    made as usual). An existing folder must belong to this user and be writable by nobody
+    else; one only others could read (``0755``, from older versions) is tightened, since no one
+    could have planted anything in it. Raises :class:`_NotPrivate` otherwise.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = folder.stat()
+    if info.st_uid != os.geteuid():
+        raise _NotPrivate(f"{folder} belongs to another user (uid {info.st_uid})")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise _NotPrivate(
+            f"{folder} can be written by others (mode {stat.S_IMODE(info.st_mode):04o}): "
+            "anyone could plant an entry there"
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+    return _key(folder / "key")
+
+
+def _key(path: Path) -> bytes:
+    """The per-user key beside the entries: read it, or create it ``0600`` on first use."""
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        try:
+            os.fchmod(handle, 0o600)
+            os.write(handle, os.urandom(_KEY_BYTES))
+        finally:
+            os.close(handle)
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        info = os.fstat(handle)
+        secret = os.read(handle, _KEY_BYTES + 1)
+    finally:
+        os.close(handle)
+    if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise _NotPrivate(f"its key {path} is not private to this user (mode 0600 expected)")
+    if len(secret) != _KEY_BYTES:  # a key cut short by a crash: a new one voids every entry
+        os.unlink(path)
+        return _key(path)
+    return secret
+
+
+def _seal(secret: bytes, path: Path, payload: bytes) -> bytes:
+    """HMAC-SHA256 of the entry's file name and content: an entry moved under another call's
+    name fails as surely as an altered one."""
+    return hmac.new(secret, path.name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def _store(path: Path, secret: bytes, entry: dict) -> None:
+    payload = pickle.dumps(entry)
+    sealed = _seal(secret, path, payload) + payload
+    atomic_write(path, lambda temporary: Path(temporary).write_bytes(sealed), mode=0o600)
+
+
+def _load(path: Path, secret: bytes) -> dict | None:
+    """The entry at ``path`` if its seal holds and its shape is an entry's; otherwise None, and
+    a bad entry is removed (it is recomputed and replaced)."""
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        data = b""
+    digest = hashlib.sha256().digest_size
+    seal, payload = data[:digest], data[digest:]
+    entry = None
+    if len(data) > digest and hmac.compare_digest(seal, _seal(secret, path, payload)):
+        try:  # sealed with our key: written by this package for this very call
+            entry = pickle.loads(payload)  # noqa: S301 - authenticated above
+        except Exception:  # noqa: BLE001 - written by another version of a library
+            entry = None
+    if _is_entry(entry):
+        return entry
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
+
+
+def _is_entry(entry) -> bool:
+    return (
+        isinstance(entry, dict)
+        and set(entry) == {"result", "warnings"}
+        and isinstance(entry["warnings"], list)
+        and all(
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], type)
+            and issubclass(item[0], Warning)
+            and isinstance(item[1], str)
+            for item in entry["warnings"]
+        )
+    )
 
 
 def _replayed(entry: dict):
@@ -158,8 +281,8 @@ def _prune(folder: Path) -> None:
         reverse=True,
     )
     total = 0
-    for kept, (stat, path) in enumerate(entries):
-        total += stat.st_size
+    for kept, (info, path) in enumerate(entries):
+        total += info.st_size
         if kept >= MAX_ENTRIES or (kept > 0 and total > MAX_BYTES):
             path.unlink(missing_ok=True)
 

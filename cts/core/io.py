@@ -10,12 +10,14 @@ from pathlib import Path
 __all__ = ["atomic_write", "atomic_write_text"]
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[str], object], *, mode: int | None = None
+) -> Path:
     """Call ``write(temporary_path)`` beside ``path``, then rename it into place.
 
     The file appears only once complete (a crash leaves the old file or none), with the
     permissions of an ordinary new file (``0666`` less the umask; ``mkstemp`` alone gives 0600,
-    and a panel or report is for colleagues too).
+    and a panel or report is for colleagues too), or ``mode`` exactly (``0o600``: private).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,9 +25,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
     os.close(handle)
     try:
         write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

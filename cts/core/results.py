@@ -97,6 +97,12 @@ class Result:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        """The summary under a header naming the class and its metadata (as linearmodels does),
+        so a terminal shows the result, not ``<... object at 0x...>``."""
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.metadata().items())
+        return f"{type(self).__name__}({fields})\n{self.summary()}"
+
 
 @dataclass(frozen=True)
 class TestStatistic:

@@ -17,7 +17,7 @@ Methods
     responds to past shocks) their coefficients also get the analytical correction of the
     O(1/T) bias of weakly exogenous regressors (:mod:`cts.estimators.weak_exogeneity`).
 ``gmm``
-    Arellano–Bond difference GMM (:func:`cts.gmm.difference_gmm`), two-step with Windmeijer
+    Arellano–Bond difference GMM (:mod:`cts.estimators.gmm`), two-step with Windmeijer
     SEs, ``x`` strictly exogenous, lagged-outcome instruments collapsed and limited to lags
     2-5 (Roodman 2009) so their number stays far below the number of entities. Hansen and
     AR(2) tests are in ``notes``. Consistent for fixed T, but noisier than ``bias_corrected``.
@@ -46,9 +46,12 @@ from cts.estimators.serial import residual_serial_correlation
 from cts.estimators.weak_exogeneity import TRIM, predetermined_bias
 from cts.panel import PanelError, lag_rows, lag_term, lag_terms, require_columns, values_at
 
-__all__ = ["METHODS", "DynamicPanelResult", "dynamic_panel"]
+__all__ = ["METHODS", "MIN_TEAMS_PER_PERIOD", "DynamicPanelResult", "dynamic_panel"]
 
 METHODS = ("fe", "bias_corrected", "gmm")
+#: With period effects by group, a group-period with fewer entities learns its effect from very
+#: few of them (one entity's shock moves it): below this median the fit carries a note.
+MIN_TEAMS_PER_PERIOD = 10
 
 
 @dataclass(repr=False)
@@ -79,7 +82,10 @@ class DynamicPanelResult(Result):
         (:func:`cts.estimators.heterogeneous.persistence_homogeneity_test`; ``bias_corrected``).
     inference, resampling
         How the first regressor's p-values and intervals were obtained, and the resampling test
-        behind them (:mod:`cts.inference`) when not ``"cluster"``.
+        behind them (:mod:`cts.estimators.inference`) when not ``"cluster"``.
+    time_effects_by
+        The column whose groups had their own period effects (``None``: one period effect for
+        all entities).
     """
 
     _metadata_fields = (
@@ -111,6 +117,7 @@ class DynamicPanelResult(Result):
     level: float = LEVEL
     team_persistence: bool = False
     homogeneity: TestStatistic | None = None
+    time_effects_by: str | None = None
 
     def sum_of(self, terms: list[str], name: str) -> pd.Series:
         """The sum of ``terms`` as one table row (estimate, SE from ``vcov``, interval, p)."""
@@ -136,7 +143,13 @@ class DynamicPanelResult(Result):
             f"Dynamic panel ({self.method}"
             + (", team-specific persistence" if self.team_persistence else "")
             + f") of {self.y}: {self.n_obs:,} obs, "
-            f"{self.n_entities:,} entities, {self.n_periods:,} periods; SEs clustered"
+            f"{self.n_entities:,} entities, {self.n_periods:,} periods"
+            + (
+                ""
+                if self.time_effects_by is None
+                else f", period effects by {self.time_effects_by}"
+            )
+            + "; SEs clustered"
             + ("" if self.resampling is None else f"; {self.x[0]}: {self.inference} p-values")
             + f"; {self.level:.0%} intervals"
         )
@@ -164,6 +177,8 @@ def dynamic_panel(
     level: float = LEVEL,
     serial_test: bool = True,
     team_persistence: bool = False,
+    time_effects_by: str | None = None,
+    bootstrap_design: str = "fixed",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -197,9 +212,10 @@ def dynamic_panel(
         period of a window keeps the lag observed just before it).
     inference
         ``"cluster"`` (default): cluster-robust SEs with normal intervals. With few clusters
-        (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (:mod:`cts.inference`):
-        the first regressor's short- and long-run p-values and intervals then come from the
-        resampling distribution of its t statistic; other rows stay cluster-robust.
+        (say under 50) use ``"wild_bootstrap"`` or ``"randomization"`` (see
+        :mod:`cts.estimators.inference`): the first regressor's short- and long-run p-values and
+        intervals then come from the resampling distribution of its t statistic; other rows
+        stay cluster-robust.
     reps, seed
         Draws and random seed of the resampling test.
     predetermined
@@ -218,11 +234,26 @@ def dynamic_panel(
     team_persistence
         Each team gets its own coefficients on the outcome's lags (week effects and the
         effects of ``x`` stay common); the lag rows and ``persistence`` are then the means over
-        teams, equal weights, and ``long_run`` uses that mean
-        (:mod:`cts.estimators.heterogeneous`). With ``bias_corrected`` every coefficient is
-        jackknifed and ``homogeneity`` tests the pooled persistence against the mean (``None``
-        with fewer than 30 weeks a team, where it cannot tell). For
+        teams, equal weights, and ``long_run`` is the mean over teams of each team's own long
+        run, ``mean_i sum g / (1 - B_i)`` (:mod:`cts.estimators.heterogeneous`). With
+        ``bias_corrected`` every coefficient is jackknifed and ``homogeneity`` tests the pooled
+        persistence against the mean (``None`` with fewer than 30 weeks a team, where it
+        cannot tell). For
         ``"fe"`` and ``"bias_corrected"`` with clustered inference, without ``predetermined``.
+    time_effects_by
+        A column constant within each entity (e.g. the organization a team belongs to): each of
+        its groups gets its own period effects (group x period fixed effects), so shocks that
+        hit one group's entities together (a hiring wave, a freeze) are not read as effects of
+        ``x`` when ``x`` rolls out group by group. Still two sets of fixed effects (entity, and
+        group x period), demeaned exactly as entity and period are. Refused when a group has a
+        single entity (its period effects would absorb it); with a median of fewer than
+        :data:`MIN_TEAMS_PER_PERIOD` entities per group-period the result notes it. For ``"fe"``
+        and ``"bias_corrected"``. ``None`` (default): one period effect for all.
+
+    bootstrap_design
+        With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
+        outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
+        (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
 
     Returns
     -------
@@ -258,14 +289,21 @@ def dynamic_panel(
     if lags < 1:
         raise ValueError("lags must be >= 1 for a dynamic model")
     require_columns(data, (y, *x, entity, time))
+    if time_effects_by is not None and (method == "gmm" or not time_effects):
+        raise ValueError(
+            "time_effects_by= is an option of method='fe' and 'bias_corrected' with "
+            "time_effects=True"
+        )
     # Row positions of each lag once, for the outcome and every regressor.
     ks = range(1, max(lags, treatment_lags) + 1)
     earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
     data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
     frame, lag_names = _estimation_frame(
-        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier
+        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier, time_effects_by
     )
     notes: list[str] = []
+    if time_effects_by is not None:
+        frame, notes = _with_group_periods(frame, data, entity, time_effects_by)
     diagnostics: dict[str, float] = {}
     serial = homogeneity = None
     if team_persistence:
@@ -319,9 +357,12 @@ def dynamic_panel(
         diagnostics.setdefault("ar2", serial.statistic)
         diagnostics.setdefault("ar2_p", serial.p_value)
     table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags, level)
+    if team_persistence:
+        table, covariance = _with_team_long_run(fit, table, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
         test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
+        design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
         resampling = test(
             frame,
             lag_names,
@@ -332,6 +373,7 @@ def dynamic_panel(
             reps=reps,
             seed=seed,
             level=level,
+            **design,
         )
         for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
             spread = resampling.critical_value[term] * table.loc[row, "se"]
@@ -359,7 +401,28 @@ def dynamic_panel(
         level=level,
         team_persistence=team_persistence,
         homogeneity=homogeneity,
+        time_effects_by=time_effects_by,
     )
+
+
+def _with_team_long_run(
+    fit, table: pd.DataFrame, x: tuple[str, ...], treatment_lags: int, level: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace ``long_run.x`` by the mean over teams of each team's long run, with covariances
+    from the stacked cluster influence (:meth:`TeamPersistenceFit.mean_long_run`)."""
+    names = [f"long_run.{name}" for name in x]
+    values, influence = zip(
+        *(fit.mean_long_run([name, *lag_terms(name, treatment_lags)]) for name in x), strict=True
+    )
+    stacked = np.column_stack([fit.influence, *influence])
+    index = [*fit.estimates.index, *names]
+    covariance = pd.DataFrame(cluster_vcov(stacked), index=index, columns=index)
+    long_run = estimate_table(
+        pd.Series(values, index=names), np.sqrt(np.diag(covariance.loc[names, names])), level
+    )
+    table = table.copy()
+    table.loc[names] = long_run
+    return table, covariance
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -396,8 +459,9 @@ def _estimation_frame(
     cluster: str,
     sample: pd.Series | None,
     earlier: dict[int, np.ndarray],
+    group: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    require_columns(data, (y, *x, entity, time, cluster))
+    require_columns(data, (y, *x, entity, time, cluster, *([group] if group else [])))
     lag_names = lag_terms(y, lags)
     outcome = data[y].to_numpy(float)
     # Integer keys: every later step groups by them, and factorizing (Arrow) strings once
@@ -411,6 +475,7 @@ def _estimation_frame(
             "_entity": entities,
             "_time": data[time].to_numpy(),
             "_cluster": entities if cluster == entity else pd.factorize(data[cluster])[0],
+            **({"_group": pd.factorize(data[group])[0]} if group else {}),
         }
     )
     if sample is not None:
@@ -419,6 +484,43 @@ def _estimation_frame(
     if frame.empty:
         raise PanelError(f"no rows with `{y}`, its {lags} lag(s) and every regressor observed")
     return frame, lag_names
+
+
+def _with_group_periods(
+    frame: pd.DataFrame, data: pd.DataFrame, entity: str, group: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with ``_period``, the group x period code of its period effects, and notes.
+
+    Raises :class:`PanelError` when ``group`` is missing, varies within an entity, or leaves a
+    group with a single entity (its period effects would absorb that entity's every period).
+    """
+    if data[group].isna().any():
+        raise PanelError(f"`{group}` has missing values: every entity needs its group")
+    if (data[group].groupby(data[entity], sort=False).nunique() > 1).any():
+        raise PanelError(
+            f"`{group}` varies within an entity; period effects by `{group}` need a grouping "
+            "that is constant within each entity"
+        )
+    periods = pd.factorize(frame["_time"])[0]
+    frame = frame.assign(_period=frame["_group"].to_numpy() * (periods.max() + 1) + periods)
+    entities = frame.groupby("_group")["_entity"].nunique()
+    lonely = entities[entities < 2]
+    if len(lonely):
+        labels = pd.unique(data[group])[lonely.index[:5]]
+        raise PanelError(
+            f"period effects by `{group}` need at least 2 entities in each group; "
+            f"{len(lonely)} group(s) have one ({', '.join(repr(str(n)) for n in labels)}): "
+            f"their period effects would absorb those entities entirely. Merge them into a "
+            f"larger `{group}`, or pass time_effects_by=None for one period effect for all."
+        )
+    median = float(frame.groupby("_period")["_entity"].transform("size").median())
+    if median >= MIN_TEAMS_PER_PERIOD:
+        return frame, []
+    return frame, [
+        f"period effects by `{group}` rest on few entities: the median {group}-period has "
+        f"{median:.0f} (under {MIN_TEAMS_PER_PERIOD}), so each one's shocks move its period "
+        "effects and the intervals may be too narrow"
+    ]
 
 
 # --- fe ------------------------------------------------------------------------------------------
@@ -430,7 +532,8 @@ def _fe_pyfixest(
     # pyfixest wants formula-safe names; map them and back.
     safe = {name: f"v{i}" for i, name in enumerate([y, *lag_names, *x])}
     data = frame.rename(columns=safe)
-    fixed = "_entity + _time" if time_effects else "_entity"
+    periods = "_period" if "_period" in frame else "_time"
+    fixed = f"_entity + {periods}" if time_effects else "_entity"
     rhs = " + ".join(safe[c] for c in [*lag_names, *x])
     fit = pf.feols(
         f"{safe[y]} ~ {rhs} | {fixed}",

@@ -176,6 +176,7 @@ def event_study(
     threshold: float = 0.5,
     window: tuple[int, int] = (-12, 26),
     estimator: str = "did2s",
+    time_effects_by: str | None = None,
 ) -> EventStudy:
     """Event study of ``outcome`` around each team's adoption week.
 
@@ -193,6 +194,10 @@ def event_study(
     estimator
         ``"did2s"`` (Gardner 2022, default) or ``"saturated"`` (cohort-by-week interactions,
         Sun & Abraham 2021, aggregated with cohort-size weights).
+    time_effects_by
+        A column constant within each team (e.g. its org) whose groups get their own week
+        effects, learned from each group's untreated team-weeks (``"did2s"`` only; the naive
+        fits use them too). ``None`` (default): one week effect for all teams.
 
     Returns
     -------
@@ -203,11 +208,13 @@ def event_study(
     low, high = window
     if not low <= -2 < 0 <= high:
         raise ValueError(f"window must include week -2 and week 0, not {window}")
-    require_columns(panel, (outcome,), "the panel")
+    require_columns(panel, (outcome, *([time_effects_by] if time_effects_by else [])), "the panel")
+    if time_effects_by is not None and estimator != "did2s":
+        raise ValueError("time_effects_by= is an option of estimator='did2s'")
     panel = windowed(panel)
     timing = adoption_timing(panel, treatment, threshold)
     adopted = timing["adoption_week"]
-    data = _event_frame(panel, outcome, adopted)
+    data = _event_frame(panel, outcome, adopted, time_effects_by)
     keep = data["cohort"].eq(0) | data["rel"].between(low, high)
     data = data.loc[keep]
     data = _with_counterfactual(data)
@@ -232,11 +239,11 @@ def event_study(
 
     with _explained("the event study"):
         naive_fit = pf.feols(
-            f"{outcome} ~ i(rel, ref=-1) | team_id + period", data, vcov={"CRV1": "team_id"}
+            f"{outcome} ~ i(rel, ref=-1) | team_id + fe_period", data, vcov={"CRV1": "team_id"}
         )
         naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
         naive_static = pf.feols(
-            f"{outcome} ~ treated | team_id + period", data, vcov={"CRV1": "team_id"}
+            f"{outcome} ~ treated | team_id + fe_period", data, vcov={"CRV1": "team_id"}
         )
         naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
 
@@ -246,7 +253,7 @@ def event_study(
             dummies = pd.DataFrame(
                 {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
             )
-            stages = (data[outcome], data["team_id"], data["period"], data["treated"])
+            stages = (data[outcome], data["team_id"], data["fe_period"], data["treated"])
             coef, dynamic_vcov = two_stage_did(*stages, dummies)
             table = estimate_table(coef, np.sqrt(np.diag(dynamic_vcov)))
             table.index.name = "relative_week"
@@ -476,9 +483,18 @@ def simple_att(cells: pd.DataFrame, vcov: pd.DataFrame) -> pd.Series:
     return _row(float(weights @ chosen["estimate"]), float(np.sqrt(weights @ vcov @ weights)))
 
 
-def _event_frame(panel: pd.DataFrame, outcome: str, adopted: pd.Series) -> pd.DataFrame:
+def _event_frame(
+    panel: pd.DataFrame, outcome: str, adopted: pd.Series, group: str | None = None
+) -> pd.DataFrame:
+    """Periods, cohorts and relative weeks; ``fe_period`` codes the week effects (the period,
+    or the group x period when week effects are by ``group``)."""
     origin = panel["week"].min()
     period = ((panel["week"] - origin) / pd.Timedelta(weeks=1)).astype(int) + 1
+    fe_period = period.to_numpy()
+    if group is not None:
+        if (panel.groupby("team_id")[group].nunique() > 1).any():
+            raise PanelError(f"`{group}` varies within a team; week effects by it need one value")
+        fe_period = pd.factorize(panel[group].astype(str) + "|" + period.astype(str))[0]
     adoption = panel["team_id"].map(adopted)
     cohort = ((adoption - origin) / pd.Timedelta(weeks=1)).fillna(-1).astype(int) + 1
     rel = np.where(cohort > 0, period - cohort, -1)  # never-adopters sit at the reference
@@ -486,6 +502,7 @@ def _event_frame(panel: pd.DataFrame, outcome: str, adopted: pd.Series) -> pd.Da
         {
             "team_id": panel["team_id"].to_numpy(),
             "period": period.to_numpy(),
+            "fe_period": fe_period,
             "cohort": cohort.to_numpy(),
             "rel": rel,
             "treated": ((cohort > 0) & (period >= cohort)).astype(int).to_numpy(),
@@ -505,8 +522,8 @@ def _with_counterfactual(data: pd.DataFrame) -> pd.DataFrame:
     while True:
         untreated = data.loc[data["treated"].eq(0)]
         teams = untreated["team_id"].value_counts()
-        periods = untreated["period"].value_counts()
-        keep = data["team_id"].isin(teams.index[teams >= 2]) & data["period"].isin(
+        periods = untreated["fe_period"].value_counts()
+        keep = data["team_id"].isin(teams.index[teams >= 2]) & data["fe_period"].isin(
             periods.index[periods >= 2]
         )
         if keep.all():

@@ -4,7 +4,11 @@ The model is ``y_it = a_i + l_t + sum_k b_ik y_i,t-k + g' x_it + e_it``: each te
 intercept and its own coefficients on the outcome's lags, while the week effects ``l_t`` and the
 effects ``g`` of usage and controls (and their distributed lags) are common. The reported
 persistence is the mean over teams of ``sum_k b_ik`` with equal weights (the truth of
-``simulate_org(persistence_spread=...)``), and the long run is ``sum g / (1 - persistence)``.
+``simulate_org(persistence_spread=...)``), and the long run is the mean over teams of each
+team's own, ``mean_i sum g / (1 - B_i)`` with ``B_i = sum_k b_ik`` (to second order in the
+spread of the ``B_i``, net of their estimation noise: :meth:`TeamPersistenceFit.mean_long_run`):
+the average effect a team reaches, which is what adds up to an organization's;
+``sum g / (1 - mean B_i)`` is 10-15% smaller for ``B_i`` uniform on (0.2, 0.8).
 
 Why not the pooled estimator: with ``b_i`` that differ, pooling weights each team by the variance
 of its lagged outcome, about ``1 / (1 - b_i^2)``, so the teams with the most persistence count the
@@ -53,7 +57,12 @@ import pandas as pd
 from scipy import stats
 
 from cts.core.results import TestStatistic
-from cts.estimators.jackknife import SplitPanel, cluster_vcov, split_panel_fit
+from cts.estimators.jackknife import (
+    SplitPanel,
+    cluster_vcov,
+    fixed_effect_periods,
+    split_panel_fit,
+)
 from cts.panel import PanelError
 
 __all__ = [
@@ -98,6 +107,11 @@ class TeamPersistenceFit:
         The rows of ``frame`` in the first half of the jackknife (weeks before the median week).
     notes
         What was done, in words (teams dropped and why, coefficients not jackknifed).
+    n_lags
+        Number of the outcome's lags (the first ``n_lags`` entries of ``estimates``).
+    team_persistence_noise
+        Each team's estimation variance of its persistence, ``(B_half1 - B_half2)^2 / 4`` from
+        the jackknife's halves (NaN without the jackknife).
     """
 
     estimates: pd.Series
@@ -108,6 +122,55 @@ class TeamPersistenceFit:
     frame: pd.DataFrame
     first_half: np.ndarray
     notes: list[str]
+    n_lags: int = 1
+    team_persistence_noise: pd.Series | None = None
+
+    def mean_long_run(self, terms: list[str]) -> tuple[float, np.ndarray]:
+        """The mean over teams of each team's long run, ``mean_i sum g / (1 - b_i)``, and its
+        influence per cluster (rows as :attr:`influence`).
+
+        ``terms`` are the common coefficients summed into ``g`` (a regressor and its lags).
+        This, not ``sum g / (1 - mean b_i)``, is the average long-run effect over teams (what
+        adds up to an organization's); by Jensen's inequality it is the larger, by 15% for
+        ``b_i`` uniform on (0.2, 0.8). Averaging ``1 / (1 - B_i)`` over the teams' own
+        estimates would add their noise to it (``E 1 / (1 - B) = 1 / (1 - b) + var / (1 -
+        b)^3``: +8% at 104 weeks, 200 teams, spread 0.3), so the mean is taken to second order
+        in the spread of the true persistence: ``sum g (1 / (1 - m) + s2 / (1 - m)^3)``, with
+        ``m`` the mean persistence and ``s2`` the variance of the teams' own estimates less
+        their mean noise (from the halves of the jackknife: ``(B_half1 - B_half2)^2 / 4``;
+        without the jackknife the noise is not removed). For ``b_i`` uniform on (0.2, 0.8) the
+        second order is 3% below the exact mean (2.24 against 2.31 for ``1 / (1 - b)``).
+
+        The influence is ``H psi_g + g psi_H`` with ``H`` the bracket: ``psi_H`` carries the
+        mean persistence's full influence and each team's own contribution to ``s2``,
+        ``((B_i - m)^2 - s2 - (noise_i - mean noise)) / N`` (its part through the common
+        coefficients is left out: second order). NaN at a mean persistence of 1 or more.
+        """
+        persistence = self.team_persistence.to_numpy(float)
+        n_teams = len(persistence)
+        g = float(self.estimates[terms].sum())
+        mean = float(persistence.mean())
+        if mean >= 1:
+            return float("nan"), np.full(len(self.influence), np.nan)
+        noise = np.zeros(n_teams)
+        if self.team_persistence_noise is not None:
+            noise = np.nan_to_num(self.team_persistence_noise.to_numpy(float))
+        spread = max(0.0, float(np.mean((persistence - mean) ** 2) - noise.mean()))
+        settle = 1 / (1 - mean) + spread / (1 - mean) ** 3
+        # each team's cluster, as a row of `influence`
+        cluster_of = self.frame.groupby("_entity")["_cluster"].first()
+        rows = pd.Index(self.clusters).get_indexer(
+            cluster_of.reindex(self.team_persistence.index).to_numpy()
+        )
+        own_spread = ((persistence - mean) ** 2 - spread - (noise - noise.mean())) / n_teams
+        psi_spread = np.bincount(rows, own_spread, len(self.influence)) if spread > 0 else 0.0
+        psi_mean = self.influence[:, : self.n_lags].sum(axis=1)
+        psi_settle = (1 / (1 - mean) ** 2 + 3 * spread / (1 - mean) ** 4) * psi_mean + (
+            psi_spread / (1 - mean) ** 3
+        )
+        positions = [self.estimates.index.get_loc(t) for t in terms]
+        psi_g = self.influence[:, positions].sum(axis=1)
+        return g * settle, settle * psi_g + g * psi_settle
 
 
 def team_persistence_fit(
@@ -221,6 +284,8 @@ def team_persistence_fit(
     full = fits[0]
     estimate, influence = full.estimate.copy(), full.influence.copy()
     team_b = full.team_b * weights[0][:, None]
+    # the noise of each team's own persistence: its halves differ by about twice its SD
+    noise = np.full(len(teams), np.nan)
     if jackknife:
         for half, w in zip(fits[1:], weights[1:], strict=True):
             missing = ~half.varies
@@ -236,6 +301,7 @@ def team_persistence_fit(
             estimate[:n_lags] += half.estimate[:n_lags]
             influence[:, :n_lags] += half.influence[:, :n_lags]
             team_b += half.team_b * w[:, None]
+        noise = (fits[1].team_b.sum(axis=1) - fits[2].team_b.sum(axis=1)) ** 2 / 4
         # Common coefficients: 2 full - mean of the halves.
         common = slice(n_lags, None)
         estimate[common] = (
@@ -269,6 +335,8 @@ def team_persistence_fit(
         frame=frame,
         first_half=(frame["_time"] < middle).to_numpy(),
         notes=notes,
+        n_lags=n_lags,
+        team_persistence_noise=pd.Series(noise, index=pd.Index(teams, name="team")),
     )
 
 
@@ -398,7 +466,7 @@ def _fit_row_sets(
     time_effects: bool,
 ) -> tuple[list, np.ndarray]:
     """:func:`_fit` on each row set, and the teams whose own persistence one of them lacks."""
-    times = frame["_time"].to_numpy()
+    times = fixed_effect_periods(frame)  # weeks, or group x weeks
     fits = [
         _fit(
             team[mask],

@@ -2,7 +2,7 @@
 
 After the two-way within transformation every step is linear in the outcome, so the same row
 sets and regressors serve the estimate (one outcome column) and the draws of a wild bootstrap
-(:mod:`cts.inference`, one column per draw).
+(:mod:`cts.estimators.inference`, one column per draw).
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from scipy import sparse
 from cts.estimators.demean import demean
 from cts.panel import PanelError
 
-__all__ = ["SplitPanel", "cluster_vcov", "split_panel_fit"]
+__all__ = ["SplitPanel", "cluster_vcov", "fixed_effect_periods", "split_panel_fit"]
 
 _NO_VARIATION = 1e-8  # a demeaned column below this everywhere is constant within the FEs
+
+
+def fixed_effect_periods(frame: pd.DataFrame) -> np.ndarray:
+    """The codes of an estimation frame's period fixed effects: ``_period`` when the week
+    effects are by group (a group x week code, :func:`cts.estimators.dynamic.dynamic_panel`'s
+    ``time_effects_by``), else the period ``_time`` itself."""
+    return frame["_period" if "_period" in frame else "_time"].to_numpy()
 
 
 class SplitPanel:
@@ -24,7 +31,7 @@ class SplitPanel:
     second half of its own series (by time order), with their fixed-effect codes and cluster sums.
 
     Everything the estimator does after demeaning is linear in the outcome, so one instance
-    serves any number of outcome columns (the bootstraps of :mod:`cts.inference`).
+    serves any number of outcome columns (the bootstraps of :mod:`cts.estimators.inference`).
     """
 
     def __init__(self, frame: pd.DataFrame, time_effects: bool) -> None:
@@ -42,12 +49,13 @@ class SplitPanel:
             order = np.empty(len(frame), dtype=np.int64)
             order[by_entity_then_time] = np.arange(len(frame)) - np.repeat(starts, size)
         first_half = order < size[entity] // 2
+        periods = fixed_effect_periods(frame)
         clusters, names = pd.factorize(frame["_cluster"])
         self.n_clusters = len(names)
         self.masks = [np.ones(len(frame), dtype=bool), first_half, ~first_half]
         self.codes, self.cluster_sums = [], []
         for mask in self.masks:
-            keys = [entity[mask], times[mask]] if time_effects else [entity[mask]]
+            keys = [entity[mask], periods[mask]] if time_effects else [entity[mask]]
             self.codes.append(np.column_stack([pd.factorize(k)[0] for k in keys]).astype(np.uint64))
             self.cluster_sums.append(
                 sparse.csr_matrix(

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from cts.core.results import TestStatistic
-from cts.estimators.jackknife import SplitPanel, split_panel_fit
+from cts.estimators.jackknife import SplitPanel, fixed_effect_periods, split_panel_fit
 
 __all__ = ["previous_rows", "residual_serial_correlation"]
 
@@ -90,7 +90,7 @@ def residual_serial_correlation(
     # np.take: row gathers of 2-D arrays are several times faster than fancy indexing
     d_regressors = np.take(regressors, rows, axis=0) - np.take(regressors, previous[rows], axis=0)
     if time_effects:  # the period effects' differences, estimated by period means
-        periods = pd.factorize(frame["_time"].to_numpy()[rows])[0]
+        periods = pd.factorize(fixed_effect_periods(frame)[rows])[0]
         counts = np.bincount(periods)
         d_residual = d_residual - (np.bincount(periods, d_residual) / counts)[periods]
         means = np.stack(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.sparse import csgraph
 from scipy.sparse.linalg import splu
 
 from cts.core.exceptions import PanelError
@@ -60,11 +61,15 @@ def two_stage_did(
     untreated = ~np.asarray(treated).astype(bool)
     team_codes, teams = pd.factorize(np.asarray(team))
     period_codes, periods = pd.factorize(np.asarray(period))
-    # Stage-1 design: a dummy per team and per week but the first (one normalisation).
-    columns = np.where(period_codes > 0, len(teams) + period_codes - 1, -1)
+    # Stage-1 design: a dummy per team and per week but one week per connected component of
+    # untreated team-weeks (one normalisation each: one component, unless the weeks are
+    # group x week, whose groups share no week).
+    anchor = _anchor_periods(team_codes, period_codes, untreated, len(teams), len(periods))
+    kept = np.cumsum(~anchor) - 1  # column of each kept week among the week dummies
+    columns = np.where(anchor[period_codes], -1, len(teams) + kept[period_codes])
     rows = np.concatenate([np.arange(n), np.flatnonzero(columns >= 0)])
     cols = np.concatenate([team_codes, columns[columns >= 0]])
-    width = len(teams) + len(periods) - 1
+    width = len(teams) + int((~anchor).sum())
     x1 = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, width))
     x10 = sparse.diags(untreated.astype(float)) @ x1
     gram = (x10.T @ x10).tocsc()
@@ -104,3 +109,25 @@ def two_stage_did(
         pd.Series(coef, index=names),
         pd.DataFrame(scores @ scores.T, index=names, columns=names),
     )
+
+
+def _anchor_periods(
+    team: np.ndarray, period: np.ndarray, untreated: np.ndarray, n_teams: int, n_periods: int
+) -> np.ndarray:
+    """The first period of each connected component of the untreated team-period graph.
+
+    A period without untreated rows is not an anchor: its dummy stays, and the check of
+    unseen effects refuses it.
+    """
+    edges = sparse.csr_matrix(
+        (np.ones(int(untreated.sum())), (team[untreated], period[untreated])),
+        shape=(n_teams, n_periods),
+    )
+    graph = sparse.bmat([[None, edges], [edges.T, None]], format="csr")
+    _, component = csgraph.connected_components(graph, directed=False)
+    seen = np.asarray(edges.sum(axis=0)).ravel() > 0
+    periods = np.flatnonzero(seen)
+    _, first = np.unique(component[n_teams + periods], return_index=True)
+    anchor = np.zeros(n_periods, dtype=bool)
+    anchor[periods[first]] = True
+    return anchor

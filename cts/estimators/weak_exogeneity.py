@@ -15,7 +15,7 @@ variance unchanged, but at 39 weeks its own noise is not negligible: each team's
 joins the team's cluster influence (under feedback, 200 x 39: mean SE of the short-run effect
 0.0255 without, 0.0268 with, against an SD of 0.030 across panels).
 
-Why this, and not the other candidates of issue 15 (Monte Carlo, 200 teams x 39 weeks, 60 panels
+Why this, and not the other candidates (Monte Carlo, 200 teams x 39 weeks, 60 panels
 per cell, ``simulate_org(feedback=1)`` unless said; bias of the short-run / long-run effect):
 
 - ``bias_corrected`` (jackknife of the persistence, usage strictly exogenous): +4.4% / +5.0%

@@ -18,11 +18,14 @@ import pandas as pd
 
 from cts.core.exceptions import PanelError, PanelWarning
 from cts.panel.schema import (
+    AI_TOOLS,
     ARCHITECTURES,
     COUNT_COLUMNS,
     DERIVED_COLUMNS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    ai_tool_columns,
+    source_columns,
 )
 
 __all__ = [
@@ -73,10 +76,6 @@ def load_panel(
         loops, where the checks cost a third of each simulated panel's time): they are typed
         (:func:`tidy_panel`) but not checked.
 
-    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
-    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
-    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
-
     Returns
     -------
     pandas.DataFrame
@@ -87,6 +86,12 @@ def load_panel(
     ------
     PanelError
         On any contract violation, listing every problem found with up to five rows each.
+
+    Notes
+    -----
+    Week values may be dates, timestamps with a time zone (converted to UTC, then the date), or
+    ISO weeks such as ``2025-W03``. Day-first dates such as ``02/01/2025`` are refused whole
+    (is it 2 January or 1 February?), with the reading that makes every week a Monday.
     """
     if week_start not in WEEK_STARTS:
         raise ValueError(f"week_start must be one of {', '.join(WEEK_STARTS)}, not {week_start!r}")
@@ -117,9 +122,14 @@ def tidy_panel(panel: pd.DataFrame) -> pd.DataFrame:
     panel = panel.copy()
     panel["team_id"] = panel["team_id"].astype(str)
     panel["week"] = pd.to_datetime(panel["week"]).astype("datetime64[ns]")
-    counts = [c for c in COUNT_COLUMNS if c in panel]
-    panel[counts] = panel[counts].astype("int64")
-    known = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in panel]
+    counts = [c for c in (*COUNT_COLUMNS, *source_columns()) if c in panel]
+    # A count a source could not tell for some team-weeks (e.g. `lines_changed` of CRs whose
+    # size is unknown) stays missing, as a float column, rather than becoming 0.
+    whole = [c for c in counts if panel[c].notna().all()]
+    panel[whole] = panel[whole].astype("int64")
+    partial = [c for c in counts if c not in whole]
+    panel[partial] = panel[partial].astype("float64")
+    known = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *source_columns()) if c in panel]
     panel = panel[known + [c for c in panel.columns if c not in known]]
     if pd.MultiIndex.from_frame(panel[["team_id", "week"]]).is_monotonic_increasing:
         return panel.reset_index(drop=True)  # the engines sort; checking is cheaper than sorting
@@ -239,10 +249,12 @@ def _validate(frame: pd.DataFrame, week_start: str = "monday") -> pd.DataFrame:
         )
     panel["week"] = week
 
-    for column in (c for c in COUNT_COLUMNS if c in panel.columns):
+    counts = [c for c in (*COUNT_COLUMNS, *source_columns()) if c in panel.columns]
+    for column in counts:
         problems += _check_counts(panel, column)
     problems += _check_bounds(panel)
     problems += _check_optional(panel)
+    problems += _check_tool_names(panel)
 
     duplicated = panel.duplicated(["team_id", "week"], keep=False) & panel["week"].notna()
     if duplicated.any():
@@ -252,7 +264,7 @@ def _validate(frame: pd.DataFrame, week_start: str = "monday") -> pd.DataFrame:
     if problems:
         raise PanelError(problems)
 
-    for column in (c for c in COUNT_COLUMNS if c in panel.columns):
+    for column in counts:
         # Optional counts may be missing (commits_shipped outside trunk teams): keep them float.
         if panel[column].notna().all():
             panel[column] = panel[column].astype("int64")
@@ -385,15 +397,37 @@ def _check_counts(panel: pd.DataFrame, column: str) -> list[str]:
 
 
 def _check_bounds(panel: pd.DataFrame) -> list[str]:
+    """Headcounts within `n_builders`, each tool's within their union, agents' CRs within CRs."""
+    tools = [ai_tool_columns(t)[0] for t in AI_TOOLS if ai_tool_columns(t)[0] in panel]
+    bounds = [(c, "n_builders") for c in ("oncall_builders", "ai_active_builders", *tools)]
+    bounds += [(c, "ai_active_builders") for c in tools]
+    if "agent_crs" in panel:
+        bounds.append(("agent_crs", "crs_merged"))
     problems = []
-    for column in ("oncall_builders", "ai_active_builders"):
-        builders = pd.to_numeric(panel["n_builders"], errors="coerce")
-        over = pd.to_numeric(panel[column], errors="coerce") > builders
+    for column, ceiling in bounds:
+        limit = pd.to_numeric(panel[ceiling], errors="coerce")
+        over = pd.to_numeric(panel[column], errors="coerce") > limit
         if over.any():
-            problems.append(
-                _problem(panel, over, column, "values above `n_builders`", extra=["n_builders"])
-            )
+            what = f"values above `{ceiling}`"
+            if ceiling == "ai_active_builders":
+                what += " (the union of all tools is at least each tool's count)"
+            problems.append(_problem(panel, over, column, what, extra=[ceiling]))
     return problems
+
+
+def _check_tool_names(panel: pd.DataFrame) -> list[str]:
+    """A per-tool column of a tool not in AI_TOOLS would be taken for a covariate: refuse it."""
+    unknown = [
+        str(c)
+        for c in panel.columns
+        if str(c).startswith(("ai_active_builders_", "ai_seats_")) and c not in source_columns()
+    ]
+    if not unknown:
+        return []
+    return [
+        f"column(s) {', '.join(f'`{c}`' for c in unknown)} name no known AI tool; per-tool "
+        f"columns end in one of {', '.join(AI_TOOLS)} (`other` for any further assistant)"
+    ]
 
 
 def _check_optional(panel: pd.DataFrame) -> list[str]:
@@ -411,6 +445,8 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
             )
         else:
             panel["architecture"] = panel["architecture"].astype(str)
+    if "org" in panel.columns:
+        problems += _check_org(panel)
     if "cost_per_builder_week" in panel.columns:
         cost = pd.to_numeric(panel["cost_per_builder_week"], errors="coerce")
         bad = ~(cost > 0) | ~np.isfinite(cost)
@@ -422,7 +458,7 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
             )
         else:
             panel["cost_per_builder_week"] = cost.astype("float64")
-    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(source_columns())
     for column in (c for c in panel.columns if c not in known):
         values = panel[column]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -433,6 +469,28 @@ def _check_optional(panel: pd.DataFrame) -> list[str]:
                 _problem(panel, emails, column, "e-mail addresses (the panel is team-level)")
             )
     return problems
+
+
+def _check_org(panel: pd.DataFrame) -> list[str]:
+    """``org`` is a non-missing label, the same in every week of a team."""
+    missing = panel["org"].isna()
+    if missing.any():
+        return [_problem(panel, missing, "org", "missing values (every team belongs to an org)")]
+    panel["org"] = panel["org"].astype(str)
+    orgs = panel.groupby("team_id", sort=False)["org"].nunique()
+    moving = orgs.index[orgs > 1]
+    if len(moving) == 0:
+        return []
+    changes = panel.loc[panel["team_id"].isin(moving[:3]), ["team_id", "org"]].drop_duplicates()
+    examples = "; ".join(
+        f"{team}: {', '.join(map(repr, group['org']))}"
+        for team, group in changes.groupby("team_id")
+    )
+    return [
+        f"`org` changes within {len(moving):,} team(s) ({examples}); it must be constant within "
+        "a team: give a team that moved the org it spent most weeks in, or split it into two "
+        "team_ids"
+    ]
 
 
 def _problem(

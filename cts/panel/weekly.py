@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cts.panel.load import require_columns
-from cts.panel.schema import COUNT_COLUMNS, OPTIONAL_COLUMNS
+from cts.panel.schema import COUNT_COLUMNS, OPTIONAL_COLUMNS, source_columns
 
 __all__ = ["HEADCOUNT_COLUMNS", "to_weekly"]
 
@@ -43,11 +43,15 @@ def to_weekly(daily: pd.DataFrame, *, day: str = "day") -> pd.DataFrame:
     frame = daily.drop(columns=[day]).assign(
         week=dates.dt.normalize().dt.to_period("W-SUN").dt.start_time
     )
-    sums = [c for c in COUNT_COLUMNS if c in frame and c not in HEADCOUNT_COLUMNS]
+    counts = [*COUNT_COLUMNS, *source_columns()]
+    # Per-tool active builders and seats are headcounts too; agent CRs and lines are summed.
+    heads = [*HEADCOUNT_COLUMNS, *(c for c in source_columns() if c.startswith("ai_"))]
+    sums = [c for c in counts if c in frame and c not in heads]
     rules = {c: "sum" for c in sums}
-    rules |= {c: "max" for c in HEADCOUNT_COLUMNS if c in frame}
-    if "architecture" in frame:
-        rules["architecture"] = "first"
+    rules |= {c: "max" for c in heads if c in frame}
+    for column in ("architecture", "org"):
+        if column in frame:
+            rules[column] = "first"
     others = [
         c
         for c in frame.columns

@@ -6,17 +6,24 @@ writes ``index.html``, the one-page brief (:mod:`cts.reporting.brief`), from the
 and credibility checks each notebook published (:func:`cts.reporting.notebook.headline`,
 :func:`cts.reporting.notebook.credibility`). A run is one consistent set: it is built in a fresh
 folder that replaces the reports folder when complete; a notebook that fails is saved with its
-error under ``failed/`` and no older report stands in for it.
+error under ``failed/`` and no older report stands in for it. A disk that fills up stops the run
+with :class:`NoSpaceError` and leaves the earlier set as it was. Each run's folders carry its
+process id, so the next run removes what a killed run left (its half-built set, its temporary
+panel and kernel files); workers and kernels die with the process that started them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import html
 import multiprocessing
 import os
+import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,14 +34,16 @@ from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
 from cts.core.io import atomic_write_text
 from cts.core.memory import release_memory
-from cts.core.workers import WORKERS_ENV
+from cts.core.workers import WORKERS_ENV, die_with_parent
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
+    CARD_MIME,
     CHECK_MIME,
     FIGURE_MIME,
     HEADLINE_MIME,
     LOADED_PANEL_ENV,
     SECTION_MIME,
+    check_currency,
     save_loaded_panel,
     sha256,
 )
@@ -45,10 +54,12 @@ __all__ = [
     "POOL_ROWS",
     "Analysis",
     "AnalysisRun",
+    "NoSpaceError",
     "build_reports",
     "error_message",
     "ipc_kernel_manager",
     "pool_sizes",
+    "remove_leftovers",
 ]
 
 #: Headless Chromium on a machine without a screen or outside network (the render test and the
@@ -122,6 +133,22 @@ class AnalysisRun:
     checks: list[dict] = field(default_factory=list)
     #: Charts the notebook published for the brief (``{"title", "alt", "png"}``).
     figures: list[dict] = field(default_factory=list)
+    #: The notebook stopped because a disk was full (the whole run stops).
+    no_space: bool = False
+    #: Cards of numbers the notebook published for the brief (:func:`cts.reporting.notebook.card`).
+    cards: list[dict] = field(default_factory=list)
+
+
+class NoSpaceError(OSError):
+    """A disk filled up during a report run; the earlier reports were left as they were."""
+
+    def __init__(self, out: Path, detail: str = "") -> None:
+        where = f" ({detail})" if detail else ""
+        super().__init__(
+            errno.ENOSPC,
+            f"no space left on the disk{where}; {out} is left as it was: free some space (or "
+            "pass --out on another disk) and run again",
+        )
 
 
 def build_reports(
@@ -174,8 +201,11 @@ def build_reports(
     PanelError
         When the panel breaks the contract (nothing is run and ``out_dir`` is not touched).
     ValueError
-        When ``out_dir`` holds the panel, the notebooks or the working directory.
+        When ``out_dir`` holds the panel, the notebooks or the working directory, or the
+        ``currency`` parameter is not an ISO 4217 code.
     """
+    if parameters and "currency" in parameters:  # printed beside every amount: a real code only
+        parameters = {**parameters, "currency": check_currency(parameters["currency"])}
     panel_path = Path(panel_path).resolve()
     if not panel_path.is_file():
         raise FileNotFoundError(f"no panel at {panel_path}: run `make data` or pass --panel")
@@ -188,14 +218,26 @@ def build_reports(
                 "(e.g. --out reports)"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="cts-report-") as scratch:
+    remove_leftovers(out)
+    try:
+        return _build(panel_path, out, analyses, parameters, notebooks_dir, workers, progress)
+    except OSError as error:
+        if isinstance(error, NoSpaceError) or error.errno != errno.ENOSPC:
+            raise
+        detail = f"writing {error.filename}" if error.filename else error.strerror or ""
+        raise NoSpaceError(out, detail.splitlines()[0] if detail else "") from None
+
+
+def _build(panel_path, out, analyses, parameters, notebooks_dir, workers, progress):
+    pid = os.getpid()
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{pid}-") as scratch:
         # Validate once (a PanelError stops the run here, whole) and hand every notebook the
         # loaded panel, so none re-reads and re-validates it.
         common = {"panel_path": str(panel_path), **(parameters or {})}
         saved, rows = save_loaded_panel(panel_path, Path(scratch))
         environment = {LOADED_PANEL_ENV: saved}
         release_memory()  # the validated panel is on disk now; this process only schedules
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_BUILDING}{pid}-", dir=out.parent))
         try:
             runs = _run_all(
                 analyses,
@@ -208,6 +250,9 @@ def build_reports(
                 progress,
                 rows,
             )
+            full = next((run for run in runs if run.no_space), None)
+            if full is not None:
+                raise NoSpaceError(out, full.error.splitlines()[0])
             atomic_write_text(staging / "index.html", _index_html(runs, panel_path, common))
             with _signals_deferred():
                 _swap_into_place(staging, out)
@@ -250,7 +295,13 @@ def _run_all(
                 own = {} if WORKERS_ENV in os.environ else {WORKERS_ENV: pools[analysis.name]}
                 process = context.Process(
                     target=_worker,
-                    args=(job, str(scratch / f"job{index}"), {**environment, **own}, send),
+                    args=(
+                        job,
+                        str(scratch / f"job{index}"),
+                        {**environment, **own},
+                        send,
+                        os.getpid(),
+                    ),
                     name=f"cts-report-{analysis.name}",
                 )
                 process.start()
@@ -274,6 +325,8 @@ def _run_all(
                 ready.close()
                 process.join()
                 runs[index] = run
+                if run.no_space:  # stop the others now: nothing more can be written
+                    raise OSError(errno.ENOSPC, run.error)
                 bar.set_postfix_str(f"{run.analysis.name} {'ok' if run.ok else 'FAILED'}")
                 bar.update()
     except BaseException:
@@ -330,8 +383,9 @@ class _Job:
     out_dir: str
 
 
-def _worker(job: _Job, scratch: str, environment: dict[str, str], send) -> None:
+def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: int) -> None:
     """One notebook in a spawned process; the AnalysisRun goes back through ``send``."""
+    die_with_parent(parent)  # a killed builder leaves no notebook computing
     # The terminal's Ctrl-C reaches every process of the group: the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.makedirs(scratch, exist_ok=True)
@@ -344,7 +398,15 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send) -> None:
     # Connection files in the run's scratch folder, which the parent removes even if this
     # process is killed.
     os.environ["JUPYTER_RUNTIME_DIR"] = scratch
-    send.send(_run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir))
+    os.environ["TMPDIR"] = scratch  # the kernel's temporary files too (inherited)
+    tempfile.tempdir = None  # re-read TMPDIR
+    try:
+        run = _run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        run = AnalysisRun(job.analysis, ok=False, seconds=0.0, error=str(error), no_space=True)
+    send.send(run)
     send.close()
 
 
@@ -359,20 +421,69 @@ def _signals_deferred():
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging``, carrying over whatever in ``out`` is not a report."""
+    """Replace ``out`` by ``staging``, carrying over whatever in ``out`` is not a report.
+
+    The one step that needs space (a folder for the retired set) comes before anything moves;
+    if a move fails, what was carried over goes back, so ``out`` stays whole."""
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp makes it private
-    if out.exists():
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}{os.getpid()}-", dir=out.parent))
+    carried: list[str] = []
+    try:
         for entry in out.iterdir():
             if not _is_report_output(entry) and not (staging / entry.name).exists():
                 os.replace(entry, staging / entry.name)
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                carried.append(entry.name)
         os.replace(out, retired / out.name)
-        os.replace(staging, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out)
+    except OSError:
+        for name in carried:
+            os.replace(staging / name, out / name)
+        retired.rmdir()
+        raise
+    os.replace(staging, out)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+#: Name parts of a run's folders: ``.<out>.building-<pid>-*`` and ``.<out>.old-<pid>-*`` beside
+#: the reports folder, ``cts-report-<pid>-*`` in the temporary folder (the validated panel,
+#: the kernels' connection files and sockets, the workers' logs).
+_BUILDING, _OLD, _SCRATCH = ".building-", ".old-", "cts-report-"
+
+
+def remove_leftovers(out: str | os.PathLike[str]) -> list[Path]:
+    """Remove what killed runs left: their folders beside ``out`` and their temporary folders,
+    those whose process is gone (never a live run's). Returns the folders removed."""
+    out = Path(out)
+    candidates = [
+        *out.parent.glob(f".{glob.escape(out.name)}{_BUILDING}*"),
+        *out.parent.glob(f".{glob.escape(out.name)}{_OLD}*"),
+        *Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*"),
+    ]
+    removed = []
+    for folder in candidates:
+        found = re.search(r"-(\d+)-[^-]*$", folder.name)
+        try:
+            mine = not folder.is_symlink() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if found and mine and folder.is_dir() and not _alive(int(found.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _is_report_output(entry: Path) -> bool:
@@ -398,6 +509,17 @@ def ipc_kernel_manager(socket_dir: str):
         def _default_ip(self) -> str:
             return os.path.join(socket_dir, "kernel")
 
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            # Beside the sockets, not a mkstemp file in /tmp that a killed run would leave.
+            return os.path.join(socket_dir, f"kernel-{os.getpid()}-{id(self)}.json")
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            # The kernel dies with the worker that started it (see die_with_parent): a small
+            # trampoline sets that up and then becomes the kernel (exec keeps the setting).
+            trampoline = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid())]
+            await super()._async_launch_kernel([*trampoline, *kernel_cmd], **kw)
+
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client sends SIGINT before every shutdown request; a kernel that is just
             # answering a message then logs "ERROR | KeyboardInterrupt caught in kernel." to the
@@ -407,6 +529,23 @@ def ipc_kernel_manager(socket_dir: str):
                 await super()._async_interrupt_kernel()
 
     return IPCKernelManager
+
+
+_DIE_WITH_PARENT = (
+    "import os, sys; from cts.core.workers import die_with_parent; "
+    "die_with_parent(int(sys.argv[1])); os.execvp(sys.argv[2], sys.argv[2:])"
+)
+
+
+def _no_space(error: BaseException) -> bool:
+    """Whether ``error`` (or a notebook cell's error papermill reports) is a full disk."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        if "[Errno 28]" in str(getattr(error, "evalue", "")):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str) -> AnalysisRun:
@@ -420,8 +559,10 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
     out = Path(out_dir)
     started = time.perf_counter()
     # Short paths in the system temp folder: Unix socket paths are limited to ~100 bytes.
+    # Inside the run's scratch folder when there is one (a killed run's is removed by the next).
+    runtime = os.environ.get("JUPYTER_RUNTIME_DIR")
     with (
-        tempfile.TemporaryDirectory(prefix="cts-") as sockets,
+        tempfile.TemporaryDirectory(prefix="k", dir=runtime) as sockets,
         tempfile.TemporaryDirectory(dir=out) as scratch,
     ):
         executed = Path(scratch) / f"{analysis.name}.ipynb"
@@ -436,6 +577,14 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
                 kernel_manager_class=ipc_kernel_manager(sockets),
             )
         except Exception as error:  # noqa: BLE001 - any failure: keep it for inspection, go on
+            if _no_space(error):
+                return AnalysisRun(
+                    analysis,
+                    ok=False,
+                    seconds=time.perf_counter() - started,
+                    error=error_message(error).splitlines()[0],
+                    no_space=True,
+                )
             failed = out / "failed"
             failed.mkdir(exist_ok=True)
             if executed.exists():
@@ -462,6 +611,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         not_estimable=_not_estimable(notebook),
         checks=_published(notebook, CHECK_MIME),
         figures=figures,
+        cards=_published(notebook, CARD_MIME),
     )
 
 

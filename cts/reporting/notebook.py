@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import platform
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,25 +24,31 @@ import numpy as np
 import pandas as pd
 
 from cts.core.cache import cache_dir, reused
-from cts.core.exceptions import DesignWarning, FewTeamsWarning
+from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
 from cts.core.memory import release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
+    "CARD_MIME",
     "CHECK_MIME",
     "FIGURE_MIME",
     "HEADLINE_MIME",
     "SECTION_MIME",
     "SECTION_NEEDS",
     "LOADED_PANEL_ENV",
+    "card",
+    "check_currency",
     "collect_warnings",
     "credibility",
+    "design_html",
     "design_markdown",
+    "escaped_text",
     "for_brief",
     "headline",
     "load",
     "money_headlines",
     "provenance",
+    "same_estimates",
     "save_loaded_panel",
     "section",
     "sha256",
@@ -54,6 +61,9 @@ __all__ = [
 HEADLINE_MIME = "application/vnd.cts.headline+json"
 #: A credibility check (:class:`cts.reporting.brief.Check` as a dict), published for the brief.
 CHECK_MIME = "application/vnd.cts.check+json"
+#: A card of the brief's numbers: ``{"title", "big", "big_label", "rows": [[label, value]],
+#: "checks": [Check dicts], "notes": [str]}``, published by :func:`card`.
+CARD_MIME = "application/vnd.cts.card+json"
 #: A chart for the brief: ``{"title", "alt", "png"}`` (base64), published by :func:`for_brief`.
 FIGURE_MIME = "application/vnd.cts.figure+json"
 #: A section's outcome (``{"title", "ok", "reason"}``), published for the index.
@@ -107,6 +117,18 @@ SECTION_NEEDS: dict[str, str] = {
         "It needs several teams whose AI usage changes at different times, and enough weeks per"
         " team for a lagged outcome (a panel of one team, or of teams that never use the "
         "assistant, cannot identify an effect)."
+    ),
+    "Net return": (
+        "It needs the adoption effect on CR or deployment velocity (see above) and the cost of a "
+        "builder-week: a `cost_per_builder_week` column or the `cost_per_builder_week` parameter."
+    ),
+    "Quality guardrails": (
+        "It needs several teams whose AI usage changes at different times, and rollbacks, "
+        "interventions or pages that vary within teams."
+    ),
+    "CTS-SW without the assistant": (
+        "It needs a CTS-SW unit for every team (an `architecture` column or `cts report --unit`) "
+        "and the adoption effects on CR and deployment velocity."
     ),
     "Several initiatives at once": (
         "It needs several teams whose AI usage changes at different times, and enough weeks per"
@@ -192,11 +214,36 @@ def collect_warnings() -> Iterator[list[str]]:
 
 
 def show_notes(notes: list[str], heading: str = "Data-quality notes") -> None:
-    """Display notes as a Markdown list (or say there are none)."""
-    from IPython.display import Markdown, display
+    """Display notes as a list (or say there are none), as escaped text: they name teams and
+    columns from the data (see :func:`escaped_text`)."""
+    from IPython.display import display
 
-    body = "\n".join(f"- {note}" for note in notes) if notes else "- none"
-    display(Markdown(f"**{heading}**\n\n{body}"))
+    items = "".join(f"<li>{escaped_text(note)}</li>" for note in notes) or "<li>none</li>"
+    display(
+        {
+            "text/html": f"<p><b>{html.escape(heading)}</b></p><ul>{items}</ul>",
+            "text/plain": "\n".join([heading, *(f"- {note}" for note in notes or ["none"])]),
+        },
+        raw=True,
+    )
+
+
+#: The light formatting notes and design checks use: `code` and **bold**.
+_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+
+
+def escaped_text(text: object) -> str:
+    """``text`` as HTML that shows it verbatim: every character escaped, then `code` and
+    **bold** marked up, and lines after the first (a table of example rows) kept in a ``<pre>``.
+
+    Reports render this instead of Markdown because nbconvert passes the HTML inside Markdown
+    through unsanitised, and a team id such as ``<script>...</script>`` would run in the report.
+    After escaping, the only tags in the result are the ones added here.
+    """
+    first, _, rest = str(text).partition("\n")
+    marked = _BOLD.sub(r"<b>\1</b>", _CODE.sub(r"<code>\1</code>", html.escape(first)))
+    return marked + (f"<pre>{html.escape(rest)}</pre>" if rest.strip() else "")
 
 
 @contextlib.contextmanager
@@ -242,15 +289,15 @@ def section(title: str, needs: str | None = None) -> Iterator[None]:
 
 
 def show_design(design) -> None:
-    """Display the design checks of :func:`cts.identification` (see :func:`design_markdown`).
+    """Display the design checks of :func:`cts.identification` (see :func:`design_html`).
 
     The report now states every caveat in words at its top and next to each number, so the
     analyses' :class:`cts.FewTeamsWarning` and :class:`cts.DesignWarning` repeats of them are
     silenced for the rest of the notebook rather than printed to stderr.
     """
-    from IPython.display import Markdown, display
+    from IPython.display import display
 
-    display(Markdown(design_markdown(design)))
+    display({"text/html": design_html(design), "text/plain": design_markdown(design)}, raw=True)
     warnings.filterwarnings("ignore", category=FewTeamsWarning)
     warnings.filterwarnings("ignore", category=DesignWarning)
 
@@ -270,12 +317,96 @@ def design_markdown(design) -> str:
     )
 
 
+def design_html(design) -> str:
+    """The design checks as HTML (what :func:`show_design` displays): the table of
+    :func:`design_markdown`, then refusals and caveats, every string escaped."""
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{escaped_text(value)}</td>" for value in row) + "</tr>"
+        for row in design.table[["check", "value", "verdict", "consequence"]].itertuples(
+            index=False
+        )
+    )
+    items = [
+        f"<li><b>Refused: {escaped_text(analysis)}.</b> {escaped_text(why)}</li>"
+        for analysis, why in design.refusals.items()
+    ]
+    items += [f"<li>{escaped_text(caveat)}.</li>" for caveat in design.caveats]
+    return (
+        "<p><b>Design checks</b> (what this panel can identify)</p><table><thead><tr>"
+        "<th>check</th><th>value</th><th>verdict</th><th>consequence</th></tr></thead>"
+        f"<tbody>{cells}</tbody></table><p><b>Caveats and refusals</b></p>"
+        f"<ul>{''.join(items) or '<li>none</li>'}</ul>"
+    )
+
+
 def headline(values: dict[str, str]) -> None:
     """Display headline figures, and publish them for ``index.html``."""
     from IPython.display import display
 
-    markdown = "\n".join(f"- **{key}**: {value}" for key, value in values.items())
-    display({"text/markdown": markdown, HEADLINE_MIME: dict(values)}, raw=True)
+    items = "".join(
+        f"<li><b>{html.escape(str(key))}</b>: {html.escape(str(value))}</li>"
+        for key, value in values.items()
+    )
+    display(
+        {
+            "text/html": f"<ul>{items}</ul>",
+            "text/plain": "\n".join(f"- {key}: {value}" for key, value in values.items()),
+            HEADLINE_MIME: dict(values),
+        },
+        raw=True,
+    )
+
+
+def card(
+    title: str,
+    big: str,
+    big_label: str = "",
+    rows: dict[str, str] | None = None,
+    checks: list | None = None,
+    notes: list[str] | None = None,
+) -> None:
+    """Display a card of numbers and publish it for the brief, where it stands beside the other
+    cards: ``big`` shown large over ``big_label``, then ``rows`` (label -> value), ``checks``
+    (:class:`cts.reporting.brief.Check`, shown green/amber/red) and ``notes`` (sentences).
+    Labels are for a reader: no column names."""
+    from IPython.display import display
+
+    from cts.reporting.brief import STATUSES
+
+    published = {
+        "title": title,
+        "big": big,
+        "big_label": big_label,
+        "rows": [[str(k), str(v)] for k, v in (rows or {}).items()],
+        "checks": [c.to_dict() for c in (checks or [])],
+        "notes": list(notes or []),
+    }
+    items = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in published["rows"]
+    )
+    items += "".join(
+        f'<li><b style="color: {STATUSES[c["status"]][0]}">{STATUSES[c["status"]][1]}</b> '
+        f"<b>{html.escape(c['name'])}</b>: {html.escape(c['sentence'])}</li>"
+        for c in published["checks"]
+    )
+    text = "\n".join(
+        [f"{title}: {big} {big_label}".strip()]
+        + [f"- {k}: {v}" for k, v in published["rows"]]
+        + [f"- {c['status']}: {c['name']}: {c['sentence']}" for c in published["checks"]]
+        + published["notes"]
+    )
+    display(
+        {
+            "text/html": (
+                f"<h3>{html.escape(title)}</h3><p><b>{html.escape(big)}</b> "
+                f"{html.escape(big_label)}</p><ul>{items}</ul>"
+                + "".join(f"<p>{html.escape(n)}</p>" for n in published["notes"])
+            ),
+            "text/plain": text,
+            CARD_MIME: published,
+        },
+        raw=True,
+    )
 
 
 def for_brief(figure, title: str | None = None) -> None:
@@ -299,9 +430,10 @@ def for_brief(figure, title: str | None = None) -> None:
     )
 
 
-def credibility(check) -> None:
+def credibility(check, for_brief: bool = True) -> None:
     """Display one credibility check (:class:`cts.reporting.brief.Check`) and publish it for the
-    brief's green/amber/red panel."""
+    brief's green/amber/red panel (not with ``for_brief=False``: a check of something other
+    than the brief's numbers, e.g. of a sample of the teams, stays in its report)."""
     from IPython.display import display
 
     from cts.reporting.brief import STATUSES
@@ -314,10 +446,50 @@ def credibility(check) -> None:
                 f"{html.escape(check.sentence)}</p>"
             ),
             "text/plain": f"{check.name}: {word}. {check.sentence}",
-            CHECK_MIME: check.to_dict(),
+            **({CHECK_MIME: check.to_dict()} if for_brief else {}),
         },
         raw=True,
     )
+
+
+def check_currency(code: str) -> str:
+    """``code`` as an ISO 4217 currency code in capitals (``"eur"`` -> ``"EUR"``).
+
+    The reports print the currency beside every amount, so only a real code is accepted (the
+    list is Babel's, from the Unicode CLDR).
+
+    Raises
+    ------
+    ValueError
+        Naming the value (quoted, control characters escaped) when it is not such a code.
+    """
+    from babel.numbers import list_currencies
+
+    text = code.strip().upper() if isinstance(code, str) else ""
+    if text not in list_currencies():
+        raise ValueError(
+            f"currency must be an ISO 4217 code such as USD, EUR or GBP, not {code!r} "
+            "(cts report --currency, or the notebooks' `currency` parameter)"
+        )
+    return text
+
+
+def same_estimates(inference: pd.DataFrame) -> None:
+    """Check that :func:`cts.compare_inference`'s methods share one estimate per term, as
+    they must for their intervals to be compared; a :class:`cts.PanelError` in words (which
+    :func:`section` reports) when they do not, e.g. a model one method cannot fit.
+    """
+    spread = inference.groupby(level="term")["estimate"].agg(["min", "max"])
+    differ = spread.index[~np.isclose(spread["min"], spread["max"], rtol=1e-9, atol=0.0)]
+    if len(differ):
+        shown = "; ".join(
+            f"{term}: {spread.loc[term, 'min']:+.4f} to {spread.loc[term, 'max']:+.4f}"
+            for term in differ
+        )
+        raise PanelError(
+            "the inference methods estimated different effects on this panel "
+            f"({shown}), so their intervals are not of one estimate and are not compared"
+        )
 
 
 def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
@@ -334,18 +506,40 @@ def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[st
 
 
 def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):
-    """A table formatted for people: rounded numbers, ``percent`` columns as percentages."""
+    """A table formatted for people: rounded numbers, ``percent`` columns as percentages.
+
+    Text is escaped, in cells, labels and index names alike (a pandas ``Styler`` escapes none of
+    them by default, and group labels and file names come from the data).
+    """
+    table = _escaped_labels(table)
+    percent = tuple(_escaped_label(c) for c in percent)
     numeric = [
         c
         for c in table.columns
         if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
     ]
-    formats = {
-        c: "{:,}" if pd.api.types.is_integer_dtype(table[c]) else f"{{:,.{digits}f}}"
-        for c in numeric
-    }
+    formats = {c: None for c in table.columns}  # every column, or escape skips the others
+    formats.update(
+        {
+            c: "{:,}" if pd.api.types.is_integer_dtype(table[c]) else f"{{:,.{digits}f}}"
+            for c in numeric
+        }
+    )
     formats.update({c: "{:.1%}" for c in percent})
-    return table.style.format(formats, na_rep="—")
+    return table.style.format(formats, na_rep="—", escape="html")
+
+
+def _escaped_label(label):
+    return html.escape(label) if isinstance(label, str) else label
+
+
+def _escaped_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text labels and axis names are escaped (the Styler shows
+    them as they are)."""
+    table = table.rename(index=_escaped_label, columns=_escaped_label)
+    table.index.names = [_escaped_label(name) for name in table.index.names]
+    table.columns.names = [_escaped_label(name) for name in table.columns.names]
+    return table
 
 
 def truth_for(panel_path: str | os.PathLike[str], outcome: str) -> dict | None:

@@ -90,6 +90,7 @@ def event_logs(source: dict, seed: int) -> dict[str, pd.DataFrame]:
                 "team_id": ids,
                 "architecture": source["architecture"],
                 "cost_per_builder_week": teams["cost"].astype(float),
+                **({"org": source["org"]} if "org" in source else {}),
             }
         ),
     }

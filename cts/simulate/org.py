@@ -44,7 +44,45 @@ default, and then the panel is bit-identical to what it was before they existed)
 ``persistence_spread``
     Team-specific persistence ``b_i = b + spread * u_i``, ``u_i`` uniform on (-1, 1), the same
     ``u_i`` for both outcomes. The truth's ``persistence`` is the mean of the teams' ``b_i`` and
-    ``long_run`` is ``short_run / (1 - mean b_i)``.
+    ``long_run`` the mean of the teams' own long runs, ``mean g_i / (1 - b_i)`` (the average
+    effect a team reaches; ``g / (1 - mean b_i)`` is 10-15% smaller).
+
+Three more switches break the assumptions of a pooled two-way fixed-effects fit with one week
+effect for all teams (off by default, and then the panel is bit-identical too):
+
+``effect_spread`` (with ``early_adopters_gain``)
+    Each team's effects are ``(1 + effect_spread * u_i)`` times the mean, ``u_i`` in (-1, 1):
+    ``u_i = w * timing_i + (1 - w) * uniform(-1, 1)`` with ``w = early_adopters_gain`` and
+    ``timing_i`` running from +1 for the first adopter to -1 for the last (by planned adoption
+    week, among adopters), so with ``w > 0`` early adopters gain more.
+``orgs`` (with ``org_wave`` and ``org_shock_sd``)
+    Teams belong to ``orgs`` organizations (an ``org`` column, ``org-1`` ...). The assistant
+    opens org by org: org ``j`` (from 0) ``j * round(org_wave * n_weeks)`` weeks after the first,
+    and each team's adoption plan shifts with its org's opening. Each org has its own
+    persistent weekly shocks: an AR(1) (coefficient 0.9, SD ``org_shock_sd`` of the level) and
+    three events at random weeks, a hiring wave (onboarding: -10% CRs, -5% deployments for 6
+    weeks), a freeze (-5% CRs, -20% deployments for 3 weeks) and a launch (+10% CRs, +10%
+    deployments for 4 weeks). The effects are unchanged.
+``learning_weeks``
+    Teams learn the assistant over their first ``learning_weeks`` weeks of use: in its ``k``-th
+    week since first use a team gets ``min(1, k / learning_weeks)`` of its effect. ``short_run``
+    is the learned (full) effect.
+
+The truth also carries what a counterfactual (imputation) estimator targets, for every panel:
+the simulator runs each team's no-assistant path beside the observed one, with the same shocks
+and the same delivery health, pages and automation (the direct effect, as ``short_run``), in
+expectation over the counts' rounding: ``d_it = b_i d_i,t-1 + g_it usage_it``. Over the observed
+team-weeks from each team's first week of use on ("treated"), ``att`` is the mean of ``d_it``
+(per builder-week at observed usage, carry-over included), ``att_by_weeks_of_use`` its profile by
+weeks since first use (0 = the first week), and ``extra_units`` the total
+``sum d_it * n_builders`` (extra CRs merged, or extra deployments, over the window). With
+``effect_spread`` or ``learning_weeks``, ``short_run`` is the mean over the teams observed using
+the assistant, equal weights, of each team's learned effect per builder-week at full usage
+``g_i``, and ``long_run`` is ``short_run / (1 - persistence)`` (as with ``persistence_spread``).
+
+``tools={"copilot": 1.0, "cursor": 1.6}`` (not a threat) gives each adopting team one of several
+AI tools, each with its own effect multiplier, and per-tool usage and seat columns
+(:mod:`cts.simulate.tools`).
 """
 
 from __future__ import annotations
@@ -57,9 +95,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.stats import norm, rankdata
 
 from cts.panel import ARCHITECTURES, COUNT_COLUMNS, PanelWarning, load_panel
+from cts.simulate.tools import add_tool_columns, draw_tools, tool_truth
 
 __all__ = [
     "DEPLOY_LEVEL_BY_ARCHITECTURE",
@@ -76,6 +115,18 @@ DEPLOY_LEVEL_BY_ARCHITECTURE = (1.2, 0.8, 1.0)  # multiples of deploy_level
 _EFFECT_BY_ARCHITECTURE = {"service": 1.4, "monolith": 0.5, "trunk": 0.75}
 _EFFECT_BY_TEAM_SIZE = {"small": 1.5, "large": 0.5}
 _SMALL_TEAM = 8  # builders at the start: below is "small" for the team-size heterogeneity
+_ORG_SHOCK_AR = 0.9  # persistence of each org's weekly shock
+# Org events: (name, relative CR shock, relative deployment shock, weeks).
+_ORG_EVENTS = (("hiring", -0.10, -0.05, 6), ("freeze", -0.05, -0.20, 3), ("launch", 0.10, 0.10, 4))
+# Per-week paths the truth is computed from (kept out of the panel).
+_EFFECT_PATHS = (
+    "cr_gain",
+    "deploy_gain",
+    "cr_full",
+    "deploy_full",
+    "weeks_of_use",
+)
+_UNITS = {"cr_velocity": ("cr", "crs_merged"), "deploy_velocity": ("deploy", "deployments")}
 
 
 @dataclass(frozen=True)
@@ -116,8 +167,19 @@ class SimulationParams:
     feedback: float = 0.0
     error_ar: float = 0.0
     persistence_spread: float = 0.0
+    effect_spread: float = 0.0
+    early_adopters_gain: float = 0.0
+    orgs: int = 0
+    org_wave: float = 0.1
+    org_shock_sd: float = 0.05
+    learning_weeks: int = 0
+    tools: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.tools is not None and (
+            len(self.tools) < 1 or any(not 0 <= m < 10 for m in self.tools.values())
+        ):
+            raise ValueError("tools maps tool names to effect multipliers in [0, 10)")
         for name in ("cr_persistence", "deploy_persistence"):
             if not -1 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie in (-1, 1) for a stable process")
@@ -142,6 +204,18 @@ class SimulationParams:
             raise ValueError(
                 "persistence_spread must be >= 0 and keep every team's persistence in (-1, 1)"
             )
+        if not 0 <= self.effect_spread < 1:
+            raise ValueError("effect_spread must lie in [0, 1): every team's effect keeps its sign")
+        if not 0 <= self.early_adopters_gain <= 1:
+            raise ValueError("early_adopters_gain must lie in [0, 1]")
+        if self.early_adopters_gain and not self.effect_spread:
+            raise ValueError("early_adopters_gain needs effect_spread > 0 (the size of the spread)")
+        if int(self.orgs) != self.orgs or self.orgs < 0:
+            raise ValueError("orgs must be a whole number >= 0 (0: no org column)")
+        if self.org_wave < 0 or self.org_shock_sd < 0:
+            raise ValueError("org_wave and org_shock_sd must be >= 0")
+        if int(self.learning_weeks) != self.learning_weeks or self.learning_weeks < 0:
+            raise ValueError("learning_weeks must be a whole number >= 0 (0: no learning)")
 
 
 @dataclass(frozen=True)
@@ -157,7 +231,9 @@ class SimulatedOrg:
         effect of usage holding delivery health fixed), ``persistence`` (b), ``long_run``
         (g / (1 - b)), ``total_short_run`` (g plus the path through rollbacks when the bad
         control is on), with heterogeneity on ``short_run_by_group`` and with the second
-        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``).
+        initiative on ``deploy_automation`` (its ``short_run`` and ``long_run``); and always
+        the counterfactual truth over the treated team-weeks (module docstring): ``att``,
+        ``att_by_weeks_of_use``, ``extra_units`` with its ``unit``, ``treated_team_weeks``.
     params
         The :class:`SimulationParams` used, with ``n_teams``, ``n_weeks`` and ``seed``.
     events
@@ -206,12 +282,15 @@ def simulate_org(
     params = replace(SimulationParams(), **truth)
     rng = np.random.default_rng(seed)
     teams = _draw_teams(n_teams, n_weeks, params, rng)
+    _draw_org_threats(teams, n_weeks, params, rng)
     weeks = pd.date_range(params.start, periods=n_weeks, freq="7D")
     panel, source = _simulate_weeks(teams, weeks, params, rng)
+    truth = _truth(teams, params)
+    _add_treated_truth(truth, source["effect_paths"], panel, params)
     return SimulatedOrg(
         panel=panel,
         source=source,
-        truth=_truth(teams, params),
+        truth=truth,
         params={**asdict(params), "n_teams": n_teams, "n_weeks": n_weeks, "seed": seed},
     )
 
@@ -275,8 +354,13 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         multiplier = np.where(
             size < _SMALL_TEAM, _EFFECT_BY_TEAM_SIZE["small"], _EFFECT_BY_TEAM_SIZE["large"]
         )
+    tool = np.full(n, -1)
+    if p.tools:  # drawn only when on, so panels without tools are unchanged
+        tool, tool_multiplier = draw_tools(p.tools, adopter, rng)
+        multiplier = multiplier * tool_multiplier
     return {
         "id": np.array([f"team-{i:04d}" for i in range(1, n + 1)]),
+        "tool": tool,
         "speed": speed,
         "architecture": architecture,
         "size": size,
@@ -300,6 +384,97 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         "cost": np.round(rng.uniform(3000, 5000, n) / 50) * 50,
         "release_phase": rng.integers(0, 2, n),
     }
+
+
+def _draw_org_threats(teams: dict, n_weeks: int, p: SimulationParams, rng: np.random.Generator):
+    """Add the org waves and the spread of effects to ``teams`` (in place).
+
+    Draws only for the switches that are on, after every default draw, so panels without them
+    are unchanged.
+    """
+    n = len(teams["id"])
+    teams["org"] = np.zeros(n, dtype=np.int64)
+    if p.orgs:
+        teams["org"] = rng.integers(0, p.orgs, n)
+        gap = round(p.org_wave * n_weeks)
+        teams["adoption_week"] = teams["adoption_week"] + gap * teams["org"]
+        planned = teams["automation_week"] < np.iinfo(np.int64).max
+        teams["automation_week"] = np.where(
+            planned & teams["adopter"],
+            teams["automation_week"] + gap * teams["org"],
+            teams["automation_week"],
+        )
+    if p.effect_spread:
+        adopters = teams["adopter"]
+        timing = np.zeros(n)
+        if adopters.sum() > 1:  # +1 for the first planned adopter, -1 for the last
+            rank = rankdata(teams["adoption_week"][adopters])
+            timing[adopters] = 1 - 2 * (rank - 1) / (adopters.sum() - 1)
+        weight = p.early_adopters_gain
+        spread = weight * timing + (1 - weight) * rng.uniform(-1, 1, n)
+        teams["multiplier"] = teams["multiplier"] * (1 + p.effect_spread * spread)
+
+
+def _org_shocks(
+    teams: dict, n_weeks: int, p: SimulationParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each org's relative CR and deployment shocks by week (orgs x weeks), or None when off."""
+    if not p.orgs:
+        return None
+    shock = np.zeros((p.orgs, n_weeks))
+    innovation = p.org_shock_sd * math.sqrt(1 - _ORG_SHOCK_AR**2)
+    shock[:, 0] = p.org_shock_sd * rng.standard_normal(p.orgs)
+    for t in range(1, n_weeks):
+        shock[:, t] = _ORG_SHOCK_AR * shock[:, t - 1] + innovation * rng.standard_normal(p.orgs)
+    cr, deploy = shock.copy(), shock.copy()
+    for _, cr_size, deploy_size, length in _ORG_EVENTS:
+        starts = rng.integers(0, n_weeks, p.orgs)
+        for org, start in enumerate(starts):
+            cr[org, start : start + length] += cr_size
+            deploy[org, start : start + length] += deploy_size
+    return cr, deploy
+
+
+class _NoAssistantPath:
+    """Each team's first week of use, the share of its effect learned, and the gap ``d`` between
+    its observed path and its no-assistant path with the same shocks (module docstring)."""
+
+    def __init__(self, n: int, effects: tuple, persistence: tuple, learning_weeks: int) -> None:
+        self.full, self.persistence, self.learning_weeks = effects, persistence, learning_weeks
+        self.gain = [np.zeros(n), np.zeros(n)]
+        self.first_use = np.full(n, np.iinfo(np.int64).max)
+
+    def effects(self, t: int, ai_active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This week's CR and deployment effects per unit of usage (learned, if learning)."""
+        self.first_use = np.where((ai_active > 0) & (self.first_use > t), t, self.first_use)
+        self.weeks_of_use = np.where(self.first_use <= t, t - self.first_use + 1, 0)
+        if not self.learning_weeks:
+            return self.full
+        learned = np.minimum(1.0, self.weeks_of_use / self.learning_weeks)
+        return self.full[0] * learned, self.full[1] * learned
+
+    def step(self, usage: np.ndarray, effects: tuple) -> dict[str, np.ndarray]:
+        """Advance ``d = b d_prev + g usage`` by one week; this week's :data:`_EFFECT_PATHS`."""
+        n = len(usage)
+        record = {"weeks_of_use": self.weeks_of_use}
+        for k, prefix in enumerate(("cr", "deploy")):
+            self.gain[k] = self.persistence[k] * self.gain[k] + effects[k] * usage
+            record[f"{prefix}_gain"] = self.gain[k]
+            record[f"{prefix}_full"] = np.broadcast_to(self.full[k], n)
+        return record
+
+
+def _week_shocks(
+    t: int, base: tuple, org_shocks: tuple | None, org: np.ndarray, p: SimulationParams
+) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Week ``t``'s CR and deployment shocks (company-wide, plus the team's org's if any)."""
+    cr_shock, deploy_shock, common = base
+    cr_time = p.cr_level * (cr_shock[t] + common[t])
+    deploy_time = p.deploy_level * (deploy_shock[t] + common[t])
+    if org_shocks is not None:
+        cr_time = cr_time + p.cr_level * org_shocks[0][org, t]
+        deploy_time = deploy_time + p.deploy_level * org_shocks[1][org, t]
+    return cr_time, deploy_time
 
 
 def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -340,6 +515,8 @@ def _simulate_weeks(
     common = np.zeros(n_weeks)  # a small AR(1) company-wide shock (market, priorities)
     for t in range(1, n_weeks):
         common[t] = 0.6 * common[t - 1] + 0.03 * rng.standard_normal()
+    org_shocks = _org_shocks(teams, n_weeks, p, rng)  # None unless the org switch is on
+    shocks = (cr_shock, deploy_shock, common)
 
     cr_mean = p.cr_level * (1 + p.team_spread * teams["speed"])
     speed_deploy = 0.6 * teams["speed"] + 0.8 * rng.standard_normal(n)
@@ -369,8 +546,11 @@ def _simulate_weeks(
     deploy_effect = p.deploy_effect * teams["multiplier"]
     pending_release = np.zeros(n, dtype=np.int64)
     records: dict[str, list[np.ndarray]] = {
-        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships")
+        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships", *_EFFECT_PATHS)
     }
+    no_assistant = _NoAssistantPath(
+        n, (cr_effect, deploy_effect), (cr_b, deploy_b), p.learning_weeks
+    )
     pending_at_start = pending_release
     cr_error, deploy_error = np.zeros(n), np.zeros(n)  # this week's shocks (AR(1) state)
     start_week = teams["adoption_week"].copy()  # moves earlier only with feedback
@@ -406,6 +586,7 @@ def _simulate_weeks(
             )
         ai_active = rng.binomial(size, share)
         usage = ai_active / size
+        cr_now, deploy_now = no_assistant.effects(t, ai_active)
 
         # Delivery health: a team propensity plus weekly deviations. The deviations are serially
         # independent on purpose: velocity responds to the propensity while analysts see only the
@@ -423,14 +604,15 @@ def _simulate_weeks(
         pages_per_oncall = pages / np.maximum(oncall, 1)
         automation = (t >= teams["automation_week"]).astype(np.int64)
 
-        cr_time = (p.cr_level * (cr_shock[t] + common[t])) if observed else 0.0
-        deploy_time = (p.deploy_level * (deploy_shock[t] + common[t])) if observed else 0.0
+        cr_time, deploy_time = (
+            _week_shocks(t, shocks, org_shocks, teams["org"], p) if observed else (0.0, 0.0)
+        )
         cr_error = _shock(cr_error, p.error_ar, innovation_scale, p.cr_noise_sd, rng)
         cr_latent = (
             cr_intercept
             + cr_time
             + cr_b * cr_prev
-            + cr_effect * usage
+            + cr_now * usage
             + p.cr_rollback_effect * rollback_p
             + p.cr_intervention_effect * intervention_q
             + p.cr_page_effect * pages_per_oncall
@@ -442,7 +624,7 @@ def _simulate_weeks(
             deploy_intercept
             + deploy_time
             + deploy_b * deploy_prev
-            + deploy_effect * usage
+            + deploy_now * usage
             + p.deploy_rollback_effect * rollback_p
             + p.deploy_intervention_effect * intervention_q
             + p.deploy_page_effect * pages_per_oncall
@@ -458,6 +640,7 @@ def _simulate_weeks(
         deployments = _count(deploy_latent * size, rng)
         cr_prev, deploy_prev = crs / size, deployments / size
 
+        paths = no_assistant.step(usage, (cr_now, deploy_now))
         rollbacks = rng.binomial(deployments, rollback_p)
         interventions = rng.poisson(deployments * intervention_q)
 
@@ -491,6 +674,8 @@ def _simulate_weeks(
                 strict=True,
             ):
                 records[key].append(value)
+            for key, value in paths.items():
+                records[key].append(value)
 
     records["pending_at_start"] = pending_at_start
     return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
@@ -519,7 +704,7 @@ def _assemble(
 ) -> tuple[pd.DataFrame, dict]:
     """Stack weeks into long format, keep each team's lifetime, and punch data gaps.
 
-    Returns the panel and what :mod:`cts.simulate_events` needs to write its event logs.
+    Returns the panel and what :mod:`cts.simulate.event_logs` needs to write its event logs.
     """
     n, n_weeks = len(teams["id"]), len(weeks)
     week_index = np.tile(np.arange(n_weeks), n)
@@ -543,6 +728,7 @@ def _assemble(
                 for key, values in records.items()
                 if key not in ("crs_shipped", "commits_shipped", "deploy_automation", "ships")
                 and key != "pending_at_start"
+                and key not in _EFFECT_PATHS
             },
             "architecture": pd.Series(architecture[teams_kept], dtype=str),
             "cost_per_builder_week": teams["cost"][teams_kept].astype(float),
@@ -550,10 +736,17 @@ def _assemble(
             "commits_shipped": np.stack(records["commits_shipped"], axis=1).ravel()[keep],
         }
     )
+    if p.orgs:
+        org_names = np.array([f"org-{j + 1}" for j in range(p.orgs)])
+        panel["org"] = pd.Series(org_names[teams["org"][teams_kept]], dtype=str)
     if p.second_initiative:
         panel["deploy_automation"] = np.stack(records["deploy_automation"], axis=1).ravel()[keep]
     for column in COUNT_COLUMNS:
         panel[column] = panel[column].astype("int64")
+    if p.tools:
+        names = list(p.tools)
+        used = {i: names[t] for i, t in zip(teams["id"], teams["tool"], strict=True) if t >= 0}
+        add_tool_columns(panel, used, names)
     source = {
         "teams": {k: teams[k] for k in ("id", "first", "last", "oncall", "cost")},
         "architecture": architecture,
@@ -565,7 +758,12 @@ def _assemble(
         },
         "pending_at_start": records["pending_at_start"],
         "missing": (alive & missing).reshape(n, n_weeks),
+        "effect_paths": {
+            key: np.stack(records[key], axis=1).ravel()[keep] for key in _EFFECT_PATHS
+        },
     }
+    if p.orgs:
+        source["org"] = np.array([f"org-{j + 1}" for j in range(p.orgs)])[teams["org"]]
     return panel, source
 
 
@@ -588,21 +786,29 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
         ),
     ):
         short_run = float(effect * teams["multiplier"].mean())
+        settle = 1 / (1 - persistence)
         if p.persistence_spread:  # the truth is the mean of the teams' persistence
             key = "cr_persistence" if outcome == "cr_velocity" else "deploy_persistence"
             persistence = float(np.mean(teams[key]))
+            settle = 1 / (1 - teams[key])  # each team's own: its long run is g_i settle_i
         entry: dict[str, Any] = {
             "short_run": short_run,
             "persistence": persistence,
-            "long_run": short_run / (1 - persistence),
+            "long_run": float(np.mean(effect * teams["multiplier"] * settle))
+            if p.persistence_spread
+            else short_run / (1 - persistence),
             "total_short_run": short_run
             + (rollback_effect * p.bad_control_strength if p.bad_control else 0.0),
         }
         if p.second_initiative:
             entry["deploy_automation"] = {
                 "short_run": automation_effect,
-                "long_run": automation_effect / (1 - persistence),
+                "long_run": float(automation_effect * np.mean(settle)),  # settle: scalar or teams
             }
+        if p.tools:
+            entry["tools"] = tool_truth(
+                p.tools, teams["tool"], teams["multiplier"], effect, persistence
+            )
         if p.heterogeneity == "architecture":
             entry["short_run_by_group"] = {
                 a: effect * m for a, m in _EFFECT_BY_ARCHITECTURE.items()
@@ -611,3 +817,31 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
             entry["short_run_by_group"] = {g: effect * m for g, m in _EFFECT_BY_TEAM_SIZE.items()}
         truth[outcome] = entry
     return truth
+
+
+def _add_treated_truth(
+    truth: dict, paths: dict[str, np.ndarray], panel: pd.DataFrame, p: SimulationParams
+) -> None:
+    """Add the counterfactual truth over the treated team-weeks (module docstring) in place.
+
+    ``paths`` are the per-row records of :data:`_EFFECT_PATHS` on the rows of ``panel``.
+    """
+    weeks_of_use = paths["weeks_of_use"]
+    treated = weeks_of_use > 0
+    n_builders = panel["n_builders"].to_numpy()
+    # each treated team once (its full effect is the same in every week)
+    _, first_row = np.unique(pd.factorize(panel["team_id"])[0][treated], return_index=True)
+    for outcome, (prefix, unit) in _UNITS.items():
+        gain = paths[f"{prefix}_gain"][treated]
+        by_week = pd.Series(gain).groupby(weeks_of_use[treated] - 1).mean()
+        entry = truth[outcome]
+        entry["att"] = float(gain.mean()) if len(gain) else float("nan")
+        entry["att_by_weeks_of_use"] = {int(k): float(v) for k, v in by_week.items()}
+        entry["extra_units"] = float(np.sum(gain * n_builders[treated]))
+        entry["unit"] = unit
+        entry["treated_team_weeks"] = int(treated.sum())
+        if (p.effect_spread or p.learning_weeks) and treated.any():
+            short_run = float(paths[f"{prefix}_full"][treated][first_row].mean())
+            entry["total_short_run"] += short_run - entry["short_run"]  # the rollback path stays
+            entry["short_run"] = short_run
+            entry["long_run"] = short_run / (1 - entry["persistence"])

@@ -22,6 +22,10 @@ who are on no team that day, are counted in a warning, not used.
   https://docs.cursor.com/account/teams/admin-api): JSON ``{"data": [...]}``. Fields used:
   ``date`` (epoch milliseconds), ``email``, ``isActive``; also ``agentRequests``,
   ``acceptedLinesAdded`` (active if ``isActive`` or either is positive).
+
+Each reader tags its use with its ``tool`` (``q``, ``claude_code``, ``cursor``), which gives
+``ai_active_builders_<tool>``. Seats come from the vendors' member lists
+(:mod:`cts.sources.seats`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ import pandas as pd
 
 from cts.core.exceptions import EventError, SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import (
+    dig,
+    expand_paths,
+    frame,
+    in_range,
+    load_records,
+    none_unusable,
+    utc,
+)
 
 __all__ = ["read_amazon_q", "read_claude_code", "read_cursor"]
 
@@ -46,8 +58,8 @@ def read_amazon_q(
     paths: Paths, *, identities: Identities, hasher: Callable[[str], str]
 ) -> dict[str, pd.DataFrame]:
     """``ai_usage`` from Amazon Q Developer ``by_user_analytic`` CSV reports."""
-    uses = []
-    for path in expand_paths(paths):
+    uses, files = [], expand_paths(paths)
+    for path in files:
         for record in load_records(path):
             user = str(dig(record, "UserId"))
             day = _q_day(dig(record, "Date"), record)
@@ -61,15 +73,15 @@ def read_amazon_q(
                 )
             active = any(_number(record[k]) > 0 for k in metrics)
             uses.append((user, "amazon_q", day, active))
-    return _usage("amazon q", uses, identities, hasher)
+    return _usage("amazon q", uses, identities, hasher, files, tool="q")
 
 
 def read_claude_code(
     paths: Paths, *, identities: Identities, hasher: Callable[[str], str]
 ) -> dict[str, pd.DataFrame]:
     """``ai_usage`` from Claude Code usage-report pages."""
-    uses, api_keys = [], 0
-    for path in expand_paths(paths):
+    uses, api_keys, files = [], 0, expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="data"):
             if dig(record, "actor.type") != "user_actor":
                 api_keys += 1
@@ -90,15 +102,16 @@ def read_claude_code(
             SourceWarning,
             2,
         )
-    return _usage("claude code", uses, identities, hasher)
+    none_unusable("claude code", files, len(uses), {"record(s) of API keys": api_keys})
+    return _usage("claude code", uses, identities, hasher, files, tool="claude_code")
 
 
 def read_cursor(
     paths: Paths, *, identities: Identities, hasher: Callable[[str], str]
 ) -> dict[str, pd.DataFrame]:
     """``ai_usage`` from Cursor daily-usage-data responses."""
-    uses = []
-    for path in expand_paths(paths):
+    uses, files = [], expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="data"):
             email = str(dig(record, "email"))
             day = utc(dig(record, "date"), record, "date", unit="ms").normalize()
@@ -106,15 +119,17 @@ def read_cursor(
                 _number(record.get(k)) > 0 for k in ("agentRequests", "acceptedLinesAdded")
             )
             uses.append((email, "email", day, active))
-    return _usage("cursor", uses, identities, hasher)
+    return _usage("cursor", uses, identities, hasher, files, tool="cursor")
 
 
 def _q_day(value, record) -> pd.Timestamp:
     """Amazon Q dates: ISO (``2025-04-14``) or US month-first (``04-14-2025``)."""
     for form in ("%Y-%m-%d", "%m-%d-%Y", "%m/%d/%Y"):
         try:
-            return pd.to_datetime(str(value).strip()[:10], format=form)
-        except ValueError:
+            return in_range(pd.to_datetime(str(value).strip()[:10], format=form), record, "Date")
+        except ValueError as error:
+            if isinstance(error, EventError):
+                raise
             continue
     return utc(value, record, "Date").normalize()
 
@@ -130,7 +145,9 @@ def _number(value) -> float:
         return 0.0
 
 
-def _usage(what: str, uses, identities: Identities, hasher) -> dict[str, pd.DataFrame]:
+def _usage(
+    what: str, uses, identities: Identities, hasher, files, *, tool: str
+) -> dict[str, pd.DataFrame]:
     counts = {"inactive user-days": 0, "unknown users": 0, "user-days on no team": 0}
     unknown: set[str] = set()
     events = []
@@ -147,9 +164,10 @@ def _usage(what: str, uses, identities: Identities, hasher) -> dict[str, pd.Data
     joined = identities.teams_on(pd.DataFrame(events, columns=["person", "when"]))
     counts["user-days on no team"] = len(events) - joined.index.nunique()
     rows = [
-        {"person_id": hasher(f"person:{p}"), "team_id": t, "used_at": w}
+        {"person_id": hasher(f"person:{p}"), "team_id": t, "used_at": w, "tool": tool}
         for p, t, w in zip(joined["person"], joined["team"], joined["when"], strict=True)
     ]
+    none_unusable(what, files, len(rows), counts | {"inactive user-days": 0})
     text = ", ".join(f"{n:,} {why}" for why, n in counts.items() if n)
     if counts["unknown users"] or counts["user-days on no team"]:
         warnings.warn(

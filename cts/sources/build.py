@@ -24,12 +24,13 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from cts.core.exceptions import EventError
-from cts.panel import tidy_panel
+from cts.core.exceptions import EventError, SourceWarning
+from cts.panel import AI_TOOLS, ai_tool_columns, tidy_panel
 from cts.sources.contract import PERSON_TABLES, TABLES, WEEKLY_COLUMNS
 
 __all__ = [
     "ENGINES",
+    "MEASURES",
     "build_panel",
     "panel_sql",
     "read_event_tables",
@@ -41,8 +42,26 @@ __all__ = [
 ENGINES = ("duckdb", "spark")
 
 
-_SMALL_TABLES = ("roster", "oncall", "teams", "outages")  # checked row by row
+_SMALL_TABLES = ("roster", "oncall", "teams", "outages", "seats")  # checked row by row
 _MAX_SHOWN = 5
+#: Optional columns read as a type; a value that does not cast is an error naming it.
+_TYPED = {"is_agent": "BOOLEAN", "additions": "BIGINT", "deletions": "BIGINT"}
+#: Panel columns summed over a table's rows per week of its time, when the table has the
+#: source columns: column -> (table, time, source columns, SQL of one row's value).
+MEASURES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "agent_crs": (
+        "code_reviews",
+        "merged_at",
+        ("is_agent",),
+        "CASE WHEN TRY_CAST(is_agent AS BOOLEAN) THEN 1 ELSE 0 END",
+    ),
+    "lines_changed": (
+        "code_reviews",
+        "merged_at",
+        ("additions", "deletions"),
+        "TRY_CAST(additions AS BIGINT) + TRY_CAST(deletions AS BIGINT)",
+    ),
+}
 
 
 def _week(expression: str) -> str:
@@ -57,11 +76,14 @@ def _person(salt: str) -> str:
     return f"md5(CONCAT('{salt}', CAST(person_id AS STRING)))"
 
 
-def scan_sql(table: str, times: tuple[str, ...], salt: str) -> str:
+def scan_sql(table: str, times: tuple[str, ...], salt: str, measures: tuple[str, ...] = ()) -> str:
     """The one scan of an event table: events per team and week of each of its ``times`` (its
     timestamp columns present), with the counts the checks need (rows, empty and unparseable
     timestamps, empty person ids). Person tables count distinct persons. An unparseable time
-    falls in a ``NULL`` week, which the panel never joins."""
+    falls in a ``NULL`` week, which the panel never joins. Each of ``measures`` (of
+    :data:`MEASURES`) adds its sum ``m_<column>`` and the rows it could not value
+    (``u_<column>``: a missing or unreadable source value), and each source column its
+    unreadable values (``n_untyped_<column>``)."""
     persons = table in PERSON_TABLES
     weeks = [f"{_week(f'TRY_CAST({t} AS TIMESTAMP)')} AS week_{t}" for t in times]
     counts = [f"COUNT(DISTINCT {_person(salt)}) AS n" if persons else "COUNT(*) AS n"]
@@ -73,6 +95,12 @@ def scan_sql(table: str, times: tuple[str, ...], salt: str) -> str:
         ]
     if persons:
         counts.append("COUNT(*) - COUNT(person_id) AS n_empty_person_id")
+    for column in measures:
+        sources, value = MEASURES[column][2], MEASURES[column][3]
+        counts += [f"SUM({value}) AS m_{column}", f"COUNT(*) - COUNT({value}) AS u_{column}"]
+        counts += [
+            f"COUNT({c}) - COUNT(TRY_CAST({c} AS {_TYPED[c]})) AS n_untyped_{c}" for c in sources
+        ]
     groups = ", ".join(str(k) for k in range(1, len(times) + 2))
     return f"SELECT team_id, {', '.join(weeks + counts)} FROM {table} GROUP BY {groups}"
 
@@ -98,6 +126,27 @@ def weekly_sql(column: str, times: list[str]) -> str:
     return f"{select} {where}" + (f" GROUP BY team_id, week_{time}" if summed else "")
 
 
+def measure_sql(column: str) -> str:
+    """A :data:`MEASURES` column per team and week from its table's scan; ``NULL`` in a week
+    with a row it could not value (e.g. a CR of unknown size: its week's lines are unknown)."""
+    table, time = MEASURES[column][:2]
+    value = f"CASE WHEN SUM(u_{column}) > 0 THEN NULL ELSE SUM(m_{column}) END"
+    return (
+        f"SELECT team_id, week_{time} AS week, {value} AS {column} FROM scan_{table} "
+        f"WHERE week_{time} IS NOT NULL GROUP BY team_id, week_{time}"
+    )
+
+
+def tool_scan_sql(salt: str) -> str:
+    """Distinct persons per team, week and ``tool`` of ``ai_usage`` (rows without a tool count
+    only in the union, ``ai_active_builders``)."""
+    return (
+        f"SELECT team_id, {_week('TRY_CAST(used_at AS TIMESTAMP)')} AS week, tool, "
+        f"COUNT(DISTINCT {_person(salt)}) AS n FROM ai_usage WHERE tool IS NOT NULL "
+        "GROUP BY 1, 2, 3"
+    )
+
+
 def panel_sql(
     last_day: str,
     *,
@@ -105,6 +154,9 @@ def panel_sql(
     team_columns: tuple[str, ...],
     outages: bool,
     salt: str,
+    tools: tuple[str, ...] = (),
+    seat_tools: tuple[str, ...] = (),
+    measures: tuple[str, ...] = (),
 ) -> str:
     """The panel from the roster, the on-call rota and the weekly counts (:func:`weekly_sql`
     for each column in ``weekly``, on the scans of :func:`scan_sql` registered as
@@ -112,7 +164,10 @@ def panel_sql(
 
     ``cts_calendar`` (one DATE column ``week``: every Monday covered) must be registered too;
     ``last_day`` (``YYYY-MM-DD``) closes roster and on-call entries without an end date;
-    ``salt`` (alphanumeric) salts the hash of person ids.
+    ``salt`` (alphanumeric) salts the hash of person ids. ``tools`` adds
+    ``ai_active_builders_<tool>`` for each (from :func:`tool_scan_sql` registered as
+    ``scan_ai_tools``), ``seat_tools`` ``ai_seats_<tool>`` (from table ``seats``), and
+    ``measures`` each :data:`MEASURES` column (:func:`measure_sql`).
     """
 
     def present(table: str, column: str) -> str:
@@ -140,6 +195,13 @@ def panel_sql(
     scans = scan_times(weekly)
     parts |= {f"weekly_{c}": weekly_sql(c, scans[WEEKLY_COLUMNS[c][0]]) for c in weekly}
     columns = {"oncall": "oncall_builders"} | {f"weekly_{c}": c for c in weekly}
+    for tool in tools:
+        parts[f"tool_{tool}"] = (
+            f"SELECT team_id, week, n AS v FROM scan_ai_tools WHERE tool = '{tool}'"
+        )
+    for tool in seat_tools:
+        parts[f"seats_{tool}"] = present(f"(SELECT * FROM seats WHERE tool = '{tool}') st", "v")
+    parts |= {f"measure_{c}": measure_sql(c) for c in measures}
 
     def count(expression: str, name: str) -> str:  # BIGINT: DuckDB's SUM is a 128-bit integer
         return f"CAST(COALESCE({expression}, 0) AS BIGINT) AS {name}"
@@ -147,10 +209,20 @@ def panel_sql(
     select = ["b.team_id", "b.week", count("b.n_builders", "n_builders")]
     select += [count("oncall.v", "oncall_builders")]
     select += [count(f"weekly_{c}.{c}", c) for c in weekly]
+    select += [count(f"tool_{t}.v", ai_tool_columns(t)[0]) for t in tools]
+    select += [count(f"seats_{t}.v", ai_tool_columns(t)[1]) for t in seat_tools]
+    # A week without CRs has none of their measure; a week with a CR it could not value, NULL.
+    select += [
+        f"CASE WHEN measure_{c}.team_id IS NULL THEN CAST(0 AS BIGINT) "
+        f"ELSE CAST(measure_{c}.{c} AS BIGINT) END AS {c}"
+        for c in measures
+    ]
     select += [f"tm.{column}" for column in team_columns]
+    joined = [*columns, *(f"tool_{t}" for t in tools), *(f"seats_{t}" for t in seat_tools)]
+    joined += [f"measure_{c}" for c in measures]
     joins = [
         f"LEFT JOIN {name} ON {name}.team_id = b.team_id AND {name}.week = b.week"
-        for name in columns
+        for name in joined
     ]
     if team_columns:
         joins.append("LEFT JOIN teams tm ON tm.team_id = b.team_id")
@@ -221,6 +293,11 @@ def build_panel(
             for column, (table, time) in WEEKLY_COLUMNS.items()
             if table in present and time in present[table]
         )
+        measures = tuple(
+            column
+            for column, (table, _, needs, _) in MEASURES.items()
+            if table in present and all(c in present[table] for c in needs)
+        )
         small = [name for name in _SMALL_TABLES if name in present]
         scans = scan_times(weekly)
         steps = tqdm(total=len(small) + len(scans) + 1, disable=not progress, desc="build panel")
@@ -231,11 +308,15 @@ def build_panel(
                 steps.update()
             for table, times in scans.items():
                 steps.set_postfix_str(f"scanning {table}")
-                runner.materialize(f"scan_{table}", scan_sql(table, tuple(times), salt))
-                problems += _problems(runner, table, _scan_counts(runner, table, times))
+                mine = tuple(c for c in measures if MEASURES[c][0] == table)
+                runner.materialize(f"scan_{table}", scan_sql(table, tuple(times), salt, mine))
+                counts = _scan_counts(runner, table, times, mine)
+                problems += _problems(runner, table, counts)
                 steps.update()
+            tools, seat_tools = _tools(runner, present, salt, problems)
             if problems:
                 raise EventError(problems)
+            _warn_unvalued(runner, measures)
             steps.set_postfix_str("assembling")
             last_day = _register_calendar(runner, present, weekly)
             sql = panel_sql(
@@ -244,6 +325,9 @@ def build_panel(
                 team_columns=tuple(c for c in present.get("teams", ()) if c != "team_id"),
                 outages="outages" in present,
                 salt=salt,
+                tools=tools,
+                seat_tools=seat_tools,
+                measures=measures,
             )
             panel = runner.query(sql)
             steps.update()
@@ -277,6 +361,48 @@ def read_event_tables(events: str | os.PathLike[str] | Mapping[str, Any]) -> dic
     return sources
 
 
+def _tools(runner, present: dict, salt: str, problems: list[str]) -> tuple[tuple, tuple]:
+    """The AI tools named in ``ai_usage`` and ``seats`` (their per-tool columns); unknown tool
+    names are added to ``problems``."""
+    found: dict[str, tuple[str, ...]] = {}
+    if "tool" in present.get("ai_usage", ()):
+        runner.materialize("scan_ai_tools", tool_scan_sql(salt))
+        found["ai_usage"] = tuple(runner.query("SELECT DISTINCT tool FROM scan_ai_tools")["tool"])
+    if "seats" in present:
+        found["seats"] = tuple(
+            runner.query("SELECT DISTINCT tool FROM seats WHERE tool IS NOT NULL")["tool"]
+        )
+    for name, tools in found.items():
+        unknown = sorted(str(t) for t in tools if t not in AI_TOOLS)
+        if unknown:
+            problems.append(
+                f"table `{name}`, column `tool` names unknown tool(s) "
+                f"{', '.join(map(repr, unknown[:_MAX_SHOWN]))}: use one of "
+                f"{', '.join(AI_TOOLS)} (`other` for any further assistant)"
+            )
+    return tuple(
+        tuple(t for t in AI_TOOLS if t in found.get(name, ())) for name in ("ai_usage", "seats")
+    )
+
+
+def _warn_unvalued(runner, measures: tuple[str, ...]) -> None:
+    """Name the weeks a measure is unknown in (``NULL``, never 0)."""
+    for column in measures:
+        table, time = MEASURES[column][:2]
+        row = runner.query(
+            f"SELECT SUM(u_{column}) AS rows, COUNT(DISTINCT CONCAT(CAST(team_id AS STRING), "
+            f"CAST(week_{time} AS STRING))) AS weeks FROM scan_{table} WHERE u_{column} > 0"
+        ).iloc[0]
+        if pd.notna(row["rows"]) and row["rows"] > 0:
+            sources = " and ".join(f"`{c}`" for c in MEASURES[column][2])
+            warnings.warn(
+                f"`{column}` is unknown (missing, not 0) in {int(row['weeks']):,} team-week(s): "
+                f"{int(row['rows']):,} row(s) of `{table}` have no {sources}",
+                SourceWarning,
+                stacklevel=3,
+            )
+
+
 def _lacking(name: str, columns: list[str]) -> list[str]:
     lacking = [c for c in TABLES[name].columns if c not in columns]
     if not lacking:
@@ -300,6 +426,11 @@ def _conditions(name: str, columns: list[str]) -> tuple[str, dict[str, str]]:
     checks |= {
         f"unparseable:{c}": f"t.{c} IS NOT NULL AND TRY_CAST(t.{c} AS TIMESTAMP) IS NULL"
         for c in times
+    }
+    checks |= {
+        f"untyped:{c}": f"t.{c} IS NOT NULL AND TRY_CAST(t.{c} AS {kind}) IS NULL"
+        for c, kind in _TYPED.items()
+        if c in columns and c in table.optional
     }
     if "end_date" in columns:
         checks["before_start:end_date"] = (
@@ -325,9 +456,13 @@ def _counts(runner, name: str, columns: list[str]) -> dict[str, int]:
     return dict(zip(checks, counts, strict=True))
 
 
-def _scan_counts(runner, table: str, times: list[str]) -> dict[str, int]:
+def _scan_counts(
+    runner, table: str, times: list[str], measures: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Rows failing each check of an event table, from its scan (no second pass)."""
     sums = {}
+    for column in dict.fromkeys(c for m in measures for c in MEASURES[m][2]):
+        sums[f"untyped:{column}"] = f"w.n_untyped_{column}"
     for time in times:
         sums[f"unparseable:{time}"] = f"w.n_unparseable_{time}"
         if time in TABLES[table].columns:  # required
@@ -363,6 +498,7 @@ def _problems(runner, name: str, counts: dict[str, int]) -> list[str]:
             "unparseable": "does not parse as a date/time",
             "before_start": "is before `start_date`",
             "unknown": "names teams that are not on the roster",
+            "untyped": f"is not {'true/false' if column == 'is_agent' else 'a whole number'}",
         }[kind]
         problems.append(
             f"table `{name}`, column `{column}` {what} in {n:,} row(s)"

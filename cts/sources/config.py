@@ -8,6 +8,7 @@ the TOML file; lists of files accept directories and glob patterns::
     identity = "people.csv"          # optional: roster + handles (cts.sources.identity)
     architecture = "service"         # default "monolith"; or a table team -> architecture
     tolerance = 0.10                 # overlap check, see below
+    agents = ["^acme-agent"]         # further coding agents (git authors, GitHub PR authors)
 
     [git]                            # cts.sources.git.read_git options
     repos = ["repos/payments", "repos/ledger"]
@@ -43,27 +44,50 @@ the TOML file; lists of files accept directories and glob patterns::
     files = ["amazon_q/"]
     [claude_code]
     files = ["claude_code/*.json"]
+    members = ["claude/users.json"]          # GET /v1/organizations/users: seats
+    member_roles = ["claude_code_user"]      # optional: only these roles hold a seat
     [cursor]
     files = ["cursor/daily-usage.json"]
+    members = ["cursor/members-2025-03-31.json"]   # GET /teams/members: seats that day
+
+    [devlake]                        # cts.sources.devlake.read_events options
+    url = "postgresql://devlake@db.example.com:5432/lake"   # password: PGPASSWORD / MYSQL_PWD
+    project = "web"
+    production = "(?i)^prod"         # which deployments are production (default PRODUCTION)
+    bots = ["ci-robot"]
+    main_branches = ["main", "master"]
+    team_map = { "Payments" = "payments" }     # DevLake team name -> cts team
+    allow_missing_ai = false
 
 How sources combine:
 
-* **roster**: the identity file when given (declared membership wins), else git's builders;
-  one of the two is required.
+* **roster**: the identity file when given (declared membership wins), else git's builders,
+  else DevLake's (``team_users``, tenure from activity); one of the three is required.
 * **code_reviews**: git wins for the teams it covers (its CRs carry ``shipped_at`` from release
-  tags); GitHub pull requests fill the teams git does not cover.
+  tags); GitHub pull requests fill the teams git does not cover, then DevLake's pull requests.
+* **rollbacks** of a team come from the source its code_reviews come from (a revert is a
+  merged pull request: counting it in two sources would count it twice).
 * **deployments**: GitHub deployments win for the teams they cover (a deployment record is
-  what ``deployed_at`` means; a release tag is a proxy); git tags fill the others.
+  what ``deployed_at`` means; a release tag is a proxy); DevLake's deployments fill the teams
+  GitHub does not cover, git tags the others.
 * Where both sources cover a team, their totals over the weeks both cover are compared, and
   a :class:`SourceWarning` names each team whose counts differ by more than ``tolerance``
   (default 10%) of the larger.
 * **ai_usage**: the union of all sources (a person counts once a week however many tools or
-  commits show it); **pages**, **oncall**: PagerDuty.
+  commits show it), each row tagged with its tool; **seats**: Copilot seats, Claude and Cursor
+  member lists; **pages**: PagerDuty for the teams it covers, DevLake's incidents for the
+  others; **oncall**: PagerDuty.
+* **people across sources**: every reader hashes with the one hasher, from ``person:<id>``
+  of the identity file when it knows a handle; without one, git hashes authors by e-mail,
+  DevLake its users by e-mail (``users.email``, else an account's) or login, Copilot users by
+  login and PagerDuty users by id. So DevLake people join git's without an identity file
+  when their e-mails agree, and join Copilot and PagerDuty exports through the identity file
+  (its ``logins``, ``emails`` and ``vendor_ids``, e.g. ``pagerduty:PXPGF42`` for a DevLake
+  account ``pagerduty:PagerDutyUser:1:PXPGF42``).
 * AI use or on-call shifts of a person who is not on that team's roster that week are not
   counted (the panel bounds them by ``n_builders``), with a warning and their count.
 
-A ``[devlake]`` section is reserved for the DevLake reader (``cts.sources.devlake``); it is
-not read here yet.
+DevLake team names must be the other sources' team ids (``team_map`` renames them).
 """
 
 from __future__ import annotations
@@ -79,7 +103,7 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.contract import TABLES, EventError
-from cts.sources.records import empty_table, person_hasher
+from cts.sources.records import empty_table, person_hasher, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,6 +117,7 @@ SECTIONS = (
     "identity",
     "architecture",
     "tolerance",
+    "agents",
     "git",
     "github",
     "copilot",
@@ -100,6 +125,7 @@ SECTIONS = (
     "amazon_q",
     "claude_code",
     "cursor",
+    "devlake",
 )
 _OPEN = pd.Timestamp("2200-01-01")  # an open-ended spell, far beyond any panel
 #: Default relative tolerance of the overlap check (see the module docstring).
@@ -116,10 +142,10 @@ def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         errors (which name the file, record and field).
     """
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise EventError(f"sources file {path} does not exist")
     try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise EventError(f"sources file {path} does not exist") from None
+        config = tomllib.loads(read_text(path))
     except tomllib.TOMLDecodeError as error:
         raise EventError(f"{path}: not valid TOML ({error})") from None
     unknown = sorted(set(config) - set(SECTIONS))
@@ -140,9 +166,15 @@ def read_sources(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         for name, table in tables.items():
             parts.setdefault(name, {}).setdefault(source, []).append(table)
 
+    agents = config.get("agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise EventError(f"{path}: `agents` must be a list of regular expressions (strings)")
     if "git" in config:
-        add("git", _git(config["git"], base, identities, hasher, path))
-    for source in ("github", "copilot", "pagerduty", "amazon_q", "claude_code", "cursor"):
+        add("git", _git(config["git"], base, identities, hasher, path, agents))
+    if "github" in config:
+        for tables in _github(config["github"], base, identities, hasher, path, agents):
+            add("github", tables)
+    for source in _READERS:
         if source in config:
             for tables in _READERS[source](config[source], base, identities, hasher, path):
                 add(source, tables)
@@ -164,7 +196,7 @@ def _check_keys(section: Mapping, known: set[str], where: str, path: Path) -> No
         )
 
 
-def _git(section, base, identities, hasher, path):
+def _git(section, base, identities, hasher, path, agents=()):
     from cts.sources.git import read_git
 
     known = {"repos", "active_weeks", "exclude_bots", "codeowners", "team_map", "team_paths"}
@@ -174,17 +206,24 @@ def _git(section, base, identities, hasher, path):
     repos = _files(section, "repos", base)
     if not repos:
         raise EventError(f"{path}: [git] names no repos")
+    if agents:
+        options["agents"] = agents
     return read_git(repos, identities=identities, hasher=hasher, **options).tables
 
 
-def _github(section, base, identities, hasher, path):
+def _github(section, base, identities, hasher, path, agents=()):
     from cts.sources.github import read_deployments, read_pull_requests
 
     _check_keys(section, {"pull_requests", "deployments"}, "github", path)
     for entry in section.get("pull_requests", []):
         _check_keys(entry, {"files", "team", "base"}, "github.pull_requests", path)
         yield read_pull_requests(
-            _files(entry, "files", base), team=entry["team"], base=entry.get("base")
+            _files(entry, "files", base),
+            team=entry["team"],
+            base=entry.get("base"),
+            agents=agents,
+            identities=identities,
+            hasher=hasher,
         )
     for entry in section.get("deployments", []):
         known = {"deployments", "statuses", "team", "environment"}
@@ -238,50 +277,96 @@ def _pagerduty(section, base, identities, hasher, path):
         )
 
 
+_MEMBER_KEYS = {"claude_code": {"members", "member_roles"}, "cursor": {"members", "members_as_of"}}
+
+
 def _usage_reader(name: str):
     def read(section, base, identities, hasher, path):
-        from cts.sources import ai_usage
+        from cts.sources import ai_usage, seats
 
-        _check_keys(section, {"files"}, name, path)
+        _check_keys(section, {"files"} | _MEMBER_KEYS.get(name, set()), name, path)
         if identities is None:
             raise EventError(
                 f"{path}: [{name}] needs an identity file (`identity = ...`): its export names "
                 "no team, so users are joined to teams through it"
             )
-        reader = getattr(ai_usage, f"read_{name}")
-        yield reader(_files(section, "files", base), identities=identities, hasher=hasher)
+        if section.get("files"):
+            reader = getattr(ai_usage, f"read_{name}")
+            yield reader(_files(section, "files", base), identities=identities, hasher=hasher)
+        if section.get("members"):
+            members = _files(section, "members", base)
+            if name == "claude_code":
+                roles = section.get("member_roles")
+                yield seats.read_claude_members(
+                    members, identities=identities, hasher=hasher, roles=roles
+                )
+            else:
+                as_of = section.get("members_as_of")
+                yield seats.read_cursor_members(
+                    members, identities=identities, hasher=hasher, as_of=as_of
+                )
 
     return read
 
 
+def _devlake(section, base, identities, hasher, path):
+    from cts.sources.devlake import read_events
+
+    known = {"url", "project", "production", "bots", "main_branches", "team_map"}
+    _check_keys(section, known | {"allow_missing_ai"}, "devlake", path)
+    if not section.get("url"):
+        raise EventError(
+            f"{path}: [devlake] needs `url` (e.g. postgresql://devlake@host:5432/lake; the "
+            "password comes from PGPASSWORD or MYSQL_PWD)"
+        )
+    options = {k: v for k, v in section.items() if k != "url"}
+    yield read_events(section["url"], identities=identities, hasher=hasher, **options)
+
+
 _READERS = {
-    "github": _github,
     "copilot": _copilot,
     "pagerduty": _pagerduty,
     "amazon_q": _usage_reader("amazon_q"),
     "claude_code": _usage_reader("claude_code"),
     "cursor": _usage_reader("cursor"),
+    "devlake": _devlake,
+}
+#: Which source's table wins for the teams it covers, first to last (see the module docstring).
+_ORDER = {
+    "code_reviews": ("git", "github", "devlake"),
+    "deployments": ("github", "devlake", "git"),
+    "pages": ("pagerduty", "devlake"),
 }
 
 
 def _combine(parts, identities, hasher, config, path) -> dict[str, pd.DataFrame]:
     tolerance = float(config.get("tolerance", TOLERANCE))
     tables: dict[str, pd.DataFrame] = {}
+    rosters = parts.get("roster", {})
     if identities is not None:
         tables["roster"] = identities.roster(hasher)
-    elif "git" in parts.get("roster", {}):
-        tables["roster"] = pd.concat(parts["roster"]["git"], ignore_index=True)
+    elif "git" in rosters or "devlake" in rosters:
+        tables["roster"] = pd.concat(rosters.get("git", rosters.get("devlake")), ignore_index=True)
     else:
         raise EventError(
-            f"{path}: no roster: name an identity file (`identity = ...`) or [git] repositories"
+            f"{path}: no roster: name an identity file (`identity = ...`), [git] repositories "
+            "or a [devlake] database"
         )
-    tables["code_reviews"] = _prefer(parts, "code_reviews", "merged_at", "git", tolerance)
-    tables["deployments"] = _prefer(parts, "deployments", "deployed_at", "github", tolerance)
-    for name in ("rollbacks", "interventions", "pages", "oncall", "ai_usage"):
+    owners: dict[str, str] = {}
+    for name, time in (("code_reviews", "merged_at"), ("deployments", "deployed_at")):
+        tables[name], chosen = _prefer(parts, name, time, _ORDER[name], tolerance)
+        owners = chosen if name == "code_reviews" else owners
+    tables["pages"], _ = _prefer(parts, "pages", "paged_at", _ORDER["pages"], tolerance)
+    tables["rollbacks"] = _owned(parts, "rollbacks", owners)
+    for name in ("interventions", "oncall", "ai_usage"):
         frames = [f for source in parts.get(name, {}).values() for f in source if len(f)]
         tables[name] = pd.concat(frames, ignore_index=True) if frames else empty_table(name)
     tables["ai_usage"] = _on_roster(tables["ai_usage"], tables["roster"], "used_at", "AI use")
     tables["oncall"] = _shifts_on_roster(tables["oncall"], tables["roster"])
+    seats = [f for source in parts.get("seats", {}).values() for f in source if len(f)]
+    if seats:  # no seat list read: no `ai_seats_<tool>` columns (unknown, not zero)
+        seats = pd.concat(seats, ignore_index=True)
+        tables["seats"] = _shifts_on_roster(seats, tables["roster"], "seats")
     teams = sorted(tables["roster"]["team_id"].unique())
     architecture = config.get("architecture", "monolith")
     kinds = architecture if isinstance(architecture, Mapping) else {}
@@ -292,25 +377,39 @@ def _combine(parts, identities, hasher, config, path) -> dict[str, pd.DataFrame]
     return {name: tables[name] for name in TABLES if name in tables}
 
 
-def _prefer(parts, name: str, time: str, winner: str, tolerance: float) -> pd.DataFrame:
-    """``name`` from ``winner`` for the teams it covers, other sources for the rest; warn where
-    both cover a team and disagree by more than ``tolerance``."""
+def _prefer(parts, name: str, time: str, order, tolerance: float):
+    """``name`` of each team from the first source in ``order`` that covers it, and the
+    team -> source chosen; warn where a later source also covers a team and disagrees by more
+    than ``tolerance``."""
     by_source = {
         source: pd.concat(frames, ignore_index=True)
         for source, frames in parts.get(name, {}).items()
         if any(len(f) for f in frames)
     }
     if not by_source:
-        return empty_table(name)
-    first = by_source.pop(winner, None)
-    chosen = [first] if first is not None else []
-    covered = set(first["team_id"]) if first is not None else set()
-    for source, other in by_source.items():
-        for team in sorted(covered & set(other["team_id"])):
-            _compare(name, time, team, winner, first, source, other, tolerance)
-        chosen.append(other.loc[~other["team_id"].isin(covered)])
-        covered |= set(other["team_id"])
-    return pd.concat(chosen, ignore_index=True)
+        return empty_table(name), {}
+    ranked = [s for s in order if s in by_source] + [s for s in by_source if s not in order]
+    chosen, owners = [], {}
+    for source in ranked:
+        table = by_source[source]
+        for team in sorted(set(owners) & set(table["team_id"])):
+            winner = owners[team]
+            _compare(name, time, team, winner, by_source[winner], source, table, tolerance)
+        chosen.append(table.loc[~table["team_id"].isin(owners)])
+        owners.update({t: source for t in table["team_id"].unique() if t not in owners})
+    return pd.concat(chosen, ignore_index=True), owners
+
+
+def _owned(parts, name: str, owners: Mapping[str, str]) -> pd.DataFrame:
+    """``name`` of each team from the source that ``owners`` names for it (any source for a
+    team no source owns)."""
+    frames = [
+        frame.loc[[owners.get(t, source) == source for t in frame["team_id"]]]
+        for source, tables in parts.get(name, {}).items()
+        for frame in tables
+        if len(frame)
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else empty_table(name)
 
 
 def _compare(name, time, team, winner, first, source, other, tolerance) -> None:
@@ -367,8 +466,10 @@ def _on_roster(events: pd.DataFrame, roster: pd.DataFrame, time: str, what: str)
     return keyed.loc[kept].drop(columns="_row").reset_index(drop=True)
 
 
-def _shifts_on_roster(oncall: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
-    """On-call shifts clipped to the weeks their person is on the team's roster."""
+def _shifts_on_roster(
+    oncall: pd.DataFrame, roster: pd.DataFrame, what: str = "on-call"
+) -> pd.DataFrame:
+    """On-call shifts (or seats) clipped to the weeks their person is on the team's roster."""
     if oncall.empty:
         return oncall
     keyed = oncall.reset_index(drop=True).reset_index(names="_row")
@@ -380,11 +481,13 @@ def _shifts_on_roster(oncall: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFram
     joined = joined.assign(start_date=start, end_date=stop).loc[stop.isna() | (start <= stop)]
     lost = int((~keyed["_row"].isin(joined["_row"])).sum())
     if lost:
+        held = "on call" if what == "on-call" else "holding it"
         warnings.warn(
-            f"on-call: {lost:,} shift(s) of persons never on that team's roster while on call: "
-            "not counted",
+            f"{what}: {lost:,} {'shift' if what == 'on-call' else 'seat'}(s) of persons never "
+            f"on that team's roster while {held}: not counted",
             SourceWarning,
             3,
         )
     columns: list[Any] = ["person_id", "team_id", "start_date", "end_date"]
+    columns += [c for c in oncall.columns if c not in columns]  # a seat's `tool`
     return joined[columns].astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})

@@ -21,6 +21,7 @@ class Table:
     columns: tuple[str, ...]  # required columns
     time: str | None = None  # the timestamp that dates an event (week = its Monday, UTC)
     optional_times: tuple[str, ...] = ()  # further timestamps, may be missing or empty
+    optional: tuple[str, ...] = ()  # further columns a source may provide (not timestamps)
     required: bool = True
     meaning: str = ""
 
@@ -37,8 +38,10 @@ TABLES: dict[str, Table] = {
         ("team_id", "merged_at"),
         time="merged_at",
         optional_times=("shipped_at",),
+        optional=("is_agent", "additions", "deletions"),
         meaning="merged CRs -> `crs_merged`; `shipped_at` (when it reached customers, empty if "
-        "not yet) -> `crs_shipped`",
+        "not yet) -> `crs_shipped`; `is_agent` (true: authored by a coding agent) -> "
+        "`agent_crs`; `additions` + `deletions` (lines) -> `lines_changed`",
     ),
     "deployments": Table(("team_id", "deployed_at"), time="deployed_at", meaning="`deployments`"),
     "rollbacks": Table(("team_id", "rolled_back_at"), time="rolled_back_at", meaning="`rollbacks`"),
@@ -56,7 +59,16 @@ TABLES: dict[str, Table] = {
     "ai_usage": Table(
         ("person_id", "team_id", "used_at"),
         time="used_at",
-        meaning="AI-assistant use -> `ai_active_builders` (distinct persons using it in the week)",
+        optional=("tool",),
+        meaning="AI-assistant use -> `ai_active_builders` (distinct persons using any tool in "
+        "the week); `tool` (one of `cts.AI_TOOLS`) -> `ai_active_builders_<tool>`",
+    ),
+    "seats": Table(
+        ("person_id", "team_id", "tool", "start_date"),
+        optional_times=("end_date",),
+        required=False,
+        meaning="AI-tool seats (licences) held from `start_date` to `end_date` (empty: still "
+        "held) -> `ai_seats_<tool>` (distinct persons holding one on any day of the week)",
     ),
     "commits": Table(
         ("team_id", "shipped_at"),
@@ -77,7 +89,7 @@ TABLES: dict[str, Table] = {
         meaning="team-weeks without telemetry: absent from the panel, not zero (optional)",
     ),
 }
-PERSON_TABLES = ("roster", "oncall", "ai_usage")
+PERSON_TABLES = ("roster", "oncall", "ai_usage", "seats")
 #: Panel columns counted per team and week from one timestamp of one table (persons distinct in
 #: person tables); ``crs_shipped`` and ``commits_shipped`` only when the logs hold them.
 WEEKLY_COLUMNS: dict[str, tuple[str, str]] = {

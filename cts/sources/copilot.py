@@ -22,7 +22,12 @@ used. Persons are hashed at read time (through the identity file when it knows t
 Seat snapshots (``GET /orgs/{org}/copilot/billing/seats``,
 https://docs.github.com/en/rest/copilot/copilot-user-management): ``seats[].assignee.login``,
 ``seats[].last_activity_at`` and ``seats[].assigning_team.slug``; each seat's last activity is
-one AI-active day (a snapshot says nothing about the days before it).
+one AI-active day (a snapshot says nothing about the days before it). Each seat is also a
+``seats`` spell (``ai_seats_copilot``) from ``created_at`` (when access was last granted) to
+``pending_cancellation_date`` (empty: still held), on the assigning team, else on the identity
+file's teams while the seat is held (:mod:`cts.sources.seats`).
+
+All AI use read here is ``tool`` ``copilot``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
+from cts.sources.seats import seat_table
 
 __all__ = ["ACTIVITY_COUNTS", "ACTIVITY_FLAGS", "read_seats", "read_usage"]
 
@@ -77,7 +83,8 @@ def read_usage(
     rows: list[dict] = []
     unassigned: set[str] = set()
     counts = {"inactive user-days": 0, "user-days on no team": 0}
-    for path in expand_paths(users):
+    files = expand_paths(users)
+    for path in files:
         for record in load_records(path):
             day = utc(dig(record, "day"), record, "day").normalize()
             user, login = str(dig(record, "user_id")), str(dig(record, "user_login"))
@@ -91,7 +98,10 @@ def read_usage(
                 unassigned.add(user)
                 continue
             key = hasher(f"person:{person}" if person else f"login:{login.lower()}")
-            rows += [{"person_id": key, "team_id": t, "used_at": day} for t in teams]
+            rows += [
+                {"person_id": key, "team_id": t, "used_at": day, "tool": "copilot"} for t in teams
+            ]
+    none_unusable("copilot users-1-day", files, len(rows), counts | {"inactive user-days": 0})
     _warn("copilot users-1-day", counts, len(unassigned))
     return {"ai_usage": frame("ai_usage", rows)}
 
@@ -103,29 +113,50 @@ def read_seats(
     team_map: Mapping[str, str] | None = None,
     hasher: Callable[[str], str],
 ) -> dict[str, pd.DataFrame]:
-    """``ai_usage`` from seat snapshots: one AI-active day per seat, at ``last_activity_at``."""
+    """``ai_usage`` from seat snapshots (one AI-active day per seat, at ``last_activity_at``)
+    and ``seats``: each seat from ``created_at`` to ``pending_cancellation_date``."""
     rows: list[dict] = []
+    spells = []
     counts = {"seats never used": 0, "seats on no team": 0}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="seats"):
+            login = str(dig(record, "assignee.login"))
+            ident = str(dig(record, "assignee.id", required=False) or "")
+            person = _person(identities, login, ident)
+            key = hasher(f"person:{person}" if person else f"login:{login.lower()}")
+            slug = dig(record, "assigning_team.slug", required=False)
+            team = (team_map or {}).get(slug, slug) if slug else ""
+            spells.append((key, person, team, *_seat_days(record)))
             last = dig(record, "last_activity_at", required=False)
             if not last:
                 counts["seats never used"] += 1
                 continue
-            login = str(dig(record, "assignee.login"))
-            ident = str(dig(record, "assignee.id", required=False) or "")
             when = utc(last, record, "last_activity_at")
-            person = _person(identities, login, ident)
-            slug = dig(record, "assigning_team.slug", required=False)
-            teams = [(team_map or {}).get(slug, slug)] if slug else []
-            teams = teams or _identity_teams(identities, person, when.normalize())
+            teams = [team] if team else _identity_teams(identities, person, when.normalize())
             if not teams:
                 counts["seats on no team"] += 1
                 continue
-            key = hasher(f"person:{person}" if person else f"login:{login.lower()}")
-            rows += [{"person_id": key, "team_id": t, "used_at": when} for t in teams]
-    _warn("copilot seats", counts, None)
-    return {"ai_usage": frame("ai_usage", rows)}
+            rows += [
+                {"person_id": key, "team_id": t, "used_at": when, "tool": "copilot"} for t in teams
+            ]
+    _warn("copilot seats as AI use", counts, None)  # each seat is still a seat
+    seats = seat_table(
+        spells, tool="copilot", identities=identities, what="copilot seats", files=files
+    )
+    never = {"seats never used": 0}  # a seat never used is still a seat
+    none_unusable("copilot seats", files, len(rows) + len(seats), counts | never)
+    return {"ai_usage": frame("ai_usage", rows), "seats": seats}
+
+
+def _seat_days(record: dict) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    """A seat's first day (``created_at``) and last (the day before its cancellation)."""
+    start = utc(dig(record, "created_at"), record, "created_at").normalize()
+    cancel = dig(record, "pending_cancellation_date", required=False)
+    if not cancel:
+        return start, None
+    end = utc(cancel, record, "pending_cancellation_date").normalize() - pd.Timedelta(days=1)
+    return start, max(start, end)
 
 
 def _active(record: dict) -> bool:

@@ -28,6 +28,15 @@ and ``git`` is already on every machine that has the repositories):
   agent, as GitHub's Copilot agent records it), else the human committer (who pushed or merged
   it; not GitHub's web-flow). That person is an active builder and AI-active that week; an
   agent commit with no human behind it still counts as a CR and is counted in the summary.
+* **agents' CRs** (``is_agent`` -> ``agent_crs``): a CR whose code a coding agent wrote: the
+  commit (for a merge commit: any commit of the branch it merges, walked along first parents
+  back to the main history) is authored by an agent or carries an agent's ``Co-authored-by:``
+  trailer or Claude Code's marker. It stays a CR of its team (``crs_merged``) and the human
+  behind it stays the credited builder, as above. AI use is tagged with the agent's ``tool``
+  (Copilot ``copilot``, Claude ``claude_code``, Cursor ``cursor``, any other ``other``).
+* **CR size** (``additions``, ``deletions`` -> ``lines_changed``): ``git log --numstat`` of each
+  first-parent commit against its first parent (a merge commit: the whole merged change; a
+  squash: the squashed change); binary files count no lines.
 * **identities**: one person under several names or e-mails is merged by the repository's
   ``.mailmap`` (git's own mechanism: the ``%aN``/``%aE`` placeholders) and, when given, by an
   identity file (:mod:`cts.sources.identity`; e-mails and GitHub logins from no-reply addresses).
@@ -66,6 +75,7 @@ from cts.sources.records import empty_table, person_hasher
 __all__ = [
     "ACTIVE_WEEKS",
     "AGENT_AUTHORS",
+    "AGENT_TOOLS",
     "AI_AGENTS",
     "BOTS",
     "RELEASE_TAG",
@@ -122,8 +132,13 @@ ACTIVE_WEEKS = 12
 #: Default pattern of release tags: versions such as v1.2.3, 1.4, release-2024.05.
 RELEASE_TAG = r"^(v|release[-_/]?)?\d+(\.\d+)+([-+.].*)?$"
 
+#: The panel's tool (``cts.AI_TOOLS``) of each agent above; any other agent is ``other``.
+AGENT_TOOLS: dict[str, str] = {
+    "GitHub Copilot": "copilot",
+    "Claude": "claude_code",
+    "Cursor": "cursor",
+}
 AI_AGENT_PATTERN = re.compile("|".join(f"(?:{p})" for p in AI_AGENTS.values()), re.IGNORECASE)
-_AGENT_AUTHOR = re.compile("|".join(f"(?:{p})" for p in AGENT_AUTHORS.values()), re.IGNORECASE)
 _TRAILER = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _CLAUDE_CODE = re.compile(
     r"Generated with \[Claude Code\]|^Claude-Session:", re.IGNORECASE | re.MULTILINE
@@ -182,6 +197,7 @@ def read_git(
     team_paths: Mapping[str, str] | None = None,
     codeowners: bool = False,
     hasher: Callable[[str], str] | None = None,
+    agents: Iterable[str] = (),
 ) -> GitEvents:
     """Event tables and a summary of what was excluded, from local git repositories.
 
@@ -216,6 +232,10 @@ def read_git(
     hasher
         Person hasher shared with other sources (:func:`cts.sources.records.person_hasher`);
         default: a fresh key for this call.
+    agents
+        Further coding agents that author commits (regular expressions over the author's name,
+        e-mail or GitHub login, any case), beside :data:`AGENT_AUTHORS`; their tool is
+        ``other``.
 
     Returns
     -------
@@ -234,7 +254,7 @@ def read_git(
     tag_pattern = re.compile(release_tag)
     paths = [Path(r) for r in repos]
     teams_of = _team_names(paths, team_map)
-    reader = _Reader(hasher, bot, identities)
+    reader = _Reader(hasher, bot, identities, tuple(agents))
     parts: dict[str, list[pd.DataFrame]] = {}
     rows = []
     for path in paths:
@@ -365,8 +385,12 @@ def _utc(values: pd.Series) -> pd.Series:
 class _Reader:
     """Reads one repository at a time with shared hashing, bot and identity rules."""
 
-    def __init__(self, hasher, bot: re.Pattern | None, identities: Identities | None) -> None:
+    def __init__(
+        self, hasher, bot: re.Pattern | None, identities: Identities | None, agents=()
+    ) -> None:
         self.hasher, self.bot, self.identities = hasher, bot, identities
+        self.authors = {**AGENT_AUTHORS, **{f"agent {p}": p for p in agents}}
+        self.agent = re.compile("|".join(f"(?:{p})" for p in self.authors.values()), re.I)
 
     def _handles(self, name: str, email: str) -> list[str]:
         email = email.strip().lower()
@@ -377,7 +401,7 @@ class _Reader:
         return self.bot is not None and any(self.bot.search(h) for h in self._handles(name, email))
 
     def is_agent(self, name: str, email: str) -> bool:
-        return any(_AGENT_AUTHOR.search(h) for h in self._handles(name, email))
+        return any(self.agent.search(h) for h in self._handles(name, email))
 
     def person(self, name: str, email: str) -> str:
         email = email.strip().lower()
@@ -389,6 +413,20 @@ class _Reader:
             if known is not None:
                 return self.hasher(f"person:{known}")
         return self.hasher(f"email:{email}")
+
+    def tool(self, row) -> str | None:
+        """The tool of an agent-written commit (``None``: no agent wrote it)."""
+        handles = self._handles(row.name, row.email)
+        for agent, pattern in self.authors.items():
+            if any(re.search(pattern, h, re.IGNORECASE) for h in handles):
+                return AGENT_TOOLS.get(agent, "other")
+        if _CLAUDE_CODE.search(row.message):
+            return "claude_code"
+        for trailer in _TRAILER.findall(row.message):
+            for agent, pattern in AI_AGENTS.items():
+                if re.search(pattern, trailer, re.IGNORECASE):
+                    return AGENT_TOOLS.get(agent, "other")
+        return None
 
     def human_behind(self, row) -> str | None:
         """The person an agent-authored commit is credited to (see the module docstring)."""
@@ -424,12 +462,8 @@ class _Reader:
             else:
                 credited.append(self.person(row.name, row.email))
         every["person"] = credited
-        every["assisted"] = every["agent"] | every["message"].map(
-            lambda m: (
-                bool(_CLAUDE_CODE.search(m))
-                or any(AI_AGENT_PATTERN.search(t) for t in _TRAILER.findall(m))
-            )
-        )
+        every["tool"] = [self.tool(row) for row in every.itertuples()]
+        every["assisted"] = every["tool"].notna()
         every["team"] = self._teams(path, main, every, team, rules)
         merge = every["parents"].str.contains(" ")
         merged = every.loc[every["commit"].isin(first_parent)].copy()
@@ -437,7 +471,9 @@ class _Reader:
         tips = merged["parents"].str.split(" ").str[1]
         tip_bot = tips.map(dict(zip(every["commit"], every["bot"], strict=True))).fillna(False)
         merged["bot_cr"] = merged["bot"] | tip_bot.astype(bool)
+        merged["is_agent"] = _agent_crs(every, merged, first_parent)
         crs = merged.loc[~merged["bot_cr"]]
+        sizes = _sizes(path, main).reindex(crs["commit"])
         tags = _release_tags(path, tag_pattern)
         shipped = _shipped_at(merged, tags).loc[crs.index]
         reverts = crs["message"].str.contains(_REVERT)
@@ -453,6 +489,7 @@ class _Reader:
                 (every["agent"] & ~merge & every["person"].notna()).sum()
             ),
             "ai_assisted_commits": len(assisted),
+            "agent_crs": int(crs["is_agent"].sum()),
             "path_teams": int(every.loc[every["team"] != team, "team"].nunique()),
         }
         tables = {
@@ -460,7 +497,14 @@ class _Reader:
                 {"person_id": work["person"], "team_id": work["team"], "date": work["authored"]}
             ),
             "code_reviews": pd.DataFrame(
-                {"team_id": crs["team"], "merged_at": crs["committed"], "shipped_at": shipped}
+                {
+                    "team_id": crs["team"],
+                    "merged_at": crs["committed"],
+                    "shipped_at": shipped,
+                    "is_agent": crs["is_agent"].astype(bool),
+                    "additions": sizes["additions"].to_numpy(),
+                    "deletions": sizes["deletions"].to_numpy(),
+                }
             ),
             "deployments": pd.DataFrame({"team_id": team, "deployed_at": tags["date"]}),
             "rollbacks": pd.DataFrame(
@@ -474,6 +518,7 @@ class _Reader:
                     "person_id": assisted["person"],
                     "team_id": assisted["team"],
                     "used_at": assisted["authored"],
+                    "tool": assisted["tool"],
                 }
             ),
         }
@@ -488,6 +533,60 @@ class _Reader:
             owned = Counter(t for f in changed if (t := _owner(f, rules)) is not None)
             owners[commit] = min(owned, key=lambda t: (-owned[t], t)) if owned else team
         return every["commit"].map(owners).fillna(team)
+
+
+def _agent_crs(every: pd.DataFrame, merged: pd.DataFrame, main_line: set[str]) -> pd.Series:
+    """Whether each first-parent commit is an agent's CR: it, or a commit of the branch it
+    merges (first parents back to the main history), was written by a coding agent."""
+    parents = dict(zip(every["commit"], every["parents"].str.split(), strict=True))
+    written = dict(zip(every["commit"], every["assisted"], strict=True))
+
+    def branch_written(commit: str) -> bool:
+        heads = parents.get(commit, [])[1:]
+        seen: set[str] = set()
+        while heads:
+            head = heads.pop()
+            if head in main_line or head in seen or head not in parents:
+                continue
+            if written.get(head):
+                return True
+            seen.add(head)
+            heads += parents[head][:1]
+        return False
+
+    return pd.Series(
+        [written.get(c, False) or branch_written(c) for c in merged["commit"]],
+        index=merged.index,
+        dtype=bool,
+    )
+
+
+def _sizes(path: Path, main: str) -> pd.DataFrame:
+    """Lines added and deleted by each first-parent commit against its first parent (binary
+    files: none), indexed by commit."""
+    text = _git(
+        path,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--numstat",
+        f"--format={_RECORD}%H",
+        main,
+    )
+    rows = []
+    for block in text.split(_RECORD):
+        lines = block.splitlines()
+        if not lines or not lines[0]:
+            continue
+        added = deleted = 0
+        for line in lines[1:]:
+            parts = line.split("\t", 2)
+            if len(parts) == 3:  # binary files show "-\t-\tname"
+                added += int(parts[0]) if parts[0].isdigit() else 0
+                deleted += int(parts[1]) if parts[1].isdigit() else 0
+        rows.append((lines[0], added, deleted))
+    sizes = pd.DataFrame(rows, columns=["commit", "additions", "deletions"])
+    return sizes.set_index("commit").astype("int64")
 
 
 def _changed_files(path: Path, main: str) -> dict[str, list[str]]:

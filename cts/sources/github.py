@@ -6,11 +6,22 @@ Pull requests, as written by the GitHub CLI
     gh pr list --state merged --limit 100000 \\
         --json number,author,mergedAt,baseRefName,headRefName,title,labels > prs.json
 
-Fields used: ``mergedAt`` (ISO 8601; ``null`` for unmerged PRs, which are skipped and counted),
+(add ``additions,deletions,mergedBy`` to ``--json`` for CR size and agents' humans). Fields
+used: ``mergedAt`` (ISO 8601; ``null`` for unmerged PRs, which are skipped and counted),
 ``author.login`` and ``author.is_bot`` (bots' PRs are not CRs, as in the git reader:
-:data:`cts.sources.git.BOTS`), ``baseRefName`` (only PRs into ``base`` when given). A PR
-authored by a coding agent (``Copilot``) is a CR; the export does not say which human is
-behind it, so it adds no AI-active builder.
+:data:`cts.sources.git.BOTS`), ``baseRefName`` (only PRs into ``base`` when given),
+``additions`` and ``deletions`` (-> ``lines_changed``; a PR without them has an unknown size),
+``mergedBy.login``. REST pull objects (``GET /repos/{owner}/{repo}/pulls/{number}``) are read
+too: ``merged_at``, ``user.login``, ``user.type``, ``base.ref``, ``additions``, ``deletions``,
+``merged_by.login``.
+
+A PR authored by a coding agent is a CR and an agent's CR (``is_agent`` -> ``agent_crs``):
+its author, without gh's ``app/`` prefix, matches :data:`cts.sources.git.AGENT_AUTHORS`
+(``app/copilot-swe-agent`` in gh, ``Copilot`` in REST; ``app/devin-ai-integration``,
+``app/claude``, ``app/chatgpt-codex-connector``, ``app/google-labs-jules``, or their
+``...[bot]`` REST logins) or ``agents`` (further regular expressions). It is never a bot's PR.
+With an identity file, the human who merged it (``mergedBy``) is AI-active that week with the
+agent's tool; the roster (``n_builders``) is never taken from this export.
 
 Deployments, from the REST API (https://docs.github.com/en/rest/deployments/deployments and
 .../deployments/statuses)::
@@ -32,17 +43,25 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
 from cts.core.exceptions import EventError, SourceWarning
-from cts.sources.git import BOTS
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.git import AGENT_AUTHORS, AGENT_TOOLS, BOTS
+from cts.sources.identity import Identities
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 
 __all__ = ["read_deployments", "read_pull_requests"]
 
 _BOT = re.compile("|".join(f"(?:{p})" for p in BOTS), re.IGNORECASE)
+#: gh CLI fields and their REST pull-object names.
+_REST = {
+    "mergedAt": "merged_at",
+    "author.login": "user.login",
+    "baseRefName": "base.ref",
+    "mergedBy.login": "merged_by.login",
+}
 
 
 def read_pull_requests(
@@ -51,8 +70,12 @@ def read_pull_requests(
     team: str,
     base: str | None = None,
     exclude_bots: bool = True,
+    agents: Iterable[str] = (),
+    identities: Identities | None = None,
+    hasher: Callable[[str], str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """``code_reviews`` of team ``team`` from ``gh pr list --json ...`` exports.
+    """``code_reviews`` of team ``team`` from ``gh pr list --json ...`` exports (or REST pull
+    objects), and ``ai_usage`` of the humans who merged agents' PRs (with ``identities``).
 
     Raises
     ------
@@ -60,24 +83,80 @@ def read_pull_requests(
         A record without ``mergedAt``/``author`` (not a ``gh pr list`` export), or a time that
         does not parse; the message names file, record and field.
     """
-    rows, skipped = [], {"not merged": 0, "bot author": 0, "other base branch": 0}
-    for path in expand_paths(paths):
+    extra = [(p, "other") for p in agents]
+    patterns = [(p, AGENT_TOOLS.get(a, "other")) for a, p in AGENT_AUTHORS.items()] + extra
+    rows, uses = [], []
+    skipped = {"not merged": 0, "bot author": 0, "other base branch": 0}
+    skipped |= {"agents' PRs merged by someone unknown": 0}
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path):
-            merged = dig(record, "mergedAt")
-            author = dig(record, "author") or {}
+            fields = _fields(record)
+            merged = dig(record, fields["mergedAt"])
             if not merged:
                 skipped["not merged"] += 1
                 continue
-            if base is not None and dig(record, "baseRefName") != base:
+            if base is not None and dig(record, fields["baseRefName"]) != base:
                 skipped["other base branch"] += 1
                 continue
-            login = str(author.get("login") or "")
-            if exclude_bots and (author.get("is_bot") or _BOT.search(login)):
+            login = str(dig(record, fields["author.login"], required=False) or "")
+            tool = _agent_tool(login, patterns)
+            if tool is None and exclude_bots and (_is_bot(record) or _BOT.search(login)):
                 skipped["bot author"] += 1
                 continue
-            rows.append({"team_id": team, "merged_at": utc(merged, record, "mergedAt")})
+            when = utc(merged, record, fields["mergedAt"])
+            rows.append({"team_id": team, "merged_at": when, "is_agent": tool is not None})
+            rows[-1] |= {k: _lines(record, k) for k in ("additions", "deletions")}
+            if tool is not None and identities is not None and hasher is not None:
+                merger = dig(record, fields["mergedBy.login"], required=False)
+                person = identities.person(str(merger or ""), "login")
+                if person is None:
+                    skipped["agents' PRs merged by someone unknown"] += 1
+                    continue
+                key = hasher(f"person:{person}")
+                uses.append({"person_id": key, "team_id": team, "used_at": when, "tool": tool})
+    none_unusable(f"github pull requests of team {team!r}", files, len(rows), skipped)
     _report("github pull requests", team, skipped)
-    return {"code_reviews": frame("code_reviews", rows)}
+    crs = frame("code_reviews", rows)
+    if rows:  # a PR of unknown size stays unknown (NULL), never 0 lines
+        crs[["additions", "deletions"]] = crs[["additions", "deletions"]].astype("Int64")
+    tables = {"code_reviews": crs}
+    if uses:
+        tables["ai_usage"] = frame("ai_usage", uses)
+    return tables
+
+
+def _fields(record: dict) -> dict[str, str]:
+    """The record's field names: gh's, or the REST pull object's."""
+    rest = "mergedAt" not in record and "merged_at" in record
+    return {k: (v if rest else k) for k, v in _REST.items()}
+
+
+def _is_bot(record: dict) -> bool:
+    author = record.get("author") or record.get("user") or {}
+    return bool(author.get("is_bot")) or author.get("type") == "Bot"
+
+
+def _agent_tool(login: str, patterns: list[tuple[str, str]]) -> str | None:
+    """The tool of a coding agent's login (gh's ``app/`` prefix dropped), else ``None``."""
+    name = login.removeprefix("app/")
+    for pattern, tool in patterns:
+        if re.search(pattern, name, re.IGNORECASE) or re.search(pattern, login, re.IGNORECASE):
+            return tool
+    return None
+
+
+def _lines(record: dict, field: str) -> float:
+    value = record.get(field)
+    if value is None or value == "":
+        return float("nan")
+    try:
+        return float(int(value))
+    except (TypeError, ValueError):
+        raise EventError(
+            f"{record.get('_file')}, record {record.get('_record')}: field `{field}` {value!r} "
+            "is not a whole number of lines"
+        ) from None
 
 
 def read_deployments(
@@ -112,6 +191,8 @@ def read_deployments(
                 when = utc(dig(record, "created_at"), record, "created_at")
                 succeeded[ident] = min(when, succeeded.get(ident, when))
     skipped["never succeeded"] = len(wanted - set(succeeded))
+    files = [*expand_paths(deployments), *expand_paths(statuses)]
+    none_unusable(f"github deployments of team {team!r}", files, len(succeeded), skipped)
     _report("github deployments", team, skipped)
     rows = [{"team_id": team, "deployed_at": when} for when in succeeded.values()]
     return {"deployments": frame("deployments", rows)}

@@ -20,12 +20,14 @@ Claude Code and Cursor users by e-mail, Amazon Q users by id.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from cts.core.exceptions import EventError
+from cts.sources.records import csv_header, date_range, read_text
 
 __all__ = ["COLUMNS", "Identities", "read_identities"]
 
@@ -82,17 +84,23 @@ def read_identities(path: str | os.PathLike[str]) -> Identities:
         ``from``, or a handle given to two persons; each problem names the file, the row (as
         numbered by a spreadsheet: the header is row 1) and the field.
     """
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise EventError(f"identity file {path} does not exist") from None
-    table.columns = [c.strip().lower() for c in table.columns]
-    missing = [c for c in _REQUIRED if c not in table.columns]
+    text = read_text(path)
+    header = [name.lower() for name in csv_header(path, text)]
+    if not text.strip():
+        raise EventError(f"identity file {path} is empty: expected the header {','.join(COLUMNS)}")
+    missing = [c for c in _REQUIRED if c not in header]
     if missing:
         raise EventError(
             f"{path}: identity file lacks column(s) {', '.join(missing)} "
-            f"(expected {', '.join(COLUMNS)}; it has {', '.join(table.columns)})"
+            f"(expected {', '.join(COLUMNS)}; it has {', '.join(header)})"
         )
+    if len(set(header)) < len(header):  # `Team` and `team`: one column after lower-casing
+        twice = sorted({name for name in header if header.count(name) > 1})
+        raise EventError(f"{path}, line 1: column(s) {', '.join(twice)} appear more than once")
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    table.columns = header
+    if table.empty:
+        raise EventError(f"identity file {path} holds only a header: no person is on any team")
     for column in COLUMNS:
         if column not in table.columns:
             table[column] = ""
@@ -140,6 +148,13 @@ def _day(value: str, where: str, name: str, problems: list[str]) -> pd.Timestamp
         return None
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
+    first, last = date_range()
+    if not first <= stamp <= last:
+        problems.append(
+            f"{where}: field `{name}` {value!r} is before 2000 or more than a week from today"
+            + (" (leave `to` empty for a person still on the team)" if name == "to" else "")
+        )
+        return None
     return stamp.normalize()
 
 

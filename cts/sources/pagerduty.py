@@ -30,7 +30,7 @@ import pandas as pd
 
 from cts.core.exceptions import SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, frame, load_records, utc
+from cts.sources.records import dig, expand_paths, frame, load_records, none_unusable, utc
 
 __all__ = ["read_incidents", "read_oncalls"]
 
@@ -47,7 +47,8 @@ def read_incidents(
     """``pages`` from incident exports (one page per incident and team)."""
     rows, unassigned = [], 0
     team_map, service_map = team_map or {}, service_map or {}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="incidents"):
             when = utc(dig(record, "created_at"), record, "created_at")
             teams = [_named(t, team_map) for t in dig(record, "teams", required=False) or []]
@@ -59,6 +60,7 @@ def read_incidents(
                 unassigned += 1
                 continue
             rows += [{"team_id": team, "paged_at": when} for team in dict.fromkeys(teams)]
+    none_unusable("pagerduty incidents", files, len(rows), {"on no team": unassigned})
     if unassigned:
         warnings.warn(
             f"pagerduty incidents: {unassigned:,} incident(s) name no team, no mapped service "
@@ -80,7 +82,8 @@ def read_oncalls(
     """``oncall`` shifts from on-call exports (persons hashed)."""
     rows, counts = [], {"other escalation level": 0, "on no team": 0}
     schedule_map, levels = schedule_map or {}, set(levels)
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="oncalls"):
             if int(dig(record, "escalation_level")) not in levels:
                 counts["other escalation level"] += 1
@@ -106,6 +109,7 @@ def read_oncalls(
                 {"person_id": key, "team_id": t, "start_date": start, "end_date": end}
                 for t in teams
             ]
+    none_unusable("pagerduty on-calls", files, len(rows), counts)
     text = ", ".join(f"{n:,} {why}" for why, n in counts.items() if n)
     if counts["on no team"]:
         warnings.warn(

@@ -6,13 +6,24 @@ these into plain dicts, each tagged with the file and record number it came from
 can name both. :func:`utc` parses times with any offset to naive UTC; :func:`person_hasher` draws
 the per-call key with which person identifiers are hashed at read time (BLAKE2b), as the git
 reader does.
+
+Every file a source reads is opened here (:func:`read_text`), so what can go wrong with a file is
+checked once for all of them, each as one :class:`EventError` naming the file: a folder or a
+looping symbolic link where a file is expected, bytes that are not UTF-8 text (a latin-1 or
+binary file), a CSV header that names a column twice, a file without records (empty, or a
+header only). Dates outside :func:`date_range` (before 2000, or more than a week from now) are
+an error naming file, record and field (:func:`in_range`): one record dated 2099 would stretch
+a panel of a few weeks to thousands. A source whose every record had to be left out is an error,
+not an empty table (:func:`none_unusable`).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -24,14 +35,25 @@ import pandas as pd
 from cts.sources.contract import TABLES, EventError
 
 __all__ = [
+    "EARLIEST",
+    "csv_header",
+    "date_range",
     "dig",
     "empty_table",
     "expand_paths",
     "frame",
+    "in_range",
     "load_records",
+    "none_unusable",
     "person_hasher",
+    "read_text",
     "utc",
 ]
+
+#: The earliest date a source may hold: anything before is a typo or a placeholder (1970-01-01).
+EARLIEST = pd.Timestamp("2000-01-01")
+#: How far past today a date may lie (clocks, time zones, a roster's next Monday).
+_AHEAD = pd.Timedelta(weeks=1)
 
 
 def person_hasher(key: bytes | None = None) -> Callable[[str], str]:
@@ -55,7 +77,9 @@ def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
         path = Path(name)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        elif path.exists():
+            if not found:
+                raise EventError(f"{name}: a folder without files")
+        elif path.exists() or path.is_symlink():  # a broken or looping link: read_text says so
             found = [path]
         else:
             found = sorted(Path(p) for p in glob.glob(str(name)))
@@ -65,15 +89,72 @@ def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     return files
 
 
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of one input file (UTF-8, a byte-order mark allowed): the one place sources
+    open files, so every problem with one is an :class:`EventError` naming it, never a
+    traceback."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EventError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise EventError(f"{path}: a folder, where a file is expected") from None
+    except PermissionError:
+        raise EventError(f"{path}: not readable (permission denied)") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise EventError(
+                f"{path}: a symbolic link that loops (it points back at itself): name the file"
+            ) from None
+        raise EventError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if b"\0" in data[:8192]:
+        raise EventError(f"{path}: a binary file, not text (CSV, JSON or NDJSON expected)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise EventError(
+            f"{path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x}); save the "
+            "file as UTF-8 (a latin-1 or Windows export must be converted)"
+        ) from None
+
+
+def csv_header(path: Path, text: str) -> list[str]:
+    """The column names of a CSV file; an :class:`EventError` if one appears twice (pandas
+    would silently rename the second ``team`` to ``team.1``, and a reader would use either)."""
+    header = next(csv.reader(io.StringIO(text)), [])
+    names = [name.strip() for name in header]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise EventError(
+            f"{path}, line 1: column(s) {', '.join(f'`{n}`' for n in twice)} appear more than "
+            "once in the header; keep one of each"
+        )
+    return names
+
+
 def load_records(path: Path, wrapper: str | None = None) -> list[dict[str, Any]]:
     """Records of one export file: JSON array, ``{wrapper: [...]}``, NDJSON, or CSV.
 
     Each record gets ``_file`` and ``_record`` (1-based line of NDJSON/CSV, index in a JSON
-    array) so errors can point at it.
+    array) so errors can point at it. A file without records (empty, a header only, an empty
+    array) is an :class:`EventError`: it is not a source of zeros.
     """
-    text = path.read_text(encoding="utf-8-sig")
+    records = _records(Path(path), wrapper)
+    if not records:
+        raise EventError(
+            f"{path}: no records (the file is empty, or holds only a header or an empty list); "
+            "export it again, or leave it out of the sources"
+        )
+    return records
+
+
+def _records(path: Path, wrapper: str | None) -> list[dict[str, Any]]:
+    text = read_text(path)
     if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
+        csv_header(path, text)
+        rows = list(csv.DictReader(io.StringIO(text)))
         return [{**row, "_file": str(path), "_record": i + 2} for i, row in enumerate(rows)]
     stripped = text.lstrip()
     records: list[Any]
@@ -146,7 +227,38 @@ def utc(value: Any, record: Mapping[str, Any], field: str, *, unit: str | None =
         ) from None
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return in_range(stamp, record, field)
+
+
+def date_range() -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The dates a source may hold: from :data:`EARLIEST` to a week after today."""
+    return EARLIEST, pd.Timestamp.now().normalize() + _AHEAD
+
+
+def in_range(stamp: pd.Timestamp, record: Mapping[str, Any], field: str) -> pd.Timestamp:
+    """``stamp`` if within :func:`date_range`; else an :class:`EventError` naming file, record
+    and field."""
+    first, last = date_range()
+    if not first <= stamp <= last:
+        when = "before 2000" if stamp < first else f"after {last:%Y-%m-%d} (today + 1 week)"
+        raise EventError(
+            f"{record.get('_file')}, record {record.get('_record')}: field `{field}` "
+            f"{stamp:%Y-%m-%d} is {when}: a typo or a placeholder date; fix or remove the record"
+        )
     return stamp
+
+
+def none_unusable(what: str, files: Iterable[Path], used: int, left_out: Mapping[str, int]) -> None:
+    """An :class:`EventError` when a source read records but could use none of them: every
+    record was left out (``left_out``: reason -> count), so its table would be read as zero.
+    Some left out is the reader's counted warning."""
+    if used or not any(left_out.values()):
+        return
+    reasons = ", ".join(f"{n:,} {why}" for why, n in left_out.items() if n)
+    raise EventError(
+        f"{what} ({', '.join(map(str, files))}): no record could be used ({reasons}); check "
+        "that these are the right exports and that the team mappings or identity file cover them"
+    )
 
 
 def empty_table(name: str) -> pd.DataFrame:

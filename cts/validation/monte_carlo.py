@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,10 +11,18 @@ import pandas as pd
 from cts.analyses.adoption import estimate_adoption_effect
 from cts.analyses.exogeneity import exogeneity_checks
 from cts.core.workers import run_jobs
-from cts.panel import PanelError
-from cts.simulate.org import simulate_and_load
+from cts.estimators.dynamic import dynamic_panel
+from cts.panel import DEFAULT_CONTROLS, PanelError, PanelWarning, load_panel
+from cts.simulate.org import simulate_and_load, simulate_org
 
 __all__ = [
+    "CELL_METHODS",
+    "ESTIMATORS",
+    "LOCAL_ALTERNATIVES",
+    "bootstrap_coverage",
+    "bootstrap_coverage_section",
+    "control_bias",
+    "control_bias_section",
     "exogeneity_size",
     "few_cluster_section",
     "few_cluster_size",
@@ -25,26 +34,74 @@ __all__ = [
 ]
 
 TERMS = ("short_run", "persistence", "long_run")
+#: Terms scored when a method's table has them and the simulator has their truth: the headline
+#: rows, then a counterfactual estimator's (the average effect on the treated at observed usage,
+#: the total extra units; see the truth of :mod:`cts.simulate.org`).
+SCORED_TERMS = (*TERMS, "att", "extra_units")
 OUTCOMES = ("cr_velocity", "deploy_velocity")
 # Coverage band of the bias_corrected target. With R replications the Monte Carlo SE of a true
 # 95% coverage is sqrt(.95 * .05 / R): 1.5 points at R = 200, so a +-2 point band would be missed
 # by chance in ~1 of 5 cells. At R = 1,000 it is 0.7 points and a chance miss is ~1 in 250.
 TARGET_COVERAGE = (0.93, 0.97)
 #: Panel lengths, teams and replications of the threat cells of ``make validate``. The reps
-#: are set by the time budget (the whole run under 30 minutes on 2 cores) and the Monte Carlo SE
+#: are set by the time budget (the whole run under 40 minutes on 2 cores: 26.6 minutes with the
+#: first four cells; the three cells of effects that differ by team, org rollouts and
+#: learning, ``auto`` only, cost 1.55 times the clean cell with its two methods, timed side by
+#: side at 4 panels a length: about 4.6 minutes more, ~31 in all) and the Monte Carlo SE
 #: they buy: sqrt(.95 * .05 / 150) = 1.8 points on a 95% coverage, and about 0.7% on the
 #: relative bias of the short-run effect (SD 0.026 on a truth of 0.3 at 200 x 39, over
 #: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%.
 THREAT_WEEKS = (13, 26, 39, 104)
 THREAT_TEAMS = 200
 THREAT_REPS = 150
-#: The threats of issue 15, as ``simulate_org`` overrides (``clean`` is the default design).
+#: The threats to the dynamic model as ``simulate_org`` overrides (``clean`` is the default design).
 THREATS: dict[str, dict] = {
     "clean": {},
     "feedback": {"feedback": 1.0},
     "ar1_0.3": {"error_ar": 0.3},
     "persistence_spread_0.3": {"persistence_spread": 0.3},
+    # Local alternatives, where auto's pre-tests have middling power and the coverage after
+    # pre-testing is at its worst (Leeb & Poetscher 2005); run at 39 and 104 weeks only.
+    "ar1_0.15": {"error_ar": 0.15},
+    "feedback_0.3": {"feedback": 0.3},
+    "persistence_spread_0.1": {"persistence_spread": 0.1},
+    # Effects that differ by team (+-50% around the mean), the early adopters gaining more; the
+    # truths are the averages over the treated team-weeks.
+    "team_effects_early": {"effect_spread": 0.5, "early_adopters_gain": 1.0},
+    # 4 orgs opening 10% of the window apart, each with its own persistent weekly shocks.
+    "org_waves": {"orgs": 4},
+    # Each team learns the assistant over its first 8 weeks of use.
+    "learning_8wk": {"learning_weeks": 8},
 }
+
+
+def _adoption_table(panel: pd.DataFrame, outcome: str, **options) -> pd.DataFrame:
+    return estimate_adoption_effect(panel, outcome=outcome, **options).table
+
+
+#: Each method a cell can score: ``(panel, outcome, **options) -> table`` indexed by term with
+#: ``estimate, se, ci_low, ci_high``. A method not listed here is ``estimate_adoption_effect(
+#: method=...)``. A new estimator joins with one entry (and its name in :data:`CELL_METHODS`).
+ESTIMATORS: dict[str, Callable[..., pd.DataFrame]] = {
+    # the default with one week effect for all teams, to show what week effects by org change
+    "auto_common_weeks": lambda panel, outcome, **options: _adoption_table(
+        panel, outcome, method="auto", time_effects_by=None, **options
+    ),
+}
+#: Methods scored in a cell (default: the ``methods`` of :func:`threats`). The cells of effects
+#: that differ by team, org rollouts and learning score the default headline; the
+#: counterfactual estimator joins by adding its name to these tuples.
+CELL_METHODS: dict[str, tuple[str, ...]] = {
+    "team_effects_early": ("auto",),
+    "org_waves": ("auto",),
+    "learning_8wk": ("auto",),
+    "ar1_0.15": ("auto",),
+    "feedback_0.3": ("auto",),
+    "persistence_spread_0.1": ("auto",),
+}
+#: The local-alternative cells of :data:`THREATS`, run at these lengths only (the judged ones).
+LOCAL_ALTERNATIVES = ("ar1_0.15", "feedback_0.3", "persistence_spread_0.1")
+LOCAL_WEEKS = (39, 104)
 
 
 def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]) -> list[dict]:
@@ -55,10 +112,23 @@ def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]
     rows = []
     for outcome in outcomes:
         truth = sim.truth[outcome]
-        # With AR(1) shocks the outcome's lag sum has no truth (cts.simulate.org, error_ar).
-        terms = [t for t in TERMS if not (t == "persistence" and sim.params.get("error_ar"))]
         for method in methods:
-            table = estimate_adoption_effect(panel, outcome=outcome, method=method, **options).table
+            if method in ESTIMATORS:
+                table = ESTIMATORS[method](panel, outcome, **options)
+            else:
+                table = _adoption_table(panel, outcome, method=method, **options)
+            # a counterfactual's total is named by its units (total_extra_crs_merged, ...)
+            table = table.rename(
+                index=lambda t: "extra_units" if t.startswith("total_extra_") else t
+            )
+            # With AR(1) shocks the outcome's lag sum has no truth (cts.simulate.org, error_ar).
+            terms = [
+                t
+                for t in SCORED_TERMS
+                if t in table.index
+                and t in truth
+                and not (t == "persistence" and sim.params.get("error_ar"))
+            ]
             for term in terms:
                 estimate = table.loc[term]
                 rows.append(
@@ -169,6 +239,214 @@ def summarize_monte_carlo(draws: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+#: The two ways a panel's rollbacks and manual interventions can arise in ``control_bias``.
+COUNT_MODELS = ("per_deployment", "per_week")
+
+
+def _incident_counts(raw: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Rollbacks and manual interventions that arrive per team-week, not per deployment:
+    Poisson with each team's own mean count, whatever the week's deployments."""
+    rng = np.random.default_rng(seed)
+    teams = raw.groupby("team_id")
+    out = raw.copy()
+    for column in ("rollbacks", "manual_interventions"):
+        out[column] = rng.poisson(teams[column].transform("mean").to_numpy())
+    return out
+
+
+def _control_bias_replicate(job: tuple[int, int, int, str, tuple[str, ...]]) -> list[dict]:
+    n_teams, n_weeks, seed, counts, methods = job
+    sim = simulate_org(n_teams=n_teams, n_weeks=n_weeks, seed=seed)
+    raw = sim.panel if counts == "per_deployment" else _incident_counts(sim.panel, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PanelWarning)
+        panel = load_panel(raw, validate=False)
+    truth = sim.truth["deploy_velocity"]
+    rows = []
+    for label, controls in (("old default", DEFAULT_CONTROLS), ("new default", None)):
+        for method in methods:
+            table = estimate_adoption_effect(
+                panel, outcome="deploy_velocity", method=method, controls=controls
+            ).table
+            rows += [
+                {
+                    "counts": counts,
+                    "controls": label,
+                    "method": method,
+                    "term": term,
+                    "seed": seed,
+                    "truth": truth[term],
+                    "estimate": table.loc[term, "estimate"],
+                    "se": table.loc[term, "se"],
+                    "covered": table.loc[term, "ci_low"]
+                    <= truth[term]
+                    <= table.loc[term, "ci_high"],
+                }
+                for term in ("short_run", "long_run")
+            ]
+    return rows
+
+
+def control_bias(
+    *,
+    n_teams: int = 200,
+    n_weeks: int = 39,
+    reps: int = 100,
+    counts: Sequence[str] = COUNT_MODELS,
+    methods: Sequence[str] = ("bias_corrected",),
+    seed: int = 11000,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Bias of the deployment-velocity effect with the old default controls and without them.
+
+    The old default held rollback rate and interventions per deployment fixed: ratios over
+    deployments, the outcome's own numerator. Whether that biases the effect depends on how
+    the counts arise. ``per_deployment``: the simulator's own, each deployment rolled back with
+    the team-week's probability (the rate is an unbiased, noisy reading of it, whatever the
+    week's deployments). ``per_week``: incidents that arrive per team-week whatever the
+    deployments (Poisson with the team's mean count), so the rate falls when deployments rise
+    and holding it fixed holds part of the outcome fixed. The truth is the same in both
+    (the simulator's velocity responds to the latent health, not to these counts).
+
+    Measured (200 teams x 39 weeks, 30 panels per row, ``bias_corrected``; MC SE about 4
+    points per row): ``per_week``, old default -9.2% / -14.9% on the short / long run
+    (coverage 90% / 80%), none -2.3% / -3.1%; ``per_deployment``, -3.0% / -3.4% against the
+    same -2.3% / -3.1%.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarize_monte_carlo` indexed by ``counts``, ``controls`` (``old default`` or
+        ``new default``: :func:`cts.panel.default_controls`, none for deployment velocity),
+        ``method`` and ``term``.
+    """
+    unknown = sorted(set(counts) - set(COUNT_MODELS))
+    if unknown:
+        raise ValueError(f"unknown counts {unknown}; choose from {', '.join(COUNT_MODELS)}")
+    jobs = [
+        (n_teams, n_weeks, seed + rep, model, tuple(methods))
+        for model in counts
+        for rep in range(reps)
+    ]
+    draws = pd.DataFrame(
+        run_jobs(_control_bias_replicate, jobs, workers=workers, progress=progress, desc="controls")
+    )
+    blocks = {
+        key: summarize_monte_carlo(block.drop(columns=["counts", "controls"]))
+        for key, block in draws.groupby(["counts", "controls"], sort=False)
+    }
+    return pd.concat(blocks, names=["counts", "controls"])
+
+
+def control_bias_section(summary: pd.DataFrame) -> list[str]:
+    """The Markdown section of the validation report on the controls of deployment velocity."""
+    table = summary.reset_index()
+    table["rel_bias"] = [
+        f"{b:+.1f}% ({m:.1f})"
+        for b, m in zip(table["rel_bias_pct"], table["rel_bias_mcse_pct"], strict=True)
+    ]
+    table["coverage"] = _percent(table["coverage"], 0)
+    columns = ["counts", "controls", "method", "term", "truth", "rel_bias", "coverage", "sd"]
+    return [
+        "## Controls of deployment velocity",
+        "",
+        f"`simulate_org`, {summary['reps'].min():,} panels per row, outcome `deploy_velocity`. "
+        "`old default`: rollback rate and interventions per deployment as controls, ratios over "
+        "the outcome's own numerator; `new default`: none (`cts.panel.default_controls`). "
+        "`per_deployment` counts are the simulator's (each deployment rolled back with the "
+        "week's probability); `per_week` counts arrive per team-week whatever the deployments, "
+        "so the rate falls when deployments rise. Monte Carlo SEs of the bias in parentheses.",
+        "",
+        table[columns].to_markdown(index=False, floatfmt=".4f"),
+    ]
+
+
+def _coverage_replicate(job: tuple[int, int, int, int, tuple[str, ...]]) -> list[dict]:
+    n_teams, n_weeks, seed, draws, designs = job
+    sim, panel = simulate_and_load(n_teams, n_weeks, seed)
+    truth = sim.truth["cr_velocity"]
+    rows = []
+    for design in designs:
+        options = (
+            {"inference": "cluster"}
+            if design == "cluster"
+            else {"inference": "wild_bootstrap", "bootstrap_design": design, "reps": draws}
+        )
+        table = dynamic_panel(
+            panel, "cr_velocity", ["ai_usage_rate"], "team_id", "week", seed=seed, **options
+        ).table
+        for term, row in (("short_run", "ai_usage_rate"), ("long_run", "long_run.ai_usage_rate")):
+            low, high = table.loc[row, ["ci_low", "ci_high"]]
+            rows.append(
+                {
+                    "design": design,
+                    "term": term,
+                    "seed": seed,
+                    "truth": truth[term],
+                    "estimate": table.loc[row, "estimate"],
+                    "se": table.loc[row, "se"],
+                    "covered": bool(low <= truth[term] <= high),
+                }
+            )
+    return rows
+
+
+def bootstrap_coverage(
+    *,
+    n_teams: int = 20,
+    n_weeks: int = 39,
+    reps: int = 100,
+    draws: int = 199,
+    designs: Sequence[str] = ("cluster", "fixed", "recursive"),
+    seed: int = 12000,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Coverage of the 95% intervals of the CR-velocity effect with few teams, by inference.
+
+    ``bias_corrected`` with usage only (no controls) on ``reps`` panels of ``n_teams`` teams
+    with the simulator's true effect; ``cluster``: clustered SEs and normal intervals;
+    ``fixed`` and ``recursive``: the wild cluster bootstrap with the lagged outcome held fixed
+    or regenerated in each draw (:mod:`cts.estimators.inference`), ``draws`` each, intervals
+    ``estimate +- c* se``. The size tables test only at zero; this is the coverage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarize_monte_carlo` indexed by ``design`` (in the ``method`` level) and
+        ``term``.
+    """
+    jobs = [(n_teams, n_weeks, seed + rep, draws, tuple(designs)) for rep in range(reps)]
+    draws_table = pd.DataFrame(
+        run_jobs(_coverage_replicate, jobs, workers=workers, progress=progress, desc="coverage")
+    )
+    return summarize_monte_carlo(draws_table.rename(columns={"design": "method"}))
+
+
+def bootstrap_coverage_section(summary: pd.DataFrame) -> list[str]:
+    """The Markdown section of the validation report on the coverage of few-team intervals."""
+    table = summary.reset_index().rename(columns={"method": "inference"})
+    table["coverage"] = [
+        f"{100 * c:.0f}% ({100 * m:.1f})"
+        for c, m in zip(table["coverage"], table["coverage_mcse"], strict=True)
+    ]
+    table["rel_bias"] = table["rel_bias_pct"].map("{:+.1f}%".format)
+    columns = ["inference", "term", "truth", "rel_bias", "coverage", "sd", "mean_se"]
+    return [
+        "## Coverage of the effect's 95% intervals with few teams",
+        "",
+        f"`bias_corrected`, CR velocity on usage alone, {summary['reps'].min():,} panels of "
+        "`simulate_org` with its true effect. `cluster`: clustered SEs, normal intervals; "
+        "`fixed` / `recursive`: the wild cluster bootstrap holding the lagged outcome fixed or "
+        "regenerating it in each draw (`dynamic_panel(bootstrap_design=...)`), intervals the "
+        "estimate +- the 95th percentile of |t*| times the SE. The size tables test at zero "
+        "only; this is the coverage away from it. Monte Carlo SEs in parentheses.",
+        "",
+        table[columns].to_markdown(index=False, floatfmt=".4f"),
+    ]
+
+
 def _exogeneity_replicate(job: tuple[int, int, int, bool]) -> list[dict]:
     n_teams, n_weeks, seed, bad_control = job
     _, panel = simulate_and_load(n_teams, n_weeks, seed, {"bad_control": bad_control})
@@ -216,8 +494,9 @@ def exogeneity_size(
 INFERENCE_METHODS = ("cluster", "wild_bootstrap", "randomization")
 
 
-def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float]) -> list[dict]:
-    n_teams, n_weeks, seed, draws, outcomes, never_share = job
+def _few_cluster_replicate(job: tuple) -> list[dict]:
+    n_teams, n_weeks, seed, draws, outcomes, never_share, *rest = job
+    method = rest[0] if rest else "auto"
     null = {"cr_effect": 0.0, "deploy_effect": 0.0, "never_adopter_share": never_share}
     _, panel = simulate_and_load(n_teams, n_weeks, seed, null)
     rows = []
@@ -225,7 +504,12 @@ def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float
         for inference in INFERENCE_METHODS:
             try:
                 table = estimate_adoption_effect(
-                    panel, outcome=outcome, inference=inference, reps=draws, seed=seed
+                    panel,
+                    outcome=outcome,
+                    method=method,
+                    inference=inference,
+                    reps=draws,
+                    seed=seed,
                 ).table
             except PanelError:  # no team's usage changed in this draw: nothing to test
                 return []
@@ -233,6 +517,7 @@ def _few_cluster_replicate(job: tuple[int, int, int, int, tuple[str, ...], float
                 {
                     "never_adopter_share": never_share,
                     "outcome": outcome,
+                    "method": method,
                     "inference": inference,
                     "term": term,
                     "seed": seed,
@@ -251,6 +536,7 @@ def few_cluster_size(
     draws: int = 399,
     never_adopter_share: Sequence[float] = (0.2, 0.8),
     outcomes: Sequence[str] = OUTCOMES,
+    method: str = "auto",
     seed: int = 7000,
     workers: int | None = None,
     progress: bool = True,
@@ -258,7 +544,8 @@ def few_cluster_size(
     """Size of the 5% test of no effect with few teams, by inference method.
 
     Simulates ``reps`` panels of ``n_teams`` teams with no AI effect on either outcome and tests
-    ``short_run = 0`` and ``long_run = 0`` (``bias_corrected``) with team-clustered SEs, the wild
+    ``short_run = 0`` and ``long_run = 0`` (``method``, default ``auto`` as the headline) with
+    team-clustered SEs, the wild
     cluster bootstrap and randomization inference (``draws`` each). An honest test rejects in
     about 5% of panels. One design per ``never_adopter_share``: the default (most teams adopt)
     and a pilot in which few do, where clustered SEs are known to fail (MacKinnon & Webb 2017).
@@ -267,10 +554,10 @@ def few_cluster_size(
     -------
     pandas.DataFrame
         Indexed by ``never_adopter_share``, ``outcome``, ``inference`` and ``term``: ``reps``,
-        ``rejection_rate`` and its Monte Carlo SE ``mcse``.
+        ``rejection_rate`` and its Monte Carlo SE ``mcse``, and the ``method`` that ran.
     """
     jobs = [
-        (n_teams, n_weeks, seed + rep, draws, tuple(outcomes), share)
+        (n_teams, n_weeks, seed + rep, draws, tuple(outcomes), share, method)
         for share in never_adopter_share
         for rep in range(reps)
     ]
@@ -289,6 +576,7 @@ def few_cluster_size(
     summary["mcse"] = np.sqrt(
         summary["rejection_rate"] * (1 - summary["rejection_rate"]) / summary["reps"]
     )
+    summary["method"] = method
     return summary
 
 
@@ -304,6 +592,8 @@ def validation_report(
     *,
     n_teams: int,
     seconds: float,
+    control_cells: pd.DataFrame | None = None,
+    coverage_cells: pd.DataFrame | None = None,
 ) -> str:
     """Markdown report: one table per outcome, the targets and whether each is met."""
     low, high = TARGET_COVERAGE
@@ -355,6 +645,10 @@ def validation_report(
         lines += ["", *few_cluster_section(few_clusters)]
     if threat_cells is not None:
         lines += ["", *threat_section(threat_cells)]
+    if control_cells is not None:
+        lines += ["", *control_bias_section(control_cells)]
+    if coverage_cells is not None:
+        lines += ["", *bootstrap_coverage_section(coverage_cells)]
     return "\n".join(lines) + "\n"
 
 
@@ -362,6 +656,8 @@ def few_cluster_section(size: pd.DataFrame) -> list[str]:
     """The Markdown section of the validation report on few-cluster inference."""
     table = size.reset_index()
     reps = table["reps"]
+    # the label is what ran (older runs without the column ran the default, auto)
+    method = ", ".join(table["method"].unique()) if "method" in table else "auto"
     table["rejection_rate"] = _percent(table["rejection_rate"])
     table["mcse"] = _percent(table["mcse"])
     table = table.pivot_table(
@@ -374,7 +670,7 @@ def few_cluster_section(size: pd.DataFrame) -> list[str]:
     return [
         "## Inference with 30 teams: share of no-effect panels rejected at 5%",
         "",
-        "`bias_corrected` on 30 teams x 52 weeks with no AI effect, "
+        f"`{method}` on 30 teams x 52 weeks with no AI effect, "
         f"{reps.min():,}-{reps.max():,} panels per design (Monte Carlo SE of a 5% rate: "
         f"{100 * np.sqrt(0.05 * 0.95 / reps.min()):.1f} points). "
         "An honest test rejects about 5%. `never_adopter_share` 0.2 is the default organisation; "
@@ -399,11 +695,12 @@ def threats(
     workers: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The Monte Carlo of issue 15's threats: one cell per entry of :data:`THREATS`.
+    """The Monte Carlo of the threats to the dynamic model: one cell per entry of :data:`THREATS`.
 
     Each cell is ``reps`` panels of ``simulate_org`` with that threat switched on (``clean``:
-    none), every method estimated on the same panels. AR(1) cells score the short and long run
-    only: their outcome lag sum has no truth (see ``error_ar`` in :mod:`cts.simulate.org`).
+    none), every method estimated on the same panels: ``methods``, or the cell's own in
+    :data:`CELL_METHODS`. AR(1) cells score the short and long run only: their outcome lag sum
+    has no truth (see ``error_ar`` in :mod:`cts.simulate.org`).
 
     Returns
     -------
@@ -417,12 +714,25 @@ def threats(
     jobs = [
         (
             cell,
-            (n_teams, weeks, seed + rep, tuple(outcomes), tuple(methods), THREATS[cell], controls),
+            (
+                n_teams,
+                weeks,
+                seed + rep,
+                tuple(outcomes),
+                tuple(CELL_METHODS.get(cell, methods)),
+                THREATS[cell],
+                controls,
+            ),
         )
         for cell in cells
         for weeks in n_weeks
+        if cell not in LOCAL_ALTERNATIVES or weeks in LOCAL_WEEKS
         for rep in range(reps)
     ]
+    if not jobs:
+        raise ValueError(
+            f"nothing to run: the local-alternative cells run at {LOCAL_WEEKS} weeks only"
+        )
     draws = pd.DataFrame(
         run_jobs(_threat_replicate, jobs, workers=workers, progress=progress, desc="threat cells")
     )
@@ -441,7 +751,7 @@ def _threat_replicate(job: tuple[str, tuple]) -> list[dict]:
 
 
 def threat_section(summary: pd.DataFrame) -> list[str]:
-    """The Markdown section of the validation report on issue 15's threat cells.
+    """The Markdown section of the validation report on the threat cells.
 
     ``summary`` is the output of :func:`threats`: one row per cell, panel length, method and
     term, with bias, coverage and their Monte Carlo SEs.
@@ -473,19 +783,25 @@ def threat_section(summary: pd.DataFrame) -> list[str]:
     missed = _clear_misses(judged)
     inconclusive = (~judged["meets_target"]).sum() - len(missed)
     return [
-        "## Threats of issue 15: feedback, AR(1) shocks, heterogeneous persistence",
+        "## Threats to the dynamic model: feedback, AR(1) shocks, heterogeneous persistence, "
+        "effects that differ by team, org rollouts, learning",
         "",
         f"`simulate_org` with the threat switched on, {reps.min():,}-{reps.max():,} panels per "
         "row, outcome `cr_velocity`, control `rollback_rate`; `auto` is "
         "`estimate_adoption_effect(method='auto')`. Monte Carlo SEs in parentheses (points): "
-        f"the reps are chosen so that the run stays under 30 minutes on 2 cores, which buys "
+        f"the reps are chosen so that the run stays under 40 minutes on 2 cores, which buys "
         f"about {100 * np.sqrt(0.95 * 0.05 / reps.min()):.1f} points of MC SE on a 95% "
         "coverage; a coverage within 2 MC SEs of the band is not evidence of a miss. Target for "
         f"`auto`: |relative bias| < 5% and coverage in [{low:.0%}, {high:.0%}] at 39 and 104 "
         "weeks. AR(1) cells score the short and long run only: with counts' rounding noise on "
         "top of AR(1) shocks the outcome's lag sum depends on the lag order and has no truth "
         "(`error_ar` in `cts.simulate.org`). The persistence truth of the spread cells is the "
-        "mean of the teams' persistence.",
+        "mean of the teams' persistence. In `team_effects_early` (team effects +-50% around the "
+        "mean, early adopters gaining more) and `learning_8wk` (effects learned over 8 weeks of "
+        "use) the short-run truth is the mean over the teams using the assistant of each team's "
+        "(learned) effect, the long run its ratio to 1 - persistence; `org_waves` is 4 orgs "
+        "opening one after another, each with its own persistent weekly shocks (`org` column, "
+        "so `auto` uses week effects by org).",
         "",
         f"**auto meets the target in {int(judged['meets_target'].sum())} of {len(judged)} "
         f"cells at 39 and 104 weeks; {inconclusive} more miss it within 2 Monte Carlo SEs; "

@@ -109,3 +109,21 @@ def test_minimum_detectable_effect_search_brackets_the_target(small):
     assert below.max() < mde <= above.min()
     ratios = curve.index[1:] / curve.index[:-1]
     np.testing.assert_allclose(ratios, 1.4, rtol=0.01)
+
+
+def test_pilot_power_says_its_test_is_not_the_headlines_or_uses_it(small):
+    """40 teams of which about 6 adopt: the headline would use the wild bootstrap (fewer than
+    10 adopting teams), so clustered power is flagged as optimistic; inference='auto' runs the
+    headline's own test on each simulated panel."""
+    panel, calibration = small
+    pilot = {**calibration, "never_adopter_share": 0.85}
+    common = dict(reps=3, calibration=pilot, workers=1, progress=False)
+    clustered = power(panel, 0.1, n_teams=40, **common)
+    assert clustered.few_clusters and clustered.inference == "cluster"
+    assert "optimistic" in clustered.summary() and "inference='auto'" in clustered.summary()
+    many = power(panel, 0.1, n_teams=100, **{**common, "calibration": calibration})
+    assert not many.few_clusters and "optimistic" not in many.summary()
+    headline = power(panel, 0.1, n_teams=40, inference="auto", bootstrap_reps=49, **common)
+    assert headline.inference == "auto" and "the one the headline uses" in headline.summary()
+    with pytest.raises(ValueError, match="inference must be"):
+        power(panel, 0.1, inference="wild", **common)

@@ -10,7 +10,7 @@ CONTROLS = ("rollback_rate",)
 
 @pytest.fixture(scope="module")
 def threats():
-    # 400 x 39 as in issue 15; seed 31's one-lag AR(2) z is -3.9 on the AR(1) panel.
+    # 400 x 39 as in the threat measurements; seed 31's one-lag AR(2) z is -3.9 on the AR(1) panel.
     return {
         name: simulate_and_load(400, 39, 31, overrides)
         for name, overrides in (

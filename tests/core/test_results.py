@@ -85,6 +85,8 @@ def test_result_protocol(results, cls):
             assert (tidy[name] == value).all()
     html = result._repr_html_()
     assert "<table" in html and "<p>" in html
+    shown = repr(result)
+    assert shown.startswith(f"{cls.__name__}(") and text in shown and "object at 0x" not in shown
 
 
 def test_intervals_at_any_level():

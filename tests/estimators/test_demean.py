@@ -118,3 +118,16 @@ def test_short_lived_teams_take_the_sparse_product():
     assert 80**2 * 400 > 30 * np.square(np.bincount(teams)).sum()
     values = rng.normal(size=(len(weeks), 2)) + weeks[:, None] * 0.1
     np.testing.assert_allclose(demean(values, codes), reference(values, codes), atol=1e-8)
+
+
+def test_team_and_org_week_effects_are_two_sets_solved_exactly():
+    """Week effects by org are still two sets of fixed effects (team, org x week): the direct
+    solve applies and equals explicit dummies, on an unbalanced panel with gaps."""
+    panel = quiet_load(cts.simulate_org(60, 20, seed=5, orgs=3).panel)
+    panel = panel.loc[np.random.default_rng(5).random(len(panel)) > 0.2]
+    org_week = pd.factorize(panel["org"] + "|" + panel["week"].astype(str))[0]
+    codes = np.column_stack([pd.factorize(panel["team_id"])[0], org_week])
+    values = panel[COLUMNS].to_numpy(float)
+    expected = least_squares_residuals(values, codes)
+    np.testing.assert_allclose(demean(values, codes), expected, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(reference(values, codes), expected, rtol=0, atol=1e-8)

@@ -149,3 +149,68 @@ def test_gmm_recovers_the_truth_with_few_instruments(medium_org):
         dynamic_panel(
             panel, "cr_velocity", X, "team_id", "week", method="gmm", cluster="architecture"
         )
+
+
+@pytest.fixture(scope="module")
+def org_panel():
+    """200 teams x 39 weeks in 4 orgs, each with its own weekly shocks."""
+    return quiet_load(cts.simulate_org(200, 39, seed=1, orgs=4).panel)
+
+
+def test_week_effects_by_org_equal_pyfixest_with_org_by_week_dummies(org_panel):
+    import pyfixest as pf
+
+    x = ["ai_usage_rate", "rollback_rate"]
+    fe = dynamic_panel(
+        org_panel, "cr_velocity", x, "team_id", "week", method="fe", time_effects_by="org"
+    )
+    data = org_panel.assign(lagged=cts.lag(org_panel, "cr_velocity")).dropna(subset=["lagged"])
+    fit = pf.feols(
+        "cr_velocity ~ lagged + ai_usage_rate + rollback_rate | team_id + org^week",
+        data,
+        vcov={"CRV1": "team_id"},
+        ssc=pf.ssc(k_adj=False, G_adj=True),
+    )
+    np.testing.assert_allclose(fe.table["estimate"].iloc[:3], fit.coef(), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fe.table["se"].iloc[:3], fit.se(), rtol=1e-6)
+    assert fe.time_effects_by == "org" and "period effects by org" in fe.summary()
+    # bias_corrected: given its persistence, the effects are the same org x week regression
+    corrected = dynamic_panel(org_panel, "cr_velocity", x, "team_id", "week", time_effects_by="org")
+    b = corrected.persistence
+    given_b = pf.feols(
+        "y ~ ai_usage_rate + rollback_rate | team_id + org^week",
+        data.assign(y=data["cr_velocity"] - b * data["lagged"]),
+    )
+    np.testing.assert_allclose(corrected.table["estimate"].iloc[1:3], given_b.coef(), atol=1e-8)
+    plain = dynamic_panel(org_panel, "cr_velocity", x, "team_id", "week")
+    assert plain.time_effects_by is None and abs(plain.persistence - b) > 0.02
+
+
+def test_week_effects_by_org_refuse_what_they_cannot_fit(org_panel):
+    lonely = org_panel.assign(org=np.where(org_panel["team_id"] == "team-0001", "solo", "rest"))
+    with pytest.raises(cts.PanelError, match=r"1 group\(s\) have one \('solo'\)"):
+        dynamic_panel(
+            lonely, "cr_velocity", "ai_usage_rate", "team_id", "week", time_effects_by="org"
+        )
+    moving = org_panel.assign(org=np.where(org_panel.index % 2 == 0, "a", "b"))
+    with pytest.raises(cts.PanelError, match="constant within each entity"):
+        dynamic_panel(
+            moving, "cr_velocity", "ai_usage_rate", "team_id", "week", time_effects_by="org"
+        )
+    with pytest.raises(ValueError, match="time_effects_by= is an option"):
+        dynamic_panel(
+            org_panel,
+            "cr_velocity",
+            "ai_usage_rate",
+            "team_id",
+            "week",
+            method="gmm",
+            time_effects_by="org",
+        )
+    # 40 orgs of ~5 teams: fitted, with the caveat in words
+    teams = org_panel["team_id"].str[-4:].astype(int)
+    small = org_panel.assign(org=(teams % 40).astype(str))
+    fit = dynamic_panel(
+        small, "cr_velocity", "ai_usage_rate", "team_id", "week", time_effects_by="org"
+    )
+    assert any("rest on few entities" in note for note in fit.notes)

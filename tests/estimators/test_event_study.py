@@ -110,3 +110,15 @@ def test_saturated_and_did2s_agree_and_plot():
     assert abs(did2s.att["estimate"] - saturated.att["estimate"]) < did2s.att["se"]
     fig = plots.plot_event_study(did2s)
     assert len(fig.axes[0].lines) >= 2  # the robust and the naive paths
+
+
+def test_week_effects_by_org_in_the_event_study():
+    sim = cts.simulate_org(200, 52, seed=2, orgs=4)
+    panel = quiet_load(sim.panel)
+    by_org = cts.event_study(panel, "cr_velocity", time_effects_by="org")
+    common = cts.event_study(panel, "cr_velocity")
+    # Same teams and design, other week effects: the estimates differ, both are effects.
+    assert by_org.att["estimate"] != pytest.approx(common.att["estimate"], rel=1e-3)
+    assert by_org.att["estimate"] > 0 and by_org.att["se"] > 0
+    with pytest.raises(ValueError, match="estimator='did2s'"):
+        cts.event_study(panel, "cr_velocity", estimator="saturated", time_effects_by="org")

@@ -53,6 +53,7 @@ def dummy_ols(frame: pd.DataFrame, y: str, names: list[str]) -> dict:
         "g": coef[-len(X) :],
         "mean_persistence_influence": slope_influence.mean(axis=1),
         "g_influence": influence[:, -len(X) :],
+        "team_slope_influence": slope_influence,  # clusters x teams, summed over the lags
     }
 
 
@@ -79,6 +80,45 @@ def test_fit_equals_explicit_team_dummy_ols_to_1e8(small_spread):
         atol=1e-8,
     )
     np.testing.assert_allclose(fit.influence[:, len(names) :], reference["g_influence"], atol=1e-8)
+
+
+def test_long_run_is_the_mean_of_the_teams_own_long_runs(small_spread):
+    """mean_i g / (1 - b_i) to second order in the spread of b_i, not g / (1 - mean b_i); its
+    influence against the exact delta method on the explicit dummy regression (which also
+    carries the spread's dependence on the common coefficients, left out by the fit)."""
+    _, panel = small_spread
+    frame, names = estimation_frame(panel, "cr_velocity", 2)
+    fit = team_persistence_fit(frame, "cr_velocity", names, X, jackknife=False)
+    reference = dummy_ols(fit.frame, "cr_velocity", names)
+    b, g = reference["slopes"].sum(axis=1), reference["g"][0]
+    m, s2, n = b.mean(), b.var(), len(b)  # no jackknife: no noise to take off the spread
+    value, influence = fit.mean_long_run(["ai_usage_rate"])
+    assert value == pytest.approx(g * (1 / (1 - m) + s2 / (1 - m) ** 3), rel=1e-8)
+    assert value > 1.03 * g / (1 - m)  # Jensen: the teams' spread raises the mean
+    slopes = reference["team_slope_influence"]  # clusters x teams
+    psi_m = (b - m) / n + slopes.mean(axis=1)
+    psi_s2 = ((b - m) ** 2 - s2) / n + 2 * slopes @ (b - m) / n
+    settle = 1 / (1 - m) + s2 / (1 - m) ** 3
+    exact = settle * reference["g_influence"][:, 0] + g * (
+        (1 / (1 - m) ** 2 + 3 * s2 / (1 - m) ** 4) * psi_m + psi_s2 / (1 - m) ** 3
+    )
+    assert np.sqrt((influence**2).sum()) == pytest.approx(np.sqrt((exact**2).sum()), rel=0.05)
+    result = dynamic_panel(
+        panel,
+        "cr_velocity",
+        list(X),
+        "team_id",
+        "week",
+        lags=2,
+        method="fe",
+        team_persistence=True,
+    )
+    row = result.table.loc["long_run.ai_usage_rate"]
+    assert row["estimate"] == pytest.approx(value, rel=1e-6)
+    assert row["se"] == pytest.approx(np.sqrt(40 / 39 * (influence**2).sum()), rel=1e-6)
+    assert result.vcov.loc["long_run.ai_usage_rate", "long_run.ai_usage_rate"] == pytest.approx(
+        row["se"] ** 2
+    )
 
 
 def test_jackknife_combines_the_calendar_halves_of_explicit_ols(small_spread):

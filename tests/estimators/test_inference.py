@@ -156,3 +156,72 @@ def test_controls_that_never_vary_are_left_out_with_a_warning(small_null_org):
     with pytest.warns(cts.PanelWarning, match="never vary"):
         checks = cts.exogeneity_checks(flat)
     assert not any("interventions_per_deploy" in str(i) for i in checks.table.index)
+
+
+def _frame(panel, y, x):
+    """The estimation frame of dynamic_panel with one lag (rows with every value observed)."""
+    frame = pd.DataFrame(
+        {
+            y: panel[y].to_numpy(float),
+            f"L1.{y}": lag(panel, y, 1).to_numpy(),
+            **{c: panel[c].to_numpy(float) for c in x},
+            "_entity": pd.factorize(panel["team_id"])[0],
+            "_time": panel["week"].to_numpy(),
+            "_cluster": pd.factorize(panel["team_id"])[0],
+        }
+    )
+    return frame.dropna().reset_index(drop=True)
+
+
+def test_recursive_design_regenerates_the_outcome_and_its_lags(small_null_org):
+    """Fed the restricted fit's own residuals, the recursion returns the data exactly; fed
+    other shocks, each row's lag is the draw's outcome one week earlier wherever that week is in
+    the frame, and the observed lag where it is not (a team's first week, after a gap)."""
+    from cts.estimators.inference import _Recursion
+
+    y, x = "cr_velocity", ("rollback_rate",)
+    frame = _frame(small_null_org, y, ("ai_usage_rate", *x))
+    fit = pf.feols(f"{y} ~ Q('L1.{y}') + rollback_rate | _entity + _time", frame)
+    b = fit.coef().to_numpy()[:1]
+    residuals = fit.resid()
+    recursion = _Recursion(frame, [f"L1.{y}"], b, frame[y].to_numpy() - residuals)
+    outcomes, lags = recursion(residuals[:, None])
+    np.testing.assert_allclose(outcomes[:, 0], frame[y], atol=1e-9)
+    np.testing.assert_allclose(lags[:, 0, 0], frame[f"L1.{y}"], atol=1e-9)
+    shocks = np.random.default_rng(0).standard_normal((len(frame), 3))
+    outcomes, lags = recursion(shocks)
+    keys = zip(frame["_entity"], frame["_time"], strict=True)
+    previous = {key: r for r, key in enumerate(keys)}
+    for r in range(0, len(frame), 7):
+        before = previous.get((frame["_entity"][r], frame["_time"][r] - pd.Timedelta(weeks=1)))
+        expected = frame[f"L1.{y}"][r] if before is None else outcomes[before]
+        np.testing.assert_allclose(lags[r, :, 0], expected)
+    assert not np.allclose(lags[:, :, 0], frame[[f"L1.{y}"]].to_numpy())
+
+
+def test_recursive_bootstrap_runs_through_dynamic_panel(small_null_org):
+    panel = small_null_org
+    options = dict(inference="wild_bootstrap", reps=99, seed=1)
+    fixed = cts.dynamic_panel(panel, "cr_velocity", ["ai_usage_rate"], "team_id", "week", **options)
+    recursive = cts.dynamic_panel(
+        panel,
+        "cr_velocity",
+        ["ai_usage_rate"],
+        "team_id",
+        "week",
+        bootstrap_design="recursive",
+        **options,
+    )
+    pd.testing.assert_series_equal(fixed.table["estimate"], recursive.table["estimate"])
+    assert not fixed.resampling.draws.equals(recursive.resampling.draws)
+    assert 1.5 < recursive.resampling.critical_value["short_run"] < 3.5
+    with pytest.raises(ValueError, match="design must be"):
+        cts.dynamic_panel(
+            panel,
+            "cr_velocity",
+            ["ai_usage_rate"],
+            "team_id",
+            "week",
+            bootstrap_design="sideways",
+            **options,
+        )

@@ -98,3 +98,17 @@ def test_a_team_without_untreated_weeks_is_refused(frame):
         two_stage_did(
             always["y"], always["team_id"], always["period"], always["treated"], always[["treated"]]
         )
+
+
+def test_org_by_week_effects_are_normalised_once_per_org(frame):
+    """Week effects by org: orgs share no week, so the untreated team-weeks form one connected
+    component per org and each needs its own normalisation (else stage 1 is singular)."""
+    org = frame["team_id"].str[-4:].astype(int) % 3
+    data = frame.assign(period=org.astype(str) + "|" + frame["period"])
+    coef, vcov = two_stage_did(
+        data["y"], data["team_id"], data["period"], data["treated"], data[["treated"]]
+    )
+    assert coef["treated"] == pytest.approx(_dense_two_stage(data, data[["treated"]])[0], abs=1e-8)
+    expected, expected_vcov = _pyfixest(data, "~ 0 + treated")
+    assert coef["treated"] == pytest.approx(expected["treated"], rel=1e-5)
+    np.testing.assert_allclose(vcov.to_numpy(), expected_vcov, rtol=1e-5)

@@ -140,6 +140,24 @@ BAD_INPUTS = {
     "unknown architecture": (lambda f: f.assign(architecture="microkernel"), "`architecture`"),
     "non-positive cost": (lambda f: f.assign(cost_per_builder_week=0.0), "`cost_per_builder_week`"),
     "e-mail values": (lambda f: f.assign(owner="ada@example.com"), "`owner` has e-mail"),
+    "a tool above the union": (
+        lambda f: f.assign(ai_active_builders_copilot=4),
+        "`ai_active_builders_copilot` has values above `ai_active_builders` (the union",
+    ),
+    "a tool above team size": (
+        lambda f: f.assign(ai_active_builders=6, ai_active_builders_cursor=7),
+        "`ai_active_builders_cursor` has values above `n_builders`",
+    ),
+    "agent CRs above CRs": (
+        lambda f: f.assign(agent_crs=13),
+        "`agent_crs` has values above `crs_merged` in 6 rows",
+    ),
+    "negative seats": (lambda f: f.assign(ai_seats_q=-1), "`ai_seats_q` has negative values"),
+    "fractional lines": (lambda f: f.assign(lines_changed=2.5), "`lines_changed` has non-integer"),
+    "unknown tool": (
+        lambda f: f.assign(ai_active_builders_windsurf=1),
+        "`ai_active_builders_windsurf` name no known AI tool",
+    ),
 }
 
 
@@ -197,6 +215,30 @@ def test_optional_counts_may_be_missing():
     frame.loc[0, "commits_shipped"] = np.nan
     panel = load_panel(frame)
     assert panel["commits_shipped"].isna().sum() == 1
+
+
+def test_source_columns_load_typed_and_tidy_puts_them_in_contract_order():
+    frame = _tiny(lines_changed=120.0, agent_crs=2, ai_seats_copilot=6)
+    frame["ai_active_builders_claude_code"] = 1
+    frame["ai_active_builders_copilot"] = 3  # equal to the union: allowed
+    frame.loc[1, "lines_changed"] = np.nan  # a week with a CR of unknown size
+    panel = load_panel(frame)
+    assert panel["agent_crs"].dtype == "int64" and panel["ai_seats_copilot"].tolist() == [6] * 6
+    assert panel["lines_changed"].isna().sum() == 1 and panel["lines_changed"].sum() == 600
+    assert panel["ai_active_builders_claude_code"].dtype == "int64"
+    ordered = cts.panel.tidy_panel(frame).columns
+    tools = [c for c in ordered if c.startswith("ai_active_builders_")]
+    assert tools == ["ai_active_builders_copilot", "ai_active_builders_claude_code"]
+    assert "ai_active_builders_copilot" not in cts.simulate_org(2, 3).panel
+
+
+def test_per_tool_headcounts_take_the_largest_day_and_sizes_sum():
+    days = pd.date_range("2025-01-06", periods=7, freq="D")
+    daily = _tiny().iloc[:1].loc[[0] * 7].reset_index(drop=True).drop(columns="week")
+    daily = daily.assign(day=days, ai_active_builders_q=[0, 1, 2, 1, 0, 0, 0], lines_changed=10)
+    weekly = cts.to_weekly(daily)
+    assert weekly["ai_active_builders_q"].tolist() == [2]
+    assert weekly["lines_changed"].tolist() == [70]
 
 
 # --- small teams ---------------------------------------------------------------------------------
@@ -341,6 +383,17 @@ def test_close_column_names_are_suggested():
 def test_architecture_ignores_case_and_spaces():
     frame = _tiny(architecture=["Trunk", " SERVICE"] * 3)
     assert set(load_panel(frame)["architecture"]) == {"trunk", "service"}
+
+
+def test_org_is_a_team_constant_label():
+    panel = load_panel(_tiny(org=["north"] * 3 + [7] * 3))
+    assert panel.groupby("team_id")["org"].first().to_dict() == {"team-a": "north", "team-b": "7"}
+    moved = r"`org` changes within 1 team\(s\) \(team-b: 'b', 'c'\)"
+    with pytest.raises(PanelError, match=moved):
+        load_panel(_tiny(org=["a", "a", "a", "b", "b", "c"]))
+    missing = r"column `org` has missing values \(every team belongs to an org\) in 1 row"
+    with pytest.raises(PanelError, match=missing):
+        load_panel(_tiny(org=["a", "a", None, "b", "b", "b"]))
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 Columns and types follow apache/incubator-devlake's ``backend/core/models/domainlayer``
 (``code/pull_request.go``, ``code/commit.go``, ``devops/cicd_deployment_commit.go``,
-``ticket/incident.go``, ``ticket/issue.go``, ``crossdomain/{account,user,user_account,team,
-team_user,project_mapping}.go``) and the plugins' ``_tool_github_accounts``
+``ticket/incident.go``, ``ticket/issue.go``, ``ticket/issue_assignee.go``,
+``ticket/incident_assginee.go``, ``crossdomain/{account,user,user_account,team,team_user,
+project_mapping}.go``) and the plugins' ``_tool_github_accounts``
 (``plugins/github/models/account.go``), ``_tool_copilot_user_daily_metrics``
 (``plugins/gh-copilot/models/user_metrics.go``) and ``_tool_q_dev_user_data``
 (``plugins/q_dev/models/user_data.go``), as GORM creates them: a Go ``string`` without a type
@@ -186,6 +187,24 @@ SCHEMA: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
             ("assignee_name", "varchar(255)"),
         ],
         ("id",),
+    ),
+    "issue_assignees": (  # ticket/issue_assignee.go
+        [
+            ("issue_id", "varchar(255)"),
+            ("assignee_id", "varchar(255)"),
+            ("assignee_name", "varchar(255)"),
+            *NO_PK_MODEL,
+        ],
+        ("issue_id", "assignee_id"),
+    ),
+    "incident_assignees": (  # ticket/incident_assginee.go (sic), written by the dora plugin
+        [
+            ("incident_id", "varchar(255)"),
+            ("assignee_id", "varchar(255)"),
+            ("assignee_name", "varchar(255)"),
+            *NO_PK_MODEL,
+        ],
+        ("incident_id", "assignee_id"),
     ),
     "board_issues": (
         [("board_id", "varchar(255)"), ("issue_id", "varchar(255)"), *NO_PK_MODEL],
@@ -794,3 +813,238 @@ def copy_database(engine, source: str, skip=(), drop_columns=None) -> None:
         for table, columns in (drop_columns or {}).items():
             for column in columns:
                 connection.execute(text(f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}"))
+
+
+# --- DevLake as its plugins really fill it ------------------------------------------------------
+
+#: The weeks (Mondays) of :func:`real_shapes`.
+W1, W2, W3 = pd.Timestamp("2024-03-04"), pd.Timestamp("2024-03-11"), pd.Timestamp("2024-03-18")
+SHAPES, PAGES_ONLY = "shapes", "pages-only"
+
+
+def real_shapes() -> dict[str, pd.DataFrame]:
+    """A small DevLake database with the raw values its plugins write (from the Go code of
+    apache/incubator-devlake's plugins), two teams over three weeks.
+
+    * Deployments (``cicd_deployment_commits``): ``environment`` is ``PRODUCTION`` only where a
+      scope config's pattern matched (a GitHub Actions run), otherwise the raw name the
+      github_graphql deployment convertor copies: lower-case ``production``, ``github-pages``,
+      ``staging``, ``dev``. Project ``pages-only`` has successful deployments, none to
+      production.
+    * Bitbucket merged pull requests: ``status = 'MERGED'``, ``merged_date`` NULL (its
+      extractor only sets it from the merge commit), ``closed_date`` mostly NULL.
+    * Incidents: PagerDuty issues (``assignee_id`` is PagerDuty's raw user id, e.g.
+      ``PBOB001``; a second assignee only in ``issue_assignees``; one unassigned, one assigned
+      to a user nobody mapped), copied by the dora plugin into ``incidents`` and
+      ``incident_assignees``; an Opsgenie incident whose responder is only in
+      ``issue_assignees`` and is a DevLake ``users`` row of its own; a Teambition INCIDENT
+      task whose ``assignee_id`` is Teambition's raw executor id; a GitHub incident issue; and
+      the first PagerDuty incident again from a second connection (other id, same url).
+
+    Expected panel (project ``shapes``), per team and week W1, W2, W3: ``crs_merged``
+    payments 1 1 1, ledger 1 1 0; ``deployments`` (default pattern) payments 1 1 0, ledger
+    1 1 1; with ``production='^github-pages$'`` payments 2 1 1, ledger 0 0 0; ``pages``
+    payments 1 0 1, ledger 1 2 1; ``n_builders`` 2 everywhere; ``ai_active_builders``
+    payments 1 0 0, ledger 0 1 0.
+    """
+    day = pd.Timedelta(days=1)
+    people = {  # user -> (team, e-mail, GitHub login)
+        "alice": ("team:a", "alice@corp.example", "alice-gh"),
+        "bob": ("team:a", "bob@corp.example", "bob-gh"),
+        "carol": ("team:b", "carol@corp.example", "carol-gh"),
+        "dan": ("team:b", "dan@corp.example", "dan-gh"),
+    }
+    github = {u: f"github:GithubAccount:1:{100 + i}" for i, u in enumerate(people)}
+    bitbucket = {u: f"bitbucket:BitbucketAccount:1:{{{u}-uuid}}" for u in ("alice", "dan")}
+    accounts = [
+        {"id": github[u], "user_name": login, "email": email, "full_name": u.title()}
+        for u, (_, email, login) in people.items()
+    ]
+    accounts += [
+        {"id": bitbucket[u], "user_name": u.title(), "email": None, "full_name": u.title()}
+        for u in bitbucket
+    ]
+    accounts.append(  # Teambition's account converter: id from the raw user id
+        {
+            "id": "teambition:TeambitionAccount:1:tb-dan",
+            "user_name": "Dan",
+            "email": "dan@corp.example",
+            "full_name": "Dan",
+        }
+    )
+    user_accounts = [{"user_id": f"user:{u}", "account_id": a} for u, a in github.items()]
+    user_accounts += [{"user_id": f"user:{u}", "account_id": a} for u, a in bitbucket.items()]
+    user_accounts += [
+        {"user_id": "user:dan", "account_id": "teambition:TeambitionAccount:1:tb-dan"},
+        # PagerDuty writes no accounts: people map its users in user_account_mapping.csv, by
+        # DevLake's id form or by PagerDuty's raw id.
+        {"user_id": "user:bob", "account_id": "pagerduty:PagerDutyUser:1:PBOB001"},
+        {"user_id": "user:carol", "account_id": "PCAR002"},
+    ]
+    users = [{"id": f"user:{u}", "name": u.title(), "email": e} for u, (_, e, _) in people.items()]
+    # Opsgenie's users convertor writes a DevLake user (email = its username), no account.
+    users.append({"id": "opsgenie:User:1:og-erin", "name": "Erin", "email": "erin@corp.example"})
+    team_users = [{"team_id": t, "user_id": f"user:{u}"} for u, (t, _, _) in people.items()]
+    team_users.append({"team_id": "team:b", "user_id": "opsgenie:User:1:og-erin"})
+
+    # Activity: every person commits in W1 and W3 (builders all three weeks).
+    commits = [
+        {"sha": f"c{k:039x}", "author_id": github[u], "authored_date": week + day + 9 * HOUR}
+        for k, (u, week) in enumerate((u, w) for u in people for w in (W1, W3))
+    ]
+
+    def pr(number, author, status, merged=None, closed=None, created=None, repo="github"):
+        base = REPO if repo == "github" else "bitbucket:BitbucketRepo:1:corp/app"
+        kind = "GithubPullRequest" if repo == "github" else "BitbucketPullRequest"
+        return {
+            "id": f"{repo}:{kind}:1:{number}",
+            "base_repo_id": base,
+            "status": status,
+            "original_status": "MERGED" if status == "MERGED" else "DECLINED",
+            "title": f"Change {number}",
+            "author_id": author,
+            "merged_date": merged,
+            "closed_date": closed,
+            "created_date": created if created is not None else (merged or closed) - day,
+            "head_ref": f"feature-{number}",
+            "base_ref": "main",
+        }
+
+    pull_requests = [
+        pr(1, github["alice"], "MERGED", merged=W1 + 2 * day),
+        pr(2, bitbucket["alice"], "MERGED", created=W2 + 10 * HOUR, repo="bitbucket"),
+        pr(3, bitbucket["alice"], "MERGED", closed=W3 + day, created=W2, repo="bitbucket"),
+        pr(4, bitbucket["dan"], "MERGED", created=W1 + 3 * day, repo="bitbucket"),
+        pr(5, github["carol"], "MERGED", merged=W2 + 2 * day),
+        pr(6, bitbucket["dan"], "DECLINED", created=W2, repo="bitbucket"),  # not merged
+    ]
+
+    deployments = []
+
+    def deploy(number, author, week, environment, result="SUCCESS", scope=CICD_SCOPE):
+        sha = f"d{number:039x}"
+        commits.append({"sha": sha, "author_id": github[author], "authored_date": week})
+        deployments.append(
+            {
+                "id": f"github:GithubDeployment:1:{number}",
+                "cicd_deployment_id": f"github:GithubDeployment:1:{number}",
+                "cicd_scope_id": scope,
+                "name": "deploy",
+                "commit_sha": sha,
+                "result": result,
+                "status": "DONE",
+                "environment": environment,
+                "original_environment": environment.lower(),
+                "created_date": week + 2 * day,
+                "finished_date": week + 2 * day + HOUR,
+                "repo_url": "https://github.com/corp/app",
+            }
+        )
+
+    deploy(1, "alice", W1, "PRODUCTION")  # a run matched by DevLake's production pattern
+    deploy(2, "alice", W2, "PRODUCTION")
+    for k, week in enumerate((W1, W2, W3)):
+        deploy(10 + k, "carol", week, "production")  # GitHub deployments: the raw name
+    for k, week in enumerate((W1, W1, W2, W3)):
+        deploy(20 + k, "bob", week, "github-pages")
+    deploy(30, "bob", W1, "staging")
+    deploy(31, "dan", W2, "staging")
+    deploy(32, "dan", W3, "dev")
+    deploy(33, "carol", W3, "production", result="FAILURE")
+    other_scope = "github:GithubRepo:1:3"
+    for k, week in enumerate((W1, W2, W2, W3, W3)):
+        deploy(40 + k, "bob", week, "github-pages", scope=other_scope)
+    deploy(50, "bob", W1, "staging", scope=other_scope)
+    deploy(51, "bob", W2, "staging", scope=other_scope)
+
+    pd_board = "pagerduty:PagerDutyService:1:PSVC1"
+    pd2_board = "pagerduty:PagerDutyService:2:PSVC1"
+    og_board, tb_board = "opsgenie:Service:1:og-svc", "teambition:TeambitionProject:1:tb-proj"
+    url = "https://corp.pagerduty.com/incidents/{}"
+    issues = [  # (id, board, created, assignee_id, url)
+        ("pagerduty:Incident:1:101", pd_board, W1 + day, "PBOB001", url.format("Q101")),
+        ("pagerduty:Incident:1:102", pd_board, W2 + day, "PCAR002", url.format("Q102")),
+        ("pagerduty:Incident:1:103", pd_board, W2 + 2 * day, "", url.format("Q103")),
+        ("pagerduty:Incident:1:104", pd_board, W3 + day, "PZZZ999", url.format("Q104")),
+        ("pagerduty:Incident:2:101", pd2_board, W1 + day, "PBOB001", url.format("Q101")),
+        ("opsgenie:Incident:1:og-1", og_board, W3 + 2 * day, "", "https://corp.app.opsgenie.com/1"),
+        ("teambition:TeambitionTask:1:tb-9", tb_board, W2 + 3 * day, "tb-dan", "https://tb/9"),
+        ("github:GithubIssue:1:55", REPO, W3 + 3 * day, github["bob"], "https://github.com/i/55"),
+    ]
+    issue_rows = pd.DataFrame(
+        {
+            "id": [i[0] for i in issues],
+            "created_date": [i[2] for i in issues],
+            "assignee_id": [i[3] for i in issues],
+            "url": [i[4] for i in issues],
+            "type": "INCIDENT",
+            "original_type": "incident",
+            "status": "DONE",
+        }
+    )
+    board_issues = pd.DataFrame({"board_id": [i[1] for i in issues], "issue_id": issue_rows["id"]})
+    assignees = pd.DataFrame(
+        [
+            ("pagerduty:Incident:1:101", "PBOB001"),
+            ("pagerduty:Incident:1:101", "PCAR002"),  # two assignees, on two teams
+            ("pagerduty:Incident:1:102", "PCAR002"),
+            ("pagerduty:Incident:1:104", "PZZZ999"),
+            ("pagerduty:Incident:2:101", "PBOB001"),
+            ("opsgenie:Incident:1:og-1", "og-erin"),  # Opsgenie: only here
+            ("teambition:TeambitionTask:1:tb-9", "tb-dan"),
+            ("github:GithubIssue:1:55", github["bob"]),
+        ],
+        columns=["issue_id", "assignee_id"],
+    )
+    # The dora plugin copied the PagerDuty and GitHub incidents of the project's first boards
+    # into `incidents` (same ids) before the others were collected.
+    copied = issue_rows["id"].str.startswith(("pagerduty:Incident:1:", "github:"))
+    incidents = issue_rows.loc[copied].drop(columns=["type", "original_type"])
+    incidents["table"] = "boards"
+    incidents["scope_id"] = board_issues.loc[copied, "board_id"].to_numpy()
+    incident_assignees = assignees.loc[assignees["issue_id"].isin(incidents["id"])].rename(
+        columns={"issue_id": "incident_id"}
+    )
+    boards = [pd_board, pd2_board, og_board, tb_board, REPO]
+    project_mapping = pd.DataFrame(
+        {
+            "project_name": [SHAPES] * (len(boards) + 3) + [PAGES_ONLY],
+            "table": ["boards"] * len(boards) + ["repos", "repos", "cicd_scopes", "cicd_scopes"],
+            "row_id": [*boards, REPO, "bitbucket:BitbucketRepo:1:corp/app", CICD_SCOPE]
+            + [other_scope],
+        }
+    )
+    copilot = pd.DataFrame(
+        {
+            "connection_id": 1,
+            "scope_id": "corp",
+            "user_id": [1, 3],
+            "user_login": ["alice-gh", "carol-gh"],
+            "day": [W1 + day, W2 + day],
+            "user_initiated_interaction_count": 3,
+            "code_generation_activity_count": 0,
+            "code_acceptance_activity_count": 0,
+            "used_chat": True,
+            "used_agent": False,
+        }
+    )
+    return {
+        "teams": pd.DataFrame({"id": ["team:a", "team:b"], "name": ["payments", "ledger"]}),
+        "users": pd.DataFrame(users),
+        "accounts": pd.DataFrame(accounts),
+        "user_accounts": pd.DataFrame(user_accounts),
+        "team_users": pd.DataFrame(team_users),
+        "commits": pd.DataFrame(commits),
+        "pull_requests": pd.DataFrame(pull_requests),
+        "cicd_deployment_commits": pd.DataFrame(deployments),
+        "issues": issue_rows,
+        "board_issues": board_issues,
+        "issue_assignees": assignees,
+        "incidents": incidents,
+        "incident_assignees": incident_assignees,
+        "project_mapping": project_mapping,
+        "_tool_copilot_user_daily_metrics": copilot,
+    }
+
+
+HOUR = pd.Timedelta(hours=1)

@@ -45,6 +45,12 @@ def test_duckdb_reproduces_the_simulated_panel_exactly(sim, events):
     pd.testing.assert_frame_equal(build_panel(events), expected)
 
 
+def test_the_org_column_comes_back_from_the_teams_table():
+    sim = cts.simulate_org(30, 30, seed=2, orgs=3)
+    assert "org" in sim.events["teams"]
+    pd.testing.assert_frame_equal(build_panel(sim.events), _expected(sim))
+
+
 def _spark_available() -> bool:
     return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 
@@ -192,5 +198,98 @@ def test_readme_documents_the_event_contract():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name, table in TABLES.items():
         assert f"`{name}`" in readme, name
-        for column in (*table.columns, *table.optional_times):
+        for column in (*table.columns, *table.optional_times, *table.optional):
             assert f"`{column}`" in readme, (name, column)
+
+
+def _tiny_events():
+    """Team a: p1 and p2 from 6 January; team b: p3."""
+    roster = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2", "p3"],
+            "team_id": ["a", "a", "b"],
+            "start_date": pd.to_datetime(["2025-01-06"] * 3),
+            "end_date": pd.NaT,
+        }
+    )
+    one = pd.DataFrame({"team_id": ["a"]})  # Spark cannot read an empty pandas table
+    day = pd.to_datetime(["2025-01-08"])
+    return {
+        "roster": roster,
+        "code_reviews": pd.DataFrame(
+            {
+                "team_id": ["a", "a", "a", "b"],
+                "merged_at": pd.to_datetime(
+                    ["2025-01-07", "2025-01-08", "2025-01-14", "2025-01-14"]
+                ),
+                "is_agent": [True, False, True, False],
+                "additions": [10, 3, 100, None],
+                "deletions": [2, 0, 50, 4],
+            }
+        ),
+        "deployments": one.assign(deployed_at=day),
+        "rollbacks": one.assign(rolled_back_at=day),
+        "interventions": one.assign(occurred_at=day),
+        "pages": one.assign(paged_at=day),
+        "oncall": roster.iloc[:1],
+        "ai_usage": pd.DataFrame(
+            {
+                "person_id": ["p1", "p1", "p2", "p2", "p3"],
+                "team_id": ["a", "a", "a", "a", "b"],
+                "used_at": pd.to_datetime(
+                    ["2025-01-06", "2025-01-07", "2025-01-07", "2025-01-15", "2025-01-15"]
+                ),
+                "tool": ["copilot", "claude_code", "copilot", "claude_code", None],
+            }
+        ),
+        "seats": pd.DataFrame(
+            {
+                "person_id": ["p1", "p2", "p2", "p3"],
+                "team_id": ["a", "a", "a", "b"],
+                "tool": ["copilot", "copilot", "claude_code", "copilot"],
+                "start_date": pd.to_datetime(
+                    ["2025-01-01", "2025-01-01", "2025-01-13", "2025-01-01"]
+                ),
+                "end_date": pd.to_datetime([None, "2025-01-10", None, None]),
+            }
+        ),
+    }
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_tools_seats_agent_crs_and_lines_per_team_week(engine):
+    if engine == "spark" and not _spark_available():
+        pytest.skip("needs pyspark and Java")
+    with pytest.warns(cts.SourceWarning, match="`lines_changed` is unknown .* in 1 team-week"):
+        panel = build_panel(_tiny_events(), engine=engine)
+    quiet_load(panel, min_team_size=1)
+    a = panel.loc[panel["team_id"] == "a"].set_index(panel.loc[panel["team_id"] == "a", "week"])
+    weeks = ["2025-01-06", "2025-01-13"]
+    # Week 1: p1 used both tools, p2 Copilot: union 2, Copilot 2, Claude Code 1.
+    assert a.loc[weeks, "ai_active_builders"].tolist() == [2, 1]
+    assert a.loc[weeks, "ai_active_builders_copilot"].tolist() == [2, 0]
+    assert a.loc[weeks, "ai_active_builders_claude_code"].tolist() == [1, 1]
+    # p2's Copilot seat ends on the 10th; their Claude Code seat starts on the 13th.
+    assert a.loc[weeks, "ai_seats_copilot"].tolist() == [2, 1]
+    assert a.loc[weeks, "ai_seats_claude_code"].tolist() == [0, 1]
+    assert a.loc[weeks, "agent_crs"].tolist() == [1, 1]
+    assert a.loc[weeks, "lines_changed"].tolist() == [15, 150]
+    b = panel.loc[panel["team_id"] == "b"].iloc[1]
+    assert b["ai_active_builders"] == 1 and b["ai_active_builders_copilot"] == 0
+    assert pd.isna(b["lines_changed"])  # its one CR has no `additions`: unknown, not 0
+    assert not any(c.endswith(("_cursor", "_q", "_other")) for c in panel.columns)
+
+
+def test_events_without_the_new_columns_give_no_new_columns(sim, events):
+    assert not set(cts.source_columns()) & set(build_panel(events).columns)
+
+
+def test_unknown_tools_and_untyped_values_are_named():
+    events = _tiny_events()
+    events["ai_usage"].loc[0, "tool"] = "windsurf"
+    events["code_reviews"]["is_agent"] = ["yes please", "true", "false", "false"]
+    with pytest.raises(EventError) as caught:
+        build_panel(events)
+    text = "\n".join(caught.value.problems)
+    assert "table `ai_usage`, column `tool` names unknown tool(s) 'windsurf'" in text
+    assert "table `code_reviews`, column `is_agent` is not true/false in 1 row(s)" in text

@@ -100,7 +100,7 @@ def test_panel_from_git_history(repo):
     weeks = panel.set_index("week")
     first, second, third = (pd.Timestamp(d) for d in ("2025-01-06", "2025-01-13", "2025-01-20"))
     assert list(weeks.index) == [first, second, third]
-    # Builders are people who committed in the trailing 12 weeks (issue 18; the roster used to
+    # Builders are people who committed in the trailing 12 weeks (the roster used to
     # run from first to last commit, which gave [2, 2, 1]): alice and bob stay in week 3.
     assert weeks["n_builders"].tolist() == [2, 2, 3]
     assert weeks["crs_merged"].tolist() == [2, 3, 1]

@@ -142,7 +142,15 @@ def org(make_repo, tmp_path):
                             "email_address": "carol.unknown@corp.example",
                         },
                         "core_metrics": {"num_sessions": 1},
-                    }
+                    },
+                    {  # alice, already AI-active that week through Copilot
+                        "date": "2025-01-14T00:00:00Z",
+                        "actor": {
+                            "type": "user_actor",
+                            "email_address": "alice.liddell@corp.example",
+                        },
+                        "core_metrics": {"num_sessions": 2},
+                    },
                 ]
             }
         )

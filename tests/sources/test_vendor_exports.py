@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cts.core.exceptions import EventError, SourceWarning
-from cts.sources import ai_usage, copilot, github, pagerduty
+from cts.sources import ai_usage, copilot, github, pagerduty, seats
 from cts.sources.identity import read_identities
 from cts.sources.records import person_hasher
 
@@ -146,6 +146,71 @@ def test_deployments_count_at_their_first_success(tmp_path):
     assert weekly(out["deployments"], "deployed_at") == {("payments", "2025-01-06"): 1}
 
 
+def test_agents_prs_are_agent_crs_with_their_size_and_their_merger_ai_active(tmp_path, identities):
+    def sized(number, merged, login, is_bot, additions, deletions, merged_by="alice-gh"):
+        record = pr(number, merged, login=login, is_bot=is_bot)
+        record |= {"additions": additions, "deletions": deletions}
+        return record | {"mergedBy": {"id": "U_1", "is_bot": False, "login": merged_by}}
+
+    path = write(
+        tmp_path / "prs.json",
+        [
+            sized(1, "2025-01-06T10:00:00Z", "alice-gh", False, 120, 30),
+            # gh prints a GitHub App author as app/<slug>, with is_bot true.
+            sized(2, "2025-01-07T10:00:00Z", "app/copilot-swe-agent", True, 40, 2),
+            sized(3, "2025-01-14T10:00:00Z", "app/devin-ai-integration", True, 7, 0, "bob-gh"),
+            sized(4, "2025-01-14T11:00:00Z", "app/claude", True, 3, 1, "nobody-gh"),
+            sized(5, "2025-01-14T12:00:00Z", "app/dependabot", True, 1, 1),  # a bot
+            pr(6, "2025-01-15T10:00:00Z", login="bob-gh"),  # exported without sizes
+            sized(7, "2025-01-15T11:00:00Z", "app/acme-coder", True, 5, 5),  # a listed agent
+        ],
+    )
+    hasher = person_hasher()
+    with pytest.warns(SourceWarning, match="1 bot author, 1 agents' PRs merged by someone unknown"):
+        out = github.read_pull_requests(
+            path, team="payments", agents=["^acme-coder"], identities=identities, hasher=hasher
+        )
+    crs = out["code_reviews"]
+    assert crs["is_agent"].tolist() == [False, True, True, True, False, True]
+    assert crs["additions"].tolist()[:4] == [120, 40, 7, 3] and pd.isna(crs["additions"].iloc[4])
+    assert crs["deletions"].sum() == 38
+    usage = out["ai_usage"]  # alice merged Copilot's and acme's, bob Devin's
+    assert usage["tool"].tolist() == ["copilot", "other", "other"]
+    assert usage["person_id"].tolist() == [
+        hasher("person:E1"),
+        hasher("person:E2"),
+        hasher("person:E1"),
+    ]
+
+
+def test_rest_pull_objects_are_read_too(tmp_path):
+    rest = [
+        {
+            "number": 9,
+            "state": "closed",
+            "merged_at": "2025-01-07T10:00:00Z",
+            "user": {"login": "Copilot", "id": 198982749, "type": "Bot"},
+            "merged_by": {"login": "alice-gh", "id": 1, "type": "User"},
+            "base": {"ref": "main"},
+            "additions": 12,
+            "deletions": 4,
+            "changed_files": 2,
+        },
+        {
+            "number": 10,
+            "merged_at": "2025-01-08T10:00:00Z",
+            "user": {"login": "renovate[bot]", "type": "Bot"},
+            "base": {"ref": "main"},
+            "additions": 1,
+            "deletions": 1,
+        },
+    ]
+    with pytest.warns(SourceWarning, match="1 bot author"):
+        crs = github.read_pull_requests(write(tmp_path / "pulls.json", rest), team="t")
+    crs = crs["code_reviews"]
+    assert crs[["is_agent", "additions", "deletions"]].values.tolist() == [[True, 12, 4]]
+
+
 def test_a_file_of_another_vendor_is_named_in_the_error(tmp_path):
     path = write(tmp_path / "oops.json", [{"number": 1, "title": "x"}])
     with pytest.raises(EventError, match=r"oops.json, record 0: no field `mergedAt`"):
@@ -249,6 +314,141 @@ def test_copilot_seat_snapshot(tmp_path, identities):
     with pytest.warns(SourceWarning, match="1 seats never used"):
         usage = copilot.read_seats(seats, identities=identities, hasher=person_hasher())
     assert usage["ai_usage"]["used_at"].tolist() == [pd.Timestamp("2025-01-08 04:30")]
+
+
+def seat_weeks(seats, weeks):
+    """Seat-holders per (team, tool, week) over ``weeks`` (Mondays), as the panel counts them."""
+    out = {}
+    for monday in pd.to_datetime(weeks):
+        sunday = monday + pd.Timedelta(days=6)
+        held = (seats["start_date"] <= sunday) & (
+            seats["end_date"].isna() | (seats["end_date"] >= monday)
+        )
+        for (team, tool), n in (
+            seats.loc[held].groupby(["team_id", "tool"])["person_id"].nunique().items()
+        ):
+            out[(team, tool, f"{monday:%Y-%m-%d}")] = n
+    return out
+
+
+def test_seats_from_copilot_claude_and_cursor_lists(tmp_path, identities):
+    copilot_seats = write(
+        tmp_path / "seats.json",
+        [
+            {  # alice: on payments through the identity file; cancelled from 2025-01-13
+                "created_at": "2024-10-01T00:00:00Z",
+                "updated_at": "2024-10-01T00:00:00Z",
+                "pending_cancellation_date": "2025-01-13",
+                "last_activity_at": "2025-01-07T10:00:00Z",
+                "last_activity_editor": "vscode/1.96",
+                "plan_type": "business",
+                "assignee": {"login": "alice-gh", "id": 101, "type": "User"},
+                "assigning_team": None,
+            },
+            {  # bob, granted through the ledger team's slug on 2025-01-08
+                "created_at": "2025-01-08T12:00:00Z",
+                "pending_cancellation_date": None,
+                "last_activity_at": None,
+                "plan_type": "business",
+                "assignee": {"login": "bob-gh", "id": 102, "type": "User"},
+                "assigning_team": {"slug": "ledger-devs", "name": "Ledger devs"},
+            },
+        ],
+        wrapper="seats",
+    )
+    hasher = person_hasher()
+    with pytest.warns(SourceWarning, match="1 seats never used"):
+        out = copilot.read_seats(
+            copilot_seats, identities=identities, team_map={"ledger-devs": "ledger"}, hasher=hasher
+        )
+    weeks = ["2025-01-06", "2025-01-13"]
+    assert seat_weeks(out["seats"], weeks) == {
+        ("payments", "copilot", "2025-01-06"): 1,  # alice, until the 12th
+        ("ledger", "copilot", "2025-01-06"): 1,  # bob from the 8th
+        ("ledger", "copilot", "2025-01-13"): 1,
+    }
+    assert out["ai_usage"]["tool"].tolist() == ["copilot"]
+
+    claude = write(
+        tmp_path / "claude-users.json",
+        [
+            {
+                "type": "user",
+                "id": "user_01",
+                "email": "Bob@corp.example",
+                "name": "Bob",
+                "role": "claude_code_user",
+                "added_at": "2024-12-01T09:00:00Z",
+            },
+            {
+                "type": "user",
+                "id": "user_02",
+                "email": "carol@corp.example",
+                "name": "Carol",
+                "role": "billing",
+                "added_at": "2025-01-09T09:00:00Z",
+            },
+            {
+                "type": "user",
+                "id": "user_03",
+                "email": "zed@elsewhere.example",
+                "name": "Zed",
+                "role": "developer",
+                "added_at": "2025-01-09T09:00:00Z",
+            },
+        ],
+        wrapper="data",
+    )
+    with pytest.warns(SourceWarning, match="1 seats of unknown users"):
+        members = seats.read_claude_members(claude, identities=identities, hasher=hasher)
+    # bob: payments to the 12th, then ledger; carol: ledger from the 9th.
+    assert seat_weeks(members["seats"], weeks) == {
+        ("payments", "claude_code", "2025-01-06"): 1,
+        ("ledger", "claude_code", "2025-01-06"): 1,
+        ("ledger", "claude_code", "2025-01-13"): 2,
+    }
+    only = seats.read_claude_members(
+        claude, identities=identities, hasher=hasher, roles=["claude_code_user"]
+    )
+    assert len(only["seats"]) == 2  # bob's two team spells
+
+    cursor = tmp_path / "cursor-members-2025-01-15.json"
+    write(
+        cursor,
+        {
+            "teamMembers": [
+                {
+                    "id": 1,
+                    "name": "Alice",
+                    "email": "alice@corp.example",
+                    "role": "member",
+                    "isRemoved": False,
+                },
+                {
+                    "id": 2,
+                    "name": "Carol",
+                    "email": "carol@corp.example",
+                    "role": "owner",
+                    "isRemoved": False,
+                },
+                {
+                    "id": 3,
+                    "name": "Bob",
+                    "email": "bob@corp.example",
+                    "role": "member",
+                    "isRemoved": True,
+                },
+            ]
+        },
+    )
+    listed = seats.read_cursor_members(cursor, identities=identities, hasher=hasher)["seats"]
+    assert seat_weeks(listed, weeks) == {
+        ("payments", "cursor", "2025-01-13"): 1,
+        ("ledger", "cursor", "2025-01-13"): 1,
+    }
+    undated = write(tmp_path / "members.json", {"teamMembers": []})
+    with pytest.raises(EventError, match="records no dates"):
+        seats.read_cursor_members(undated, identities=identities, hasher=hasher)
 
 
 def test_copilot_wrong_layout(tmp_path, identities):

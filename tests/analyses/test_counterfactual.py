@@ -281,3 +281,21 @@ def test_result_protocol(clean):
     ax = result.plot()
     assert len(ax.lines) == 2
     assert isinstance(cts.Counterfactual, type)
+
+
+def test_the_monte_carlo_scores_the_counterfactual_against_the_simulators_truth():
+    from cts.validation.monte_carlo import monte_carlo
+
+    draws = monte_carlo(
+        n_weeks=(39,),
+        n_teams=150,
+        reps=1,
+        outcomes=("cr_velocity",),
+        methods=("counterfactual",),
+        workers=1,
+        progress=False,
+    )
+    assert set(draws["term"]) == {"short_run", "persistence", "long_run", "att", "extra_units"}
+    extra = draws.set_index("term").loc["extra_units"]
+    # one panel of 150 teams: the total within 25% of the simulator's (SE about 10%)
+    assert extra["estimate"] == pytest.approx(extra["truth"], rel=0.25)

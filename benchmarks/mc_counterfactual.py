@@ -1,6 +1,7 @@
 """Monte Carlo of the counterfactual (imputation with dynamics): bias and coverage.
 
 ``nice -n 19 python benchmarks/mc_counterfactual.py --panels 30 --teams 200 --weeks 39``
+(``--threat org_waves`` etc.: the simulator overrides of ``cts.validation.monte_carlo.THREATS``)
 prints, per term of ``cts.counterfactual``'s table (short run, persistence, long run, the
 average effect on the treated at observed usage, the total extra CRs), the relative bias with
 its Monte Carlo SE, the SD of the estimates against the mean bootstrap SE, and 95% coverage
@@ -14,6 +15,7 @@ import argparse
 import time
 
 from cts.validation.counterfactual import counterfactual_monte_carlo
+from cts.validation.monte_carlo import THREATS
 
 
 def main() -> None:
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=199, help="bootstrap draws per panel")
     parser.add_argument("--outcome", default="cr_velocity")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threat", choices=sorted(THREATS), default="clean")
     args = parser.parse_args()
     start = time.perf_counter()
     draws, summary = counterfactual_monte_carlo(
@@ -32,10 +35,12 @@ def main() -> None:
         args.weeks,
         outcome=args.outcome,
         reps=args.reps,
+        overrides=THREATS[args.threat],
         workers=args.workers,
     )
     print(
-        f"{args.panels} panels of {args.teams} teams x {args.weeks} weeks, {args.outcome}, "
+        f"{args.threat}: {args.panels} panels of {args.teams} teams x {args.weeks} weeks, "
+        f"{args.outcome}, "
         f"{args.reps} bootstrap draws each ({time.perf_counter() - start:.0f} s)"
     )
     print(summary.round(3).to_string())

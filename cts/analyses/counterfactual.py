@@ -48,6 +48,10 @@ _UNITS = {"cr_velocity": "crs", "deploy_velocity": "deployments"}
 #: Bootstrap draws rolled forward at once: as many as keep one (weeks x adopters x draws) array
 #: under this many cells (32 MB), a handful of such arrays being alive at a time.
 _CELLS_PER_CHUNK = 4_000_000
+#: Draws behind the estimation part of each path's prediction variance, which is small next to
+#: the shocks' part (a tenth of it on the simulated panels): 50 draws give it to +-20%, the
+#: interval's width to a few percent.
+_PATH_DRAWS = 50
 
 
 @dataclass(repr=False)
@@ -414,7 +418,9 @@ def _coverage_notes(
         notes.append(
             f"{left} of {dropped['adopters']} adopting teams have no counterfactual: no week "
             "without the assistant (with the outcome and its lags observed) to learn their "
-            "level from; their weeks of use are left out of every estimate"
+            "level from (e.g. teams first observed while already using it); `att` and the "
+            "total count their weeks of use at the other adopters' average effect that "
+            "calendar week, the profiles and short_run leave them out"
         )
     return notes
 
@@ -432,6 +438,7 @@ class _Aggregates:
         self, grid: Grid, paths: Paths, persistence: np.ndarray, dose_bins: Sequence[float]
     ) -> None:
         n_adopters, n_weeks = paths.y.shape
+        self._without_counterfactual(grid, paths)
         self.persistence = np.asarray(persistence, dtype=float)
         treated = paths.treated
         weeks = np.arange(n_weeks)[None, :]
@@ -457,6 +464,7 @@ class _Aggregates:
             (weeks_of_use, self.n_weeks_of_use),
             (np.where(treated, cohort_code[:, None], -1), len(self.cohorts)),
             (dose_codes, len(self.dose_labels)),
+            (np.where(treated, weeks, -1), n_weeks),  # by calendar week (not reported)
         ]
         offset, columns = 0, []
         for codes_grid, size in blocks:
@@ -479,6 +487,17 @@ class _Aggregates:
         self.y = np.where(treated, paths.y, 0.0).T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
         self._exposure(usage.T)
+
+    def _without_counterfactual(self, grid: Grid, paths: Paths) -> None:
+        """Adopters without a counterfactual (observed only while using the assistant, or with
+        no level): their weeks of use and builders by calendar week (teams x weeks)."""
+        n_teams, n_weeks = grid.y.shape
+        first = grid.first_use
+        rows = np.setdiff1d(np.flatnonzero(first < n_weeks), paths.rows)
+        in_use = grid.observed[rows] & (np.arange(n_weeks)[None, :] >= first[rows, None])
+        self.excluded_rows = rows
+        self.excluded_weeks = in_use.astype(float)
+        self.excluded_builders = np.where(in_use, np.nan_to_num(grid.builders[rows]), 0.0)
 
     def _exposure(self, usage: np.ndarray) -> None:
         """Usage filtered by the persistence, ``D_t = u_t + sum_k b_k D_t-k`` (weeks x
@@ -515,14 +534,27 @@ class _Aggregates:
 
     def counts(self) -> np.ndarray:
         """Team-weeks behind each mean (teams for the cohorts' short run)."""
-        cells = self.team_counts.sum(axis=0)
-        return np.concatenate([[cells[0]] * 5, cells[1:], self.cohort_of_team.sum(axis=0)])
+        cells = self.team_counts.sum(axis=0)[: -self.treated.shape[0]]
+        every = cells[0] + self.excluded_weeks.sum()
+        return np.concatenate([[every] * 5, cells[1:], self.cohort_of_team.sum(axis=0)])
 
-    def compute(self, cf: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    def compute(
+        self,
+        cf: np.ndarray,
+        b: np.ndarray,
+        weights: np.ndarray | None = None,
+        excluded_weights: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The aggregates of counterfactual draws ``cf`` (weeks x adopters x R) with their
-        persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1)."""
+        persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1) and
+        ``excluded_weights`` (R x adopters without a counterfactual; None: 1).
+
+        ``att`` and the total also cover the adopters without a counterfactual: each of their
+        weeks of use counts at the average effect of the other adopters that calendar week."""
         n_weeks, n_adopters, n_draws = cf.shape
         w = np.ones((n_draws, n_adopters)) if weights is None else weights
+        if excluded_weights is None:
+            excluded_weights = np.ones((n_draws, len(self.excluded_rows)))
         effect = np.where(self.treated[:, :, None], self.y[:, :, None] - cf, 0.0)
         weighted = effect * w.T[None]
         # (means x cells) @ (cells x draws), cells in (week, adopter) order: no copy
@@ -530,6 +562,16 @@ class _Aggregates:
         bottom = w @ self.team_counts  # each team's cells per mean, weighted
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums[:, :-1] / bottom
+        # adopters without a counterfactual, at the same week's average effect (else the att)
+        by_week = means[:, -n_weeks:]
+        by_week = np.where(np.isfinite(by_week), by_week, means[:, :1])
+        extra_weeks = excluded_weights @ self.excluded_weeks  # R x weeks
+        extra_builders = excluded_weights @ self.excluded_builders
+        att = (sums[:, 0] + (by_week * extra_weeks).sum(axis=1)) / (
+            bottom[:, 0] + extra_weeks.sum(axis=1)
+        )
+        total = sums[:, -1] + (by_week * extra_builders).sum(axis=1)
+        means = means[:, :-n_weeks]
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -539,7 +581,7 @@ class _Aggregates:
             )
         persistence = b.sum(axis=1) if len(self.persistence) else np.zeros(n_draws)
         long_run = short_run / (1 - persistence)
-        scalars = np.column_stack([means[:, 0], short_run, long_run, persistence, sums[:, -1]])
+        scalars = np.column_stack([att, short_run, long_run, persistence, total])
         return np.column_stack([scalars, means[:, 1:], by_cohort])
 
     def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -575,31 +617,47 @@ def _bootstrap(
     (adopters x weeks), about the point estimate ``point`` (weeks x adopters, as
     :func:`~cts.estimators.imputation.roll_forward` lays it out).
 
-    Run with one BLAS thread: every product here is small (draws x teams x weeks), so threads
-    cost more than they save, and on a shared machine they oversubscribe the cores (measured:
-    a (8 x 1,000) @ (1,000 x 156) product took 0.1 s with busy threads)."""
+    Run with one BLAS thread: every product here is small, so BLAS threads cost more than they
+    save, and on a shared machine they oversubscribe the cores (measured: an (8 x 1,000) @
+    (1,000 x 156) product took 0.1 s with busy threads). Chunks of draws in two Python threads
+    were slower still on a loaded 2-core machine (5.6 s against 2.9 s on 1,000 x 156), so one.
+    """
     n_clusters = len(fit.psi)
-    lags = fit.n_lags
     rng = np.random.default_rng(seed)
-    active = paths.active.T
-    out, total_sq = [], np.zeros(active.shape)
-    bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
-    chunk = int(np.clip(_CELLS_PER_CHUNK // max(active.size, 1), 1, 64))
-    for first in range(0, reps, chunk):
-        size = min(chunk, reps - first)
-        weights = rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=size)
-        weights = weights.astype(float)
-        coef, team_effects, time_effects = draw_effects(fit, grid, weights)
-        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
-        team_weights = weights[:, fit.cluster[paths.rows]]
-        out.append(aggregates.compute(cf, coef[:, :lags], team_weights))
-        cf -= point[:, :, None]  # off the paths: NaN or 0, never read
-        total_sq += np.einsum("tar,tar->ta", cf, cf)
-        bar.update(size)
-    bar.close()
+    chunk = int(np.clip(_CELLS_PER_CHUNK // max(paths.active.size, 1), 1, 64))
+    firsts = list(range(0, reps, chunk))
+    weights = [
+        rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=min(chunk, reps - f))
+        for f in firsts
+    ]
+
+    def run(first: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        draws = draws.astype(float)
+        coef, team_effects, time_effects = draw_effects(fit, grid, draws)
+        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
+        aggregates_drawn = aggregates.compute(
+            cf,
+            coef[:, : fit.n_lags],
+            draws[:, fit.cluster[paths.rows]],
+            draws[:, fit.cluster[aggregates.excluded_rows]],
+        )
+        squares = None
+        if first < _PATH_DRAWS:
+            deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
+            squares = np.einsum("tar,tar->ta", deviation, deviation)
+        return aggregates_drawn, squares
+
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
-    return np.vstack(out), (total_sq / reps).T
+    out, total_sq = [], np.zeros(point.shape)
+    with tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw") as bar:
+        for first, draws in zip(firsts, weights, strict=True):
+            drawn, squares = run(first, draws)
+            out.append(drawn)
+            if squares is not None:
+                total_sq += squares
+            bar.update(len(draws))
+    return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
 
 
 def _result(

@@ -398,6 +398,11 @@ class Paths:
     treated: np.ndarray  # adopters x weeks: observed weeks of use (the effects' cells)
 
     @property
+    def before(self) -> np.ndarray:
+        """Adopters x weeks: the weeks up to each path's start (observed lags)."""
+        return np.arange(self.y.shape[1])[None, :] <= self.start[:, None]
+
+    @property
     def x_by_week(self) -> np.ndarray:
         """The controls, weeks x adopters x controls (contiguous; computed once)."""
         if getattr(self, "_x_by_week", None) is None:
@@ -461,14 +466,14 @@ def roll_forward(
         base += paths.x_by_week @ coef[:, lags:].T
     if lags == 0:
         return base
-    state = np.repeat(paths.y.T[:, :, None], coef.shape[0], axis=2)
+    # The recursion runs in place: before its start a path holds the observed outcome.
+    state = base
+    np.copyto(state, paths.y.T[:, :, None], where=paths.before.T[:, :, None])
     b = coef[:, :lags]
     active = paths.active.T[:, :, None]
     for t in np.flatnonzero(paths.active.any(axis=0)):
-        value = base[t]
         for k in range(1, min(lags, t) + 1):
-            value += b[:, k - 1] * state[t - k]
-        np.copyto(state[t], value, where=active[t])
+            np.add(state[t], b[:, k - 1] * state[t - k], out=state[t], where=active[t])
     return state
 
 

@@ -2,9 +2,8 @@
 
 In the simulator's model ``y_it = a_i + l_t + b y_i,t-1 + g usage_it + ...`` the outcome without
 the assistant differs from the observed one by ``g * D_it``, where ``D_it = usage_it + b
-D_i,t-1`` is the usage filtered by the persistence from the team's first use. The truth of every
-aggregate of :func:`cts.counterfactual` follows from the panel's own usage: the average effect
-at observed usage, the total extra units, and (by construction) ``short_run = g``.
+D_i,t-1`` is the usage filtered by the persistence from the team's first use
+(:func:`usage_exposure`); the simulator records these gaps and their aggregates in its truth.
 """
 
 from __future__ import annotations
@@ -42,31 +41,19 @@ def usage_exposure(panel: pd.DataFrame, persistence: float) -> pd.Series:
     return frame.stack().dropna().rename("exposure")
 
 
-def counterfactual_truth(
-    sim: SimulatedOrg, panel: pd.DataFrame, outcome: str, teams=None
-) -> dict[str, float]:
-    """The truth of :func:`cts.counterfactual`'s table on ``sim`` (homogeneous effects), with
-    the effects at observed usage taken over ``teams`` (default: every team that uses it)."""
+def counterfactual_truth(sim: SimulatedOrg, outcome: str) -> dict[str, float]:
+    """The truth of :func:`cts.counterfactual`'s table on ``sim``: the simulator's own (its
+    no-assistant paths, :mod:`cts.simulate.org`), ``total`` its ``extra_units``."""
     truth = sim.truth[outcome]
-    exposure = usage_exposure(panel, truth["persistence"])
-    rows = panel.set_index(["team_id", "week"]).join(exposure, how="inner")
-    if teams is not None:
-        rows = rows.loc[rows.index.get_level_values("team_id").isin(teams)]
-    effect = truth["short_run"] * rows["exposure"]
-    return {
-        "short_run": truth["short_run"],
-        "persistence": truth["persistence"],
-        "long_run": truth["long_run"],
-        "att": float(effect.mean()),
-        "total": float((effect * rows["n_builders"]).sum()),
-    }
+    terms = ("short_run", "persistence", "long_run", "att")
+    return {**{term: float(truth[term]) for term in terms}, "total": float(truth["extra_units"])}
 
 
 def _replicate(job: tuple) -> list[dict]:
     n_teams, n_weeks, seed, outcome, reps, overrides = job
-    sim, panel = simulate_and_load(n_teams, n_weeks, seed, {"gap_rate": 0.0, **overrides})
+    sim, panel = simulate_and_load(n_teams, n_weeks, seed, overrides)
     result = counterfactual(panel, outcome, reps=reps, seed=seed)
-    truth = counterfactual_truth(sim, panel, outcome, teams=result.paths["team_id"].unique())
+    truth = counterfactual_truth(sim, outcome)
     table = result.table.rename(index={f"total_extra_{_UNITS.get(outcome, 'units')}": "total"})
     return [
         {

@@ -87,10 +87,9 @@ def test_static_imputation_with_unit_effects_equals_pyfixest_did2s(df_het):
 # --- simulator truth -------------------------------------------------------------------------
 
 
-def _truth(sim, panel, result, outcome="cr_velocity"):
-    """The simulator's truth, its effects at observed usage over the teams with a
-    counterfactual (teams observed only while using the assistant have none)."""
-    truth = counterfactual_truth(sim, panel, outcome, teams=result.paths["team_id"].unique())
+def _truth(sim, outcome="cr_velocity"):
+    """The simulator's truth (its no-assistant paths), the total named as in the table."""
+    truth = counterfactual_truth(sim, outcome)
     return {**truth, "total_extra_crs": truth["total"]}
 
 
@@ -104,7 +103,7 @@ def clean():
 
 def test_counterfactual_recovers_the_simulated_effects(clean):
     sim, panel, result = clean
-    truth = _truth(sim, panel, result)
+    truth = _truth(sim)
     table = result.table
     # One panel: the tolerances are about 2.5 SEs of each estimate on this design (SEs 0.010
     # persistence, ~0.02 short run and att, ~0.04 long run), so a failure is a bias.
@@ -123,7 +122,7 @@ def test_counterfactual_recovers_the_simulated_effects(clean):
 def test_profile_by_weeks_of_use_rises_with_the_ramp_and_persistence(clean):
     sim, panel, result = clean
     profile = result.by_weeks_of_use["estimate"]
-    truth = _truth(sim, panel, result)
+    truth = _truth(sim)
     # usage ramps up over 4-16 weeks and the effect builds with persistence 0.5: week 0 is a
     # small share of week 20's effect
     assert profile.loc[0] < 0.4 * profile.loc[20]
@@ -143,8 +142,10 @@ def test_paths_hold_observed_minus_counterfactual_with_intervals(clean):
     assert (paths["ci_low"] < paths["counterfactual"]).all()
     assert (paths["counterfactual"] < paths["ci_high"]).all()
     assert len(used) == result.n_team_weeks_treated
-    # the mean effect over the paths' weeks of use is the att
-    assert used["effect"].mean() == pytest.approx(result.table.loc["att", "estimate"])
+    # the mean effect over the paths' weeks of use is the profile's weighted mean
+    profile = result.by_weeks_of_use
+    weighted = (profile["estimate"] * profile["n_team_weeks"]).sum() / profile["n_team_weeks"].sum()
+    assert used["effect"].mean() == pytest.approx(weighted)
 
 
 def test_path_intervals_cover_the_outcome_without_an_effect():
@@ -228,7 +229,7 @@ def test_org_week_effects_are_the_default_and_absorb_org_shocks(clean):
     sim, panel, _ = clean
     frame = _with_org_waves(sim, panel)
     result = cts.counterfactual(frame, "cr_velocity", reps=49, seed=4)
-    truth = _truth(sim, panel, result)
+    truth = _truth(sim)
     assert result.time_effects_by == "org"
     assert any("org" in note for note in result.notes)
     assert "org x week" in result.summary()
@@ -280,3 +281,21 @@ def test_result_protocol(clean):
     ax = result.plot()
     assert len(ax.lines) == 2
     assert isinstance(cts.Counterfactual, type)
+
+
+def test_the_monte_carlo_scores_the_counterfactual_against_the_simulators_truth():
+    from cts.validation.monte_carlo import monte_carlo
+
+    draws = monte_carlo(
+        n_weeks=(39,),
+        n_teams=150,
+        reps=1,
+        outcomes=("cr_velocity",),
+        methods=("counterfactual",),
+        workers=1,
+        progress=False,
+    )
+    assert set(draws["term"]) == {"short_run", "persistence", "long_run", "att", "extra_units"}
+    extra = draws.set_index("term").loc["extra_units"]
+    # one panel of 150 teams: the total within 25% of the simulator's (SE about 10%)
+    assert extra["estimate"] == pytest.approx(extra["truth"], rel=0.25)

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEFAULT_PANEL := data/synthetic/panel.parquet
 PANEL ?= $(DEFAULT_PANEL)
 
-.PHONY: help setup data panel report test validate lint lab bench strip screenshots clean
+.PHONY: help setup data panel report test docs validate lint lab bench strip screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,10 +34,14 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
 	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(SEAT_COST),--seat-cost $(SEAT_COST)) $(if $(NO_CACHE),--no-cache)
 
-test: setup  ## lint, unit tests, and every notebook under nbval (on the committed sample), on every core
+test: setup  ## lint, unit tests, every notebook under nbval (on the committed sample), the docs site
 	$(VENV)/bin/ruff check cts tests benchmarks
 	$(PY) -m pytest -n auto
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
+	$(MAKE) --no-print-directory docs
+
+docs: setup  ## the docs site in strict mode (a broken link or reference fails) -> site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~31 min)
 	$(PY) -m cts validate --out reports/validation.md
@@ -61,6 +65,6 @@ screenshots: setup  ## PNGs of reports/ in headless Chromium -> reports/screensh
 	$(PY) benchmarks/screenshot.py reports
 
 clean:  ## remove generated data, reports and caches, cached results included (keeps .venv)
-	rm -rf data/synthetic reports/*.html reports/failed reports/screenshots .pytest_cache
+	rm -rf data/synthetic reports/*.html reports/failed reports/screenshots site .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 	-[ -x $(PY) ] && $(PY) -c 'import shutil; from cts.core.cache import cache_dir; shutil.rmtree(cache_dir() or "/nonexistent", ignore_errors=True)'  # cached results

@@ -674,17 +674,21 @@ def net_return(
 
 
 def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
-    table = pd.DataFrame(
-        {
-            "estimate": {k: float(p) for k, (p, _) in quantities.items()},
-            "ci_low": {
-                k: float(np.percentile(d, 50 * (1 - level))) for k, (_, d) in quantities.items()
-            },
-            "ci_high": {
-                k: float(np.percentile(d, 50 * (1 + level))) for k, (_, d) in quantities.items()
-            },
+    """``estimate, se, ci_low, ci_high, p_value`` of each quantity from its draws: the SD of
+    the draws, their percentile interval, and the two-sided share of draws across zero (so
+    the interval excludes zero about when p < 1 - level)."""
+    rows = {}
+    for name, (point, draws) in quantities.items():
+        draws = np.asarray(draws, dtype=float)
+        across = min(np.mean(draws <= 0), np.mean(draws >= 0)) if len(draws) else np.nan
+        rows[name] = {
+            "estimate": float(point),
+            "se": float(np.std(draws, ddof=1)) if len(draws) > 1 else np.nan,
+            "ci_low": float(np.percentile(draws, 50 * (1 - level))),
+            "ci_high": float(np.percentile(draws, 50 * (1 + level))),
+            "p_value": float(min(1.0, 2 * across)),
         }
-    )
+    table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "quantity"
     return table
 

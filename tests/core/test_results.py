@@ -46,6 +46,10 @@ def results() -> dict[type, Result]:
             cts.power(panel, 0.1, reps=2, n_teams=20, n_weeks=20, workers=1, progress=False),
             cts.event_study(panel),
             cts.identification(panel),
+            cts.counterfactual(panel, "cr_velocity", reps=19, progress=False),
+            (paths := cts.assistant_paths(panel, "cr_velocity", effect=effect, draws=200)),
+            cts.net_return(panel, paths, seat_cost={"all": 19.0}),
+            cts.quality_guardrails(panel, method="bias_corrected"),
             difference_gmm(
                 panel, "cr_velocity", "ai_usage_rate", "team_id", "week", max_lag=3, collapse=True
             ),
@@ -82,7 +86,7 @@ def test_result_protocol(results, cls):
     assert len(tidy) == len(table)
     for name, value in result.metadata().items():
         if name not in table.reset_index().columns:  # a table column keeps its name
-            assert (tidy[name] == value).all()
+            assert tidy[name].isna().all() if value is None else (tidy[name] == value).all()
     html = result._repr_html_()
     assert "<table" in html and "<p>" in html
     shown = repr(result)

@@ -104,6 +104,12 @@ _EXPORTS: dict[str, str] = {
     "minimum_detectable_effect": "cts.analyses.planning",
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
+    "AssistantPaths": "cts.analyses.value",
+    "Guardrails": "cts.analyses.value",
+    "NetReturn": "cts.analyses.value",
+    "assistant_paths": "cts.analyses.value",
+    "net_return": "cts.analyses.value",
+    "quality_guardrails": "cts.analyses.value",
 }
 #: modules reachable as attributes: the layers, and today's short names for the modules that
 #: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)
@@ -201,6 +207,14 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     )
     from cts.analyses.specification import (  # noqa: F401
         Specification,
+    )
+    from cts.analyses.value import (  # noqa: F401
+        AssistantPaths,
+        Guardrails,
+        NetReturn,
+        assistant_paths,
+        net_return,
+        quality_guardrails,
     )
     from cts.core.cache import (  # noqa: F401
         cached,

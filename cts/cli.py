@@ -14,7 +14,8 @@ def _data(args: argparse.Namespace) -> int:
     from cts.simulate import simulate_org, write_simulation
 
     started = time.perf_counter()
-    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed)
+    extra = {"tools": args.tools} if args.tools else {}
+    sim = simulate_org(n_teams=args.n_teams, n_weeks=args.n_weeks, seed=args.seed, **extra)
     panel_path, truth_path = write_simulation(sim, args.out)
     print(
         f"wrote {panel_path} ({len(sim.panel):,} team-weeks, {sim.panel['team_id'].nunique():,} "
@@ -148,6 +149,24 @@ def _team_map(path: str | None) -> dict[str, str] | None:
     return dict(zip(frame["repository"], frame["team_id"], strict=True))
 
 
+def tool_prices(text: str) -> dict[str, float]:
+    """``copilot=19,cursor=40`` -> ``{"copilot": 19.0, "cursor": 40.0}`` (per builder-month)."""
+    prices = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        tool, _, price = item.partition("=")
+        try:
+            prices[tool.strip()] = float(price)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not tool=price; write e.g. copilot=19,cursor=40"
+            ) from None
+        if not prices[tool.strip()] >= 0 or not tool.strip():
+            raise argparse.ArgumentTypeError(f"{item!r}: a tool and a price >= 0, e.g. copilot=19")
+    if not prices:
+        raise argparse.ArgumentTypeError("give prices as tool=price, e.g. copilot=19,cursor=40")
+    return prices
+
+
 #: ``cts report --unit`` names -> panel columns.
 _UNIT_COLUMNS = {"deployments": "deployments", "crs": "crs_shipped", "commits": "commits_shipped"}
 
@@ -166,6 +185,8 @@ def _report(args: argparse.Namespace) -> int:
         parameters["unit"] = _UNIT_COLUMNS.get(args.unit, args.unit)
     if args.currency is not None:  # checked by build_reports: an ISO 4217 code
         parameters["currency"] = args.currency
+    if args.seat_cost:
+        parameters["seat_cost"] = args.seat_cost
     if args.no_cache:
         from cts.core.cache import CACHE_ENV
 
@@ -214,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--n-teams", type=int, default=1000)
     data.add_argument("--n-weeks", type=int, default=156)
     data.add_argument("--seed", type=int, default=0)
+    data.add_argument(
+        "--tools",
+        type=tool_prices,
+        help="several AI tools, each with its effect multiplier: copilot=1,cursor=2 (adds "
+        "ai_active_builders_<tool> and ai_seats_<tool>; default: one assistant)",
+    )
     data.set_defaults(run=_data)
 
     build = commands.add_parser(
@@ -284,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.add_argument(
         "--currency", help="currency of cost_per_builder_week in the reports (default: USD)"
+    )
+    report.add_argument(
+        "--seat-cost",
+        type=tool_prices,
+        help="price of an AI seat per builder-month, by tool: copilot=19,cursor=40 (tools: "
+        "copilot, cursor, claude_code, q, other; one price for a panel with one usage column); "
+        "without it the brief assumes 19 and says so",
     )
     report.add_argument(
         "--no-cache",

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from cts.core.exceptions import FewTeamsWarning, PanelError
@@ -44,7 +45,13 @@ MIN_TEAMS_PER_WEEK = 5
 DOSE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Outcomes measured per builder-week, whose totals are counted in units (CRs, deployments).
 _UNITS = {"cr_velocity": "crs", "deploy_velocity": "deployments"}
-_DRAWS_PER_CHUNK = 8  # bootstrap draws rolled forward at once (memory: 8 x adopters x weeks)
+#: Bootstrap draws rolled forward at once: as many as keep one (weeks x adopters x draws) array
+#: under this many cells (32 MB), a handful of such arrays being alive at a time.
+_CELLS_PER_CHUNK = 4_000_000
+#: Draws behind the estimation part of each path's prediction variance, which is small next to
+#: the shocks' part (a tenth of it on the simulated panels): 50 draws give it to +-20%, the
+#: interval's width to a few percent.
+_PATH_DRAWS = 50
 
 
 @dataclass(repr=False)
@@ -72,14 +79,21 @@ class Counterfactual(Result):
     by_weeks_of_use, by_cohort, by_dose
         The average effect at observed usage by weeks since first use (0 = the first week),
         by quarter of first use, and by the week's usage rate; each with ``n_team_weeks``.
+    by_cohort_short_run
+        ``short_run`` by adoption cohort, with ``n_teams``.
     cohort_homogeneity
-        Wald test that ``short_run`` is the same in every adoption cohort (bootstrap
-        covariance of the cohorts' estimates).
+        Wald test that ``short_run`` is the same in every adoption cohort of 5+ teams
+        (bootstrap covariance of the cohorts' estimates); ``None`` with fewer than two such
+        cohorts or 10 draws.
+    coef
+        The no-assistant model's lag and control coefficients.
     outcome, treatment, controls, lags, time_effects_by, n_obs, n_treated_teams,
     n_untreated_teams, n_team_weeks_treated, reps, level
         What was estimated and on how much data (``n_obs``: untreated team-weeks fitted on).
     notes
         Plain sentences the estimate must be read with (printed by :meth:`summary`).
+    pooled_comparison
+        Tests against the pooled dynamic model, by term, once :meth:`compare_pooled` has run.
     """
 
     _metadata_fields = (
@@ -113,6 +127,14 @@ class Counterfactual(Result):
     by_cohort_short_run: pd.DataFrame | None = None
     coef: pd.Series | None = None
     notes: list[str] = field(default_factory=list)
+    pooled_comparison: dict[str, TestStatistic] = field(default_factory=dict)
+
+    def compare_pooled(self, pooled, terms: Sequence[str] = ("short_run", "long_run")):
+        """Test the pooled dynamic model's ``terms`` against this counterfactual's
+        (:func:`compare_pooled`), record the tests in ``pooled_comparison`` and return them."""
+        for term in terms:
+            self.pooled_comparison[term] = compare_pooled(self, pooled, term)
+        return self.pooled_comparison
 
     @property
     def units(self) -> str:
@@ -135,8 +157,8 @@ class Counterfactual(Result):
                 f"({att['ci_low']:+.3f} to {att['ci_high']:+.3f})."
             )
         lines += [*(f"Note: {note}" for note in self.notes), "", self.table.round(4).to_string()]
-        if self.cohort_homogeneity is not None:
-            lines.append(self.cohort_homogeneity.summary())
+        tests = [self.cohort_homogeneity, *self.pooled_comparison.values()]
+        lines += [test.summary() for test in tests if test is not None]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -181,6 +203,8 @@ def counterfactual(
     level: float = LEVEL,
     dose_bins: Sequence[float] = DOSE_BINS,
     progress: bool = False,
+    levels_by: str | None = None,
+    cluster: str | None = None,
 ) -> Counterfactual:
     """Adopters' outcome without the assistant, week by week, and the effects it implies.
 
@@ -225,6 +249,12 @@ def counterfactual(
         Edges of the usage-rate bins of :attr:`Counterfactual.by_dose`.
     progress
         Show a tqdm bar over the bootstrap.
+    levels_by
+        A team-constant column whose groups share one level instead of each team its own
+        (``None``, default); for published examples with, e.g., state rather than unit effects.
+        Needs ``lags=0``.
+    cluster
+        A team-constant column whose groups the bootstrap resamples (default: teams).
 
     Returns
     -------
@@ -259,6 +289,8 @@ def counterfactual(
     """
     if lags < 0:
         raise ValueError("lags must be >= 0")
+    if levels_by is not None and lags:
+        raise ValueError("levels_by= needs lags=0: a lagged outcome needs each team's own level")
     controls = tuple(controls)
     require_columns(panel, ("team_id", "week", outcome, treatment, *controls), "the panel")
     notes: list[str] = []
@@ -277,7 +309,14 @@ def counterfactual(
             f"no team ever uses the assistant (`{treatment}` is never above zero): there is no "
             "effect to estimate"
         )
-    fit = fit_untreated(grid, lags, bias_correction=bias_correction)
+    with threadpool_limits(1):  # small dense solves: see _bootstrap
+        fit = fit_untreated(
+            grid,
+            lags,
+            bias_correction=bias_correction,
+            level=_team_codes(data, grid, levels_by),
+            cluster=_team_codes(data, grid, cluster),
+        )
     paths, dropped = adopter_paths(grid, fit)
     if not len(paths.rows):
         raise PanelError(
@@ -293,15 +332,19 @@ def counterfactual(
         fit.coef.to_numpy()[None],
         lags,
     )
-    aggregates = _Aggregates(grid, paths, lags, dose_bins)
+    aggregates = _Aggregates(grid, paths, fit.coef.to_numpy()[:lags], dose_bins)
     estimate = aggregates.compute(point, fit.coef.to_numpy()[None, :lags], None)[0]
-    draws, path_var = _bootstrap(grid, fit, paths, aggregates, reps, seed, progress)
+    with threadpool_limits(1):  # see _bootstrap
+        draws, path_var = _bootstrap(
+            grid, fit, paths, aggregates, point[:, :, 0], reps, seed, progress
+        )
+    point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
     return _result(
         grid,
         fit,
         paths,
         aggregates,
-        point[0],
+        point,
         estimate,
         draws,
         path_var,
@@ -314,6 +357,18 @@ def counterfactual(
         reps=reps,
         level=level,
     )
+
+
+def _team_codes(data: pd.DataFrame, grid: Grid, column: str | None) -> np.ndarray | None:
+    """Codes of a team-constant ``column`` for each grid row (None: each team its own)."""
+    if column is None:
+        return None
+    require_columns(data, (column,), "the panel")
+    per_team = data.groupby(data["team_id"].astype(str))[column].agg(["first", "nunique"])
+    if (per_team["nunique"] > 1).any():
+        raise PanelError(f"`{column}` must be constant within a team")
+    values = per_team["first"].reindex(grid.teams.astype(str))
+    return pd.factorize(values)[0]
 
 
 def _coverage_notes(
@@ -363,7 +418,9 @@ def _coverage_notes(
         notes.append(
             f"{left} of {dropped['adopters']} adopting teams have no counterfactual: no week "
             "without the assistant (with the outcome and its lags observed) to learn their "
-            "level from; their weeks of use are left out of every estimate"
+            "level from (e.g. teams first observed while already using it); `att` and the "
+            "total count their weeks of use at the other adopters' average effect that "
+            "calendar week, the profiles and short_run leave them out"
         )
     return notes
 
@@ -371,45 +428,96 @@ def _coverage_notes(
 class _Aggregates:
     """Every aggregate of the effects per team-week, for many draws at once.
 
-    ``compute`` returns one row per draw with, in order: ``att``, ``short_run``, ``long_run``,
-    ``persistence``, ``total``, then the means by weeks of use, by cohort and by dose, then
-    ``short_run`` by cohort.
+    Works on arrays weeks x adopters x draws, the layout of
+    :func:`~cts.estimators.imputation.roll_forward`. ``compute`` returns one row per draw with,
+    in order: ``att``, ``short_run``, ``long_run``, ``persistence``, ``total``, then the means
+    by weeks of use, by cohort and by dose, then ``short_run`` by cohort.
     """
 
-    def __init__(self, grid: Grid, paths: Paths, lags: int, dose_bins: Sequence[float]) -> None:
+    def __init__(
+        self, grid: Grid, paths: Paths, persistence: np.ndarray, dose_bins: Sequence[float]
+    ) -> None:
         n_adopters, n_weeks = paths.y.shape
-        self.lags, self.treated, self.y = lags, paths.treated, paths.y
+        self._without_counterfactual(grid, paths)
+        self.persistence = np.asarray(persistence, dtype=float)
+        treated = paths.treated
         weeks = np.arange(n_weeks)[None, :]
-        self.weeks_of_use = np.where(self.treated, weeks - paths.first_use[:, None], -1)
-        cohort_week = grid.weeks[paths.first_use]
-        cohorts = pd.PeriodIndex(cohort_week, freq="Q").astype(str)
+        weeks_of_use = np.where(treated, weeks - paths.first_use[:, None], -1)
+        cohorts = pd.PeriodIndex(grid.weeks[paths.first_use], freq="Q").astype(str)
         cohort_code, self.cohorts = pd.factorize(cohorts, sort=True)
         usage = pd.DataFrame(grid.usage[paths.rows]).ffill(axis=1).fillna(0.0).to_numpy()
         # usage after first use drives the effect; a missing week carries the last one forward
-        self.usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
+        usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
         dose = pd.cut(
-            usage[self.treated], np.asarray(dose_bins, float), include_lowest=True, right=False
+            usage[treated], np.asarray(dose_bins, float), include_lowest=True, right=False
         )
-        dose_codes = np.full((n_adopters, n_weeks), -1)
         codes = np.array(dose.codes)
         # the top edge belongs to the last bin (full usage)
-        codes[(codes < 0) & (usage[self.treated] >= dose_bins[-1])] = len(dose_bins) - 2
-        dose_codes[self.treated] = codes
+        codes[(codes < 0) & (usage[treated] >= dose_bins[-1])] = len(dose_bins) - 2
+        dose_codes = np.full((n_adopters, n_weeks), -1)
+        dose_codes[treated] = codes
         self.dose_labels = [str(c) for c in dose.categories]
-        self.n_weeks_of_use = int(self.weeks_of_use.max()) + 1
-        cells = [
-            np.where(self.treated, 0, -1).ravel(),
-            self.weeks_of_use.ravel(),
-            np.where(self.treated, cohort_code[:, None], -1).ravel(),
-            dose_codes.ravel(),
+        self.n_weeks_of_use = int(weeks_of_use.max()) + 1
+        # one (cells x means) selector, cells in time-major order (week, adopter)
+        blocks = [
+            (np.where(treated, 0, -1), 1),
+            (weeks_of_use, self.n_weeks_of_use),
+            (np.where(treated, cohort_code[:, None], -1), len(self.cohorts)),
+            (dose_codes, len(self.dose_labels)),
+            (np.where(treated, weeks, -1), n_weeks),  # by calendar week (not reported)
         ]
-        sizes = [1, self.n_weeks_of_use, len(self.cohorts), len(self.dose_labels)]
-        offsets = np.cumsum([0, *sizes[:-1]])
-        self.sizes = sizes
-        self.selector = [indicator(c, s) for c, s in zip(cells, sizes, strict=True)]
-        self.offsets = offsets
+        offset, columns = 0, []
+        for codes_grid, size in blocks:
+            columns.append(np.where(codes_grid >= 0, codes_grid + offset, -1).T.ravel())
+            offset += size
+        # each cell counts in one mean of each block, and (last column) in the total with
+        # its builders: one sparse product gives every sum
+        builders = np.nan_to_num(np.where(treated, grid.builders[paths.rows], 0.0)).T.ravel()
+        total = sparse.csr_matrix(
+            (builders, (np.arange(len(builders)), np.full(len(builders), offset))),
+            shape=(len(builders), offset + 1),
+        )
+        self.selector = sparse.csr_matrix(
+            sum(indicator(c, offset + 1) for c in columns) + total
+        ).T.tocsr()  # (means + 1) x cells
+        adopter_of_cell = np.tile(np.arange(n_adopters), n_weeks)
+        counts = self.selector[:offset] @ indicator(adopter_of_cell, n_adopters)
+        self.team_counts = counts.T.toarray()  # adopters x means
+        self.treated = treated.T  # weeks x adopters
+        self.y = np.where(treated, paths.y, 0.0).T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
-        self.builders = np.nan_to_num(np.where(self.treated, grid.builders[paths.rows], 0.0))
+        self._exposure(usage.T)
+
+    def _without_counterfactual(self, grid: Grid, paths: Paths) -> None:
+        """Adopters without a counterfactual (observed only while using the assistant, or with
+        no level): their weeks of use and builders by calendar week (teams x weeks)."""
+        n_teams, n_weeks = grid.y.shape
+        first = grid.first_use
+        rows = np.setdiff1d(np.flatnonzero(first < n_weeks), paths.rows)
+        in_use = grid.observed[rows] & (np.arange(n_weeks)[None, :] >= first[rows, None])
+        self.excluded_rows = rows
+        self.excluded_weeks = in_use.astype(float)
+        self.excluded_builders = np.where(in_use, np.nan_to_num(grid.builders[rows]), 0.0)
+
+    def _exposure(self, usage: np.ndarray) -> None:
+        """Usage filtered by the persistence, ``D_t = u_t + sum_k b_k D_t-k`` (weeks x
+        adopters), and its derivatives in each ``b_k``, at the point estimate: a draw's ``D`` is
+        ``D + sum_k (b*_k - b_k) dD/db_k``, to second order in the draw's deviation (tenths of
+        a percent of ``D`` at a persistence SE of 0.01), instead of a recursion per draw."""
+        b = self.persistence
+        n_weeks = usage.shape[0]
+        level = usage.copy()
+        slopes = np.zeros((len(b), *usage.shape))
+        for t in range(1, n_weeks):
+            for k in range(1, min(len(b), t) + 1):
+                level[t] += b[k - 1] * level[t - k]
+                slopes[:, t] += b[k - 1] * slopes[:, t - k]
+                slopes[k - 1, t] += level[t - k]
+        level *= self.treated
+        slopes *= self.treated[None]
+        self.exposure, self.exposure_slopes = level, slopes
+        stacked = np.concatenate([level[None], slopes])  # (1 + lags) x weeks x adopters
+        self.exposure_gram = np.einsum("jta,kta->ajk", stacked, stacked)  # adopters x (1+L)^2
 
     def labels(self) -> list[str]:
         return [
@@ -425,25 +533,45 @@ class _Aggregates:
         ]
 
     def counts(self) -> np.ndarray:
-        """Team-weeks behind each mean (1 for the scalars)."""
-        cells = np.concatenate([np.asarray(s.sum(axis=0)).ravel() for s in self.selector[1:]])
-        return np.concatenate([[self.treated.sum()] * 5, cells, self.cohort_of_team.sum(axis=0)])
+        """Team-weeks behind each mean (teams for the cohorts' short run)."""
+        cells = self.team_counts.sum(axis=0)[: -self.treated.shape[0]]
+        every = cells[0] + self.excluded_weeks.sum()
+        return np.concatenate([[every] * 5, cells[1:], self.cohort_of_team.sum(axis=0)])
 
-    def compute(self, cf: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        """The aggregates of counterfactual draws ``cf`` (R x adopters x weeks) with their
-        persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1)."""
-        n_draws = cf.shape[0]
-        w = np.ones((n_draws, cf.shape[1])) if weights is None else weights
-        effect = np.where(self.treated[None], self.y[None] - cf, 0.0)
-        weighted = effect * w[:, :, None]
-        cell_weights = self.treated[None] * w[:, :, None]
-        means = []
-        for selector in self.selector:
-            top = (selector.T @ weighted.reshape(n_draws, -1).T).T
-            bottom = (selector.T @ cell_weights.reshape(n_draws, -1).T).T
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means.append(top / bottom)
-        total = (weighted * self.builders[None]).sum(axis=(1, 2))
+    def compute(
+        self,
+        cf: np.ndarray,
+        b: np.ndarray,
+        weights: np.ndarray | None = None,
+        excluded_weights: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The aggregates of counterfactual draws ``cf`` (weeks x adopters x R) with their
+        persistence ``b`` (R x lags) and team counts ``weights`` (R x adopters; None: 1) and
+        ``excluded_weights`` (R x adopters without a counterfactual; None: 1).
+
+        ``att`` and the total also cover the adopters without a counterfactual: each of their
+        weeks of use counts at the average effect of the other adopters that calendar week."""
+        n_weeks, n_adopters, n_draws = cf.shape
+        w = np.ones((n_draws, n_adopters)) if weights is None else weights
+        if excluded_weights is None:
+            excluded_weights = np.ones((n_draws, len(self.excluded_rows)))
+        effect = np.where(self.treated[:, :, None], self.y[:, :, None] - cf, 0.0)
+        weighted = effect * w.T[None]
+        # (means x cells) @ (cells x draws), cells in (week, adopter) order: no copy
+        sums = (self.selector @ weighted.reshape(n_weeks * n_adopters, n_draws)).T
+        bottom = w @ self.team_counts  # each team's cells per mean, weighted
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums[:, :-1] / bottom
+        # adopters without a counterfactual, at the same week's average effect (else the att)
+        by_week = means[:, -n_weeks:]
+        by_week = np.where(np.isfinite(by_week), by_week, means[:, :1])
+        extra_weeks = excluded_weights @ self.excluded_weeks  # R x weeks
+        extra_builders = excluded_weights @ self.excluded_builders
+        att = (sums[:, 0] + (by_week * extra_weeks).sum(axis=1)) / (
+            bottom[:, 0] + extra_weeks.sum(axis=1)
+        )
+        total = sums[:, -1] + (by_week * extra_builders).sum(axis=1)
+        means = means[:, :-n_weeks]
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -451,52 +579,85 @@ class _Aggregates:
             by_cohort = ((share * team_effect) @ self.cohort_of_team) / (
                 share @ self.cohort_of_team
             )
-        persistence = b.sum(axis=1) if self.lags else np.zeros(n_draws)
+        persistence = b.sum(axis=1) if len(self.persistence) else np.zeros(n_draws)
         long_run = short_run / (1 - persistence)
-        scalars = np.column_stack([means[0][:, 0], short_run, long_run, persistence, total])
-        return np.column_stack([scalars, *means[1:], by_cohort])
+        scalars = np.column_stack([att, short_run, long_run, persistence, total])
+        return np.column_stack([scalars, means[:, 1:], by_cohort])
 
     def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each team's effect at full usage the same week: its effects per team-week regressed
         (through the origin) on its usage history filtered by the persistence,
-        ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far."""
-        exposure = np.broadcast_to(self.usage, effect.shape).copy()
-        if self.lags:
-            for t in range(1, exposure.shape[2]):
-                for k in range(1, min(self.lags, t) + 1):
-                    exposure[:, :, t] += b[:, k - 1 : k] * exposure[:, :, t - k]
-        exposure *= self.treated[None]
-        weight = (exposure**2).sum(axis=2)
+        ``D_t = u_t + sum_k b_k D_t-k``, the effect the model implies of usage sustained so far.
+
+        Returns the effects and whether the team has any usage (draws x adopters each)."""
+        delta = np.column_stack([np.ones(len(b)), b - self.persistence[None]])  # R x (1 + L)
+        cross = np.einsum("tar,ta->ra", effect, self.exposure)
+        for k in range(len(self.persistence)):
+            cross += delta[:, 1 + k, None] * np.einsum(
+                "tar,ta->ra", effect, self.exposure_slopes[k]
+            )
+        weight = np.einsum("rj,ajk,rk->ra", delta, self.exposure_gram, delta)
         valid = weight > 1e-12
         with np.errstate(invalid="ignore", divide="ignore"):
-            team_effect = np.where(valid, (effect * exposure).sum(axis=2) / weight, 0.0)
+            team_effect = np.where(valid, cross / weight, 0.0)
         return team_effect, valid
 
 
 def _bootstrap(
-    grid: Grid, fit, paths: Paths, aggregates: _Aggregates, reps: int, seed: int, progress: bool
+    grid: Grid,
+    fit,
+    paths: Paths,
+    aggregates: _Aggregates,
+    point: np.ndarray,
+    reps: int,
+    seed: int,
+    progress: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of every aggregate (reps x m) and the variance of each path cell over draws."""
-    n_teams = grid.y.shape[0]
-    lags = fit.n_lags
+    """Draws of every aggregate (reps x m) and the variance of each path cell over draws
+    (adopters x weeks), about the point estimate ``point`` (weeks x adopters, as
+    :func:`~cts.estimators.imputation.roll_forward` lays it out).
+
+    Run with one BLAS thread: every product here is small, so BLAS threads cost more than they
+    save, and on a shared machine they oversubscribe the cores (measured: an (8 x 1,000) @
+    (1,000 x 156) product took 0.1 s with busy threads). Chunks of draws in two Python threads
+    were slower still on a loaded 2-core machine (5.6 s against 2.9 s on 1,000 x 156), so one.
+    """
+    n_clusters = len(fit.psi)
     rng = np.random.default_rng(seed)
-    out, total, total_sq = [], np.zeros(paths.y.shape), np.zeros(paths.y.shape)
-    bar = tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw")
-    for first in range(0, reps, _DRAWS_PER_CHUNK):
-        size = min(_DRAWS_PER_CHUNK, reps - first)
-        weights = rng.multinomial(n_teams, np.full(n_teams, 1 / n_teams), size=size).astype(float)
-        coef, team_effects, time_effects = draw_effects(fit, grid, weights)
-        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, lags)
-        out.append(aggregates.compute(cf, coef[:, :lags], weights[:, paths.rows]))
-        filled = np.nan_to_num(cf)
-        total += filled.sum(axis=0)
-        total_sq += (filled**2).sum(axis=0)
-        bar.update(size)
-    bar.close()
+    chunk = int(np.clip(_CELLS_PER_CHUNK // max(paths.active.size, 1), 1, 64))
+    firsts = list(range(0, reps, chunk))
+    weights = [
+        rng.multinomial(n_clusters, np.full(n_clusters, 1 / n_clusters), size=min(chunk, reps - f))
+        for f in firsts
+    ]
+
+    def run(first: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        draws = draws.astype(float)
+        coef, team_effects, time_effects = draw_effects(fit, grid, draws)
+        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
+        aggregates_drawn = aggregates.compute(
+            cf,
+            coef[:, : fit.n_lags],
+            draws[:, fit.cluster[paths.rows]],
+            draws[:, fit.cluster[aggregates.excluded_rows]],
+        )
+        squares = None
+        if first < _PATH_DRAWS:
+            deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
+            squares = np.einsum("tar,tar->ta", deviation, deviation)
+        return aggregates_drawn, squares
+
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
-    mean = total / reps
-    return np.vstack(out), np.maximum(total_sq / reps - mean**2, 0) * reps / max(reps - 1, 1)
+    out, total_sq = [], np.zeros(point.shape)
+    with tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw") as bar:
+        for first, draws in zip(firsts, weights, strict=True):
+            drawn, squares = run(first, draws)
+            out.append(drawn)
+            if squares is not None:
+                total_sq += squares
+            bar.update(len(draws))
+    return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
 
 
 def _result(
@@ -519,8 +680,13 @@ def _result(
     level,
 ) -> Counterfactual:
     labels = aggregates.labels()
-    se = np.nanstd(draws, axis=0, ddof=1) if len(draws) > 1 else np.full(len(labels), np.nan)
-    table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
+    se = np.full(len(labels), np.nan)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # a profile cell no draw has (a cohort of one team left out) has no SE
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if len(draws) > 1:
+            se = np.nanstd(draws, axis=0, ddof=1)
+        table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
     table["n_team_weeks"] = aggregates.counts()
     units = _UNITS.get(outcome, "units")
     table = table.rename(index={"total": f"total_extra_{units}"})
@@ -536,7 +702,9 @@ def _result(
 
     by_weeks = part("weeks_of_use.", "weeks_of_use")
     by_weeks.index = by_weeks.index.astype(int)
-    by_cohort_short = part("short_run.cohort.", "cohort")
+    by_cohort_short = part("short_run.cohort.", "cohort").rename(
+        columns={"n_team_weeks": "n_teams"}
+    )
     homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
     return Counterfactual(
         table=table.loc[main, ESTIMATE_COLUMNS],
@@ -567,7 +735,7 @@ def _cohort_test(
 ) -> TestStatistic | None:
     """Wald test that the cohorts' ``short_run`` are equal, with the draws' covariance."""
     columns = [labels.index(f"short_run.cohort.{c}") for c in by_cohort.index]
-    keep = [c for c, n in zip(columns, by_cohort["n_team_weeks"], strict=True) if n >= 5]
+    keep = [c for c, n in zip(columns, by_cohort["n_teams"], strict=True) if n >= 5]
     if len(keep) < 2 or len(draws) < 10:
         return None
     values = draws[:, keep]
@@ -599,7 +767,7 @@ def _paths_frame(grid, fit, paths, point, path_var, lags, level) -> pd.DataFrame
     psi = impulse_response(fit.coef.to_numpy()[:lags], n_weeks)
     level_gain = np.cumsum(psi)[horizon]
     unseen = fit.sigma2 * np.cumsum(psi**2)[horizon]
-    n_i = fit.counts[paths.rows].sum(axis=1)[team]
+    n_i = fit.level_weeks[paths.rows][team]
     variance = np.nan_to_num(path_var[team, week]) + fit.sigma2 * level_gain**2 / n_i + unseen
     spread = stats.norm.ppf(0.5 + level / 2) * np.sqrt(variance)
     value = point[team, week]

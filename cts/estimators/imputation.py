@@ -20,7 +20,9 @@ Everything runs on dense (teams x weeks) grids with NumPy, never a Python loop o
 - ``a`` and ``l`` given ``b, c``: the fixed-effect normal equations solved exactly, weeks by
   group through the (weeks x weeks) Schur complement ``C_g = diag(n_t) - B' diag(1/n_i) B``
   (``B`` the team x week counts of untreated rows), whose pseudo-inverse is computed once and
-  serves every bootstrap draw;
+  serves every bootstrap draw (hand-written: pyfixest returns neither the solve nor the fixed
+  effects of a weighted draw without a refit, and :mod:`cts.estimators.demean` returns
+  residuals, not effects);
 - the roll-forward: one vectorised step per calendar week over all adopters (and draws).
 
 Inference is a team-clustered score (multiplier) bootstrap (Kline & Santos 2012): each draw
@@ -153,10 +155,11 @@ def _shift(values: np.ndarray, k: int) -> np.ndarray:
 class ImputationFit:
     """The no-assistant model fitted on untreated team-weeks.
 
-    ``coef`` holds the lags (``L1.y`` ...) then the controls; ``psi`` each team's influence on
-    them (teams x coefficients; zero for teams without untreated rows). ``team_effects`` is NaN
-    for teams without untreated rows; ``time_effects`` (groups x weeks) NaN where no untreated
-    team of the group is observed.
+    ``coef`` holds the lags (``L1.y`` ...) then the controls; ``psi`` each cluster's influence
+    on them (clusters x coefficients). ``team_effects`` (one per grid row) is NaN for teams
+    whose level has no untreated rows; ``time_effects`` (groups x weeks) NaN where no untreated
+    team of the group is observed. ``level`` maps grid rows to the units that carry a level
+    (each team by default), ``cluster`` grid rows to the bootstrap's clusters (teams by default).
     """
 
     coef: pd.Series
@@ -167,50 +170,85 @@ class ImputationFit:
     n_obs: int
     n_lags: int
     sample: np.ndarray  # teams x weeks: the rows fitted on
-    untreated_teams: np.ndarray  # teams x (groups x weeks) count of untreated teams, by cell
+    untreated_teams: np.ndarray  # groups x weeks: untreated team-weeks fitted on, by cell
     residuals: np.ndarray  # teams x weeks (0 outside the sample)
+    level: np.ndarray
+    cluster: np.ndarray
     # for the bootstrap: the Schur complements' pseudo-inverses and the sums that do not move
     pinv: list[np.ndarray] = field(repr=False, default_factory=list)
     rhs_y: np.ndarray = field(repr=False, default=None)
     rhs_z: np.ndarray = field(repr=False, default=None)
     mean_y: np.ndarray = field(repr=False, default=None)
     mean_z: np.ndarray = field(repr=False, default=None)
-    counts: np.ndarray = field(repr=False, default=None)
+    counts: np.ndarray = field(repr=False, default=None)  # levels x weeks
+    level_group: np.ndarray = field(repr=False, default=None)
 
     @property
     def persistence(self) -> float:
         return float(self.coef.iloc[: self.n_lags].sum())
 
-    def effects_given(self, coef: np.ndarray, score: np.ndarray | None, group: np.ndarray):
-        """Team and week effects given coefficients ``coef`` (k x R), with the draws' week
-        scores ``score`` (R x groups x weeks) added to the normal equations.
+    @property
+    def level_weeks(self) -> np.ndarray:
+        """Untreated weeks fitted on behind each grid row's level."""
+        return self.counts.sum(axis=1)[self.level]
 
-        Returns ``team_effects`` (R x teams) and ``time_effects`` (R x groups x weeks).
+    def effects_given(
+        self,
+        coef: np.ndarray,
+        week_score: np.ndarray | None = None,
+        level_score: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Team and week effects given coefficients ``coef`` (k x R), with the draws' scores
+        added to the normal equations: ``week_score`` (R x groups x weeks) to the weeks',
+        ``level_score`` (R x levels) to the levels'.
+
+        Returns ``team_effects`` (R x grid rows) and ``time_effects`` (R x groups x weeks).
         """
         n_draws = coef.shape[1]
+        n_l = self.counts.sum(axis=1)
+        safe = np.maximum(n_l, 1)
         rhs = self.rhs_y[None] - np.einsum("gtk,kr->rgt", self.rhs_z, coef)
-        if score is not None:
-            rhs = rhs + score
-        time_effects = np.stack(
-            [rhs[:, g] @ p.T for g, p in enumerate(self.pinv)], axis=1
-        )  # R x G x T
-        n_i = self.counts.sum(axis=1)
-        weeks_part = np.empty((n_draws, len(n_i)))
-        for g in range(len(self.pinv)):
-            members = group == g
+        if week_score is not None:
+            rhs = rhs + week_score
+        level_sums = None
+        if level_score is not None:  # eliminating the levels carries their score to the weeks
+            level_sums = level_score / safe[None]
+        time_effects = np.empty((n_draws, *self.rhs_y.shape))
+        weeks_part = np.empty((n_draws, len(n_l)))
+        for g, pinv in enumerate(self.pinv):
+            members = self.level_group == g
+            rhs_g = rhs[:, g]
+            if level_sums is not None:
+                rhs_g = rhs_g - level_sums[:, members] @ self.counts[members]
+            time_effects[:, g] = rhs_g @ pinv.T
             weeks_part[:, members] = time_effects[:, g] @ self.counts[members].T
-        with np.errstate(invalid="ignore", divide="ignore"):
-            team_effects = self.mean_y[None] - (self.mean_z @ coef).T - weeks_part / n_i[None]
-        team_effects[:, n_i == 0] = np.nan
-        return team_effects, time_effects
+        levels = self.mean_y[None] - (self.mean_z @ coef).T - weeks_part / safe[None]
+        if level_sums is not None:
+            levels = levels + level_sums
+        levels[:, n_l == 0] = np.nan
+        return levels[:, self.level], time_effects
 
 
-def fit_untreated(grid: Grid, lags: int, *, bias_correction: bool = True) -> ImputationFit:
-    """Fit the no-assistant model on the untreated team-weeks of ``grid`` (module docstring)."""
+def fit_untreated(
+    grid: Grid,
+    lags: int,
+    *,
+    bias_correction: bool = True,
+    level: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
+) -> ImputationFit:
+    """Fit the no-assistant model on the untreated team-weeks of ``grid`` (module docstring).
+
+    ``level`` (codes per grid row, default each team its own) groups teams that share one
+    level (e.g. states, for a published example with state and year effects); ``cluster``
+    (codes per grid row, default the team) sets the bootstrap's clusters.
+    """
     n, n_weeks = grid.y.shape
+    level = np.arange(n) if level is None else np.asarray(level)
+    cluster = np.arange(n) if cluster is None else np.asarray(cluster)
     untreated = np.arange(n_weeks)[None, :] < grid.first_use[:, None]
     lagged = [_shift(grid.y, k) for k in range(1, lags + 1)]
-    regressors = np.stack([*lagged, *np.moveaxis(grid.x, 2, 0)], axis=2)  # n x T x k
+    regressors = np.concatenate([np.stack(lagged, axis=2), grid.x], axis=2) if lags else grid.x
     sample = untreated & np.isfinite(grid.y) & np.isfinite(regressors).all(axis=2)
     team, week = np.nonzero(sample)
     if len(team) == 0:
@@ -222,23 +260,34 @@ def fit_untreated(grid: Grid, lags: int, *, bias_correction: bool = True) -> Imp
         )
     y, z = grid.y[team, week], regressors[team, week]
     names = [f"L{k}.y" for k in range(1, lags + 1)] + list(grid.controls)
-    coef, psi = _slopes(y, z, team, grid.group[team] * n_weeks + week, n, lags, bias_correction)
+    n_clusters = int(cluster.max()) + 1
+    coef, psi = _slopes(
+        y, z, level[team], grid.group[team] * n_weeks + week, cluster[team], n_clusters, lags,
+        bias_correction,
+    )  # fmt: skip
 
-    counts = sample.astype(float)
-    n_i = counts.sum(axis=1)
-    safe = np.maximum(n_i, 1)
-    values = np.zeros((n, n_weeks, 1 + z.shape[1]))
-    values[team, week] = np.column_stack([y, z])
-    means = values.sum(axis=1) / safe[:, None]  # n x (1 + k)
-    centred = (values - means[:, None, :]) * counts[:, :, None]
+    n_levels = int(level.max()) + 1
+    level_group = np.zeros(n_levels, dtype=np.int64)
+    level_group[level] = grid.group
+    if (level_group[level] != grid.group).any():
+        raise PanelError("teams that share a level must share the group of their week effects")
+    counts = np.zeros((n_levels, n_weeks))
+    np.add.at(counts, (level[team], week), 1.0)
+    safe = np.maximum(counts.sum(axis=1), 1)
+    values = np.column_stack([y, z])
+    sums = np.zeros((n_levels, values.shape[1]))
+    np.add.at(sums, level[team], values)
+    means = sums / safe[:, None]  # levels x (1 + k)
+    centred = values - means[level[team]]
     n_groups = len(grid.groups)
-    rhs = np.stack([centred[grid.group == g].sum(axis=0) for g in range(n_groups)])  # G x T x 1+k
+    rhs = np.zeros((n_groups, n_weeks, values.shape[1]))
+    np.add.at(rhs, (grid.group[team], week), centred)
     pinv, untreated_teams = [], np.zeros((n_groups, n_weeks))
     for g in range(n_groups):
-        b = counts[grid.group == g]
+        b = counts[level_group == g]
         scaled = b / np.maximum(b.sum(axis=1), 1)[:, None]
         schur = np.diag(b.sum(axis=0)) - scaled.T @ b
-        pinv.append(np.linalg.pinv(schur, hermitian=True))
+        pinv.append(_pseudo_inverse(schur))
         untreated_teams[g] = b.sum(axis=0)
     fit = ImputationFit(
         coef=pd.Series(coef, index=names, dtype=float),
@@ -251,46 +300,59 @@ def fit_untreated(grid: Grid, lags: int, *, bias_correction: bool = True) -> Imp
         sample=sample,
         untreated_teams=untreated_teams,
         residuals=np.zeros((n, n_weeks)),
+        level=level,
+        cluster=cluster,
         pinv=pinv,
         rhs_y=rhs[..., 0],
         rhs_z=rhs[..., 1:],
         mean_y=means[:, 0],
         mean_z=means[:, 1:],
         counts=counts,
+        level_group=level_group,
     )
-    team_effects, time_effects = fit.effects_given(coef[:, None], None, grid.group)
+    team_effects, time_effects = fit.effects_given(coef[:, None])
     fit.team_effects, fit.time_effects = team_effects[0], time_effects[0]
     fit.time_effects[untreated_teams == 0] = np.nan
     residual = y - z @ coef - fit.team_effects[team] - fit.time_effects[grid.group[team], week]
     fit.residuals[team, week] = residual
-    n_effects = int((n_i > 0).sum()) + sum(np.linalg.matrix_rank(p) for p in pinv)
+    ranks = sum(int(np.count_nonzero(np.abs(np.linalg.eigvalsh(p)) > 1e-12)) for p in pinv)
+    n_effects = int((counts.sum(axis=1) > 0).sum()) + ranks
     fit.sigma2 = float(residual @ residual / max(len(team) - n_effects - len(coef), 1))
     return fit
+
+
+def _pseudo_inverse(schur: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of the symmetric PSD Schur complement (singular by one dimension
+    per connected set of teams and weeks: a constant moves between their effects)."""
+    values, vectors = np.linalg.eigh(schur)
+    keep = values > values.max(initial=0.0) * len(values) * np.finfo(float).eps * 10
+    return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
 
 
 def _slopes(
     y: np.ndarray,
     z: np.ndarray,
-    team: np.ndarray,
+    level: np.ndarray,
     key: np.ndarray,
-    n_teams: int,
+    cluster: np.ndarray,
+    n_clusters: int,
     lags: int,
     bias_correction: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lag and control coefficients by two-way within regression (lags jackknifed), and each
-    team's influence on them (teams x k)."""
+    cluster's influence on them (clusters x k)."""
     k = z.shape[1]
     if k == 0:
-        return np.zeros(0), np.zeros((n_teams, 0))
-    frame = pd.DataFrame({"_entity": team, "_time": key, "_cluster": team})
+        return np.zeros(0), np.zeros((n_clusters, 0))
+    frame = pd.DataFrame({"_entity": level, "_time": key, "_cluster": cluster})
     split = SplitPanel(frame, time_effects=True)
     jackknife = bias_correction and lags > 0
     parts = split.within(np.column_stack([y, z]), parts=3 if jackknife else 1)
     coef, influence = split_panel_fit(
         split, [p[:, 1:] for p in parts], [p[:, :1] for p in parts], lags, jackknife=jackknife
     )
-    psi = np.zeros((n_teams, k))
-    psi[pd.unique(team)] = influence[:, :, 0]  # clusters in order of first appearance
+    psi = np.zeros((n_clusters, k))
+    psi[pd.unique(cluster)] = influence[:, :, 0]  # clusters in order of first appearance
     return coef[:, 0], psi
 
 
@@ -335,6 +397,18 @@ class Paths:
     active: np.ndarray  # adopters x weeks: weeks on the counterfactual path (after start)
     treated: np.ndarray  # adopters x weeks: observed weeks of use (the effects' cells)
 
+    @property
+    def before(self) -> np.ndarray:
+        """Adopters x weeks: the weeks up to each path's start (observed lags)."""
+        return np.arange(self.y.shape[1])[None, :] <= self.start[:, None]
+
+    @property
+    def x_by_week(self) -> np.ndarray:
+        """The controls, weeks x adopters x controls (contiguous; computed once)."""
+        if getattr(self, "_x_by_week", None) is None:
+            self._x_by_week = np.ascontiguousarray(np.transpose(self.x, (1, 0, 2)))
+        return self._x_by_week
+
 
 def adopter_paths(grid: Grid, fit: ImputationFit) -> tuple[Paths, dict[str, int]]:
     """The adopters whose counterfactual can be rolled forward, and how many could not."""
@@ -376,41 +450,51 @@ def adopter_paths(grid: Grid, fit: ImputationFit) -> tuple[Paths, dict[str, int]
 def roll_forward(
     paths: Paths, team_effects: np.ndarray, time_effects: np.ndarray, coef: np.ndarray, lags: int
 ) -> np.ndarray:
-    """The counterfactual outcome (draws x adopters x weeks) on each path, NaN off it.
+    """The counterfactual outcome, weeks x adopters x draws, on each path.
 
     ``team_effects`` (draws x adopters), ``time_effects`` (draws x groups x weeks), ``coef``
-    (draws x k, lags first). Before its start a path holds the observed outcome (the lags the
-    first counterfactual week needs).
+    (draws x k, lags first). Only the cells of ``paths.active`` (transposed) hold a
+    counterfactual; before its start a path holds the observed outcome (the lags its first
+    counterfactual week needs). Weeks first and draws last, so that each week's step is one
+    contiguous block and a week-adopter cell's draws are one row for the aggregates' products.
     """
-    n_draws = coef.shape[0]
-    base = team_effects[:, :, None] + time_effects[:, paths.group, :]
+    weekly = np.ascontiguousarray(np.transpose(time_effects, (2, 1, 0)))  # weeks x groups x R
+    base = np.take(weekly, paths.group, axis=1)
+    base += team_effects.T[None]
     if paths.x.shape[2]:
-        base = base + np.einsum("atc,rc->rat", paths.x, coef[:, lags:])
+        # (weeks x adopters x controls) @ (controls x draws): one BLAS product
+        base += paths.x_by_week @ coef[:, lags:].T
     if lags == 0:
-        return np.where(paths.active[None], base, np.nan)
-    state = np.broadcast_to(paths.y, (n_draws, *paths.y.shape)).copy()
+        return base
+    # The recursion runs in place: before its start a path holds the observed outcome.
+    state = base
+    np.copyto(state, paths.y.T[:, :, None], where=paths.before.T[:, :, None])
     b = coef[:, :lags]
+    active = paths.active.T[:, :, None]
     for t in np.flatnonzero(paths.active.any(axis=0)):
-        on = paths.active[:, t]
-        value = base[:, on, t]
         for k in range(1, min(lags, t) + 1):
-            value = value + b[:, k - 1 : k] * state[:, on, t - k]
-        state[:, on, t] = value
-    return np.where(paths.active[None], state, np.nan)
+            np.add(state[t], b[:, k - 1] * state[t - k], out=state[t], where=active[t])
+    return state
 
 
 def draw_effects(
-    fit: ImputationFit, grid: Grid, weights: np.ndarray
+    fit: ImputationFit, grid: Grid, cluster_weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients (R x k), team effects (R x teams) and week effects (R x G x T) of the score
-    bootstrap draws with team counts ``weights`` (R x teams)."""
-    xi = weights - 1.0
+    bootstrap draws with cluster counts ``cluster_weights`` (R x clusters)."""
+    xi = cluster_weights - 1.0
     coef = fit.coef.to_numpy()[None, :] + xi @ fit.psi
-    score = np.stack(
-        [xi[:, grid.group == g] @ fit.residuals[grid.group == g] for g in range(len(grid.groups))],
-        axis=1,
-    )
-    team_effects, time_effects = fit.effects_given(coef.T, score, grid.group)
+    team_xi = xi[:, fit.cluster]  # R x teams
+    week_score = np.empty((len(xi), *fit.rhs_y.shape))
+    for g in range(len(grid.groups)):
+        members = np.flatnonzero(grid.group == g)
+        week_score[:, g] = team_xi[:, members] @ fit.residuals[members]
+    level_score = None
+    if len(np.unique(fit.level)) < len(fit.level):  # a team's own residuals sum to zero
+        per_team = fit.residuals.sum(axis=1)
+        level_score = np.zeros((len(xi), len(fit.counts)))
+        np.add.at(level_score.T, fit.level, (team_xi * per_team[None]).T)
+    team_effects, time_effects = fit.effects_given(coef.T, week_score, level_score)
     time_effects[:, fit.untreated_teams == 0] = np.nan
     return coef, team_effects, time_effects
 

@@ -23,11 +23,15 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "LABELS",
+    "SIMULATED_BANNER",
     "STATUSES",
     "Check",
     "brief_html",
     "exogeneity_check",
     "few_teams_check",
+    "is_simulated",
+    "label",
     "pretrend_check",
     "sections_check",
 ]
@@ -79,23 +83,41 @@ def pretrend_check(
     name = _named("Trends before adoption", outcome)
     if not pretrend_df or not np.isfinite(pretrend_p):
         why = note or "no pre-adoption weeks to test"
-        return Check(name, "amber", f"Parallel trends is unchecked: {why}.")
+        return Check(
+            name,
+            "amber",
+            f"Not checked ({why}): the effect assumes adopting teams would have moved like the "
+            "others without the assistant.",
+        )
     said = f"joint test over {pretrend_df} pre-adoption weeks, p = {pretrend_p:.3f}"
     if pretrend_p < alpha and explained_by_ramp:
         return Check(
             name,
             "amber",
-            f"Pre-adoption effects are not zero ({said}), as expected when teams ramp up usage "
-            "for weeks before the threshold week; read the event study's early weeks with that "
-            "in mind.",
+            f"Adopting teams' numbers moved in the weeks before adoption ({said}), as expected "
+            "when teams ramp up usage for weeks before the week counted as adoption: the "
+            "effect's timing is blurred, not its size.",
         )
     if pretrend_p < alpha:
         return Check(
-            name, "red", f"Adopters drifted before adopting ({said}): the effect may be biased."
+            name,
+            "red",
+            f"Adopting teams were already changing before they adopted ({said}): part of the "
+            "effect may be that earlier trend, so the number may be off.",
         )
     if pretrend_p < 2 * alpha:
-        return Check(name, "amber", f"Weak sign of drift before adoption ({said}).")
-    return Check(name, "green", f"No sign that adopters drifted before adopting ({said}).")
+        return Check(
+            name,
+            "amber",
+            f"A weak sign that adopting teams were already changing before they adopted "
+            f"({said}): read the effect with some caution.",
+        )
+    return Check(
+        name,
+        "green",
+        f"Adopting teams were not already changing before they adopted ({said}), so the "
+        "effect is not an earlier trend carried on.",
+    )
 
 
 def exogeneity_check(table: pd.DataFrame, alpha: float = 0.05, outcome: str = "") -> Check:
@@ -105,21 +127,31 @@ def exogeneity_check(table: pd.DataFrame, alpha: float = 0.05, outcome: str = ""
     ``flagged`` after the multiple-testing adjustment). Red when a check is flagged, amber when
     one is significant only before the adjustment, green otherwise.
     """
-    name = _named("Exogeneity of usage and controls", outcome)
+    name = _named("What the effect holds fixed", outcome)
     flagged = list(table.index[table["flagged"].astype(bool)])
     raw = list(table.index[table["p_value"] < alpha])
     if flagged:
         return Check(
-            name, "red", f"{len(flagged)} of {len(table)} checks failed: {'; '.join(flagged)}."
+            name,
+            "red",
+            f"{len(flagged)} of {len(table)} checks failed: {'; '.join(flagged)}. Either "
+            "something the model holds fixed responds to the assistant, or adoption followed "
+            "the outcome, so the effect may be biased.",
         )
     if raw:
         return Check(
             name,
             "amber",
             f"{len(raw)} of {len(table)} checks significant before the multiple-testing "
-            f"adjustment, none after: {'; '.join(raw)}.",
+            f"adjustment, none after: {'; '.join(raw)}. Probably chance.",
         )
-    return Check(name, "green", f"All {len(table)} checks pass (controls, lead placebo).")
+    return Check(
+        name,
+        "green",
+        f"All {len(table)} checks pass: the rates the model holds fixed do not respond to the "
+        "assistant, and next month's usage does not predict this week's numbers, so the effect "
+        "hides in neither.",
+    )
 
 
 def few_teams_check(
@@ -129,9 +161,11 @@ def few_teams_check(
 
     ``inference`` is :func:`cts.compare_inference`'s table (index ``inference``, ``term``;
     columns ``ci_low``, ``ci_high``). Green when clustered, wild-bootstrap and randomization
-    intervals agree on whether zero is excluded, amber when they disagree.
+    intervals agree on whether zero is excluded, amber when they disagree. It speaks of the
+    panel's own number only when ``n_teams`` is the whole panel (04 publishes it to the brief
+    only then).
     """
-    name = _named("Inference with few teams", outcome)
+    name = _named("With few teams", outcome)
     rows = inference.xs(term, level="term")
     excludes = (rows["ci_low"] > 0) | (rows["ci_high"] < 0)
     methods = ", ".join(str(method).replace("_", " ") for method in rows.index)
@@ -158,15 +192,31 @@ def few_teams_check(
     )
 
 
+#: What a reader calls the outcomes the checks are about.
+LABELS: dict[str, str] = {
+    "cr_velocity": "CRs merged per builder-week",
+    "deploy_velocity": "deployments per builder-week",
+    "rollback_rate": "rollbacks per deployment",
+    "interventions_per_deploy": "manual interventions per deployment",
+    "pages_per_oncall": "pages per on-call builder",
+    "ai_usage_rate": "share of builders using the assistant",
+}
+
+
+def label(column: str) -> str:
+    """A column's name for a reader (the column itself when it has no label)."""
+    return LABELS.get(column, column)
+
+
 def _named(name: str, outcome: str) -> str:
-    return f"{name} ({outcome})" if outcome else name
+    return f"{name} ({label(outcome)})" if outcome else name
 
 
 def sections_check(left_out: dict[str, list[str]], failed: Sequence[str]) -> Check:
     """Did every report and section run? ``left_out``: report -> sections the panel could not
     support; ``failed``: reports that failed. Red for a failed report, amber for a section left
     out, green otherwise."""
-    name = "Reports and sections run"
+    name = "Reports"
     if failed:
         return Check(name, "red", f"{len(failed)} report(s) failed: {', '.join(failed)}.")
     if any(left_out.values()):
@@ -185,11 +235,13 @@ _NUMBERS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
                 "01_cost_to_serve",
                 (
                     "CTS-SW, whole window",
-                    "first to last period",
+                    "same weeks a year apart",
+                    "units",
                     "CTS-SW in money",
                     "cost per builder-week",
                 ),
             ),
+            ("05_impact", ("CTS-SW without the assistant",)),
         ),
     ),
     (
@@ -205,6 +257,20 @@ _NUMBERS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
         ),
     ),
 )
+
+
+#: Said at the top of the brief whenever the panel is the simulator's (a truth file beside it).
+SIMULATED_BANNER = (
+    "Simulated data: this panel comes from cts's simulator, not from an organisation. The "
+    "numbers show what the reports do and recover the simulator's truth; they say nothing about "
+    "what an assistant is worth to you."
+)
+
+
+def is_simulated(panel_path: str | Path) -> bool:
+    """Whether the panel is the simulator's: ``<stem>.truth.json`` lies beside it."""
+    path = Path(panel_path)
+    return path.with_name(f"{path.stem}.truth.json").is_file()
 
 
 def brief_html(
@@ -227,8 +293,21 @@ def brief_html(
         The notebook parameters every report shared (seed, window, unit, currency).
     """
     by_name = {run.analysis.name: run for run in runs}
-    cards = "\n".join(_card(title, sources, by_name) for title, sources in _NUMBERS)
+    published = [c for run in runs if run.ok for c in getattr(run, "cards", [])]
+    numbers = _NUMBERS if not published else _NUMBERS[:-1]  # cards replace the plain figures
+    cards = "\n".join(
+        [
+            *(_card(title, sources, by_name) for title, sources in numbers),
+            *(_published_card(card) for card in published),
+        ]
+    )
     checks = _checks(runs)
+    reports_check = checks.pop()
+    banner = (
+        f'<p class="banner" role="note"><b>{html.escape(SIMULATED_BANNER)}</b></p>'
+        if is_simulated(panel_path)
+        else ""
+    )
     panel_rows = "\n".join(
         f'<li class="check {c.status}"><span class="dot" aria-hidden="true"></span>'
         f'<b>{html.escape(c.name)}</b> <span class="status">{STATUSES[c.status][1]}</span>: '
@@ -270,6 +349,9 @@ li.check {{ margin: .4rem 0; padding-left: 1.4rem; position: relative; }}
 .dot {{ position: absolute; left: 0; top: .35rem; width: .8rem; height: .8rem;
   border-radius: 50%; }}
 .status {{ font-weight: 600; }}
+.banner {{ background: #fff8c5; border: 1px solid #d4a72c; border-radius: .5rem;
+  padding: .6rem 1rem; }}
+.card ul.checks li {{ font-size: .95rem; }} .note {{ color: #57606a; font-size: .9rem; }}
 .charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(24rem, 1fr));
   gap: 1rem; margin-top: 1rem; }}
 figure {{ margin: 0; min-width: 0; }} figure img {{ max-width: 100%; height: auto; }}
@@ -284,6 +366,7 @@ pre.error {{ white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }}
 footer {{ margin-top: 2rem; color: #57606a; font-size: .85rem; }}
 code {{ overflow-wrap: anywhere; }}
 </style></head><body>
+{banner}
 <h1>cts brief</h1>
 <p class="lead">What software costs to serve, what drives it, and what the AI assistant is worth,
 with how far to trust each number. Intervals are 95% confidence intervals.</p>
@@ -296,6 +379,8 @@ with how far to trust each number. Intervals are 95% confidence intervals.</p>
 {panel_rows}
 </ul>
 <h2>The detailed reports</h2>
+<p class="check {reports_check.status}"><span class="status">
+{STATUSES[reports_check.status][1]}</span>: {html.escape(reports_check.sentence)}</p>
 <table><thead><tr><th>report</th><th>status</th><th>run</th></tr></thead>
 <tbody>
 {reports}
@@ -341,6 +426,30 @@ def _card(title: str, sources, by_name: dict) -> str:
     return (
         f'<div class="card"><h2>{html.escape(title)}</h2>{big}'
         f"{f'<dl>{rest}</dl>' if rest else ''}{gaps}</div>"
+    )
+
+
+def _published_card(card: dict) -> str:
+    """A card a notebook published (:func:`cts.reporting.notebook.card`), every string escaped."""
+    rows = "".join(
+        f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
+        for k, v in card.get("rows", [])
+    )
+    checks = "".join(
+        f'<li class="check {c["status"] if c["status"] in STATUSES else "amber"}">'
+        f'<span class="dot" aria-hidden="true"></span><b>{html.escape(c["name"])}</b> '
+        f'<span class="status">{STATUSES.get(c["status"], STATUSES["amber"])[1]}</span>: '
+        f"{html.escape(c['sentence'])}</li>"
+        for c in card.get("checks", [])
+    )
+    notes = "".join(f'<p class="note">{html.escape(str(n))}</p>' for n in card.get("notes", []))
+    return (
+        f'<div class="card"><h2>{html.escape(str(card["title"]))}</h2>'
+        f'<p class="big">{html.escape(str(card.get("big", "")))}</p>'
+        f"<p>{html.escape(str(card.get('big_label', '')))}</p>"
+        + (f"<dl>{rows}</dl>" if rows else "")
+        + (f'<ul class="checks">{checks}</ul>' if checks else "")
+        + f"{notes}</div>"
     )
 
 

@@ -37,6 +37,7 @@ from cts.core.memory import release_memory
 from cts.core.workers import WORKERS_ENV, die_with_parent
 from cts.reporting.brief import brief_html
 from cts.reporting.notebook import (
+    CARD_MIME,
     CHECK_MIME,
     FIGURE_MIME,
     HEADLINE_MIME,
@@ -134,6 +135,8 @@ class AnalysisRun:
     figures: list[dict] = field(default_factory=list)
     #: The notebook stopped because a disk was full (the whole run stops).
     no_space: bool = False
+    #: Cards of numbers the notebook published for the brief (:func:`cts.reporting.notebook.card`).
+    cards: list[dict] = field(default_factory=list)
 
 
 class NoSpaceError(OSError):
@@ -608,6 +611,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         not_estimable=_not_estimable(notebook),
         checks=_published(notebook, CHECK_MIME),
         figures=figures,
+        cards=_published(notebook, CARD_MIME),
     )
 
 

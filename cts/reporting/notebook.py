@@ -29,12 +29,14 @@ from cts.core.memory import release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
+    "CARD_MIME",
     "CHECK_MIME",
     "FIGURE_MIME",
     "HEADLINE_MIME",
     "SECTION_MIME",
     "SECTION_NEEDS",
     "LOADED_PANEL_ENV",
+    "card",
     "check_currency",
     "collect_warnings",
     "credibility",
@@ -59,6 +61,9 @@ __all__ = [
 HEADLINE_MIME = "application/vnd.cts.headline+json"
 #: A credibility check (:class:`cts.reporting.brief.Check` as a dict), published for the brief.
 CHECK_MIME = "application/vnd.cts.check+json"
+#: A card of the brief's numbers: ``{"title", "big", "big_label", "rows": [[label, value]],
+#: "checks": [Check dicts], "notes": [str]}``, published by :func:`card`.
+CARD_MIME = "application/vnd.cts.card+json"
 #: A chart for the brief: ``{"title", "alt", "png"}`` (base64), published by :func:`for_brief`.
 FIGURE_MIME = "application/vnd.cts.figure+json"
 #: A section's outcome (``{"title", "ok", "reason"}``), published for the index.
@@ -112,6 +117,18 @@ SECTION_NEEDS: dict[str, str] = {
         "It needs several teams whose AI usage changes at different times, and enough weeks per"
         " team for a lagged outcome (a panel of one team, or of teams that never use the "
         "assistant, cannot identify an effect)."
+    ),
+    "Net return": (
+        "It needs the adoption effect on CR or deployment velocity (see above) and the cost of a "
+        "builder-week: a `cost_per_builder_week` column or the `cost_per_builder_week` parameter."
+    ),
+    "Quality guardrails": (
+        "It needs several teams whose AI usage changes at different times, and rollbacks, "
+        "interventions or pages that vary within teams."
+    ),
+    "CTS-SW without the assistant": (
+        "It needs a CTS-SW unit for every team (an `architecture` column or `cts report --unit`) "
+        "and the adoption effects on CR and deployment velocity."
     ),
     "Several initiatives at once": (
         "It needs several teams whose AI usage changes at different times, and enough weeks per"
@@ -340,6 +357,58 @@ def headline(values: dict[str, str]) -> None:
     )
 
 
+def card(
+    title: str,
+    big: str,
+    big_label: str = "",
+    rows: dict[str, str] | None = None,
+    checks: list | None = None,
+    notes: list[str] | None = None,
+) -> None:
+    """Display a card of numbers and publish it for the brief, where it stands beside the other
+    cards: ``big`` shown large over ``big_label``, then ``rows`` (label -> value), ``checks``
+    (:class:`cts.reporting.brief.Check`, shown green/amber/red) and ``notes`` (sentences).
+    Labels are for a reader: no column names."""
+    from IPython.display import display
+
+    from cts.reporting.brief import STATUSES
+
+    published = {
+        "title": title,
+        "big": big,
+        "big_label": big_label,
+        "rows": [[str(k), str(v)] for k, v in (rows or {}).items()],
+        "checks": [c.to_dict() for c in (checks or [])],
+        "notes": list(notes or []),
+    }
+    items = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in published["rows"]
+    )
+    items += "".join(
+        f'<li><b style="color: {STATUSES[c["status"]][0]}">{STATUSES[c["status"]][1]}</b> '
+        f"<b>{html.escape(c['name'])}</b>: {html.escape(c['sentence'])}</li>"
+        for c in published["checks"]
+    )
+    text = "\n".join(
+        [f"{title}: {big} {big_label}".strip()]
+        + [f"- {k}: {v}" for k, v in published["rows"]]
+        + [f"- {c['status']}: {c['name']}: {c['sentence']}" for c in published["checks"]]
+        + published["notes"]
+    )
+    display(
+        {
+            "text/html": (
+                f"<h3>{html.escape(title)}</h3><p><b>{html.escape(big)}</b> "
+                f"{html.escape(big_label)}</p><ul>{items}</ul>"
+                + "".join(f"<p>{html.escape(n)}</p>" for n in published["notes"])
+            ),
+            "text/plain": text,
+            CARD_MIME: published,
+        },
+        raw=True,
+    )
+
+
 def for_brief(figure, title: str | None = None) -> None:
     """Display a figure (a :class:`cts.reporting.plots.ReportFigure`) and publish it for the
     brief's charts, captioned ``title`` (default: the figure's first axis title)."""
@@ -361,9 +430,10 @@ def for_brief(figure, title: str | None = None) -> None:
     )
 
 
-def credibility(check) -> None:
+def credibility(check, for_brief: bool = True) -> None:
     """Display one credibility check (:class:`cts.reporting.brief.Check`) and publish it for the
-    brief's green/amber/red panel."""
+    brief's green/amber/red panel (not with ``for_brief=False``: a check of something other
+    than the brief's numbers, e.g. of a sample of the teams, stays in its report)."""
     from IPython.display import display
 
     from cts.reporting.brief import STATUSES
@@ -376,7 +446,7 @@ def credibility(check) -> None:
                 f"{html.escape(check.sentence)}</p>"
             ),
             "text/plain": f"{check.name}: {word}. {check.sentence}",
-            CHECK_MIME: check.to_dict(),
+            **({CHECK_MIME: check.to_dict()} if for_brief else {}),
         },
         raw=True,
     )

@@ -21,6 +21,7 @@ __all__ = [
     "ReportFigure",
     "plot_adoption",
     "plot_cost_over_time",
+    "plot_cts_sw_with_and_without",
     "plot_event_study",
     "plot_heterogeneity",
     "plot_impact_curve",
@@ -51,7 +52,13 @@ class ReportFigure(Figure):
         parts = []
         for ax in self.axes:
             labels = " against ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
-            parts.append(f"{ax.get_title() or 'chart'}" + (f" ({labels})" if labels else ""))
+            legend = ax.get_legend()
+            entries = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+            parts.append(
+                f"{ax.get_title() or 'chart'}"
+                + (f" ({labels})" if labels else "")
+                + (f", showing {', '.join(entries)}" if entries else "")
+            )
         return "Chart: " + "; ".join(parts)
 
 
@@ -291,5 +298,36 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
         _point_ranges(ax, result.by_group.loc[modifier])
         p = result.ranking.loc[modifier, "p_adjusted"]
         ax.set(title=f"{modifier} (Holm p = {p:.3f})", xlabel=f"effect on {result.outcome}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cts_sw_with_and_without(frame: pd.DataFrame, units: str = "unit shipped") -> Figure:
+    """Organisation CTS-SW per period as observed and without the assistant, with the 95% band
+    of the latter (:func:`cts.analyses.value.cts_sw_without`)."""
+    fig, ax = _figure(figsize=(9, 3.8))
+    ax.plot(frame.index, frame["cts_sw"], color="black", linewidth=2.5, label="observed")
+    ax.plot(
+        frame.index,
+        frame["cts_sw_without"],
+        color="tab:red",
+        linestyle="--",
+        linewidth=2,
+        label="without the AI assistant",
+    )
+    ax.fill_between(
+        frame.index,
+        frame["cts_sw_without_low"],
+        frame["cts_sw_without_high"],
+        color="tab:red",
+        alpha=0.2,
+        label="95% CI",
+    )
+    ax.set(
+        title="CTS-SW with and without the AI assistant",
+        xlabel="period start",
+        ylabel=f"builder-weeks per {units}",
+    )
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

@@ -79,6 +79,10 @@ weeks since first use (0 = the first week), and ``extra_units`` the total
 ``effect_spread`` or ``learning_weeks``, ``short_run`` is the mean over the teams observed using
 the assistant, equal weights, of each team's learned effect per builder-week at full usage
 ``g_i``, and ``long_run`` is ``short_run / (1 - persistence)`` (as with ``persistence_spread``).
+
+``tools={"copilot": 1.0, "cursor": 1.6}`` (not a threat) gives each adopting team one of several
+AI tools, each with its own effect multiplier, and per-tool usage and seat columns
+(:mod:`cts.simulate.tools`).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm, rankdata
 
 from cts.panel import ARCHITECTURES, COUNT_COLUMNS, PanelWarning, load_panel
+from cts.simulate.tools import add_tool_columns, draw_tools, tool_truth
 
 __all__ = [
     "DEPLOY_LEVEL_BY_ARCHITECTURE",
@@ -168,8 +173,13 @@ class SimulationParams:
     org_wave: float = 0.1
     org_shock_sd: float = 0.05
     learning_weeks: int = 0
+    tools: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.tools is not None and (
+            len(self.tools) < 1 or any(not 0 <= m < 10 for m in self.tools.values())
+        ):
+            raise ValueError("tools maps tool names to effect multipliers in [0, 10)")
         for name in ("cr_persistence", "deploy_persistence"):
             if not -1 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie in (-1, 1) for a stable process")
@@ -344,8 +354,13 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         multiplier = np.where(
             size < _SMALL_TEAM, _EFFECT_BY_TEAM_SIZE["small"], _EFFECT_BY_TEAM_SIZE["large"]
         )
+    tool = np.full(n, -1)
+    if p.tools:  # drawn only when on, so panels without tools are unchanged
+        tool, tool_multiplier = draw_tools(p.tools, adopter, rng)
+        multiplier = multiplier * tool_multiplier
     return {
         "id": np.array([f"team-{i:04d}" for i in range(1, n + 1)]),
+        "tool": tool,
         "speed": speed,
         "architecture": architecture,
         "size": size,
@@ -728,6 +743,10 @@ def _assemble(
         panel["deploy_automation"] = np.stack(records["deploy_automation"], axis=1).ravel()[keep]
     for column in COUNT_COLUMNS:
         panel[column] = panel[column].astype("int64")
+    if p.tools:
+        names = list(p.tools)
+        used = {i: names[t] for i, t in zip(teams["id"], teams["tool"], strict=True) if t >= 0}
+        add_tool_columns(panel, used, names)
     source = {
         "teams": {k: teams[k] for k in ("id", "first", "last", "oncall", "cost")},
         "architecture": architecture,
@@ -786,6 +805,10 @@ def _truth(teams: dict, p: SimulationParams) -> dict[str, dict[str, Any]]:
                 "short_run": automation_effect,
                 "long_run": float(automation_effect * np.mean(settle)),  # settle: scalar or teams
             }
+        if p.tools:
+            entry["tools"] = tool_truth(
+                p.tools, teams["tool"], teams["multiplier"], effect, persistence
+            )
         if p.heterogeneity == "architecture":
             entry["short_run_by_group"] = {
                 a: effect * m for a, m in _EFFECT_BY_ARCHITECTURE.items()

@@ -3,7 +3,8 @@
 Modules: ``contract`` (the event-log tables), ``build`` (:func:`cts.build_panel` on DuckDB or
 Spark), ``config`` (a mixed organisation from a TOML file), and readers: ``git`` (git history),
 ``github`` (pull requests, deployments), ``copilot`` (usage-metrics reports, seats),
-``pagerduty`` (incidents, on-call), ``ai_usage`` (Amazon Q, Claude Code, Cursor), ``identity``
+``pagerduty`` (incidents, on-call), ``ai_usage`` (Amazon Q, Claude Code, Cursor), ``seats``
+(Claude and Cursor member lists; the seats table), ``identity``
 (who is who, on which team); ``records`` holds what the export readers share. Submodules import
 on first use: ``cts.sources.git.read_events``.
 """
@@ -21,6 +22,7 @@ __all__ = [
     "identity",
     "pagerduty",
     "records",
+    "seats",
 ]
 
 

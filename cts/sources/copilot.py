@@ -140,9 +140,12 @@ def read_seats(
             rows += [
                 {"person_id": key, "team_id": t, "used_at": when, "tool": "copilot"} for t in teams
             ]
-    none_unusable("copilot seats", files, len(rows), counts | {"seats never used": 0})
-    _warn("copilot seats", counts, None)
-    seats = seat_table(spells, tool="copilot", identities=identities, what="copilot seats")
+    _warn("copilot seats as AI use", counts, None)  # each seat is still a seat
+    seats = seat_table(
+        spells, tool="copilot", identities=identities, what="copilot seats", files=files
+    )
+    never = {"seats never used": 0}  # a seat never used is still a seat
+    none_unusable("copilot seats", files, len(rows) + len(seats), counts | never)
     return {"ai_usage": frame("ai_usage", rows), "seats": seats}
 
 

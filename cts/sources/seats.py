@@ -34,7 +34,7 @@ import pandas as pd
 
 from cts.core.exceptions import EventError, SourceWarning
 from cts.sources.identity import Identities
-from cts.sources.records import dig, expand_paths, load_records, utc
+from cts.sources.records import dig, expand_paths, load_records, none_unusable, utc
 
 __all__ = ["read_claude_members", "read_cursor_members", "seat_table"]
 
@@ -49,6 +49,7 @@ def seat_table(
     tool: str,
     identities: Identities | None,
     what: str,
+    files: Iterable[Path] = (),
 ) -> pd.DataFrame:
     """The ``seats`` table from ``(person_id, person, team, first day, last day)`` spells
     (``person_id`` hashed, ``None``: an unknown user; ``person`` the identity file's): a spell
@@ -66,6 +67,7 @@ def seat_table(
         off_team += not placed
         rows += [[key, t, tool, s, e] for t, s, e in placed]
     counts = {"seats of unknown users": unknown, "seats held while on no team": off_team}
+    none_unusable(what, files, len(rows), counts)  # all left out: refused, never read as zero
     if any(counts.values()):
         text = ", ".join(f"{n:,} {why}" for why, n in counts.items() if n)
         warnings.warn(
@@ -99,14 +101,17 @@ def read_claude_members(
     """``seats`` (tool ``claude_code``) from ``GET /v1/organizations/users`` pages."""
     wanted = None if roles is None else set(roles)
     spells = []
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         for record in load_records(path, wrapper="data"):
             if wanted is not None and dig(record, "role") not in wanted:
                 continue
             email = str(dig(record, "email"))
             added = utc(dig(record, "added_at"), record, "added_at").normalize()
             spells.append((*_known(identities, email, hasher), "", added, None))
-    table = seat_table(spells, tool="claude_code", identities=identities, what="claude members")
+    table = seat_table(
+        spells, tool="claude_code", identities=identities, what="claude members", files=files
+    )
     return {"seats": table}
 
 
@@ -120,14 +125,17 @@ def read_cursor_members(
     """``seats`` (tool ``cursor``) from ``GET /teams/members`` responses: members not removed
     hold a seat on the list's day (``as_of`` or the date in the file name)."""
     spells = []
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         day = _snapshot_day(path, as_of)
         for record in load_records(path, wrapper="teamMembers"):
             if dig(record, "isRemoved", required=False):
                 continue
             email = str(dig(record, "email"))
             spells.append((*_known(identities, email, hasher), "", day, day))
-    table = seat_table(spells, tool="cursor", identities=identities, what="cursor members")
+    table = seat_table(
+        spells, tool="cursor", identities=identities, what="cursor members", files=files
+    )
     return {"seats": table}
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import estimate_adoption_effect
+from cts.analyses.counterfactual import counterfactual
 from cts.analyses.exogeneity import exogeneity_checks
 from cts.core.workers import run_jobs
 from cts.estimators.dynamic import dynamic_panel
@@ -86,6 +87,11 @@ ESTIMATORS: dict[str, Callable[..., pd.DataFrame]] = {
     # the default with one week effect for all teams, to show what week effects by org change
     "auto_common_weeks": lambda panel, outcome, **options: _adoption_table(
         panel, outcome, method="auto", time_effects_by=None, **options
+    ),
+    # imputation with dynamics (cts.counterfactual): short run, persistence, long run, att and
+    # the total extra units, team bootstrap intervals
+    "counterfactual": lambda panel, outcome, **options: (
+        counterfactual(panel, outcome, **options).table
     ),
 }
 #: Methods scored in a cell (default: the ``methods`` of :func:`threats`). The cells of effects

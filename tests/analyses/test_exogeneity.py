@@ -67,3 +67,27 @@ def test_a_check_that_cannot_be_computed_stays_in_the_holm_family_and_is_named()
     assert checks.not_computed == ["y responds to usage"]
     assert checks.flagged == []
     assert "1 of 3 checks could not be computed (y responds to usage)" in checks.summary()
+
+
+def test_the_checks_use_week_effects_by_org_when_the_panel_has_orgs():
+    import pyfixest as pf
+
+    from cts.simulate.org import simulate_and_load
+
+    _, panel = simulate_and_load(200, 39, 1, {"orgs": 4})
+    by_org = cts.exogeneity_checks(panel, controls=("rollback_rate",))
+    common = cts.exogeneity_checks(panel, controls=("rollback_rate",), time_effects_by=None)
+    name = "rollback_rate responds to usage"
+    data = panel.assign(_usage_lag=cts.lag(panel, "ai_usage_rate")).dropna(subset=["_usage_lag"])
+    fit = pf.feols(
+        "rollback_rate ~ ai_usage_rate + _usage_lag | team_id + org^week",
+        data,
+        vcov={"CRV1": "team_id"},
+    )
+    # one coefficient's Wald statistic bounds the joint one from below
+    assert by_org.table.loc[name, "statistic"] >= (fit.tstat().iloc[0] ** 2) - 1e-6
+    assert by_org.table.loc[name, "statistic"] != common.table.loc[name, "statistic"]
+    assert (
+        by_org.table.loc["lead placebo", "statistic"]
+        != common.table.loc["lead placebo", "statistic"]
+    )

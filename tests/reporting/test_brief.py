@@ -69,9 +69,8 @@ def test_a_check_has_one_of_three_statuses():
 
 
 def test_checks_name_their_outcome():
-    assert (
-        pretrend_check(0.3, 4, outcome="cr_velocity").name == "Trends before adoption (cr_velocity)"
-    )
+    named = pretrend_check(0.3, 4, outcome="cr_velocity").name
+    assert named == "Trends before adoption (CRs merged per builder-week)"
     table = _exogeneity([0.3, 0.6], [False, False])
     assert exogeneity_check(table, outcome="x").name.endswith("(x)")
 
@@ -82,3 +81,46 @@ def test_a_pretrend_rejection_explained_by_the_ramp_is_amber_and_says_so():
     assert pretrend_check(0.001, 11).status == "red"
     refused = pretrend_check(float("nan"), 11, note="8 teams support at most 7 restrictions")
     assert refused.status == "amber" and "8 teams support at most 7" in refused.sentence
+
+
+def _run(cards, name="05_impact"):
+    from cts.reporting.builder import Analysis, AnalysisRun
+
+    return AnalysisRun(
+        Analysis(name, f"{name}.ipynb", "What adoption is worth"), True, 1.0, cards=cards
+    )
+
+
+def test_published_cards_replace_the_plain_figures_and_every_string_is_escaped(tmp_path):
+    from cts.reporting.brief import brief_html
+
+    card = {
+        "title": "Net return <script>",
+        "big": "USD 1 <b>million</b> a year",
+        "big_label": "net & more",
+        "rows": [["licence <i>spend</i>", "USD 5 <x>"]],
+        "checks": [{"name": "Change <failure>", "status": "red", "sentence": "worse & <b>"}],
+        "notes": ["capacity, not <cash>"],
+    }
+    panel = tmp_path / "panel.csv"
+    panel.write_text("x")
+    page = brief_html([_run([card])], panel, "0" * 64)
+    for text in ("<script>", "<b>million</b>", "<i>spend</i>", "<x>", "<failure>", "<cash>"):
+        assert text not in page, text
+    assert "Net return &lt;script&gt;" in page and "capacity, not &lt;cash&gt;" in page
+    assert '<li class="check red">' in page
+    assert "What the AI assistant is worth" not in page  # the card stands in its place
+    assert "Simulated data" not in page
+    (tmp_path / "panel.truth.json").write_text("{}")
+    assert "Simulated data" in brief_html([_run([card])], panel, "0" * 64)
+    assert "What the AI assistant is worth" in brief_html([_run([])], panel, "0" * 64)
+
+
+def test_seat_prices_from_the_command_line(capsys):
+    from cts.cli import main, tool_prices
+
+    assert tool_prices("copilot=19, cursor=40") == {"copilot": 19.0, "cursor": 40.0}
+    with pytest.raises(SystemExit) as stopped:
+        main(["report", "--seat-cost", "copilot"])
+    assert stopped.value.code == 2
+    assert "write e.g. copilot=19,cursor=40" in capsys.readouterr().err

@@ -47,3 +47,19 @@ def test_design_markdown_lists_checks_caveats_and_refusals(tmp_path):
         with warnings.catch_warnings(record=True) as caught:
             warnings.warn("shown already", cts.FewTeamsWarning, stacklevel=1)
         assert caught == []  # the report states caveats in words; no stderr repeats
+
+
+def test_inference_methods_with_different_estimates_decline_in_words(capsys):
+    import pandas as pd
+
+    index = pd.MultiIndex.from_product(
+        [["cluster", "wild_bootstrap"], ["short_run", "long_run"]], names=["inference", "term"]
+    )
+    same = pd.DataFrame({"estimate": [0.384009, 0.669366] * 2}, index=index)
+    notebook.same_estimates(same)  # one estimate per term: nothing to say
+    differ = same.assign(estimate=[0.433852, 0.668994, 0.384009, 0.669366])
+    with notebook.section("With few teams"):
+        notebook.same_estimates(differ)
+    shown = capsys.readouterr().out
+    assert "With few teams cannot be estimated on this panel: PanelError:" in shown
+    assert "long_run: +0.6690 to +0.6694; short_run: +0.3840 to +0.4339" in shown

@@ -73,7 +73,7 @@ def test_report_builds_every_analysis_with_headlines(built):
         assert "Traceback" not in report
         assert "No description has been provided" not in report  # every chart has alt text
     assert all(r.headlines for r in runs)
-    assert "long-run effect on cr_velocity" in index
+    assert "Net return of the AI assistant" in index and "Quality guardrails" in index
     assert not (out / "failed").exists()
     assert not list(out.glob(".*.tmp"))
     # The reader's version hides code; the analyst's shows it.
@@ -331,28 +331,39 @@ def test_reports_render_in_a_browser_with_images_and_tables(built, tmp_path, pag
 def test_the_brief_has_the_numbers_the_checks_and_the_reports(built):
     out, runs = built
     brief = (out / "index.html").read_text()
-    for heading in ("What CTS-SW is doing", "What drives it", "What the AI assistant is worth"):
+    for heading in (
+        "What CTS-SW is doing",
+        "What drives it",
+        "Net return of the AI assistant",
+        "Quality guardrails",
+    ):
         assert heading in brief
     assert "builder-weeks per unit" in brief and "95% CI" in brief
-    assert "engineering-years a year" in brief and "largest driver" in brief
-    # Every check the notebooks published is on the panel, with a status and a sentence.
+    assert "largest driver" in brief and "same weeks a year apart" in brief
+    assert "licence spend a year" in brief and "return multiple" in brief
+    assert "capacity, not cash" in brief
+    # The sample is the simulator's: the brief says so at the top.
+    assert brief.index('class="banner"') < brief.index("<h1>") and "Simulated data" in brief
+    # Every check the notebooks published is on the panel, with a status and a sentence, in
+    # the reader's words (labels, not column names).
     for name in (
-        "Trends before adoption (cr_velocity)",
-        "Exogeneity of usage and controls (cr_velocity)",
-        "Exogeneity of usage and controls (deploy_velocity)",
-        "Inference with few teams (cr_velocity)",
-        "Reports and sections run",
+        "Trends before adoption (CRs merged per builder-week)",
+        "What the effect holds fixed (CRs merged per builder-week)",
+        "What the effect holds fixed (deployments per builder-week)",
+        "With few teams (CRs merged per builder-week)",  # the sample has fewer than 30 teams
     ):
         assert f'<b>{name}</b> <span class="status">' in brief, name
+    assert "(cr_velocity)" not in brief and "cr_velocity:" not in brief
     published = [c for run in runs for c in run.checks]
     assert len(published) == 4  # 03 twice (exogeneity), 04 twice (pre-trends, few teams)
     assert all(c["status"] in ("green", "amber", "red") for c in published)
     assert "SHA-256" in brief.split("<footer>", 1)[1]  # provenance in the footer
-    # Two charts, published by 01 and 05, each labelled and linked to its report.
+    # One chart, published by 05: CTS-SW with and without the assistant, linked to its report.
     figures = {run.analysis.name: run.figures for run in runs if run.figures}
-    assert list(figures) == ["01_cost_to_serve", "05_impact"]
-    assert brief.count('<figure><img alt="Chart: ') == 2
-    assert '(<a href="01_cost_to_serve.html">Cost to serve software</a>)</figcaption>' in brief
+    assert list(figures) == ["05_impact"]
+    assert figures["05_impact"][0]["title"] == "CTS-SW with and without the AI assistant"
+    assert brief.count('<figure><img alt="Chart: ') == 1
+    assert '(<a href="05_impact.html">What adoption is worth</a>)</figcaption>' in brief
     png = base64.b64decode(figures["05_impact"][0]["png"])
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
 
@@ -402,3 +413,77 @@ def test_pools_share_the_cores_except_the_heaviest_on_a_panel_that_fits(monkeypa
     large = pool_sizes(ANALYSES, workers=2, rows=POOL_ROWS + 1)
     assert set(large.values()) == {"2"}
     assert set(pool_sizes(ANALYSES, workers=7, rows=POOL_ROWS + 1).values()) == {"1"}
+
+
+#: The brief's AI cards on the default panel: 01 and 05 publish everything they show.
+BRIEF_ANALYSES = tuple(a for a in ANALYSES if a.name in ("01_cost_to_serve", "05_impact"))
+
+_BRIEF_PROBE = """<script>window.addEventListener('load', () => {
+const root = document.documentElement;
+const cards = [...document.querySelectorAll('.card')].map(c => c.innerText);
+const charts = [...document.images].map(i => ({alt: i.alt, width: i.naturalWidth}));
+document.title = JSON.stringify({scroll: root.scrollWidth, client: root.clientWidth,
+  cards: cards, charts: charts, banner: !!document.querySelector('.banner'),
+  text: document.body.innerText});
+});</script>"""
+
+
+@pytest.fixture(scope="module")
+def default_brief(tmp_path_factory):
+    """The brief on the default panel (1,000 teams x 156 weeks, as `make data` writes it),
+    from the two reports that publish what it shows about the assistant."""
+    import cts
+
+    folder = tmp_path_factory.mktemp("default")
+    panel_path, _ = cts.write_simulation(cts.simulate_org(), folder / "panel.parquet")
+    out = folder / "reports"
+    runs = build_reports(panel_path, out, analyses=BRIEF_ANALYSES, progress=False)
+    assert all(r.ok for r in runs), [(r.analysis.name, r.error) for r in runs if not r.ok]
+    return out, runs
+
+
+def test_the_brief_shows_net_return_guardrails_and_both_cts_sw_lines_at_1280px(
+    default_brief, tmp_path
+):
+    chromium = _chromium()
+    out, runs = default_brief
+    probe = out / "probe-brief.html"
+    probe.write_text((out / "index.html").read_text().replace("</body>", _BRIEF_PROBE + "</body>"))
+    try:
+        dom = _dump_dom(chromium, probe, tmp_path / "profile", "--window-size=1280,900")
+    finally:
+        probe.unlink()
+    seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert seen["client"] >= 1200 and seen["scroll"] <= seen["client"], (
+        seen["scroll"],
+        seen["client"],
+    )
+    assert seen["banner"] and "Simulated data" in seen["text"]
+    cards = {card.split("\n", 1)[0]: card for card in seen["cards"]}
+    money = cards["Net return of the AI assistant"]
+    for line in (
+        "net of licences",
+        "licence spend a year",
+        "return multiple",
+        "payback",
+        "break-even effect",
+        "today's adoption",
+        "valued on",
+        "capacity, not cash",
+    ):
+        assert line in money, line
+    assert "USD" in money and " million a year" in money  # three significant digits, in words
+    guardrails = cards["Quality guardrails"]
+    for label in (
+        "Change failure (rollbacks per deployment)",
+        "Manual interventions per deployment",
+        "Pages per on-call builder a week",
+    ):
+        assert label in guardrails, label
+    assert guardrails.count("95% CI") == 3 and "would have detected" in guardrails
+    assert "CTS-SW without the assistant" in cards["What CTS-SW is doing"]
+    assert "same weeks a year apart" in cards["What CTS-SW is doing"]
+    (chart,) = seen["charts"]
+    assert chart["width"] > 0  # decoded
+    assert "CTS-SW with and without the AI assistant" in chart["alt"]
+    assert "observed" in chart["alt"] and "without the AI assistant" in chart["alt"]

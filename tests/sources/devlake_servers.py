@@ -48,7 +48,7 @@ def mariadb_bin() -> tuple[str, str] | None:
     return (install, shutil.which(server)) if install and server else None
 
 
-def _wait(ready, what: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+def _wait(ready, what: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

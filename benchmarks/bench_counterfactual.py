@@ -1,0 +1,89 @@
+"""Speed of the counterfactual with its intervals against one naive pyfixest fit, same run.
+
+``nice python benchmarks/bench_counterfactual.py --n-teams 1000 --n-weeks 156`` times
+``cts.counterfactual(panel, "cr_velocity")`` (its defaults: one lag, jackknifed persistence,
+the two default controls, 199 team bootstrap draws, every path's interval) against one
+``pyfixest.feols`` fit of the naive dynamic model (two-way FE, lagged outcome, usage, the
+controls, team-clustered SEs) on the same panel, each in its own process (so its peak RSS is
+its own), medians of ``--repeats`` warm runs. Target: the counterfactual within 3x pyfixest.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from _measure import peak_rss_mib
+
+import cts
+
+CONTROLS = ["rollback_rate", "interventions_per_deploy"]
+CONTENDERS = ["pyfixest", "counterfactual"]
+
+
+def _run(contender: str, path: str, repeats: int, reps: int) -> dict:
+    warnings.simplefilter("ignore")
+    panel = cts.load_panel(path)
+    if contender == "counterfactual":
+
+        def fit():
+            cts.counterfactual(panel, "cr_velocity", reps=reps)
+    else:
+        import pyfixest as pf
+
+        data = panel.assign(lagged=cts.lag(panel, "cr_velocity")).dropna(subset=["lagged"])
+        rhs = " + ".join(["lagged", "ai_usage_rate", *CONTROLS])
+
+        def fit():
+            pf.feols(f"cr_velocity ~ {rhs} | team_id + week", data, vcov={"CRV1": "team_id"})
+
+    fit()  # warm-up, untimed
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fit()
+        seconds.append(time.perf_counter() - started)
+    return {"median_s": statistics.median(seconds), "rows": len(panel), "rss": peak_rss_mib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n-teams", type=int, default=5000)
+    parser.add_argument("--n-weeks", type=int, default=260)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=199, help="bootstrap draws")
+    parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--panel", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.contender:
+        print(json.dumps(_run(args.contender, args.panel, args.repeats, args.reps)))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = cts.write_panel(
+            cts.simulate_org(args.n_teams, args.n_weeks, seed=0).panel,
+            Path(folder) / "panel.parquet",
+        )
+        results = {}
+        for contender in CONTENDERS:
+            command = [sys.executable, __file__, "--contender", contender, "--panel", str(path)]
+            command += ["--repeats", str(args.repeats), "--reps", str(args.reps)]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            results[contender] = json.loads(out.stdout.strip().splitlines()[-1])
+    base, mine = results["pyfixest"], results["counterfactual"]
+    print(f"panel: {base['rows']:,} team-weeks ({args.n_teams:,} teams x {args.n_weeks} weeks)")
+    print(f"pyfixest feols, naive, clustered   median {base['median_s']:6.2f} s  "
+          f"peak RSS {base['rss']:,.0f} MiB")  # fmt: skip
+    print(f"cts.counterfactual, {args.reps} draws  median {mine['median_s']:6.2f} s  "
+          f"peak RSS {mine['rss']:,.0f} MiB")  # fmt: skip
+    ratio = mine["median_s"] / base["median_s"]
+    print(f"ratio counterfactual / pyfixest: {ratio:.2f}x (target <= 3, "
+          f"{'met' if ratio <= 3 else 'missed'})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

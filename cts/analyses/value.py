@@ -22,9 +22,9 @@ from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.core.results import LEVEL, Result, critical_value
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
-    DEFAULT_CONTROLS,
     DERIVED_COLUMNS,
     PanelError,
+    default_controls,
     varying_columns,
     window_mask,
     windowed,
@@ -156,7 +156,7 @@ def assistant_paths(
     *,
     effect: AdoptionEffect | None = None,
     tools: Sequence[str] | None = None,
-    controls: Sequence[str] = DEFAULT_CONTROLS,
+    controls: Sequence[str] | None = None,
     method: str = "auto",
     draws: int = 1000,
     seed: int = 0,
@@ -186,7 +186,8 @@ def assistant_paths(
         same controls, team and week effects; bias-corrected unless ``method`` names another),
         so the tools' parts add up to the total without double counting.
     controls, method
-        As in :func:`cts.estimate_adoption_effect`.
+        As in :func:`cts.estimate_adoption_effect` (controls: the outcome's default, none for
+        ``deploy_velocity``).
     draws, seed
         Draws of the coefficients for the intervals, and their seed.
     level
@@ -197,6 +198,7 @@ def assistant_paths(
     AssistantPaths
     """
     tools = list(tools_in(panel) if tools is None else tools)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
     if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
         treatments = [f"ai_usage_rate_{tool}" for tool in tools]

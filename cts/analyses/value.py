@@ -186,8 +186,8 @@ def assistant_paths(
         same controls, team and week effects; bias-corrected unless ``method`` names another),
         so the tools' parts add up to the total without double counting.
     controls, method
-        As in :func:`cts.estimate_adoption_effect` (controls: the outcome's default, none for
-        ``deploy_velocity``).
+        As in :func:`cts.estimate_adoption_effect` (default: the outcome's default controls,
+        :func:`cts.panel.default_controls`).
     draws, seed
         Draws of the coefficients for the intervals, and their seed.
     level
@@ -198,11 +198,11 @@ def assistant_paths(
     AssistantPaths
     """
     tools = list(tools_in(panel) if tools is None else tools)
-    controls = default_controls(outcome) if controls is None else tuple(controls)
     if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
         treatments = [f"ai_usage_rate_{tool}" for tool in tools]
-        controls = varying_columns(data.loc[window_mask(data)], tuple(controls), "control")
+        controls = default_controls(outcome) if controls is None else tuple(controls)
+        controls = varying_columns(data.loc[window_mask(data)], controls, "control")
         model = dynamic_panel(
             data,
             outcome,

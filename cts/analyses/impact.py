@@ -352,12 +352,15 @@ def _model_path(
         widen = model.resampling.critical_value[horizon] / critical_value(model.level)
         covariance = covariance * widen**2
     sample = np.random.default_rng(seed).multivariate_normal(mean, covariance, size=draws)
-    # team_persistence: the path of the mean lags, scaled to the reported long run (its mean
-    # over teams), so the path approaches the long run the table reports
-    scale = effect.table.loc["long_run", "estimate"] / _long_run(mean[None], len(lags))[0]
+    # team_persistence: the long run is the mean of the teams' own (the table's), drawn in
+    # proportion to the mean lags' one; the path so far is the mean lags' (an approximation:
+    # the teams' own lags are not kept)
+    scale = 1.0
+    if model.team_persistence:
+        scale = effect.table.loc["long_run", "estimate"] / _long_run(mean[None], len(lags))[0]
     return tuple(
         _ModelPath(
-            _multipliers(theta, len(lags), len(effects), n_weeks) * scale,
+            _multipliers(theta, len(lags), len(effects), n_weeks),
             _long_run(theta, len(lags)) * scale,
         )
         for theta in (mean[None], sample)

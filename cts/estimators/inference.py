@@ -55,6 +55,7 @@ from cts.panel import lag_rows
 
 __all__ = [
     "INFERENCE",
+    "RecursiveDesign",
     "ResamplingTest",
     "draw_batches",
     "randomization_test",
@@ -161,7 +162,7 @@ def wild_cluster_bootstrap(
     rng = np.random.default_rng(seed)
     draws = []
     if design == "recursive":
-        regenerate = _Recursion(frame, lag_names, coef[:n_lags], y_levels - residuals)
+        regenerate = RecursiveDesign(frame, lag_names, coef[:n_lags], y_levels - residuals)
         x_within = split.within(frame[list(x)].to_numpy(float), parts)
     for size in draw_batches(reps, len(frame)):
         if weights == "rademacher":
@@ -231,7 +232,7 @@ def randomization_test(
     )
 
 
-class _Recursion:
+class RecursiveDesign:
     """Regenerate the outcome and its lags week by week from the restricted fit.
 
     In levels the restricted fit is ``y = fitted + u`` with ``fitted = f + sum_k b_k L_k y``

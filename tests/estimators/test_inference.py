@@ -177,14 +177,14 @@ def test_recursive_design_regenerates_the_outcome_and_its_lags(small_null_org):
     """Fed the restricted fit's own residuals, the recursion returns the data exactly; fed
     other shocks, each row's lag is the draw's outcome one week earlier wherever that week is in
     the frame, and the observed lag where it is not (a team's first week, after a gap)."""
-    from cts.estimators.inference import _Recursion
+    from cts.estimators.inference import RecursiveDesign
 
     y, x = "cr_velocity", ("rollback_rate",)
     frame = _frame(small_null_org, y, ("ai_usage_rate", *x))
     fit = pf.feols(f"{y} ~ Q('L1.{y}') + rollback_rate | _entity + _time", frame)
     b = fit.coef().to_numpy()[:1]
     residuals = fit.resid()
-    recursion = _Recursion(frame, [f"L1.{y}"], b, frame[y].to_numpy() - residuals)
+    recursion = RecursiveDesign(frame, [f"L1.{y}"], b, frame[y].to_numpy() - residuals)
     outcomes, lags = recursion(residuals[:, None])
     np.testing.assert_allclose(outcomes[:, 0], frame[y], atol=1e-9)
     np.testing.assert_allclose(lags[:, 0, 0], frame[f"L1.{y}"], atol=1e-9)

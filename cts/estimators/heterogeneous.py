@@ -527,6 +527,13 @@ def _fit(
     x_tilde = project(x)
     varies = np.abs(x_tilde).max(axis=0, initial=0) > _NO_VARIATION
     x_kept = x_tilde[:, varies]
+    if not varies.any():
+        # e.g. a calendar half in which every team's usage is constant (all adopted at once)
+        raise PanelError(
+            "no regressor varies within teams once each team's own level and lags are taken "
+            "out (in this set of weeks), so the common effect is not identified with "
+            "team-specific persistence"
+        )
     y_tilde = project(y[:, None])[:, 0]
     k = x_kept.shape[1]
     if times is not None:

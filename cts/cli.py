@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "build-panel",
         help="build the team-week panel from event logs (or git repositories)",
         description="Build the team-week panel from an event-log directory (one table per "
-        "event kind, see the README) or, with --git, from local git repositories.",
+        "event kind, see docs/sources/event-logs.md) or, with --git, from local git repositories.",
     )
     build.add_argument(
         "paths",
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument(
         "--sources",
         metavar="TOML",
-        help="read the sources a TOML file names (README: Your own data)",
+        help="read the sources a TOML file names (docs/sources/exports.md)",
     )
     build.add_argument(
         "--team-map", help="CSV with columns repository,team_id (default: a team per repository)"

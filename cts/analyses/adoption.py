@@ -193,7 +193,8 @@ def estimate_adoption_effect(
         How to test the effect. ``"auto"`` (default): ``"wild_bootstrap"`` with fewer than
         :data:`~cts.analyses.identification.MIN_TEAMS` (30) teams or fewer than
         :data:`~cts.analyses.identification.MIN_ADOPTING_TEAMS` (10) teams using the
-        assistant, where clustered SEs over-reject (README, size table), else ``"cluster"``.
+        assistant, where clustered SEs over-reject (size table in the docs' adoption page),
+        else ``"cluster"``.
         ``"cluster"``: team-clustered SEs, normal intervals; fine with many teams.
         ``"wild_bootstrap"`` (restricted wild cluster bootstrap) or ``"randomization"``
         (permutes usage paths across teams), see :mod:`cts.estimators.inference`. They set the

@@ -233,10 +233,10 @@ def _teams(timing: pd.DataFrame) -> _Check:
     if n < MIN_TEAMS:
         caveat = (
             f"only {n} teams: clustered standard errors with normal critical values give "
-            f"intervals that are too narrow below about {MIN_TEAMS} teams (the README's size "
-            "table), so the adoption effect's headline interval comes from the wild cluster "
-            "bootstrap by default; the event study's intervals stay clustered and read as too "
-            "precise"
+            f"intervals that are too narrow below about {MIN_TEAMS} teams (the size table of "
+            "the docs' adoption page), so the adoption effect's headline interval comes from "
+            "the wild cluster bootstrap by default; the event study's intervals stay "
+            "clustered and read as too precise"
         )
         return _Check(
             "teams", f"{n}", f"{n} teams: few clusters.", caveat=caveat, warning=FewTeamsWarning
@@ -273,8 +273,8 @@ def _adopting(
         caveat = (
             f"only {few} adopting teams: with under {MIN_ADOPTING_TEAMS} adopting teams clustered "
             "intervals reject a true null about twice as often as they should (12-14% at 5% "
-            "with 6 of 30 teams adopting, the README's size table); the adoption effect's "
-            "headline interval comes from the wild cluster bootstrap by default"
+            "with 6 of 30 teams adopting, the size table in the docs' adoption page); the "
+            "adoption effect's headline interval comes from the wild cluster bootstrap by default"
         )
         return _Check(
             "adopting teams",

@@ -24,10 +24,10 @@ __all__ = [
 ]
 
 #: Below this many teams (clusters), or this many teams using the assistant, clustered intervals
-#: with normal critical values are not trusted. The README's size table (``make validate``, 30
-#: teams x 52 weeks, no effect): with 24 of 30 teams adopting clustered SEs reject a true null in
-#: 4.4-6.4% of panels at 5%, so 30 clusters suffice; with about 6 adopting teams they reject in
-#: 12.3-13.6%, while the wild cluster bootstrap stays at 3.6-5.7%.
+#: with normal critical values are not trusted. The size table of the docs' adoption page
+#: (``make validate``, 30 teams x 52 weeks, no effect): with 24 of 30 teams adopting clustered
+#: SEs reject a true null in 4.4-6.4% of panels at 5%, so 30 clusters suffice; with about 6
+#: adopting teams they reject in 12.3-13.6%, while the wild cluster bootstrap stays at 3.6-5.7%.
 MIN_TEAMS = 30
 MIN_ADOPTING_TEAMS = 10
 #: Adoption counts as happening "in one week" when at least this share of adopters adopts

@@ -1,6 +1,6 @@
 """The team-week panel's contract: its columns, their meaning, and the derived rates.
 
-One row per team and week. The README's schema tables mirror these dictionaries (a test checks).
+One row per team and week. docs/panel.md's schema tables mirror these dictionaries (a test checks).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = [
     "source_columns",
 ]
 
-#: Required columns and their meaning (the README's schema table mirrors this; a test checks it).
+#: Required columns and their meaning (docs/panel.md mirrors this; a test checks it).
 REQUIRED_COLUMNS: dict[str, str] = {
     "team_id": "stable team identifier",
     "week": "week start (Monday)",
@@ -60,7 +60,7 @@ ARCHITECTURES: tuple[str, ...] = ("service", "monolith", "trunk")
 #: AI assistants with a column of their own (``other``: any further assistant or agent).
 AI_TOOLS: tuple[str, ...] = ("copilot", "cursor", "claude_code", "q", "other")
 #: Optional columns that appear only when a source provides them (``<tool>``: one of
-#: :data:`AI_TOOLS`). The simulated panel has none of them. The README's table mirrors this.
+#: :data:`AI_TOOLS`). The simulated panel has none of them. docs/panel.md's table mirrors this.
 SOURCE_COLUMNS: dict[str, str] = {
     "ai_active_builders_<tool>": "builders who used that AI tool in the week, "
     "0..n_builders and at most `ai_active_builders` (their union)",

@@ -248,7 +248,8 @@ class SimulatedOrg:
 
     @property
     def events(self) -> dict[str, pd.DataFrame]:
-        """The event logs of the event-log contract (README), one DataFrame per table."""
+        """The event logs of the event-log contract (docs/sources/event-logs.md), one DataFrame
+        per table."""
         from cts.simulate.event_logs import event_logs
 
         return event_logs(self.source, seed=self.params["seed"])

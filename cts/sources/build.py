@@ -4,10 +4,10 @@ The aggregation is one SQL definition (:func:`scan_sql`: one pass over each even
 :func:`weekly_sql` and :func:`panel_sql`: the panel from those passes, the roster and the on-call
 rota), written in the subset of SQL that DuckDB and Spark SQL share and run unchanged on either
 engine; only how tables are registered and materialized differs. The event-log contract (one
-table per event kind; the README documents it) is :data:`TABLES`. Person identifiers are hashed
-(md5, salted per build) in the first step of every query that touches them and only counted, so
-they never reach the panel, and no shuffle or spill file of the aggregation holds an identifier
-that could be matched to a person.
+table per event kind; docs/sources/event-logs.md documents it) is :data:`TABLES`. Person
+identifiers are hashed (md5, salted per build) in the first step of every query that touches
+them and only counted, so they never reach the panel, and no shuffle or spill file of the
+aggregation holds an identifier that could be matched to a person.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The event-log contract: the tables every source produces and :func:`cts.build_panel` reads.
 
-One table per event kind; the README's table mirrors :data:`TABLES` (a test checks it). Every
+One table per event kind; docs/sources/event-logs.md's table mirrors :data:`TABLES` (a test
+checks it). Every
 table has ``team_id``; times are UTC (a naive time is read as UTC) and an event counts in the
 week (Monday-Sunday) it falls in.
 """
@@ -26,7 +27,7 @@ class Table:
     meaning: str = ""
 
 
-#: The event-log contract: table -> columns (the README's table mirrors this; a test checks it).
+#: The event-log contract: table -> columns (docs/sources/event-logs.md mirrors it; a test checks).
 TABLES: dict[str, Table] = {
     "roster": Table(
         ("person_id", "team_id", "start_date"),

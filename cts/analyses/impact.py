@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.core.results import LEVEL, Result, critical_value, estimate_table
+from cts.core.results import LEVEL, Result, critical_value, draws_p_value, estimate_table
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
@@ -397,8 +397,7 @@ def _draw_table(
     excludes zero.
     """
     effect = drawn["_effect"][np.isfinite(drawn["_effect"])]
-    below, above = np.mean(effect <= 0), np.mean(effect >= 0)
-    p_value = max(min(1.0, 2 * min(below, above)), 1 / max(len(effect), 1))
+    p_value = max(draws_p_value(effect), 1 / len(effect)) if effect.size else 1.0
     rows = {}
     for name, values in point.items():
         if name.startswith("_"):

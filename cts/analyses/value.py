@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
-from cts.core.results import LEVEL, Result, critical_value
+from cts.core.results import LEVEL, Result, critical_value, draws_p_value
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
@@ -680,13 +680,12 @@ def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
     rows = {}
     for name, (point, draws) in quantities.items():
         draws = np.asarray(draws, dtype=float)
-        across = min(np.mean(draws <= 0), np.mean(draws >= 0)) if len(draws) else np.nan
         rows[name] = {
             "estimate": float(point),
             "se": float(np.std(draws, ddof=1)) if len(draws) > 1 else np.nan,
             "ci_low": float(np.percentile(draws, 50 * (1 - level))),
             "ci_high": float(np.percentile(draws, 50 * (1 + level))),
-            "p_value": float(min(1.0, 2 * across)),
+            "p_value": draws_p_value(draws),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "quantity"

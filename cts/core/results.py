@@ -29,6 +29,7 @@ __all__ = [
     "Result",
     "TestStatistic",
     "critical_value",
+    "draws_p_value",
     "estimate_table",
 ]
 
@@ -43,6 +44,16 @@ def critical_value(level: float = LEVEL) -> float:
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def draws_p_value(draws: np.ndarray) -> float:
+    """Two-sided p-value of "no effect" from draws of an estimate: twice the smaller share of
+    draws on either side of zero, at most one (so it is below ``1 - level`` about when the
+    draws' central ``level`` interval excludes zero). NaN without draws."""
+    draws = np.asarray(draws, dtype=float)
+    if not draws.size:
+        return float("nan")
+    return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
 def estimate_table(estimates: pd.Series, se, level: float = LEVEL) -> pd.DataFrame:

@@ -133,3 +133,12 @@ def test_level_sets_the_intervals_where_they_are_built():
     assert "50% CI" in narrow.summary() and "95% CI" in wide.summary()
     row = drivers.table.iloc[0]
     assert row["ci_high"] - row["estimate"] == pytest.approx(1.6448536 * row["se"], rel=1e-6)
+
+
+def test_p_value_from_draws_is_twice_the_smaller_tail():
+    from cts.core.results import draws_p_value
+
+    assert draws_p_value(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(0.5)
+    assert draws_p_value(np.array([1.0, 2.0])) == 0.0
+    assert draws_p_value(np.array([0.0, 0.0])) == 1.0
+    assert np.isnan(draws_p_value(np.array([])))

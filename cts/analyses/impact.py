@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -259,7 +260,7 @@ def impact_curve(
     effect: AdoptionEffect,
     panel: pd.DataFrame,
     levels: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """:func:`translate_impact` at several adoption levels, stacked.
 
@@ -284,7 +285,7 @@ def _cost(recent: pd.DataFrame, given: float | None, builders_column: str) -> fl
 
 
 def _usage_history(
-    panel: pd.DataFrame, treatment: str, builders_column: str, end_week, recent_weeks: int
+    panel: pd.DataFrame, treatment: str, builders_column: str, end_week: Any, recent_weeks: int
 ) -> np.ndarray:
     """``X_s = sum over recent team-weeks (i, t) of n_it x_i,t-s``, for s = 0, 1, ...
 
@@ -293,6 +294,7 @@ def _usage_history(
     """
     rows = panel.loc[panel["week"] <= end_week, ["team_id", "week", treatment, builders_column]]
     weeks = np.sort(rows["week"].unique())
+    grid: pd.DatetimeIndex | np.ndarray
     if isinstance(weeks[0], np.datetime64 | pd.Timestamp):
         grid = pd.date_range(weeks[0], weeks[-1], freq="7D")
     else:
@@ -358,13 +360,14 @@ def _model_path(
     scale = 1.0
     if model.team_persistence:
         scale = effect.table.loc["long_run", "estimate"] / _long_run(mean[None], len(lags))[0]
-    return tuple(
+    point, drawn = [
         _ModelPath(
             _multipliers(theta, len(lags), len(effects), n_weeks),
             _long_run(theta, len(lags)) * scale,
         )
         for theta in (mean[None], sample)
-    )
+    ]
+    return point, drawn
 
 
 def _long_run(theta: np.ndarray, n_lags: int) -> np.ndarray:
@@ -526,9 +529,10 @@ def combined_impact(
         index=pd.Index([*treatments, "total"], name="treatment"),
     )
     table = estimate_table(estimates, [*joint_table["se"], total_se], level)
-    separate_total = sum(separate[t].table.loc["long_run", "estimate"] for t in treatments)
+    separate_long_run = [float(separate[t].table["estimate"]["long_run"]) for t in treatments]
+    separate_total = sum(separate_long_run)
     table["separate"] = [
-        *(separate[t].table.loc["long_run", "estimate"] for t in treatments),
+        *separate_long_run,
         separate_total,
     ]
     return CombinedImpact(

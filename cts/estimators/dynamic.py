@@ -34,7 +34,11 @@ import pyfixest as pf
 from cts.core.results import LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
-from cts.estimators.heterogeneous import persistence_homogeneity_test, team_persistence_fit
+from cts.estimators.heterogeneous import (
+    TeamPersistenceFit,
+    persistence_homogeneity_test,
+    team_persistence_fit,
+)
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
@@ -169,7 +173,7 @@ def dynamic_panel(
     method: str = "bias_corrected",
     cluster: str | None = None,
     time_effects: bool = True,
-    sample: pd.Series | None = None,
+    sample: pd.Series | np.ndarray | None = None,
     inference: str = "cluster",
     reps: int = 999,
     seed: int = 0,
@@ -406,7 +410,11 @@ def dynamic_panel(
 
 
 def _with_team_long_run(
-    fit, table: pd.DataFrame, x: tuple[str, ...], treatment_lags: int, level: float
+    fit: TeamPersistenceFit,
+    table: pd.DataFrame,
+    x: tuple[str, ...],
+    treatment_lags: int,
+    level: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Replace ``long_run.x`` by the mean over teams of each team's long run, with covariances
     from the stacked cluster influence (:meth:`TeamPersistenceFit.mean_long_run`)."""
@@ -457,7 +465,7 @@ def _estimation_frame(
     time: str,
     lags: int,
     cluster: str,
-    sample: pd.Series | None,
+    sample: pd.Series | np.ndarray | None,
     earlier: dict[int, np.ndarray],
     group: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -593,7 +601,17 @@ def _bias_corrected(
 # --- gmm ---------------------------------------------------------------------------------------
 
 
-def _gmm(data, y, x, entity, time, lags, time_effects, sample, predetermined=()):
+def _gmm(
+    data: pd.DataFrame,
+    y: str,
+    x: tuple[str, ...],
+    entity: str,
+    time: str,
+    lags: int,
+    time_effects: bool,
+    sample: pd.Series | np.ndarray | None,
+    predetermined: tuple[str, ...] = (),
+) -> tuple[pd.Series, pd.DataFrame, list[str], dict[str, float], TestStatistic]:
     result = difference_gmm(
         data,
         y,

@@ -259,7 +259,7 @@ def event_study(
             table.index.name = "relative_week"
             vcov = dynamic_vcov
             static, static_vcov = two_stage_did(*stages, data[["treated"]])
-            att = _row(static["treated"], np.sqrt(static_vcov.iloc[0, 0]))
+            att = _row(static["treated"], np.sqrt(static_vcov.to_numpy(float)[0, 0]))
         else:
             cells, cells_vcov = group_time_effects(
                 data, outcome, "team_id", "period", "cohort", base="universal"
@@ -292,7 +292,7 @@ def event_study(
         att=att,
         naive_att=naive_att,
         pretrend_chi2=float("nan") if test is None else test.statistic,
-        pretrend_df=0 if test is None else int(test.df),
+        pretrend_df=0 if test is None or test.df is None else int(test.df),
         pretrend_p=float("nan") if test is None else test.p_value,
         estimator=estimator,
         outcome=outcome,
@@ -531,15 +531,15 @@ def _with_counterfactual(data: pd.DataFrame) -> pd.DataFrame:
         data = data.loc[keep]
 
 
-def _by_relative_week(coef: pd.Series, vcov) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _by_relative_week(coef: pd.Series, vcov: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
     weeks = pd.Index(coef.index).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
-    vcov = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
+    by_week = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
     table = estimate_table(
-        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov))
+        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(by_week))
     )
     table.index.name = "relative_week"
-    return table.sort_index(), vcov
+    return table.sort_index(), by_week
 
 
 def _aggregate_by_relative_time(

@@ -168,7 +168,9 @@ class TeamPersistenceFit:
         psi_settle = (1 / (1 - mean) ** 2 + 3 * spread / (1 - mean) ** 4) * psi_mean + (
             psi_spread / (1 - mean) ** 3
         )
-        positions = [self.estimates.index.get_loc(t) for t in terms]
+        positions = self.estimates.index.get_indexer(
+            pd.Index(terms)
+        )  # all present: estimates[terms] above
         psi_g = self.influence[:, positions].sum(axis=1)
         return g * settle, settle * psi_g + g * psi_settle
 
@@ -259,12 +261,12 @@ def team_persistence_fit(
         rows = np.bincount(team).astype(float)
         rows_first = np.bincount(team, first)
         # Each team's jackknife weight on its halves (module docstring; 1/2 for equal halves).
-        c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2) if jackknife else None
         sets = [np.ones(len(frame), dtype=bool)]
-        weights = [1 + 2 * c if jackknife else np.ones(len(teams))]
+        weights = [np.ones(len(teams))]
         if jackknife:
+            c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2)
             sets += [first, ~first]
-            weights += [-c, -c]
+            weights = [1 + 2 * c, -c, -c]
         columns = frame[[y, *lag_names, *x]].to_numpy(float)
         fits, flat = _fit_row_sets(
             frame, columns, team, len(teams), sets, weights, n_lags, time_effects
@@ -563,7 +565,9 @@ def _fit(
     residuals = y_tilde - (project(common[:, None])[:, 0])
 
     # Influence of the common coefficients, team by team: (R~'R~)^-1 R_i' e_i.
-    scores = [np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)]
+    scores: list[np.ndarray] = [
+        np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)
+    ]
     scores[0] = scores[0].reshape(n_teams, k)
     if times is not None:
         by_week = np.zeros((n_teams, n_times))

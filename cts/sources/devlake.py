@@ -672,7 +672,7 @@ class _Queries:
                     THEN 1 ELSE 0 END) AS created_date
             FROM pull_requests pr WHERE pr.merged_date IS NULL AND {self.merged()}"""
         ).iloc[0]
-        return {k: int(v or 0) for k, v in row.items()}
+        return {str(k): int(v or 0) for k, v in row.items()}
 
     def exact(self, column: str) -> str:
         """``column`` for byte-for-byte comparison (MySQL's default collations ignore case)."""
@@ -1092,7 +1092,8 @@ def _person_keys(handles: pd.DataFrame, identities: Identities | None) -> dict[s
     keys: dict[str, str] = {}
     order = {"user_email": 0, "email": 1, "login": 2, "account": 3}
     handles = handles.assign(rank=handles["kind"].map(order)).sort_values(["rank", "handle"])
-    for person, rows in handles.groupby("person_id", sort=False):
+    for person_id, rows in handles.groupby("person_id", sort=False):
+        person = str(person_id)
         pairs = list(zip(rows["kind"], rows["handle"].astype(str).str.strip(), strict=True))
         known = None
         if identities is not None:

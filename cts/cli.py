@@ -7,7 +7,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -78,6 +80,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _build_panel(args: argparse.Namespace) -> int:
+    """``cts build-panel``: read the events (a folder, git repositories, a sources file or a
+    DevLake database), build the panel, check it against the contract, write it.
+
+    Prints the warnings of those steps and the panel's size; returns the exit code (2 on bad
+    input, with the reason on stderr, never a password).
+    """
     import warnings
 
     from cts.core.exceptions import EventError, PanelError, PanelWarning
@@ -86,50 +94,68 @@ def _build_panel(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     *sources, out = args.paths
-    if args.devlake:
-        from cts.sources.devlake import build_panel_command
-
-        return build_panel_command(args.devlake, args.paths, args)
-    if args.sources and sources:
-        print("cts build-panel: with --sources give only OUT", file=sys.stderr)
+    problem = _build_panel_usage(args, sources)
+    if problem:
+        print(f"cts build-panel: {problem}", file=sys.stderr)
         return 2
-    if not args.sources and (not sources or (len(sources) > 1 and not args.git)):
-        print(
-            "cts build-panel: give EVENTS_DIR OUT (or --git REPO [REPO ...] OUT)", file=sys.stderr
-        )
-        return 2
-    read_warnings: list = []
-    try:
-        if args.sources:
-            from cts.sources.config import read_sources
-
-            with warnings.catch_warnings(record=True) as read_warnings:
-                warnings.simplefilter("always", PanelWarning)
-                events = read_sources(args.sources)
-        elif args.git:
-            from cts.sources.git import read_events
-
-            events = read_events(
-                sources, team_map=_team_map(args.team_map), architecture=args.architecture
-            )
-        else:
-            events = sources[0]
-        panel = build_panel(events, engine=args.engine, progress=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", PanelWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PanelWarning)
+        try:
+            events, origin = _panel_events(args, sources)
+            panel = build_panel(events, engine=args.engine, progress=True)
             load_panel(panel)  # the built panel must pass the contract before it is written
-        path = write_panel(panel, out)
-    except (EventError, PanelError) as error:
-        print(f"cts build-panel: {error}", file=sys.stderr)
-        return 2
-    for warning in [*read_warnings, *caught]:
+            path = write_panel(panel, out)
+        except (EventError, PanelError) as error:
+            print(f"cts build-panel: {error}", file=sys.stderr)
+            return 2
+    for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(
         f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
-        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) with {args.engine} "
+        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) {origin} "
         f"in {time.perf_counter() - started:.1f} s"
     )
     return 0
+
+
+def _build_panel_usage(args: argparse.Namespace, sources: list[str]) -> str | None:
+    """What is wrong with the arguments of ``cts build-panel``, or None."""
+    if args.devlake:
+        return "with --devlake give only OUT" if sources else None
+    if args.sources:
+        return "with --sources give only OUT" if sources else None
+    if not sources or (len(sources) > 1 and not args.git):
+        return "give EVENTS_DIR OUT (or --git REPO [REPO ...] OUT)"
+    return None
+
+
+def _panel_events(
+    args: argparse.Namespace, sources: list[str]
+) -> tuple[str | os.PathLike[str] | Mapping[str, Any], str]:
+    """The events ``cts build-panel`` was pointed at (tables, or the folder holding them) and
+    where they came from, in words for its closing line."""
+    if args.devlake:
+        from cts.sources.devlake import database_url, read_events, shown_url
+
+        events = read_events(
+            args.devlake,
+            project=args.project,
+            production=args.production,
+            allow_missing_ai=args.allow_missing_ai,
+            progress=True,
+        )
+        return events, f"from DevLake {shown_url(database_url(args.devlake))}"
+    if args.sources:
+        from cts.sources.config import read_sources
+
+        return read_sources(args.sources), f"with {args.engine}"
+    if args.git:
+        from cts.sources.git import read_events as read_git
+
+        return read_git(
+            sources, team_map=_team_map(args.team_map), architecture=args.architecture
+        ), f"with {args.engine}"
+    return sources[0], f"with {args.engine}"
 
 
 def _team_map(path: str | None) -> dict[str, str] | None:

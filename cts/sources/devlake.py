@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cts.core.exceptions import PanelWarning, SourceWarning
+from cts.core.exceptions import SourceWarning
 from cts.sources.contract import TABLES, EventError
 from cts.sources.identity import Identities
 from cts.sources.records import person_hasher
@@ -81,7 +81,6 @@ __all__ = [
     "MAIN_BRANCHES",
     "PRODUCTION",
     "DevLakeWarning",
-    "build_panel_command",
     "database_url",
     "read_events",
     "shown_url",
@@ -383,52 +382,6 @@ def read_events(
     finally:
         engine.dispose()
     return _event_tables(tables, project is not None, team_map or {})
-
-
-def build_panel_command(url: str, paths: list[str], args) -> int:
-    """``cts build-panel --devlake URL OUT [--project NAME] [--production REGEX]``: read,
-    build, check, write.
-
-    Prints the DevLake warnings and any panel warning, never the password; returns the exit
-    code (2 on bad input, with the reason on stderr).
-    """
-    import sys
-    import time
-
-    from cts.core.exceptions import PanelError
-    from cts.panel import load_panel, write_panel
-    from cts.sources.build import build_panel
-
-    started = time.perf_counter()
-    if len(paths) != 1:
-        print("cts build-panel: with --devlake give only OUT", file=sys.stderr)
-        return 2
-    engine = getattr(args, "engine", "duckdb")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PanelWarning)
-        try:
-            events = read_events(
-                url,
-                project=args.project,
-                production=getattr(args, "production", None),
-                allow_missing_ai=args.allow_missing_ai,
-                progress=True,
-            )
-            panel = build_panel(events, engine=engine, progress=True)
-            load_panel(panel)  # the built panel must pass the contract before it is written
-            path = write_panel(panel, paths[0])
-        except (EventError, PanelError) as error:
-            print(f"cts build-panel: {error}", file=sys.stderr)
-            return 2
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    print(
-        f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
-        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) from DevLake "
-        f"{shown_url(database_url(url))} in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    return 0
 
 
 # --- connecting and checking ------------------------------------------------------------------

@@ -135,10 +135,10 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    window = window_mask(panel, start, end)
+    sample = window_mask(panel, start, end)
     # The checks are regressions of the adoption model's kind: refused where it is.
-    identification(panel.loc[window], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
-    controls = varying_columns(panel.loc[window], controls, "control")
+    identification(panel.loc[sample], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
+    controls = varying_columns(panel.loc[sample], controls, "control")
     group, _ = week_effects_by(panel, time_effects_by)
     weeks = "week" if group is None else f"{group}^week"
     data = panel.assign(
@@ -151,7 +151,7 @@ def exogeneity_checks(
         name = f"{control} responds to usage"
         fit = pf.feols(
             f"_control ~ _usage + _usage_lag | team_id + {weeks}",
-            data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
+            data.assign(_control=data[control]).loc[sample].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
         # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
@@ -169,7 +169,7 @@ def exogeneity_checks(
         else:
             rows[name] = (test.statistic, test.df, test.p_value, control)
     placebo = lead_placebo(
-        panel, outcome, treatment, controls, sample=window, time_effects_by=group
+        panel, outcome, treatment, controls, sample=sample, time_effects_by=group
     )
     if np.isfinite(placebo.statistic):
         rows["lead placebo"] = (placebo.statistic, 1, placebo.p_value, "")

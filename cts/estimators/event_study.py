@@ -30,19 +30,15 @@ from cts.panel import PanelError, require_columns, windowed
 __all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
 
 ESTIMATORS = ("did2s", "saturated")
-_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
 def adoption_weeks(
     panel: pd.DataFrame, treatment: str = "ai_usage_rate", threshold: float = 0.5
 ) -> pd.Series:
-    """Each team's adoption week: the first week ``treatment >= threshold`` (NaT if never)."""
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must lie in (0, 1], not {threshold}")
-    require_columns(panel, ("team_id", "week", treatment), "the panel")
-    crossed = panel.loc[panel[treatment] >= threshold]
-    first = crossed.groupby("team_id")["week"].min()
-    return first.reindex(panel["team_id"].unique()).rename("adoption_week")
+    """Each team's adoption week: the first week ``treatment >= threshold`` (NaT if never), in
+    the order teams first appear (:func:`cts.estimators.design.adoption_timing` has the rest)."""
+    adoption = adoption_timing(panel, treatment, threshold)["adoption_week"]
+    return adoption.reindex(panel["team_id"].unique())
 
 
 @dataclass(repr=False)

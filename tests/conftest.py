@@ -1,3 +1,5 @@
+import os
+import resource
 import warnings
 
 import pytest
@@ -34,3 +36,24 @@ def private_result_cache(tmp_path_factory):
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = previous
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the children it waited for (kernels, servers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With CTS_TEST_CPU_TIMES=file, append each test's CPU seconds (setup, call and teardown)
+    to ``file``: a profile that a busy machine does not distort as wall times
+    (``pytest --durations``) are."""
+    path = os.environ.get("CTS_TEST_CPU_TIMES")
+    start = _cpu_seconds() if path else 0.0
+    yield
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\n")

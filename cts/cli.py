@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# The subcommands of the parser (argparse names no public type for it).
+_Commands = argparse._SubParsersAction
+
 
 def _data(args: argparse.Namespace) -> int:
     from cts.simulate import simulate_org, write_simulation
@@ -250,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="cts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_data, _add_build_panel, _add_report, _add_validate):
+        add(commands)
+    args = parser.parse_args(argv)
+    return args.run(args)
 
+
+def _add_data(commands: _Commands) -> None:
+    """``cts data``: simulate an organization."""
     data = commands.add_parser("data", help="simulate an organization and write its panel")
     data.add_argument(
         "out",
@@ -269,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     data.set_defaults(run=_data)
 
+
+def _add_build_panel(commands: _Commands) -> None:
+    """``cts build-panel``: the panel from event logs, git, a sources file or DevLake."""
     build = commands.add_parser(
         "build-panel",
         help="build the team-week panel from event logs (or git repositories)",
@@ -318,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.set_defaults(run=_build_panel)
 
+
+def _add_report(commands: _Commands) -> None:
+    """``cts report``: every analysis notebook to HTML."""
     report = commands.add_parser("report", help="run every analysis notebook -> HTML reports")
     report.add_argument(
         "--panel", default="data/synthetic/panel.parquet", help="panel file (default: %(default)s)"
@@ -353,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.set_defaults(run=_report)
 
+
+def _add_validate(commands: _Commands) -> None:
+    """``cts validate``: the Monte Carlo of the estimators."""
     validate = commands.add_parser(
         "validate", help="Monte Carlo of the adoption-effect methods and their inference"
     )
@@ -411,9 +430,6 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")
     validate.add_argument("--outcomes", nargs="+", default=["cr_velocity", "deploy_velocity"])
     validate.set_defaults(run=_validate)
-
-    args = parser.parse_args(argv)
-    return args.run(args)
 
 
 if __name__ == "__main__":

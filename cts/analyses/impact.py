@@ -11,7 +11,7 @@ import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.core.results import LEVEL, Result, critical_value, draws_p_value, estimate_table
-from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.dynamic import Method, dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
     PanelError,
@@ -474,7 +474,7 @@ def combined_impact(
     *,
     outcome: str = "deploy_velocity",
     controls: Sequence[str] | None = None,
-    method: str = "bias_corrected",
+    method: Method = "bias_corrected",
     level: float = LEVEL,
 ) -> CombinedImpact:
     """Estimate several initiatives jointly, with the naive sum of separate estimates beside it.

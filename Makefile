@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEFAULT_PANEL := data/synthetic/panel.parquet
 PANEL ?= $(DEFAULT_PANEL)
 
-.PHONY: help setup data panel report test docs validate lint lab bench strip screenshots clean
+.PHONY: help setup data panel report test test-slow docs validate lint lab bench strip screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,10 +39,13 @@ panel: setup  ## build a panel: make panel EVENTS=dir (or GIT="repo ...", SOURCE
 report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## build env and data, run every analysis -> reports/index.html (PANEL=your.parquet)
 	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(SEAT_COST),--seat-cost $(SEAT_COST)) $(if $(NO_CACHE),--no-cache)
 
-test: lint  ## lint (ruff, mypy), unit tests, every notebook under nbval (on the committed sample), the docs site
-	$(PY) -m pytest -n auto
+test: lint  ## lint (ruff, mypy), unit tests but the slow ones, every notebook under nbval (on the committed sample), the docs site
+	$(PY) -m pytest -n auto -m 'not slow'
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 	$(MAKE) --no-print-directory docs
+
+test-slow: setup  ## the tests marked slow (heavy statistical checks; CI runs them after make test)
+	$(PY) -m pytest -n auto -m slow || [ $$? -eq 5 ]  # 5: none is marked slow
 
 docs: setup  ## the docs site in strict mode (a broken link or reference fails) -> site/
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -6,7 +6,9 @@ observed minus counterfactual per team-week with its aggregates (the average eff
 treated, the effect per builder-week at full usage, profiles by weeks of use, adoption cohort
 and usage dose, and the total extra units), each with a team-clustered bootstrap interval. The
 estimator core is :mod:`cts.estimators.imputation`; the method, its assumptions and references
-are in ``docs/counterfactual.md``.
+are in ``docs/counterfactual.md``. With ``split_by`` (one usage column per tool) each
+adopter-week's effect is also split among the tools so that the parts add up to it; the weekly
+extra units and their bootstrap draws are what :func:`cts.assistant_paths` values.
 """
 
 from __future__ import annotations
@@ -178,6 +180,8 @@ class Counterfactual(Result):
                 f"({att['ci_low']:+.3f} to {att['ci_high']:+.3f})."
             )
         lines += [*(f"Note: {note}" for note in self.notes), "", self.table.round(4).to_string()]
+        if self.by_part is not None:
+            lines += ["", "Split by part:", self.by_part.round(4).to_string()]
         tests = [self.cohort_homogeneity, *self.pooled_comparison.values()]
         lines += [test.summary() for test in tests if test is not None]
         return "\n".join(lines)
@@ -460,7 +464,9 @@ class _Aggregates:
     Works on arrays weeks x adopters x draws, the layout of
     :func:`~cts.estimators.imputation.roll_forward`. ``compute`` returns one row per draw with,
     in order: ``att``, ``short_run``, ``long_run``, ``persistence``, ``total``, then the means
-    by weeks of use, by cohort and by dose, then ``short_run`` by cohort.
+    by weeks of use, by cohort and by dose, ``short_run`` by cohort, the average effect and the
+    extra units by calendar week, and with a split (:class:`_Split`) each part's extra units by
+    week, ``short_run`` and ``long_run``.
     """
 
     def __init__(
@@ -521,26 +527,25 @@ class _Aggregates:
         self.n_weeks = n_weeks
         self.builders = builders.reshape(n_weeks, n_adopters)  # weeks x adopters, 0 off use
         self._exposure(usage.T)
-        self.split = None
-        if part_names:
-            first = grid.first_use
+        self.split = self._split(grid, paths, part_names) if part_names else None
 
-            def parts(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-                """Each part's usage in use (parts x weeks x teams)."""
-                return np.stack(
-                    [_in_use(grid.parts[rows, :, k], starts).T for k in range(len(part_names))]
-                )
+    def _split(self, grid: Grid, paths: Paths, names: Sequence[str]) -> _Split:
+        """The split of each adopter-week's effect among the usage columns ``names``."""
 
-            self.split = _Split(
-                part_names,
-                parts(paths.rows, paths.first_use),
-                self.treated,
-                self.persistence,
-                self.builders,
-                parts(self.excluded_rows, first[self.excluded_rows]),
-                self.excluded_weeks.T > 0,
-                self.excluded_builders.T,
-            )
+        def usage(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+            """Each part's usage from first use on (parts x weeks x teams)."""
+            return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(len(names))])
+
+        return _Split(
+            names,
+            usage(paths.rows, paths.first_use),
+            self.treated,
+            self.persistence,
+            self.builders,
+            usage(self.excluded_rows, grid.first_use[self.excluded_rows]),
+            self.excluded_weeks.T > 0,
+            self.excluded_builders.T,
+        )
 
     def _without_counterfactual(self, grid: Grid, paths: Paths) -> None:
         """Adopters without a counterfactual (observed only while using the assistant, or with

@@ -190,17 +190,7 @@ def difference_gmm(
     )
     entities = pd.factorize(rows["_entity"])[0]
     n_entities = entities.max() + 1
-    if instruments.shape[1] >= n_entities:
-        # The two-step weight matrix is the inverse of a sum over entities of rank-one terms:
-        # with as many instruments as entities it is singular and the estimates meaningless.
-        raise ValueError(
-            f"difference GMM needs more entities ({n_entities:,}) than instruments "
-            f"({instruments.shape[1]:,}"
-            + (", most of them period dummies" if time_effects else "")
-            + "): use fewer periods (start/end), fewer instrument lags (max_lag, collapse)"
-            + (", time_effects=False" if time_effects else "")
-            + " or another method"
-        )
+    _require_fewer_instruments(instruments.shape[1], n_entities, time_effects)
     pairs = _consecutive(rows)
 
     zx, zy = _dense(instruments.T @ regressors), instruments.T @ outcome
@@ -232,16 +222,7 @@ def difference_gmm(
             residual,
             vcov1,
         )
-    moments = instruments.T @ residual
-    # Hansen J with the robust weights from one-step residuals (Stata's two-step Sargan).
-    hansen = float(moments @ np.linalg.pinv(omega1) @ moments)
-    # The J statistic is a quadratic form in a positive semi-definite matrix; its degrees of
-    # freedom are the over-identifying restrictions the weight matrix actually has (its rank,
-    # which is below the instrument count when instruments are collinear).
-    hansen_df = int(np.linalg.matrix_rank(omega1)) - regressors.shape[1]
-    if hansen < -1e-8 * max(1.0, abs(hansen)) or hansen_df < 1:
-        hansen, hansen_df = float("nan"), max(hansen_df, 0)
-    hansen = max(hansen, 0.0) if np.isfinite(hansen) else hansen
+    hansen, hansen_df = _hansen(instruments.T @ residual, omega1, regressors.shape[1])
     ar = [
         _ar_test(
             order, rows, residual, regressors, instruments, entities, n_entities, weight, zx, vcov
@@ -266,6 +247,35 @@ def difference_gmm(
         n_instruments=instruments.shape[1],
         steps=steps,
     )
+
+
+def _require_fewer_instruments(n_instruments: int, n_entities: int, time_effects: bool) -> None:
+    """Refuse a system with as many instruments as entities: the two-step weight matrix is the
+    inverse of a sum over entities of rank-one terms, singular then, and the estimates
+    meaningless."""
+    if n_instruments >= n_entities:
+        raise ValueError(
+            f"difference GMM needs more entities ({n_entities:,}) than instruments "
+            f"({n_instruments:,}"
+            + (", most of them period dummies" if time_effects else "")
+            + "): use fewer periods (start/end), fewer instrument lags (max_lag, collapse)"
+            + (", time_effects=False" if time_effects else "")
+            + " or another method"
+        )
+
+
+def _hansen(moments: np.ndarray, omega1: np.ndarray, n_regressors: int) -> tuple[float, int]:
+    """Hansen's J and its degrees of freedom, with the robust weights from one-step residuals
+    (Stata's two-step Sargan); NaN when it has no over-identifying restriction."""
+    hansen = float(moments @ np.linalg.pinv(omega1) @ moments)
+    # The J statistic is a quadratic form in a positive semi-definite matrix; its degrees of
+    # freedom are the over-identifying restrictions the weight matrix actually has (its rank,
+    # which is below the instrument count when instruments are collinear).
+    hansen_df = int(np.linalg.matrix_rank(omega1)) - n_regressors
+    if hansen < -1e-8 * max(1.0, abs(hansen)) or hansen_df < 1:
+        hansen, hansen_df = float("nan"), max(hansen_df, 0)
+    hansen = max(hansen, 0.0) if np.isfinite(hansen) else hansen
+    return hansen, hansen_df
 
 
 def _differenced_system(

@@ -14,6 +14,28 @@ def quiet_load(source, **kwargs):
         return cts.load_panel(source, **kwargs)
 
 
+#: The heavy tests, marked ``slow`` here in one place (CPU seconds measured with
+#: CTS_TEST_CPU_TIMES, see below): ``make test`` leaves them out for a fast edit-test loop,
+#: ``make test-slow`` runs them, and CI runs both. A name covers every parameter of the test.
+SLOW = {
+    # every notebook, end to end, on two small simulated panels: ~110 CPU s each
+    "tests/analyses/test_corpus.py::test_every_report_runs_on_small_simulated_panels",
+    # every notebook on two panel shapes the loader accepts
+    "tests/reporting/test_report.py::test_every_report_runs_on_every_panel_the_loader_accepts",
+    # two reports on the default panel (1,000 teams x 156 weeks) rendered in Chromium
+    "tests/reporting/test_report.py::"
+    "test_the_brief_shows_net_return_guardrails_and_both_cts_sw_lines_at_1280px",
+    # the checks' false-flag rate over many seeds: ~12 CPU s
+    "tests/analyses/test_exogeneity.py::test_false_flags_stay_near_five_percent_of_seeds",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("[")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def medium_org():
     """300 teams x 80 weeks: enough for estimates within a few percent of the truth."""

@@ -234,28 +234,9 @@ def event_study(
         warnings.warn(caveats[-1], DesignWarning, stacklevel=2)
 
     with _explained("the event study"):
-        naive_fit = pf.feols(
-            f"{outcome} ~ i(rel, ref=-1) | team_id + fe_period", data, vcov={"CRV1": "team_id"}
-        )
-        naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
-        naive_static = pf.feols(
-            f"{outcome} ~ treated | team_id + fe_period", data, vcov={"CRV1": "team_id"}
-        )
-        naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
-
+        naive, naive_att = _two_way_fe(data, outcome)
         if estimator == "did2s":
-            # Gardner's estimator, sparse: pyfixest's did2s densifies its stage-1 dummies.
-            weeks = sorted(set(data["rel"].unique()) - {-1})
-            dummies = pd.DataFrame(
-                {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
-            )
-            stages = (data[outcome], data["team_id"], data["fe_period"], data["treated"])
-            coef, dynamic_vcov = two_stage_did(*stages, dummies)
-            table = estimate_table(coef, np.sqrt(np.diag(dynamic_vcov)))
-            table.index.name = "relative_week"
-            vcov = dynamic_vcov
-            static, static_vcov = two_stage_did(*stages, data[["treated"]])
-            att = _row(static["treated"], np.sqrt(static_vcov.to_numpy(float)[0, 0]))
+            table, vcov, att = _did2s(data, outcome)
         else:
             cells, cells_vcov = group_time_effects(
                 data, outcome, "team_id", "period", "cohort", base="universal"
@@ -300,6 +281,33 @@ def event_study(
         ramp_weeks=float(ramp.median()) if ramp.notna().any() else float("nan"),
         caveats=caveats,
     )
+
+
+def _two_way_fe(data: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The plain two-way FE event study by relative week and its static ATT (the naive ones)."""
+    naive_fit = pf.feols(
+        f"{outcome} ~ i(rel, ref=-1) | team_id + fe_period", data, vcov={"CRV1": "team_id"}
+    )
+    naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
+    naive_static = pf.feols(
+        f"{outcome} ~ treated | team_id + fe_period", data, vcov={"CRV1": "team_id"}
+    )
+    return naive, _row(naive_static.coef()["treated"], naive_static.se()["treated"])
+
+
+def _did2s(data: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Gardner's two-stage estimator by relative week, its covariance and its static ATT;
+    sparse: pyfixest's did2s densifies its stage-1 dummies."""
+    weeks = sorted(set(data["rel"].unique()) - {-1})
+    dummies = pd.DataFrame(
+        {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
+    )
+    stages = (data[outcome], data["team_id"], data["fe_period"], data["treated"])
+    coef, vcov = two_stage_did(*stages, dummies)
+    table = estimate_table(coef, np.sqrt(np.diag(vcov)))
+    table.index.name = "relative_week"
+    static, static_vcov = two_stage_did(*stages, data[["treated"]])
+    return table, vcov, _row(static["treated"], np.sqrt(static_vcov.to_numpy(float)[0, 0]))
 
 
 def _missing_groups(timing: pd.DataFrame, threshold: float, adopters: int, controls: int) -> str:

@@ -746,6 +746,95 @@ def net_return(
         "deploy_velocity",
     ):
         raise ValueError(f"net_return values CR or deployment velocity, not `{paths.outcome}`")
+    today = _today(panel, paths, seat_cost, cost_per_builder_week, recent_weeks, weeks_per_year)
+    total_point, total_spend = today.total_point, today.total_spend
+    value_draws, value_point = today.value(today.total_draws), today.value(total_point)
+    table = _draw_table(_quantities(today, value_point, value_draws), paths.level)
+    by_tool = _by_tool(paths, today, value_point, value_draws)
+    # one break-even effect for one tool; with several, each tool has its own (by_tool)
+    effect = paths.long_run[paths.tools[0]][0] if len(paths.tools) == 1 else np.nan
+    builders, units = today.builders, today.units
+    k = total_spend / (today.cost * weeks_per_year * builders)
+    scale = k * units / ((1 + k) * total_point) if total_point > 0 else np.inf
+    return NetReturn(
+        table=table,
+        by_tool=by_tool,
+        break_even_effect=float(effect * scale),
+        effect=float(effect),
+        adoption=float(today.active / builders),
+        active_builders=float(today.active),
+        builders=builders,
+        seats=float(sum(today.seats.values())),
+        seat_basis=today.seat_basis,
+        price_assumed=today.price_assumed,
+        outcome=paths.outcome,
+        unit="CR" if paths.outcome == "cr_velocity" else "deployment",
+        reason=reason,
+        currency=currency,
+        cost_per_builder_week=today.cost,
+        recent_weeks=recent_weeks,
+        level=paths.level,
+        measured_against=(
+            AGAINST_COUNTERFACTUAL
+            if paths.method == "counterfactual"
+            else "the pooled dynamic model's path of each team without the assistant"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Today:
+    """What today's value rests on: weekly means over the recent weeks, prices and seats."""
+
+    cost: float  # of a builder-week
+    weeks_per_year: float
+    builders: float  # builder-weeks a week
+    units: float  # units observed a week
+    added: dict[str, np.ndarray]  # units a week each tool added, one a draw
+    added_point: dict[str, float]  # units a week each tool added, the estimate
+    prices: dict[str, float]  # of a seat per builder-month, by tool
+    price_assumed: bool
+    seats: dict[str, float]  # seats a week, by tool
+    seat_basis: str
+    active: float  # active builders a week
+
+    @property
+    def total_draws(self) -> np.ndarray:
+        return sum(self.added.values())
+
+    @property
+    def total_point(self) -> float:
+        return sum(self.added_point.values())
+
+    @property
+    def spend(self) -> dict[str, float]:
+        """Licence spend a year, by tool."""
+        return {t: self.prices[t] * self.seats[t] * 12 for t in self.prices}
+
+    @property
+    def total_spend(self) -> float:
+        return sum(self.spend.values())
+
+    def value(self, d):
+        """Value a year of ``d`` units added a week: the builder-weeks they free, at cost."""
+        return self.cost * self.weeks_per_year * self.builders * d / (self.units - d)
+
+
+def _today(
+    panel: pd.DataFrame,
+    paths: AssistantPaths,
+    seat_cost: Mapping[str, float] | None,
+    cost_per_builder_week: float | None,
+    recent_weeks: int,
+    weeks_per_year: float,
+) -> _Today:
+    """The recent weeks' means, prices and seats of :func:`net_return` (its parameters).
+
+    Raises
+    ------
+    PanelError
+        When an estimate or draw of the added units reaches the units observed.
+    """
     rows = windowed(panel)
     last = rows["week"].max()
     recent = rows.loc[rows["week"] > last - pd.Timedelta(weeks=recent_weeks)]
@@ -765,14 +854,26 @@ def net_return(
             "the effect implies the assistant made all of today's output; CTS-SW without it is "
             "undefined (was the effect estimated on this panel?)"
         )
+    return _Today(
+        cost=cost,
+        weeks_per_year=weeks_per_year,
+        builders=builders,
+        units=units,
+        added=added,
+        added_point=added_point,
+        prices={t: prices[t] for t in paths.tools},
+        price_assumed=assumed,
+        seats=seats,
+        seat_basis=basis,
+        active=_active(recent, paths.tools),
+    )
 
-    def value(d):
-        return cost * weeks_per_year * builders * d / (units - d)
 
-    spend = {t: prices[t] * seats[t] * 12 for t in paths.tools}
-    total_spend = sum(spend.values())
-    value_draws, value_point = value(total_draws), value(total_point)
-    quantities = {
+def _quantities(today: _Today, value_point: float, value_draws: np.ndarray) -> dict:
+    """Each quantity of the net return: its estimate and its draws."""
+    cost, weeks_per_year = today.cost, today.weeks_per_year
+    total_spend, total_point = today.total_spend, today.total_point
+    return {
         "value_a_year": (value_point, value_draws),
         "licence_spend_a_year": (total_spend, np.full_like(value_draws, total_spend)),
         "net_value_a_year": (value_point - total_spend, value_draws - total_spend),
@@ -783,53 +884,8 @@ def net_return(
             value_point / cost / weeks_per_year,
             value_draws / cost / weeks_per_year,
         ),
-        "units_added_a_year": (total_point * weeks_per_year, total_draws * weeks_per_year),
+        "units_added_a_year": (total_point * weeks_per_year, today.total_draws * weeks_per_year),
     }
-    table = _draw_table(quantities, paths.level)
-    by_tool = _by_tool(
-        paths,
-        added_point,
-        added,
-        value_point,
-        value_draws,
-        total_point,
-        prices,
-        seats,
-        spend,
-        cost,
-        weeks_per_year,
-        builders,
-        units,
-    )
-    # one break-even effect for one tool; with several, each tool has its own (by_tool)
-    effect = paths.long_run[paths.tools[0]][0] if len(paths.tools) == 1 else np.nan
-    usage = _active(recent, paths.tools)
-    k = total_spend / (cost * weeks_per_year * builders)
-    scale = k * units / ((1 + k) * total_point) if total_point > 0 else np.inf
-    return NetReturn(
-        table=table,
-        by_tool=by_tool,
-        break_even_effect=float(effect * scale),
-        effect=float(effect),
-        adoption=float(usage / builders),
-        active_builders=float(usage),
-        builders=builders,
-        seats=float(sum(seats.values())),
-        seat_basis=basis,
-        price_assumed=assumed,
-        outcome=paths.outcome,
-        unit="CR" if paths.outcome == "cr_velocity" else "deployment",
-        reason=reason,
-        currency=currency,
-        cost_per_builder_week=cost,
-        recent_weeks=recent_weeks,
-        level=paths.level,
-        measured_against=(
-            AGAINST_COUNTERFACTUAL
-            if paths.method == "counterfactual"
-            else "the pooled dynamic model's path of each team without the assistant"
-        ),
-    )
 
 
 def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
@@ -852,22 +908,12 @@ def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
 
 
 def _by_tool(
-    paths,
-    added_point,
-    added,
-    value_point,
-    value_draws,
-    total_point,
-    prices,
-    seats,
-    spend,
-    cost,
-    weeks_per_year,
-    builders,
-    units,
+    paths: AssistantPaths, today: _Today, value_point: float, value_draws: np.ndarray
 ) -> pd.DataFrame:
     """Each tool's share of the value, in proportion to the units it added (the total is valued
     once, so the parts add up to it), beside its own seats."""
+    added, added_point, spend = today.added, today.added_point, today.spend
+    total_point = today.total_point
     rows = {}
     for tool in paths.tools:
         share_point = added_point[tool] / total_point if total_point else np.nan
@@ -876,11 +922,11 @@ def _by_tool(
             added[tool], total_draws, out=np.zeros_like(total_draws), where=total_draws != 0
         )
         tool_value, tool_draws = value_point * share_point, value_draws * share_draws
-        k = spend[tool] / (cost * weeks_per_year * builders)
-        scale = k * units / ((1 + k) * added_point[tool]) if added_point[tool] > 0 else np.inf
+        k = spend[tool] / (today.cost * today.weeks_per_year * today.builders)
+        scale = k * today.units / ((1 + k) * added_point[tool]) if added_point[tool] > 0 else np.inf
         rows[tool] = {
-            "seats": seats[tool],
-            "seat_cost": prices[tool],
+            "seats": today.seats[tool],
+            "seat_cost": today.prices[tool],
             "licence_spend_a_year": spend[tool],
             "value_a_year": tool_value,
             "value_a_year_low": float(np.percentile(tool_draws, 50 * (1 - paths.level))),

@@ -1190,29 +1190,8 @@ def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
         raise ValueError(f"CTS-SW without the assistant needs the paths of {sorted(missing)}")
     frames, factors = [], {}
     for outcome in needed:
-        rows = paths[outcome].table
-        period = origin + ((rows["week"] - origin) // length) * length
-        sums = (
-            rows.assign(
-                period=period,
-                observed_units=rows["observed"] * rows["n_builders"],
-                without_units=rows["without"] * rows["n_builders"],
-            )
-            .groupby(["team_id", "period"])[["observed_units", "without_units"]]
-            .sum()
-        )
-        ratio = (sums["without_units"] / sums["observed_units"]).where(
-            sums["observed_units"] > 0, 1.0
-        )
-        part = table.loc[table["velocity"] == outcome].join(
-            ratio.rename("ratio"), on=["team_id", "period"]
-        )
-        frames.append(part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0))))
-        weekly = paths[outcome]
-        week_period = origin + ((weekly.weekly.index - origin) // length) * length
-        point = pd.Series(sum(weekly.point.values()), index=week_period).groupby(level=0).sum()
-        draws = pd.DataFrame(sum(weekly.draws.values()).T, index=week_period).groupby(level=0).sum()
-        factors[outcome] = draws.div(point.where(point != 0), axis=0).fillna(1.0)
+        part, factors[outcome] = _units_added(table, outcome, paths[outcome], origin, length)
+        frames.append(part)
     joined = pd.concat([*frames, table.loc[table["velocity"].isna()].assign(added=0.0)])
     by_period = joined.groupby("period")[["builder_weeks", "units", "added"]].sum()
     added_draws = sum(
@@ -1246,6 +1225,54 @@ def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
         },
         index=by_period.index,
     )
+
+
+def _units_added(
+    table: pd.DataFrame,
+    outcome: str,
+    paths: AssistantPaths,
+    origin: pd.Timestamp,
+    length: pd.Timedelta,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cost table's rows whose units ``outcome`` counts, with the units the assistant
+    added (``added``: each team-period's units times the share it added to ``outcome``), and
+    the draws' factors on each period's added units (draws of the organisation's total over
+    its estimate; 1 where the estimate is 0).
+
+    Parameters
+    ----------
+    table
+        The cost table with a ``velocity`` column (the outcome that counts each row's units).
+    outcome, paths
+        A velocity and its :func:`assistant_paths`.
+    origin, length
+        The first period and the length of a period.
+
+    Returns
+    -------
+    tuple of DataFrame
+        The rows with ``added``; the factors (periods x draws).
+    """
+    rows = paths.table
+    period = origin + ((rows["week"] - origin) // length) * length
+    sums = (
+        rows.assign(
+            period=period,
+            observed_units=rows["observed"] * rows["n_builders"],
+            without_units=rows["without"] * rows["n_builders"],
+        )
+        .groupby(["team_id", "period"])[["observed_units", "without_units"]]
+        .sum()
+    )
+    ratio = (sums["without_units"] / sums["observed_units"]).where(sums["observed_units"] > 0, 1.0)
+    part = table.loc[table["velocity"] == outcome].join(
+        ratio.rename("ratio"), on=["team_id", "period"]
+    )
+    part = part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0)))
+    week_period = origin + ((paths.weekly.index - origin) // length) * length
+    point = pd.Series(sum(paths.point.values()), index=week_period).groupby(level=0).sum()
+    draws = pd.DataFrame(sum(paths.draws.values()).T, index=week_period).groupby(level=0).sum()
+    return part, draws.div(point.where(point != 0), axis=0).fillna(1.0)
 
 
 def year_over_year(over_time: pd.DataFrame, period: str, weeks: int = 12) -> dict[str, object]:

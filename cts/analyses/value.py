@@ -276,16 +276,7 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
     key = pd.MultiIndex.from_arrays([rows["team_id"], rows["week"]])
     observed = rows[result.outcome].to_numpy(float)
     assistant = effects["effect"].reindex(key).fillna(0.0).to_numpy()
-    table = pd.DataFrame(
-        {
-            "team_id": rows["team_id"].to_numpy(),
-            "week": rows["week"].to_numpy(),
-            "n_builders": rows["n_builders"].to_numpy(),
-            "observed": observed,
-            "without": observed - assistant,
-            "assistant": assistant,
-        }
-    )
+    table = _paths_table(rows, observed, assistant)
     if len(tools) >= 2:
         for tool, column in names.items():
             part = effects[f"effect.{column}"].reindex(key).fillna(0.0).to_numpy()
@@ -307,8 +298,7 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
     without_draws = weekly["observed_units"].to_numpy()[None, :] - added
     weekly = weekly.assign(
         without_units=weekly["observed_units"] - sum(point.values()),
-        without_low=np.percentile(without_draws, 50 * (1 - result.level), axis=0),
-        without_high=np.percentile(without_draws, 50 * (1 + result.level), axis=0),
+        **_without_interval(without_draws, result.level),
     )
     long_run = {
         n: tuple(
@@ -397,12 +387,8 @@ def _paths(
 ) -> AssistantPaths:
     """Run the recursion for the point estimate and for each draw, tool by tool."""
     rows = windowed(data)
-    teams, team_index = np.unique(rows["team_id"].astype(str), return_inverse=True)
-    weeks = pd.date_range(rows["week"].min(), rows["week"].max(), freq="7D")
-    week_index = ((rows["week"] - weeks[0]).dt.days // 7).to_numpy()
-    shape = (len(teams), len(weeks))
-    builders = np.zeros(shape)
-    builders[team_index, week_index] = rows["n_builders"].to_numpy(float)
+    calendar = _Calendar.of(rows)
+    builders = calendar.builders
 
     lag_names = list(model.lag_terms)
     coefficient_names = [n for t in names.values() for n in _coefficients(model, t)] + lag_names
@@ -411,13 +397,15 @@ def _paths(
     sample = np.random.default_rng(seed).multivariate_normal(mean, vcov, size=draws)
     n_lags = len(lag_names)
 
-    point_total = np.zeros(shape)
+    point_total = np.zeros(calendar.shape)
     weekly_draws: dict[str, np.ndarray] = {}
     point_weekly: dict[str, np.ndarray] = {}
     long_run: dict[str, tuple[float, float]] = {}
     column = 0
     for tool, treatment in names.items():
-        usage = _usage_matrix(rows, treatment, team_index, week_index, shape)
+        usage = _usage_matrix(
+            rows, treatment, calendar.team_index, calendar.week_index, calendar.shape
+        )
         k = len(_coefficients(model, treatment))
         point = _recursion(usage, mean[column : column + k], mean[-n_lags:] if n_lags else None)
         point_total += point
@@ -425,37 +413,24 @@ def _paths(
         weekly_draws[tool] = _weekly_draws(
             usage, builders, sample[:, column : column + k], sample[:, -n_lags:] if n_lags else None
         )
-        terms = [f"long_run.{n}" for n in _coefficients(model, treatment)[:1]]
-        row = model.table.loc[terms[0]] if terms[0] in model.table.index else None
-        long_run[tool] = (
-            (float(row["estimate"]), float(row["se"])) if row is not None else (np.nan, np.nan)
-        )
+        long_run[tool] = _model_long_run(model, treatment)
         column += k
 
     observed = rows[model.y].to_numpy(float)
-    assistant = point_total[team_index, week_index]
-    table = pd.DataFrame(
-        {
-            "team_id": rows["team_id"].to_numpy(),
-            "week": rows["week"].to_numpy(),
-            "n_builders": rows["n_builders"].to_numpy(),
-            "observed": observed,
-            "without": observed - assistant,
-            "assistant": assistant,
-        }
-    )
+    table = _paths_table(rows, observed, point_total[calendar.team_index, calendar.week_index])
     added = sum(weekly_draws.values())
-    observed_units = np.bincount(week_index, observed * rows["n_builders"], len(weeks))
+    observed_units = np.bincount(
+        calendar.week_index, observed * rows["n_builders"], len(calendar.weeks)
+    )
     without_draws = observed_units[None, :] - added
     weekly = pd.DataFrame(
         {
             "builder_weeks": builders.sum(axis=0),
             "observed_units": observed_units,
             "without_units": observed_units - sum(point_weekly.values()),
-            "without_low": np.percentile(without_draws, 50 * (1 - level), axis=0),
-            "without_high": np.percentile(without_draws, 50 * (1 + level), axis=0),
+            **_without_interval(without_draws, level),
         },
-        index=pd.Index(weeks, name="week"),
+        index=pd.Index(calendar.weeks, name="week"),
     )
     weekly = weekly.loc[weekly["builder_weeks"] > 0]
     kept = np.flatnonzero(builders.sum(axis=0) > 0)
@@ -469,6 +444,58 @@ def _paths(
         method=model.method,
         level=level,
     )
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """The teams by calendar weeks of a panel's rows, and its builders in that layout."""
+
+    team_index: np.ndarray  # each row's team
+    weeks: pd.DatetimeIndex  # every week from the first to the last
+    week_index: np.ndarray  # each row's week
+    builders: np.ndarray  # teams x weeks, 0 where a team has no row
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.builders.shape
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> _Calendar:
+        teams, team_index = np.unique(rows["team_id"].astype(str), return_inverse=True)
+        weeks = pd.date_range(rows["week"].min(), rows["week"].max(), freq="7D")
+        week_index = ((rows["week"] - weeks[0]).dt.days // 7).to_numpy()
+        builders = np.zeros((len(teams), len(weeks)))
+        builders[team_index, week_index] = rows["n_builders"].to_numpy(float)
+        return cls(team_index, weeks, week_index, builders)
+
+
+def _model_long_run(model, treatment: str) -> tuple[float, float]:
+    """The pooled model's long-run effect of ``treatment`` and its SE (NaN when it has none)."""
+    terms = [f"long_run.{n}" for n in _coefficients(model, treatment)[:1]]
+    row = model.table.loc[terms[0]] if terms[0] in model.table.index else None
+    return (float(row["estimate"]), float(row["se"])) if row is not None else (np.nan, np.nan)
+
+
+def _paths_table(rows: pd.DataFrame, observed: np.ndarray, assistant: np.ndarray) -> pd.DataFrame:
+    """Each team-week's outcome as observed, without the assistant, and the difference."""
+    return pd.DataFrame(
+        {
+            "team_id": rows["team_id"].to_numpy(),
+            "week": rows["week"].to_numpy(),
+            "n_builders": rows["n_builders"].to_numpy(),
+            "observed": observed,
+            "without": observed - assistant,
+            "assistant": assistant,
+        }
+    )
+
+
+def _without_interval(without_draws: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """The percentile interval of the weekly units without the assistant (draws x weeks)."""
+    return {
+        "without_low": np.percentile(without_draws, 50 * (1 - level), axis=0),
+        "without_high": np.percentile(without_draws, 50 * (1 + level), axis=0),
+    }
 
 
 def _usage_matrix(rows, treatment, team_index, week_index, shape) -> np.ndarray:

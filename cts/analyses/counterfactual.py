@@ -28,6 +28,7 @@ from cts.core.exceptions import FewTeamsWarning, PanelError
 from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.imputation import (
     Grid,
+    ImputationFit,
     Paths,
     adopter_paths,
     build_grid,
@@ -372,24 +373,9 @@ def counterfactual(
             grid, fit, paths, aggregates, point[:, :, 0], reps, seed, progress
         )
     point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
-    return _result(
-        grid,
-        fit,
-        paths,
-        aggregates,
-        point,
-        estimate,
-        draws,
-        path_var,
-        notes,
-        outcome=outcome,
-        treatment=treatment,
-        controls=controls,
-        lags=lags,
-        by=by,
-        reps=reps,
-        level=level,
-    )
+    fitted = _Fitted(grid, fit, paths, aggregates, point, estimate, draws, path_var)
+    options = _Options(outcome, treatment, tuple(controls), lags, by, reps, level)
+    return _result(fitted, options, notes)
 
 
 def _team_codes(data: pd.DataFrame, grid: Grid, column: str | None) -> np.ndarray | None:
@@ -869,25 +855,38 @@ def _bootstrap(
     return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
 
 
-def _result(
-    grid,
-    fit,
-    paths,
-    aggregates,
-    point,
-    estimate,
-    draws,
-    path_var,
-    notes,
-    *,
-    outcome,
-    treatment,
-    controls,
-    lags,
-    by,
-    reps,
-    level,
-) -> Counterfactual:
+@dataclass(frozen=True)
+class _Fitted:
+    """The fitted pieces of :func:`counterfactual` that its result is read from."""
+
+    grid: Grid
+    fit: ImputationFit  # the no-assistant model
+    paths: Paths  # the adopters' paths without the assistant
+    aggregates: _Aggregates
+    point: np.ndarray  # adopters x weeks: each path's effect, NaN outside its active weeks
+    estimate: np.ndarray  # the aggregates' point estimates
+    draws: np.ndarray  # bootstrap draws x aggregates
+    path_var: np.ndarray | None  # the paths' bootstrap variance
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What :func:`counterfactual` was asked for, as its result reports it."""
+
+    outcome: str
+    treatment: str
+    controls: tuple[str, ...]
+    lags: int
+    by: str | None  # the week effects' grouping column
+    reps: int
+    level: float
+
+
+def _result(fitted: _Fitted, options: _Options, notes: list[str]) -> Counterfactual:
+    """The :class:`Counterfactual` of the fitted pieces: the table with its draws' SEs, its
+    parts by weeks of use, cohort and dose, the weekly totals, the paths and the effects."""
+    grid, fit, paths, aggregates = fitted.grid, fitted.fit, fitted.paths, fitted.aggregates
+    draws, level, lags = fitted.draws, options.level, options.lags
     labels = aggregates.labels()
     se = np.full(len(labels), np.nan)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
@@ -895,43 +894,40 @@ def _result(
         warnings.simplefilter("ignore", RuntimeWarning)
         if len(draws) > 1:
             se = np.nanstd(draws, axis=0, ddof=1)
-        table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
+        table = estimate_table(
+            pd.Series(fitted.estimate, index=pd.Index(labels, name="term")), se, level
+        )
     table["n_team_weeks"] = aggregates.counts()
-    units = _UNITS.get(outcome, "units")
+    units = _UNITS.get(options.outcome, "units")
     table = table.rename(index={"total": f"total_extra_{units}"})
-    if outcome not in _UNITS:
+    if options.outcome not in _UNITS:
         notes.append("total_extra_units sums the effect per team-week times the team's builders")
     main = ["short_run", "persistence", "long_run", "att", f"total_extra_{units}"]
     if not lags:
         table.loc["persistence"] = [0.0, 0.0, 0.0, 0.0, np.nan, table.loc["att", "n_team_weeks"]]
-
-    def part(prefix: str, name: str) -> pd.DataFrame:
-        rows = table.loc[table.index.str.startswith(prefix)]
-        return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
-
-    by_weeks = part("weeks_of_use.", "weeks_of_use")
+    by_weeks = _part(table, "weeks_of_use.", "weeks_of_use")
     by_weeks.index = by_weeks.index.astype(int)
-    by_cohort_short = part("short_run.cohort.", "cohort").rename(
+    by_cohort_short = _part(table, "short_run.cohort.", "cohort").rename(
         columns={"n_team_weeks": "n_teams"}
     )
     homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
     weekly, weekly_draws, by_part = _weekly(grid, aggregates, table, draws, labels, level)
     return Counterfactual(
         table=table.loc[main, ESTIMATE_COLUMNS],
-        paths=_paths_frame(grid, fit, paths, point, path_var, lags, level),
+        paths=_paths_frame(grid, fit, paths, fitted.point, fitted.path_var, lags, level),
         by_weeks_of_use=by_weeks.loc[by_weeks["n_team_weeks"] > 0],
-        by_cohort=part("cohort.", "cohort"),
-        by_dose=part("dose.", "dose"),
-        outcome=outcome,
-        treatment=treatment,
-        controls=tuple(controls),
+        by_cohort=_part(table, "cohort.", "cohort"),
+        by_dose=_part(table, "dose.", "dose"),
+        outcome=options.outcome,
+        treatment=options.treatment,
+        controls=options.controls,
         lags=lags,
-        time_effects_by=by,
+        time_effects_by=options.by,
         n_obs=fit.n_obs,
         n_treated_teams=len(paths.rows),
         n_untreated_teams=int(((grid.first_use >= grid.y.shape[1]) & grid.observed.any(1)).sum()),
         n_team_weeks_treated=int(paths.treated.sum()),
-        reps=reps,
+        reps=options.reps,
         level=level,
         cohort_homogeneity=homogeneity,
         by_cohort_short_run=by_cohort_short,
@@ -939,9 +935,15 @@ def _result(
         notes=notes,
         weekly=weekly,
         weekly_draws=weekly_draws,
-        effects=_effects_frame(grid, paths, aggregates, point, weekly, by_part),
+        effects=_effects_frame(grid, paths, aggregates, fitted.point, weekly, by_part),
         by_part=by_part,
     )
+
+
+def _part(table: pd.DataFrame, prefix: str, name: str) -> pd.DataFrame:
+    """The table's rows whose term starts with ``prefix``, indexed by the rest (``name``)."""
+    rows = table.loc[table.index.str.startswith(prefix)]
+    return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
 
 
 def _weekly(grid, aggregates, table, draws, labels, level):

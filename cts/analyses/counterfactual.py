@@ -826,33 +826,46 @@ def _bootstrap(
         for f in firsts
     ]
 
-    def run(first: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        draws = draws.astype(float)
-        coef, team_effects, time_effects = draw_effects(fit, grid, draws)
-        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
-        aggregates_drawn = aggregates.compute(
-            cf,
-            coef[:, : fit.n_lags],
-            draws[:, fit.cluster[paths.rows]],
-            draws[:, fit.cluster[aggregates.excluded_rows]],
-        )
-        squares = None
-        if first < _PATH_DRAWS:
-            deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
-            squares = np.einsum("tar,tar->ta", deviation, deviation)
-        return aggregates_drawn, squares
-
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
     out, total_sq = [], np.zeros(point.shape)
     with tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw") as bar:
         for first, draws in zip(firsts, weights, strict=True):
-            drawn, squares = run(first, draws)
+            drawn, squares = _bootstrap_chunk(grid, fit, paths, aggregates, point, first, draws)
             out.append(drawn)
             if squares is not None:
                 total_sq += squares
             bar.update(len(draws))
     return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
+
+
+def _bootstrap_chunk(
+    grid: Grid,
+    fit: ImputationFit,
+    paths: Paths,
+    aggregates: _Aggregates,
+    point: np.ndarray,
+    first: int,
+    draws: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of :func:`_bootstrap`'s draws (``draws``: each draw's count of every
+    cluster; ``first``: the number of the chunk's first draw): the aggregates of each draw,
+    and the sum of squared deviations of each path cell from ``point`` over the chunk's draws
+    among the first ``_PATH_DRAWS`` (None when it has none)."""
+    draws = draws.astype(float)
+    coef, team_effects, time_effects = draw_effects(fit, grid, draws)
+    cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
+    aggregates_drawn = aggregates.compute(
+        cf,
+        coef[:, : fit.n_lags],
+        draws[:, fit.cluster[paths.rows]],
+        draws[:, fit.cluster[aggregates.excluded_rows]],
+    )
+    squares = None
+    if first < _PATH_DRAWS:
+        deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
+        squares = np.einsum("tar,tar->ta", deviation, deviation)
+    return aggregates_drawn, squares
 
 
 @dataclass(frozen=True)
@@ -955,16 +968,17 @@ def _weekly(grid, aggregates, table, draws, labels, level):
     columns |= {f"extra_units.{n}": f"part.{n}.units." for n in names}
     position = {label: i for i, label in enumerate(labels)}
     n_weeks = len(index)
-
-    def at(prefix: str) -> list[int]:
-        return [position[f"{prefix}{t}"] for t in range(n_weeks)]
-
+    units = _positions(position, "week_units.", n_weeks)
     weekly = pd.DataFrame(
-        {c: table["estimate"].to_numpy()[at(p)] for c, p in columns.items()}, index=index
+        {
+            c: table["estimate"].to_numpy()[_positions(position, p, n_weeks)]
+            for c, p in columns.items()
+        },
+        index=index,
     )
-    weekly["team_weeks"] = table["n_team_weeks"].to_numpy()[at("week_units.")]
-    weekly_draws = {"total": draws[:, at("week_units.")]}
-    weekly_draws |= {n: draws[:, at(f"part.{n}.units.")] for n in names}
+    weekly["team_weeks"] = table["n_team_weeks"].to_numpy()[units]
+    weekly_draws = {"total": draws[:, units]}
+    weekly_draws |= {n: draws[:, _positions(position, f"part.{n}.units.", n_weeks)] for n in names}
     if not names:
         return weekly, weekly_draws, None
     rows = {}
@@ -980,6 +994,11 @@ def _weekly(grid, aggregates, table, draws, labels, level):
         [e for e, _ in rows.values()], index=pd.MultiIndex.from_tuples(rows, names=["part", "term"])
     )
     return weekly, weekly_draws, estimate_table(estimates, np.asarray(se, float), level)
+
+
+def _positions(position: dict[str, int], prefix: str, n_weeks: int) -> list[int]:
+    """Where the terms ``prefix`` + week number (0 to ``n_weeks - 1``) stand among the labels."""
+    return [position[f"{prefix}{t}"] for t in range(n_weeks)]
 
 
 def _effects_frame(grid, paths, aggregates, point, weekly, by_part) -> pd.DataFrame:

@@ -517,18 +517,13 @@ class _Aggregates:
 
     def _split(self, grid: Grid, paths: Paths, names: Sequence[str]) -> _Split:
         """The split of each adopter-week's effect among the usage columns ``names``."""
-
-        def usage(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-            """Each part's usage from first use on (parts x weeks x teams)."""
-            return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(len(names))])
-
         return _Split(
             names,
-            usage(paths.rows, paths.first_use),
+            _parts_in_use(grid, paths.rows, paths.first_use),
             self.treated,
             self.persistence,
             self.builders,
-            usage(self.excluded_rows, grid.first_use[self.excluded_rows]),
+            _parts_in_use(grid, self.excluded_rows, grid.first_use[self.excluded_rows]),
             self.excluded_weeks.T > 0,
             self.excluded_builders.T,
         )
@@ -661,6 +656,12 @@ def _in_use(usage: np.ndarray, first_use: np.ndarray) -> np.ndarray:
     return np.where(np.arange(usage.shape[1])[None, :] >= first_use[:, None], usage, 0.0)
 
 
+def _parts_in_use(grid: Grid, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each usage part's usage of the teams ``rows`` from their first use (``starts``) on
+    (parts x weeks x teams)."""
+    return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(grid.parts.shape[2])])
+
+
 def _filtered(
     usage: np.ndarray, b: np.ndarray, treated: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -776,14 +777,13 @@ class _Split:
         delta = np.column_stack([np.ones(len(b)), b - self.persistence[None]])
         g = self.coefficients(weighted, w, delta)
 
-        def summed(values: np.ndarray) -> np.ndarray:  # (1 + lags) x weeks x adopters
-            return np.einsum("rm,rmt->rt", delta, np.stack([w @ v.T for v in values], axis=1))
-
         units = []
         for k in range(n_parts):
             own = np.matmul(self.builders_share[k][:, None, :], weighted)[:, 0, :].T
-            fitted = g[:, k, None] * summed(self.builders_stack[k])
-            shared = sum(g[:, j, None] * summed(self.cross_parts[k, j]) for j in range(n_parts))
+            fitted = g[:, k, None] * _summed(delta, w, self.builders_stack[k])
+            shared = sum(
+                g[:, j, None] * _summed(delta, w, self.cross_parts[k, j]) for j in range(n_parts)
+            )
             excluded = by_week * (excluded_weights @ self.excluded_share[k].T)
             units.append(own + fitted - shared + excluded)
         runs = np.column_stack([g, g / (1 - persistence)[:, None]])
@@ -796,6 +796,12 @@ class _Split:
         level = self.stack[:, 0]
         residual = effect - np.einsum("k,kta->ta", g, level)
         return g[:, None, None] * level + residual[None] * self.shares
+
+
+def _summed(delta: np.ndarray, w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per draw and week, ``sum_m delta_m (w @ values_m')``: ``values`` (1 + lags) x weeks x
+    adopters, ``w`` draws x adopters, ``delta`` draws x (1 + lags)."""
+    return np.einsum("rm,rmt->rt", delta, np.stack([w @ v.T for v in values], axis=1))
 
 
 def _bootstrap(

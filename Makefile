@@ -44,7 +44,7 @@ test: lint  ## lint (ruff, mypy), unit tests but the slow ones, every notebook u
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 	$(MAKE) --no-print-directory docs
 
-test-slow: setup  ## the tests marked slow (heavy statistical checks; CI runs them after make test)
+test-slow: setup  ## the tests marked slow (reports end to end, statistical checks over seeds; CI runs them after make test)
 	$(PY) -m pytest -n auto -m slow || [ $$? -eq 5 ]  # 5: none is marked slow
 
 docs: setup  ## the docs site in strict mode (a broken link or reference fails) -> site/

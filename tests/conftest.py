@@ -27,6 +27,9 @@ SLOW = {
     "test_the_brief_shows_net_return_guardrails_and_both_cts_sw_lines_at_1280px",
     # the checks' false-flag rate over many seeds: ~12 CPU s
     "tests/analyses/test_exogeneity.py::test_false_flags_stay_near_five_percent_of_seeds",
+    # every report built on a panel whose ids and names hold markup: ~100 CPU s
+    "tests/security/test_report_escapes_data.py::"
+    "test_report_escapes_team_ids_file_name_column_names_and_attrs",
     # simulated power and size of the clustered test: ~51 CPU s
     "tests/analyses/test_planning.py::test_power_has_nominal_size_and_grows_with_the_effect",
 }

@@ -625,7 +625,7 @@ def _percent(values: pd.Series, digits: int = 1) -> pd.Series:
 
 
 def validation_report(
-    summary: pd.DataFrame,
+    summary: pd.DataFrame | None,
     exogeneity: pd.DataFrame | None,
     few_clusters: pd.DataFrame | None = None,
     threat_cells: pd.DataFrame | None = None,
@@ -635,12 +635,40 @@ def validation_report(
     control_cells: pd.DataFrame | None = None,
     coverage_cells: pd.DataFrame | None = None,
 ) -> str:
-    """Markdown report: one table per outcome, the targets and whether each is met."""
+    """Markdown report: one table per outcome, the targets and whether each is met.
+
+    ``summary`` (the main block) and ``exogeneity`` may be None when those blocks were skipped
+    (``validate --reps 0 --exogeneity-reps 0``, e.g. to run threat cells alone).
+    """
+    lines = _main_block(summary, n_teams, seconds)
+    if exogeneity is not None:
+        lines += _exogeneity_block(exogeneity)
+    if few_clusters is not None:
+        lines += ["", *few_cluster_section(few_clusters)]
+    if threat_cells is not None:
+        lines += ["", *threat_section(threat_cells)]
+    if control_cells is not None:
+        lines += ["", *control_bias_section(control_cells)]
+    if coverage_cells is not None:
+        lines += ["", *bootstrap_coverage_section(coverage_cells)]
+    return "\n".join(lines) + "\n"
+
+
+def _main_block(summary: pd.DataFrame | None, n_teams: int, seconds: float) -> list[str]:
+    """The report's title and the main block's tables (one per outcome)."""
+    title = "# Monte Carlo validation of the adoption-effect estimators"
+    if summary is None:
+        return [
+            title,
+            "",
+            f"The main block was skipped (`validate --reps 0`); {seconds / 60:.1f} min on this "
+            "machine.",
+        ]
     low, high = TARGET_COVERAGE
     target = summary.xs("bias_corrected", level="method").query("n_weeks in (39, 104)")
     reps = summary["reps"]
     lines = [
-        "# Monte Carlo validation of the adoption-effect estimators",
+        title,
         "",
         f"`simulate_org` with {n_teams} teams and default truth; each row is one outcome, panel "
         f"length, method and term ({reps.min():,}-{reps.max():,} replications per row). Target for "
@@ -661,35 +689,30 @@ def validation_report(
             table[column] = table[column].map("{:.4f}".format)
         table["meets_target"] = table["meets_target"].map({True: "yes", False: "no"})
         lines += ["", f"## {outcome}", "", table.to_markdown(index=False)]
-    if exogeneity is not None:
-        table = exogeneity.reset_index()
-        table.insert(
-            0,
-            "simulated",
-            table.pop("bad_control").map(
-                {False: "clean controls (size)", True: "bad control on (power)"}
-            ),
-        )
-        for column in table.columns[2:]:
-            table[column] = _percent(table[column])
-        lines += [
-            "",
-            "## exogeneity_checks: share of panels flagged at 5% (Holm)",
-            "",
-            "With clean controls the share flagged is the family-wise false-flag rate (target: "
-            "about 5%); with the bad-control switch on it is the power to catch it.",
-            "",
-            table.to_markdown(index=False),
-        ]
-    if few_clusters is not None:
-        lines += ["", *few_cluster_section(few_clusters)]
-    if threat_cells is not None:
-        lines += ["", *threat_section(threat_cells)]
-    if control_cells is not None:
-        lines += ["", *control_bias_section(control_cells)]
-    if coverage_cells is not None:
-        lines += ["", *bootstrap_coverage_section(coverage_cells)]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _exogeneity_block(exogeneity: pd.DataFrame) -> list[str]:
+    """The section on the size and power of ``exogeneity_checks``."""
+    table = exogeneity.reset_index()
+    table.insert(
+        0,
+        "simulated",
+        table.pop("bad_control").map(
+            {False: "clean controls (size)", True: "bad control on (power)"}
+        ),
+    )
+    for column in table.columns[2:]:
+        table[column] = _percent(table[column])
+    return [
+        "",
+        "## exogeneity_checks: share of panels flagged at 5% (Holm)",
+        "",
+        "With clean controls the share flagged is the family-wise false-flag rate (target: "
+        "about 5%); with the bad-control switch on it is the power to catch it.",
+        "",
+        table.to_markdown(index=False),
+    ]
 
 
 def few_cluster_section(size: pd.DataFrame) -> list[str]:

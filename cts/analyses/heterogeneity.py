@@ -23,7 +23,12 @@ from cts.panel import (
     windowed,
 )
 
-__all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
+__all__ = [
+    "HeterogeneousEffects",
+    "clustered_final_stage",
+    "equal_effects_p",
+    "heterogeneous_effects",
+]
 
 MODIFIERS = ("architecture", "n_builders", "baseline_velocity")
 
@@ -198,7 +203,7 @@ def heterogeneous_effects(
             linear.fit(y, t, X=dummies, W=w, groups=teams, cache_values=True)
         # Group k's effect is the intercept plus its indicator's coefficient (level 0: the
         # intercept); their covariance is clustered by team.
-        coef, covariance = _clustered_final_stage(linear, dummies, teams)
+        coef, covariance = clustered_final_stage(linear, dummies, teams)
         contrasts = np.column_stack([np.ones(len(levels)), np.eye(len(levels))[:, 1:]])
         estimates = contrasts @ coef
         group_covariance = contrasts @ covariance @ contrasts.T
@@ -215,7 +220,7 @@ def heterogeneous_effects(
         ranking[modifier] = {
             "importance": float(importance[members].sum()),
             "spread": float(estimates.max() - estimates.min()),
-            "p_value": _equal_effects_p(coef[1:], covariance[1:, 1:]),
+            "p_value": equal_effects_p(coef[1:], covariance[1:, 1:]),
         }
     by_group = pd.DataFrame.from_dict(rows, orient="index")
     by_group.index = pd.MultiIndex.from_tuples(by_group.index, names=["modifier", "group"])
@@ -265,7 +270,7 @@ def _groups(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
-def _clustered_final_stage(
+def clustered_final_stage(
     linear: object, dummies: np.ndarray, teams: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The final stage of a fitted ``LinearDML`` (``cache_values=True``) with team-clustered
@@ -292,7 +297,7 @@ def _clustered_final_stage(
     return coef, covariance
 
 
-def _equal_effects_p(differences: np.ndarray, covariance: np.ndarray) -> float:
+def equal_effects_p(differences: np.ndarray, covariance: np.ndarray) -> float:
     """Wald test that every group's effect equals the first's: ``differences`` (each other
     group's effect minus the first's) are jointly zero, with their joint covariance."""
     if len(differences) < 1:

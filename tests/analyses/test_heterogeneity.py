@@ -54,7 +54,7 @@ def test_group_effects_are_clustered_by_team_and_tested_jointly():
     from econml.dml import LinearDML
     from sklearn.linear_model import LinearRegression
 
-    from cts.analyses.heterogeneity import _clustered_final_stage, _equal_effects_p
+    from cts.analyses.heterogeneity import clustered_final_stage, equal_effects_p
 
     rng = np.random.default_rng(0)
     teams = np.repeat(np.arange(60), 30)
@@ -68,14 +68,14 @@ def test_group_effects_are_clustered_by_team_and_tested_jointly():
     linear.fit(y, t, X=dummies, W=w, groups=teams, cache_values=True)
     contrasts = np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1]])
     theirs = linear.effect_inference(contrasts[:, 1:])
-    coef, covariance = _clustered_final_stage(linear, dummies, teams)
+    coef, covariance = clustered_final_stage(linear, dummies, teams)
     np.testing.assert_allclose(contrasts @ coef, theirs.point_estimate, rtol=1e-8)
-    _, by_row = _clustered_final_stage(linear, dummies, np.arange(len(teams)))
+    _, by_row = clustered_final_stage(linear, dummies, np.arange(len(teams)))
     rows_se = np.sqrt(np.diag(contrasts @ by_row @ contrasts.T))
     np.testing.assert_allclose(rows_se, theirs.stderr * np.sqrt(len(t) / (len(t) - 1)), rtol=1e-3)
     clustered_se = np.sqrt(np.diag(contrasts @ covariance @ contrasts.T))
     assert (clustered_se > 2.5 * theirs.stderr).all()
     differences, joint = coef[1:], covariance[1:, 1:]
     chi2 = differences @ np.linalg.solve(joint, differences)
-    assert _equal_effects_p(differences, joint) == pytest.approx(stats.chi2.sf(chi2, 2))
-    assert np.isnan(_equal_effects_p(np.array([]), np.zeros((0, 0))))
+    assert equal_effects_p(differences, joint) == pytest.approx(stats.chi2.sf(chi2, 2))
+    assert np.isnan(equal_effects_p(np.array([]), np.zeros((0, 0))))

@@ -281,30 +281,43 @@ def test_inverted_interval_is_where_the_restricted_test_stops_rejecting(
     assert interval.loc["long_run", "ci_low"] < interval.loc["long_run", "ci_high"]
 
 
-def test_inverted_long_run_matches_brute_force_draws(small_effect_frame):
-    """The fixed design's draws at a long-run value, from the basis passes, equal draws built
-    from that value's restricted residuals directly (the long run's test decides its ends)."""
-    from cts.estimators import inference
+def _long_run_p_value(frame, value, reps, seed):
+    """The fixed-design test of ``long_run = value`` written out: the fit restricted to
+    ``g = value (1 - b)``, its residuals flipped by Rademacher weights (drawn as the package
+    draws them), bias_corrected on every draw, the delta-method t of the long run."""
+    from cts.estimators.jackknife import SplitPanel, split_panel_fit
 
-    frame, lags, x = small_effect_frame, ["L1.cr_velocity"], ("ai_usage_rate", "rollback_rate")
-    split = inference.SplitPanel(frame, True)
-    matrices = split.within(frame[[*lags, *x]].to_numpy(float), 3)
+    columns = ["L1.cr_velocity", "ai_usage_rate", "rollback_rate"]
+    split = SplitPanel(frame, True)
+    matrices = split.within(frame[columns].to_numpy(float), 3)
     y = frame["cr_velocity"].to_numpy(float)
-    y_within = split.within(y[:, None], 1)[0][:, 0]
-    restrict = inference._Restriction(matrices[0], y_within, 1)
-    batches = inference._weight_batches(np.random.default_rng(4), split.n_clusters, 49, 10, "webb")
-    observed = inference.split_panel_fit(split, matrices, split.within(y[:, None], 3), 1)
+    lag_within, x_within, control_within = (matrices[0][:, [k]] for k in range(3))
+    target = split.within(y[:, None], 1)[0][:, 0] - value * x_within[:, 0]
+    others = np.column_stack([lag_within - value * x_within, control_within])
+    residuals = target - others @ np.linalg.lstsq(others, target, rcond=None)[0]
     clusters = pd.factorize(frame["_cluster"])[0]
-    draws_t = inference._linear_draws(
-        split, matrices, observed, restrict, batches, clusters, 3, True
-    )
-    for term, value in ((1, 0.45), (1, 0.9), (0, 0.2)):
-        residuals = restrict(term, value)[1]
-        outcomes = y[:, None] - (1 - batches[0][clusters]) * residuals[:, None]
-        direct = inference._t_stats(
-            split, matrices, split.within(outcomes, 3), 1, True, (value, value)
-        )[term]
-        np.testing.assert_allclose(draws_t(term, value), direct, rtol=1e-7, atol=1e-9)
+    w = np.random.default_rng(seed).choice([-1.0, 1.0], size=(split.n_clusters, reps))
+    outcomes = np.column_stack([y, y[:, None] - (1 - w[clusters]) * residuals[:, None]])
+    coef, influence = split_panel_fit(split, matrices, split.within(outcomes, 3), 1)
+    b, g = coef[0], coef[1]
+    psi = influence[:, 1] / (1 - b) + g * influence[:, 0] / (1 - b) ** 2
+    se = np.sqrt(split.n_clusters / (split.n_clusters - 1) * (psi**2).sum(axis=0))
+    t = (g / (1 - b) - value) / se
+    return np.mean(np.abs(t[1:]) >= abs(t[0]))
+
+
+def test_inverted_long_run_is_where_its_test_stops_rejecting(small_effect_frame):
+    """The long run's ends, checked against the test of ``long_run = v`` written out here."""
+    from cts.estimators.inference import inverted_interval
+
+    frame, x = small_effect_frame, ("ai_usage_rate", "rollback_rate")
+    interval = inverted_interval(frame, ["L1.cr_velocity"], x, y="cr_velocity", reps=199, seed=4)
+    low, high = interval.loc["long_run"]
+    margin = 0.03 * (high - low)
+    assert _long_run_p_value(frame, low + margin, 199, 4) >= 0.05
+    assert _long_run_p_value(frame, high - margin, 199, 4) >= 0.05
+    assert _long_run_p_value(frame, low - margin, 199, 4) < 0.05
+    assert _long_run_p_value(frame, high + margin, 199, 4) < 0.05
 
 
 def test_recursive_inverted_interval_agrees_with_its_test_at_zero(small_null_org):

@@ -29,11 +29,16 @@ whose test of ``effect = v``, with the residuals of the fit restricted to ``v`` 
 weights for every ``v``, does not reject, so it excludes 0 exactly when the test of no effect
 rejects and it need not be symmetric. The older bootstrap-t interval ``estimate +- c* se``
 (``c*`` the 95th percentile of ``|t*|`` under ``g = 0``; ``bootstrap_interval="bootstrap_t"``)
-borrows the null-of-zero distribution for every value and misses when the effect is far from
-0. Randomization intervals are of that second kind (the sharp null of a non-zero effect would
-need the outcome's dynamic response rebuilt for every value). What each interval covers is
-measured by ``bootstrap_coverage`` in :mod:`cts.validation.monte_carlo`; the recursive design
-is an option, not the default.
+borrows the distribution of ``|t*|`` under no effect for every value, which is only right
+when that distribution does not move with the effect. Randomization intervals are of that
+second kind (the sharp null of a non-zero effect would need the outcome's dynamic response
+rebuilt for every value). What each interval covers is measured by ``bootstrap_coverage`` in
+:mod:`cts.validation.monte_carlo`. Run of 20 teams x 39 weeks, 100 panels, 199 draws,
+``bias_corrected`` on usage alone (coverage MC SE about 3 points; SD of the estimates / mean
+SE 1.15 for both terms: the jackknife SE is too small with 20 teams), coverage of the short /
+long run: clustered 82% / 82%; fixed design 92% / 89% bootstrap-t and 92% / 89% inverted;
+recursive 92% / 90% and 91% / 88%; randomization 89% / 88%. Inverting changes the interval
+by a few percent of its width here, and costs about 2x the test (fixed) or 10x (recursive).
 
 pyfixest's ``Feols.wildboottest`` (the ``wildboottest`` package) covers plain OLS with fixed
 effects, not the two-step split-panel jackknife of ``bias_corrected``, so the draws are

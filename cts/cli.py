@@ -386,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=100,
         help="20-team panels for the coverage of the clustered, wild-bootstrap (fixed and "
-        "recursive design, bootstrap-t and inverted) and randomization intervals, about 10 s a "
-        "panel on 2 cores, most of it the recursive inverted interval; 0 skips it "
+        "recursive design, bootstrap-t and inverted) and randomization intervals, about 37 s a "
+        "panel and worker on a loaded 2-core machine, 27 s of it the recursive inverted "
+        "interval; 0 skips it "
         "(default: %(default)s)",
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")

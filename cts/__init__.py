@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_adoption_effect": "cts.analyses.adoption",
     "ExogeneityChecks": "cts.analyses.exogeneity",
     "Specification": "cts.analyses.specification",
+    "search_intervals": "cts.analyses.selection",
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",

@@ -206,6 +206,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
+    from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,

@@ -26,7 +26,7 @@ Methods
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from cts.estimators.heterogeneous import (
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
+    inverted_interval,
     randomization_test,
     wild_cluster_bootstrap,
 )
@@ -186,6 +187,7 @@ def dynamic_panel(
     team_persistence: bool = False,
     time_effects_by: str | None = None,
     bootstrap_design: str = "fixed",
+    bootstrap_interval: str = "inverted",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -261,6 +263,12 @@ def dynamic_panel(
         With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
         outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
         (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
+    bootstrap_interval
+        With ``inference="wild_bootstrap"``, the effect's interval: ``"inverted"`` (default)
+        is the set of values the restricted test of ``effect = value`` does not reject
+        (:func:`cts.estimators.inference.inverted_interval`, common draws across values);
+        ``"bootstrap_t"`` is ``estimate +- c* se`` with ``c*`` the ``level`` quantile of
+        ``|t*|`` under ``effect = 0``. Randomization intervals are always of the second kind.
 
     Returns
     -------
@@ -324,19 +332,20 @@ def dynamic_panel(
         table, covariance = _with_team_long_run(fitted.team_fit, table, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
-        resampling = _resampled(
+        resampling = _resample(
             table,
             frame,
             lag_names,
             x,
-            y,
-            inference,
-            method,
-            time_effects,
-            reps,
-            seed,
-            level,
-            bootstrap_design,
+            y=y,
+            time_effects=time_effects,
+            jackknife=method == "bias_corrected",
+            reps=reps,
+            seed=seed,
+            level=level,
+            inference=inference,
+            design=bootstrap_design,
+            interval=bootstrap_interval,
         )
     return DynamicPanelResult(
         table=table,
@@ -359,46 +368,6 @@ def dynamic_panel(
         homogeneity=fitted.homogeneity,
         time_effects_by=time_effects_by,
     )
-
-
-def _resampled(
-    table: pd.DataFrame,
-    frame: pd.DataFrame,
-    lag_names: list[str],
-    x: tuple[str, ...],
-    y: str,
-    inference: Inference,
-    method: Method,
-    time_effects: bool,
-    reps: int,
-    seed: int,
-    level: float,
-    bootstrap_design: str,
-) -> ResamplingTest:
-    """The resampling test of ``x[0]``; its short- and long-run rows of ``table`` take their
-    p-values and intervals from it (in place)."""
-    test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
-    design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
-    resampling = test(
-        frame,
-        lag_names,
-        x,
-        y=y,
-        time_effects=time_effects,
-        jackknife=method == "bias_corrected",
-        reps=reps,
-        seed=seed,
-        level=level,
-        **design,
-    )
-    for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
-        spread = resampling.critical_value[term] * table.loc[row, "se"]
-        table.loc[row, ["ci_low", "ci_high", "p_value"]] = [
-            table.loc[row, "estimate"] - spread,
-            table.loc[row, "estimate"] + spread,
-            resampling.p_value[term],
-        ]
-    return resampling
 
 
 def _check_options(
@@ -529,6 +498,38 @@ def _fit_by_method(
             data, y, regressors, entity, time, lags, time_effects, sample, predetermined
         )
     return _Fitted(frame, estimates, vcov, notes, diagnostics, serial, homogeneity, fit)
+
+
+def _resample(
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    *,
+    inference: str,
+    design: str,
+    interval: str,
+    **options: Any,
+) -> ResamplingTest:
+    """Run the resampling test and put its p-values and intervals in ``table`` (in place)."""
+    if interval not in ("inverted", "bootstrap_t"):
+        raise ValueError(
+            f"bootstrap_interval must be 'inverted' or 'bootstrap_t', not {interval!r}"
+        )
+    if inference == "wild_bootstrap":
+        resampling = wild_cluster_bootstrap(frame, lag_names, x, design=design, **options)
+    else:
+        resampling = randomization_test(frame, lag_names, x, **options)
+    inverted = None
+    if inference == "wild_bootstrap" and interval == "inverted":
+        inverted = inverted_interval(frame, lag_names, x, design=design, **options)
+    for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
+        spread = resampling.critical_value[term] * table.loc[row, "se"]
+        low, high = table.loc[row, "estimate"] - spread, table.loc[row, "estimate"] + spread
+        if inverted is not None:
+            low, high = inverted.loc[term, ["ci_low", "ci_high"]]
+        table.loc[row, ["ci_low", "ci_high", "p_value"]] = [low, high, resampling.p_value[term]]
+    return resampling
 
 
 def _with_team_long_run(

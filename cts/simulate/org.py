@@ -12,9 +12,13 @@ what makes a real organization hard: team effects, holiday and December-freeze w
 changes, teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over
 weeks and starts earlier in faster teams (selection on the team effect), and never-adopters.
 
-Pages per on-call builder cost capacity (``d < 0``): each page takes an on-call builder away from
-shipping, so cost to serve rises with pages, with rollbacks and interventions (through ``c``) and
-falls with velocity, by the amounts in :class:`SimulationParams`. Optionally a second initiative,
+Pages per on-call builder have two sides: each takes an on-call builder away from planned work,
+and many end in a production fix (a CR merged and deployed to resolve the incident). By default
+the fixes outweigh the lost capacity (``d > 0``, ``cr_page_effect`` and ``deploy_page_effect``),
+so a team ships more units in weeks with more pages and its cost to serve falls with pages:
+reactive work that ships, not a sign that pages are cheap. Cost to serve rises with rollbacks and
+interventions (through ``c < 0``) and falls with velocity, by the amounts in
+:class:`SimulationParams`. Optionally a second initiative,
 a deployment-automation rollout timed close to each team's AI adoption, raises both velocities;
 it exists to show that estimating initiatives one at a time and adding them up overstates the
 total.
@@ -151,8 +155,8 @@ class SimulationParams:
     deploy_rollback_effect: float = -3.0
     cr_intervention_effect: float = -1.5
     deploy_intervention_effect: float = -2.5
-    cr_page_effect: float = -0.20
-    deploy_page_effect: float = -0.20
+    cr_page_effect: float = 0.10  # net of the capacity a page costs: fixes merged
+    deploy_page_effect: float = 0.10  # and deployed to resolve incidents
     never_adopter_share: float = 0.2
     ramp_weeks: tuple[int, int] = (4, 16)
     adoption_selection: float = 1.0
@@ -705,7 +709,8 @@ def _delivery_health(
         rollback_p = rollback_p + p.bad_control_strength * usage
     rollback_p = np.clip(rollback_p, 0.001, 0.6)
     intervention_q = np.clip(model["intervention_mean"] + intervention_dev, 0.001, None)
-    # Pages arrive before the week's work and take on-call builders away from it.
+    # Pages arrive before the week's work: they take on-call builders away from it and many end
+    # in a fix that is merged and deployed (the net of the two is ``*_page_effect``).
     oncall = np.minimum(teams["oncall"], size)
     pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
     return {

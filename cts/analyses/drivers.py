@@ -286,6 +286,10 @@ def fit_drivers(
     drivers = varying_columns(data, applies_to, "driver")
     applies_to = {d: applies_to[d] for d in drivers}
     random_slopes = tuple(s for s in random_slopes if s in drivers)
+    if not drivers:
+        raise PanelError(
+            "no driver varies in this panel where it applies, so there is nothing to fit"
+        )
     if data["team_id"].nunique() < 2:
         raise PanelError(
             f"the drivers model separates teams from what varies within them, so it needs at "
@@ -296,15 +300,7 @@ def fit_drivers(
     fe_table = _table(fe.coef(), fe.se(), drivers, level)
     mixed_table = _table(model.fe_params, model.bse_fe, model.fe_params.index, level)
     ordered = [*drivers, *(t for t in mixed_table.index if t not in drivers)]
-    # statsmodels names the random intercept "Group" when it is the only random effect.
-    cov_re = model.cov_re.rename(index={"Group": "Intercept"}, columns={"Group": "Intercept"})
-    components = pd.Series(
-        {
-            **{f"team {name}": cov_re.loc[name, name] for name in cov_re.index},
-            "residual": model.scale,
-        }
-    )
-    between = cov_re.loc["Intercept", "Intercept"]
+    components = _variance_components(model)
     within_sd = _within_sd(data, applies_to)
     return DriversResult(
         table=fe_table,
@@ -312,7 +308,7 @@ def fit_drivers(
         by_architecture=_by_architecture(data, outcome, applies_to, level),
         applies_to=applies_to,
         variance_components=components,
-        icc=float(between / (between + model.scale)),
+        icc=float(components["team Intercept"] / (components["team Intercept"] + model.scale)),
         within_sd=pd.Series(within_sd, index=list(drivers)),
         outcome=outcome,
         drivers=drivers,
@@ -322,6 +318,18 @@ def fit_drivers(
         level=level,
         model=model,
         _data=data,
+    )
+
+
+def _variance_components(model) -> pd.Series:
+    """Variances of the team random effects and of the residual."""
+    # statsmodels names the random intercept "Group" when it is the only random effect.
+    cov_re = model.cov_re.rename(index={"Group": "Intercept"}, columns={"Group": "Intercept"})
+    return pd.Series(
+        {
+            **{f"team {name}": cov_re.loc[name, name] for name in cov_re.index},
+            "residual": model.scale,
+        }
     )
 
 
@@ -419,17 +427,26 @@ def _mixed_fit(
         time_terms = []
     else:
         time_terms = ["C(architecture)", "C(architecture):_period"]
-    means = data.groupby("team_id")[list(drivers)].transform("mean").add_prefix("team_mean_")
+    means = _estimable_means(data, drivers)
     data = pd.concat([data, means], axis=1)
     formula = f"{outcome} ~ {' + '.join([*drivers, *means.columns, *time_terms])}"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SMConvergenceWarning)
-        model = smf.mixedlm(
-            formula,
-            data,
-            groups=data["team_id"],
-            re_formula="~" + " + ".join(["1", *random_slopes]),
-        ).fit(reml=True)
+        try:
+            model = smf.mixedlm(
+                formula,
+                data,
+                groups=data["team_id"],
+                re_formula="~" + " + ".join(["1", *random_slopes]),
+            ).fit(reml=True)
+        except np.linalg.LinAlgError as error:
+            teams = data.groupby("architecture")["team_id"].nunique()
+            raise PanelError(
+                "the drivers' mixed model is singular on this panel: with "
+                f"{', '.join(f'{n} {a} team(s)' for a, n in teams.items())}, too little varies "
+                "within teams beyond each architecture's period effects; it needs several teams "
+                "per architecture"
+            ) from error
     trouble = [str(w.message) for w in caught if issubclass(w.category, SMConvergenceWarning)]
     if trouble or not model.converged:
         warnings.warn(
@@ -440,6 +457,20 @@ def _mixed_fit(
             stacklevel=3,
         )
     return model
+
+
+def _estimable_means(data: pd.DataFrame, drivers: tuple[str, ...]) -> pd.DataFrame:
+    """The drivers' team means (Mundlak terms), keeping only those that the teams can tell
+    apart from the intercept and each other (with a handful of teams, not all of them can)."""
+    means = data.groupby("team_id")[list(drivers)].mean()
+    kept: list[str] = []
+    basis = np.ones((len(means), 1))
+    for driver in drivers:
+        candidate = np.column_stack([basis, means[driver].to_numpy()])
+        if np.linalg.matrix_rank(candidate) > basis.shape[1]:
+            basis, kept = candidate, [*kept, driver]
+    rows = means.loc[data["team_id"], kept].set_axis(data.index)
+    return rows.add_prefix("team_mean_")
 
 
 def _by_architecture(
@@ -456,7 +487,8 @@ def _by_architecture(
     frame = data.assign(**columns)
     names = [name for _, _, name in keys]
     fit = _within_fit(frame, outcome, names)
-    table = _table(fit.coef(), fit.se(), names, level)
+    # A slope without within variation in its architecture is dropped by pyfixest: NaN here.
+    table = _table(fit.coef().reindex(names), fit.se().reindex(names), names, level)
     sd = pd.Series(_within_sd(frame, applies), index=names)
     table.insert(0, "one_sd", sd)
     z = critical_value(level)

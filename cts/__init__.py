@@ -93,6 +93,8 @@ _EXPORTS: dict[str, str] = {
     "CostToServe": "cts.analyses.cost",
     "cost_to_serve": "cts.analyses.cost",
     "DRIVERS": "cts.analyses.drivers",
+    "OWN_UNITS": "cts.analyses.drivers",
+    "NOTES": "cts.analyses.drivers",
     "DriversResult": "cts.analyses.drivers",
     "fit_drivers": "cts.analyses.drivers",
     "CombinedImpact": "cts.analyses.impact",

@@ -179,6 +179,8 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     )
     from cts.analyses.drivers import (  # noqa: F401
         DRIVERS,
+        NOTES,
+        OWN_UNITS,
         DriversResult,
         fit_drivers,
     )

@@ -260,8 +260,17 @@ def _groups(values: pd.Series) -> pd.Series:
     """Categories as they are; numeric traits split at the median into two halves."""
     if pd.api.types.is_numeric_dtype(values):
         median = values.median()
-        return values.le(median).map({True: f"<= {median:g}", False: f"> {median:g}"})
+        shown = _three_digits(median)
+        return values.le(median).map({True: f"<= {shown}", False: f"> {shown}"})
     return values.astype(str)
+
+
+def _three_digits(value: float) -> str:
+    """A group boundary as a reader takes it in: three significant digits (2.89, 10, 1,240)."""
+    if not np.isfinite(value) or value == 0:
+        return f"{value:g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
 
 
 def _equal_effects_p(estimates: np.ndarray, variances: np.ndarray) -> float:

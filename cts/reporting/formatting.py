@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
+
+from cts.core.results import format_p, p_phrase
 
 __all__ = [
     "format_count",
@@ -21,8 +24,12 @@ __all__ = [
     "format_number",
     "format_p",
     "format_percent",
+    "format_power",
     "format_signed",
     "html_table",
+    "p_phrase",
+    "plain_words",
+    "result_html",
 ]
 
 #: What a missing value shows as in a table.
@@ -34,21 +41,6 @@ def _missing(value: Any) -> bool:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
-
-
-def format_p(p: float) -> str:
-    """A p-value for a reader: ``< 0.001``, three decimals below 0.01, two above, ``> 0.99``
-    at the top (a Holm-adjusted p-value capped at one is not "exactly 1")."""
-    if _missing(p):
-        return MISSING
-    p = float(p)
-    if p < 0.001:
-        return "< 0.001"
-    if p < 0.01:
-        return f"{p:.3f}"
-    if p > 0.99:
-        return "> 0.99"
-    return f"{p:.2f}"
 
 
 def format_number(value: float, digits: int = 3) -> str:
@@ -66,12 +58,12 @@ def format_number(value: float, digits: int = 3) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def format_signed(value: float, digits: int = 3) -> str:
-    """As :func:`format_number`, with a sign: ``+0.0123``, ``-1.25``."""
-    text = format_number(value, digits)
-    if text in (MISSING, "0") or text.startswith("-"):
-        return text
-    return f"+{text}"
+def format_signed(value: float, decimals: int = 3) -> str:
+    """An estimate with its sign to fixed ``decimals``, so a column of them lines up:
+    ``+0.051``, ``-1.250``, ``+12.345``."""
+    if _missing(value) or not math.isfinite(float(value)):
+        return MISSING
+    return f"{float(value):+,.{decimals}f}"
 
 
 def format_count(value: float) -> str:
@@ -101,6 +93,23 @@ def format_money(value: float, currency: str = "USD") -> str:
     value = float(value)
     shown = f"{value:,.0f}" if abs(value) >= 100 else format_number(value)
     return f"{currency} {shown}"
+
+
+def format_power(power: float, mcse: float, reps: int) -> str:
+    """Simulated power with its Monte Carlo precision: ``63% (Monte Carlo standard error 7
+    percentage points, 50 simulated panels)``; when every (or no) simulated panel detected the
+    effect the standard error is zero, and the sentence says what happened instead."""
+    if _missing(power):
+        return MISSING
+    detected = round(float(power) * reps)
+    if detected == reps:
+        return f"{format_percent(power)} (all {reps:,} simulated panels detected it)"
+    if detected == 0:
+        return f"{format_percent(power)} (none of {reps:,} simulated panels detected it)"
+    return (
+        f"{format_percent(power)} (Monte Carlo standard error {100 * float(mcse):.0f} percentage "
+        f"points, {reps:,} simulated panels)"
+    )
 
 
 _KINDS: dict[str, Callable[[Any], str]] = {
@@ -187,3 +196,64 @@ def html_table(
         f'{above}<table class="cts-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+#: Column and option names a reader should not have to decode.
+_WORDS = {
+    "cr_velocity": "CRs merged per builder-week",
+    "deploy_velocity": "deployments per builder-week",
+    "rollback_rate": "rollbacks per deployment",
+    "interventions_per_deploy": "manual interventions per deployment",
+    "pages_per_oncall": "pages per on-call builder",
+    "ai_usage_rate": "the share of builders using the assistant",
+}
+_SNAKE = re.compile(r"\b([a-z]+(?:_[a-z0-9]+)+)\b")
+_P_VALUE = re.compile(r"\b(p|Holm p|Wald p|adjusted p) = (\d+\.\d+)")
+#: Estimate tables' columns, as a reader calls them.
+ESTIMATE_LABELS = {
+    "estimate": "estimate",
+    "se": "standard error",
+    "ci_low": "95% CI from",
+    "ci_high": "to",
+    "p_value": "p",
+}
+
+
+def plain_words(text: str) -> str:
+    """``text`` without code names: known columns as a reader calls them, other
+    ``snake_case`` words with spaces, and p-values as :func:`p_phrase` says them."""
+    text = text.replace("method='auto'", "the automatic search")
+    for name, words in _WORDS.items():
+        text = re.sub(rf"\b{name}\b", words, text)
+    text = _P_VALUE.sub(lambda m: p_phrase(float(m.group(2)), m.group(1)), text)
+    return _SNAKE.sub(lambda m: m.group(1).replace("_", " "), text)
+
+
+def result_html(result, table: bool = True, index: str = "term") -> str:
+    """A cts result for a report: its ``summary()`` as paragraphs in plain words (the text
+    table it carries for terminals left out) and, with ``table``, its estimate table as an
+    HTML table (:func:`html_table`), rows named in words under ``index``."""
+    text = result.summary()
+    frame = getattr(result, "table", None)
+    if isinstance(frame, pd.DataFrame):
+        for shown in (frame.round(4).to_string(), frame.to_string()):
+            text = text.replace(shown, "")
+    items, parts = [], []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("- "):
+            items.append(f"<li>{html.escape(plain_words(line[2:]))}</li>")
+            continue
+        if items:
+            parts.append(f"<ul>{''.join(items)}</ul>")
+            items = []
+        if line:
+            parts.append(f"<p>{html.escape(plain_words(line))}</p>")
+    if items:
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    if table and isinstance(frame, pd.DataFrame) and frame.index.nlevels == 1:
+        columns = {c: label for c, label in ESTIMATE_LABELS.items() if c in frame.columns}
+        named = frame.rename(index=lambda name: plain_words(str(name)))
+        formats = {c: "signed" for c in ("estimate", "ci_low", "ci_high")}
+        parts.append(html_table(named, columns, formats, index=index))
+    return f"<div class='cts-result'>{''.join(parts)}</div>"

@@ -54,6 +54,7 @@ __all__ = [
     "report_panel",
     "sample_teams",
     "see_overview",
+    "show_result",
     "show_table",
     "show_text",
     "write_last_run",
@@ -496,6 +497,18 @@ def show_table(
 
     shown = html_table(frame, labels, formats, index=index, caption=caption)
     display({"text/html": shown, "text/plain": frame.to_string()}, raw=True)
+
+
+def show_result(result, table: bool = True, index: str = "term") -> None:
+    """Display a cts result in a report: its summary as paragraphs in plain words and its
+    estimate table as an HTML table (:func:`cts.reporting.formatting.result_html`), instead of
+    ``print(result.summary())``, whose monospace text wraps mid-word in a report."""
+    from IPython.display import display
+
+    from cts.reporting.formatting import result_html
+
+    shown = result_html(result, table=table, index=index)
+    display({"text/html": shown, "text/plain": result.summary()}, raw=True)
 
 
 def sample_teams(panel: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:

@@ -16,10 +16,11 @@ from cts.analyses.heterogeneity import HeterogeneousEffects
 from cts.core.results import critical_value
 from cts.estimators.event_study import EventStudy
 from cts.panel import windowed
-from cts.reporting.formatting import format_p
+from cts.reporting.formatting import p_phrase
 
 __all__ = [
     "ARCHITECTURE_COLOURS",
+    "TRAITS",
     "ReportFigure",
     "architecture_colour",
     "plot_adoption",
@@ -76,7 +77,8 @@ ARCHITECTURE_COLOURS: dict[str, str] = {
 _OTHER_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999")
 
 
-_TRAITS = {
+#: Team traits by which effects are compared, as a reader calls them.
+TRAITS = {
     "n_builders": "team size",
     "baseline_velocity": "velocity before adopting",
     "architecture": "architecture",
@@ -347,10 +349,9 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
     for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
         _point_ranges(ax, result.by_group.loc[modifier])
-        p = format_p(result.ranking.loc[modifier, "p_adjusted"])
-        p = p if p.startswith(("<", ">")) else f"= {p}"
+        p = p_phrase(result.ranking.loc[modifier, "p_adjusted"], "Holm-adjusted p")
         ax.set(
-            title=f"{_TRAITS.get(modifier, modifier)} (Holm-adjusted p {p})",
+            title=f"{TRAITS.get(modifier, modifier)} ({p})",
             xlabel=f"effect on {_OUTCOMES.get(result.outcome, result.outcome)}",
         )
     fig.tight_layout()

@@ -65,6 +65,7 @@ __all__ = [
     "sha256",
     "show_design",
     "show_notes",
+    "HTMLTable",
     "styled",
     "truth_for",
 ]
@@ -180,10 +181,13 @@ def load(
     kept = suppress_small_teams(panel)
     dropped = len(panel) - len(kept)
     if dropped:
+        small = panel.loc[panel["n_builders"] < kept.attrs["min_team_size"], "team_id"].unique()
+        examples = ", ".join(map(str, small[:5])) + (", ..." if len(small) > 5 else "")
         notes.append(
             f"{dropped:,} of {len(panel):,} team-weeks have fewer than "
             f"{kept.attrs['min_team_size']} builders and are left out of every report and model "
-            f"({panel['team_id'].nunique() - kept['team_id'].nunique():,} teams entirely), "
+            f"({len(small):,} teams, e.g. {examples}; "
+            f"{panel['team_id'].nunique() - kept['team_id'].nunique():,} of them entirely), "
             "because their velocity would describe individuals."
         )
     return set_window(kept if suppress else panel, start, end), notes
@@ -727,41 +731,66 @@ def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[st
     }
 
 
-def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):
-    """A table formatted for people: rounded numbers, ``percent`` columns as percentages.
+class HTMLTable:
+    """A table already formatted as HTML: what :func:`styled` returns. Jupyter and nbconvert
+    show its HTML; ``to_html()`` returns it; a terminal shows the numbers as text."""
 
-    Text is escaped, in cells, labels and index names alike (a pandas ``Styler`` escapes none of
-    them by default, and group labels and file names come from the data).
+    def __init__(self, html_text: str, frame: pd.DataFrame) -> None:
+        self.html = html_text
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def to_html(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.frame.to_string()
+
+
+def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()) -> HTMLTable:
+    """A table formatted for people, for tables without a labelled layout of their own (prefer
+    :func:`show_table`, which names each column): the index becomes a column unless it is a
+    plain row number, code names become words, p-values (columns ``p_value``, ``p_adjusted``,
+    ``p_*``) read ``< 0.001``, integers get thousands separators, other numbers ``digits``
+    decimals (three significant digits when ``digits`` is above 3), ``percent`` columns are
+    percentages.
+
+    Text is escaped, in cells, labels and index names alike (group labels and file names come
+    from the data).
     """
-    table = _escaped_labels(table)
-    percent = tuple(_escaped_label(c) for c in percent)
-    numeric = [
-        c
-        for c in table.columns
-        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-    ]
-    formats = {c: None for c in table.columns}  # every column, or escape skips the others
-    formats.update(
-        {
-            c: "{:,}" if pd.api.types.is_integer_dtype(table[c]) else f"{{:,.{digits}f}}"
-            for c in numeric
-        }
-    )
-    formats.update({c: "{:.1%}" for c in percent})
-    return table.style.format(formats, na_rep="—", escape="html")
+    from cts.reporting.formatting import format_number, format_p, format_percent, html_table
+
+    plain = table.index.nlevels == 1 and isinstance(table.index, pd.RangeIndex)
+    frame = table if plain else table.reset_index(allow_duplicates=True)
+    names = list(frame.columns)
+    positional = frame.set_axis(range(len(names)), axis=1)
+    labels, formats = {}, {}
+    for i, name in enumerate(names):
+        labels[i] = _column_label(name)
+        column = positional[i]
+        if name in percent:
+            formats[i] = lambda v: format_percent(v, 1)
+        elif isinstance(name, str) and (name.startswith("p_") or name == "p"):
+            formats[i] = format_p
+        elif pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+            formats[i] = "text"
+        elif pd.api.types.is_integer_dtype(column):
+            formats[i] = "count"
+        elif digits > 3:
+            formats[i] = format_number
+        else:
+            formats[i] = lambda v, d=digits: "—" if pd.isna(v) else f"{v:,.{d}f}"
+    return HTMLTable(html_table(positional, labels, formats), table)
 
 
-def _escaped_label(label):
-    return html.escape(label) if isinstance(label, str) else label
+def _column_label(name) -> str:
+    from cts.reporting.formatting import plain_words
 
-
-def _escaped_labels(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``table`` whose text labels and axis names are escaped (the Styler shows
-    them as they are)."""
-    table = table.rename(index=_escaped_label, columns=_escaped_label)
-    table.index.names = [_escaped_label(name) for name in table.index.names]
-    table.columns.names = [_escaped_label(name) for name in table.columns.names]
-    return table
+    if isinstance(name, tuple):
+        name = " ".join(str(part) for part in name if str(part))
+    return plain_words(str(name)) if name is not None else ""
 
 
 def truth_for(panel_path: str | os.PathLike[str], outcome: str) -> dict | None:

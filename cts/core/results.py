@@ -129,7 +129,10 @@ class Result:
 
     def _repr_html_(self) -> str:
         lines = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
-        table = self.table.to_html(float_format="{:.4g}".format)
+        p_columns = [c for c in self.table.columns if str(c) in ("p_value", "p_adjusted")]
+        table = self.table.to_html(
+            float_format="{:.4g}".format, formatters={c: format_p for c in p_columns}
+        )
         return f"<div class='cts-result'>{lines}{table}</div>"
 
     def __str__(self) -> str:

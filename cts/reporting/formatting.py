@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -205,7 +206,7 @@ _WORDS = {
     "rollback_rate": "rollbacks per deployment",
     "interventions_per_deploy": "manual interventions per deployment",
     "pages_per_oncall": "pages per on-call builder",
-    "ai_usage_rate": "the share of builders using the assistant",
+    "ai_usage_rate": "AI-assistant usage",
 }
 _SNAKE = re.compile(r"\b([a-z]+(?:_[a-z0-9]+)+)\b")
 _P_VALUE = re.compile(r"\b(p|Holm p|Wald p|adjusted p) = (\d+\.\d+)")
@@ -235,9 +236,11 @@ def result_html(result, table: bool = True, index: str = "term") -> str:
     HTML table (:func:`html_table`), rows named in words under ``index``."""
     text = result.summary()
     frame = getattr(result, "table", None)
-    if isinstance(frame, pd.DataFrame):
-        for shown in (frame.round(4).to_string(), frame.to_string()):
-            text = text.replace(shown, "")
+    if isinstance(frame, pd.DataFrame) and len(frame) <= 100:  # a summary prints small ones
+        with warnings.catch_warnings():  # rounding a table with text columns warns
+            warnings.simplefilter("ignore")
+            for shown in (frame.round(4).to_string(), frame.to_string()):
+                text = text.replace(shown, "")
     items, parts = [], []
     for line in text.splitlines():
         line = line.strip()
@@ -251,7 +254,7 @@ def result_html(result, table: bool = True, index: str = "term") -> str:
             parts.append(f"<p>{html.escape(plain_words(line))}</p>")
     if items:
         parts.append(f"<ul>{''.join(items)}</ul>")
-    if table and isinstance(frame, pd.DataFrame) and frame.index.nlevels == 1:
+    if table and isinstance(frame, pd.DataFrame) and frame.index.nlevels == 1 and len(frame) <= 100:
         columns = {c: label for c, label in ESTIMATE_LABELS.items() if c in frame.columns}
         named = frame.rename(index=lambda name: plain_words(str(name)))
         formats = {c: "signed" for c in ("estimate", "ci_low", "ci_high")}

@@ -63,5 +63,6 @@ def test_results_read_in_plain_words_with_their_table():
     shown = fmt.result_html(effect)
     assert "cr_velocity" not in shown and "ai_usage_rate" not in shown and "<pre" not in shown
     assert "CRs merged per builder-week" in shown and "<th>term</th>" in shown
+    assert "AI-assistant usage" in shown
     assert "long run" in shown and "p = 0.000" not in shown
     assert fmt.plain_words("Holm p = 1.000, p = 0.0001") == "Holm p > 0.99, p < 0.001"

@@ -585,3 +585,23 @@ def test_reports_have_no_monospace_results_raw_p_values_or_raw_indexes(built, tm
         probe.unlink()
     seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
     assert seen == {"mono": [], "pText": [], "pCells": [], "rawIndex": []}, seen
+
+
+def test_the_format_probe_finds_monospace_raw_p_values_and_raw_indexes(tmp_path):
+    """Not vacuous: a page with a printed result, ``p = 0.0``, a p-value to six decimals and a
+    DataFrame shown as pandas renders it is caught on every count."""
+    chromium = _chromium()
+    frame = pd.DataFrame({"naive_estimate": [0.1, 0.2], "p": [0.223792, 0.0]})
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><div class='jp-OutputArea-output' "
+        "data-mime-type='application/vnd.jupyter.stdout'><pre>Effect of usage</pre></div>"
+        "<p>pre-trend test: p = 0.0</p>"
+        f"<div class='jp-OutputArea-output'>{frame.to_html()}</div>"
+        f"{_FORMAT_PROBE}</body></html>"
+    )
+    dom = _dump_dom(chromium, page, tmp_path / "profile")
+    seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert seen["mono"] == ["Effect of usage"] and seen["pText"] == ["p = 0.0"]
+    assert seen["pCells"] == ["0.223792", "0.000000"]
+    assert seen["rawIndex"] == ["header naive_estimate", "row numbers"]

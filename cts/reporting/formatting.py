@@ -20,6 +20,7 @@ import pandas as pd
 from cts.core.results import format_p, p_phrase
 
 __all__ = [
+    "ESTIMATE_LABELS",
     "format_count",
     "format_money",
     "format_number",

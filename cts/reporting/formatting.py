@@ -208,6 +208,8 @@ _WORDS = {
     "interventions_per_deploy": "manual interventions per deployment",
     "pages_per_oncall": "pages per on-call builder",
     "ai_usage_rate": "AI-assistant usage",
+    "log_cts_sw": "log CTS-SW",
+    "cts_sw": "CTS-SW",
 }
 _SNAKE = re.compile(r"\b([a-z]+(?:_[a-z0-9]+)+)\b")
 _P_VALUE = re.compile(r"\b(p|Holm p|Wald p|adjusted p) = (\d+\.\d+)")

@@ -144,7 +144,7 @@ def plot_team_sizes(panel: pd.DataFrame) -> Figure:
         threshold - 0.5,
         color="firebrick",
         linestyle=":",
-        label=f"left: fewer than {threshold} builders, left out",
+        label=f"left of the line: fewer than {threshold} builders, left out",
     )
     ax.set(title="Team size", xlabel="builders in the team that week", ylabel="team-weeks")
     ax.legend()

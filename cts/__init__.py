@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_adoption_effect": "cts.analyses.adoption",
     "ExogeneityChecks": "cts.analyses.exogeneity",
     "Specification": "cts.analyses.specification",
+    "search_intervals": "cts.analyses.selection",
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
@@ -205,6 +206,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
+    from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,

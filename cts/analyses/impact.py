@@ -337,9 +337,10 @@ def _model_path(
     Every coefficient the effect rests on is drawn jointly: the outcome's lags ``b_k`` and the
     treatment and its distributed lags ``g_k``, from the normal with the model's covariance
     (cluster-robust, delta-consistent with the effect's table). Under resampling inference the
-    covariance is widened by ``(c / z)^2``, with ``c`` the resampling critical value of the
-    horizon's term and ``z`` the normal one, so the drawn long (or short) run reproduces the
-    effect's own interval: the resampling draws are of the t statistic under no effect, not of
+    covariance is widened by ``(c / z)^2``, with ``c`` the half width of the horizon term's
+    resampling interval in SEs (the inverted wild-bootstrap interval need not be symmetric: its
+    mean half width) and ``z`` the normal critical value, so the drawn long (or short) run is
+    as wide as the effect's own interval: the resampling draws are of the t statistic, not of
     the estimates, so they cannot stand in for the estimates' distribution themselves.
     """
     model = effect.model
@@ -349,8 +350,9 @@ def _model_path(
     mean = model.table.loc[names, "estimate"].to_numpy(float)
     covariance = model.vcov.loc[names, names].to_numpy(float)
     if model.resampling is not None:
-        widen = model.resampling.critical_value[horizon] / critical_value(model.level)
-        covariance = covariance * widen**2
+        row = effect.table.loc[horizon]
+        half_width = (row["ci_high"] - row["ci_low"]) / 2 / row["se"]
+        covariance = covariance * (half_width / critical_value(model.level)) ** 2
     sample = np.random.default_rng(seed).multivariate_normal(mean, covariance, size=draws)
     # team_persistence: the long run is the mean of the teams' own (the table's), drawn in
     # proportion to the mean lags' one; the path so far is the mean lags' (an approximation:

@@ -38,6 +38,7 @@ from cts.estimators.heterogeneous import persistence_homogeneity_test, team_pers
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
+    inverted_interval,
     randomization_test,
     wild_cluster_bootstrap,
 )
@@ -179,6 +180,7 @@ def dynamic_panel(
     team_persistence: bool = False,
     time_effects_by: str | None = None,
     bootstrap_design: str = "fixed",
+    bootstrap_interval: str = "inverted",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -254,6 +256,12 @@ def dynamic_panel(
         With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
         outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
         (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
+    bootstrap_interval
+        With ``inference="wild_bootstrap"``, the effect's interval: ``"inverted"`` (default)
+        is the set of values the restricted test of ``effect = value`` does not reject
+        (:func:`cts.estimators.inference.inverted_interval`, common draws across values);
+        ``"bootstrap_t"`` is ``estimate +- c* se`` with ``c*`` the ``level`` quantile of
+        ``|t*|`` under ``effect = 0``. Randomization intervals are always of the second kind.
 
     Returns
     -------
@@ -361,9 +369,8 @@ def dynamic_panel(
         table, covariance = _with_team_long_run(fit, table, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
-        test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
-        design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
-        resampling = test(
+        resampling = _resample(
+            table,
             frame,
             lag_names,
             x,
@@ -373,15 +380,10 @@ def dynamic_panel(
             reps=reps,
             seed=seed,
             level=level,
-            **design,
+            inference=inference,
+            design=bootstrap_design,
+            interval=bootstrap_interval,
         )
-        for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
-            spread = resampling.critical_value[term] * table.loc[row, "se"]
-            table.loc[row, ["ci_low", "ci_high", "p_value"]] = [
-                table.loc[row, "estimate"] - spread,
-                table.loc[row, "estimate"] + spread,
-                resampling.p_value[term],
-            ]
     return DynamicPanelResult(
         table=table,
         vcov=covariance,
@@ -403,6 +405,38 @@ def dynamic_panel(
         homogeneity=homogeneity,
         time_effects_by=time_effects_by,
     )
+
+
+def _resample(
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    *,
+    inference: str,
+    design: str,
+    interval: str,
+    **options,
+) -> ResamplingTest:
+    """Run the resampling test and put its p-values and intervals in ``table`` (in place)."""
+    if interval not in ("inverted", "bootstrap_t"):
+        raise ValueError(
+            f"bootstrap_interval must be 'inverted' or 'bootstrap_t', not {interval!r}"
+        )
+    if inference == "wild_bootstrap":
+        resampling = wild_cluster_bootstrap(frame, lag_names, x, design=design, **options)
+    else:
+        resampling = randomization_test(frame, lag_names, x, **options)
+    inverted = None
+    if inference == "wild_bootstrap" and interval == "inverted":
+        inverted = inverted_interval(frame, lag_names, x, design=design, **options)
+    for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
+        spread = resampling.critical_value[term] * table.loc[row, "se"]
+        low, high = table.loc[row, "estimate"] - spread, table.loc[row, "estimate"] + spread
+        if inverted is not None:
+            low, high = inverted.loc[term, ["ci_low", "ci_high"]]
+        table.loc[row, ["ci_low", "ci_high", "p_value"]] = [low, high, resampling.p_value[term]]
+    return resampling
 
 
 def _with_team_long_run(

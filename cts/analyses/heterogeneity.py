@@ -12,7 +12,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.analyses.identification import ADOPTION_EFFECT, identification
-from cts.core.results import Result, critical_value
+from cts.core.results import Result, critical_value, p_phrase
 from cts.estimators.demean import demean
 from cts.panel import (
     PanelError,
@@ -82,7 +82,7 @@ class HeterogeneousEffects(Result):
         return (
             f"Effect of {self.treatment} on {self.outcome} by team characteristic (causal forest, "
             f"{self.n_obs:,} team-weeks, {self.n_teams:,} teams). Strongest modifier: {name} "
-            f"(groups {verdict}, Holm p = {top['p_adjusted']:.3f}): {parts}."
+            f"(groups {verdict}, {p_phrase(top['p_adjusted'], 'Holm p')}): {parts}."
         )
 
 
@@ -266,8 +266,17 @@ def _groups(values: pd.Series) -> pd.Series:
     """Categories as they are; numeric traits split at the median into two halves."""
     if pd.api.types.is_numeric_dtype(values):
         median = values.median()
-        return values.le(median).map({True: f"<= {median:g}", False: f"> {median:g}"})
+        shown = _three_digits(median)
+        return values.le(median).map({True: f"<= {shown}", False: f"> {shown}"})
     return values.astype(str)
+
+
+def _three_digits(value: float) -> str:
+    """A group boundary as a reader takes it in: three significant digits (2.89, 10, 1,240)."""
+    if not np.isfinite(value) or value == round(value):
+        return f"{value:,.0f}" if np.isfinite(value) else f"{value:g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
 
 
 def clustered_final_stage(

@@ -105,11 +105,11 @@ _EXPORTS: dict[str, str] = {
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
     "AssistantPaths": "cts.analyses.value",
-    "Guardrails": "cts.analyses.value",
     "NetReturn": "cts.analyses.value",
     "assistant_paths": "cts.analyses.value",
     "net_return": "cts.analyses.value",
-    "quality_guardrails": "cts.analyses.value",
+    "Guardrails": "cts.analyses.quality",
+    "quality_guardrails": "cts.analyses.quality",
 }
 #: modules reachable as attributes: the layers, and today's short names for the modules that
 #: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)

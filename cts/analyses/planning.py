@@ -11,7 +11,7 @@ import pyfixest as pf
 
 from cts.analyses.adoption import estimate_adoption_effect
 from cts.core.exceptions import FewTeamsWarning
-from cts.core.memory import release_memory
+from cts.core.memory import release_job_memory, release_memory, thaw
 from cts.core.results import Result, critical_value
 from cts.core.workers import run_jobs
 from cts.estimators.design import MIN_ADOPTING_TEAMS, MIN_TEAMS
@@ -207,10 +207,13 @@ def power(
         (*job, inference, bootstrap_reps)
         for job in _jobs(params, effect, outcome, reps, alpha, seed)
     ]
-    hits = [
-        row["hit"]
-        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
-    ]
+    try:
+        hits = [
+            row["hit"]
+            for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
+        ]
+    finally:
+        thaw()  # the jobs may have run in this process
     result = _power_result(hits, params, effect, outcome, alpha)
     result.inference = inference
     return result
@@ -350,10 +353,15 @@ def power_grid(
         for teams in n_teams
     ]
     jobs = [job for params in designs for job in _jobs(params, effect, outcome, reps, alpha, seed)]
-    hits = [
-        row["hit"]
-        for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power grid")
-    ]
+    try:
+        hits = [
+            row["hit"]
+            for row in run_jobs(
+                _detect, jobs, workers=workers, progress=progress, desc="power grid"
+            )
+        ]
+    finally:
+        thaw()  # the jobs may have run in this process
     rows = []
     for k, params in enumerate(designs):
         result = _power_result(hits[k * reps : (k + 1) * reps], params, effect, outcome, alpha)
@@ -403,7 +411,7 @@ def _detect(job) -> list[dict]:
         )
     row = effect.table.loc["long_run"]
     del effect, panel
-    release_memory()  # a worker runs many jobs: free each simulated panel's fits before the next
+    release_job_memory()  # a worker runs many jobs: free each simulated panel's fits before the next
     # With no true effect any rejection counts (the test's size); otherwise the sign must match.
     right_sign = sign == 0 or np.sign(row["estimate"]) == sign
     return [{"hit": bool(row["p_value"] < alpha and right_sign)}]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
-from cts.core.memory import release_memory
+from cts.core.memory import freeze_heap, release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
@@ -170,7 +170,9 @@ def load(
             f"({panel['team_id'].nunique() - kept['team_id'].nunique():,} teams entirely), "
             "because their velocity would describe individuals."
         )
-    return set_window(kept, start, end), notes
+    panel = set_window(kept, start, end)
+    freeze_heap()  # the libraries and the panel stay: each section's collection skips them
+    return panel, notes
 
 
 def save_loaded_panel(

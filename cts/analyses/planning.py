@@ -21,6 +21,10 @@ from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
 __all__ = ["PowerResult", "calibrate", "minimum_detectable_effect", "power", "power_grid"]
 
 _PREFIX = {"cr_velocity": "cr", "deploy_velocity": "deploy"}
+#: When :func:`power` may stop early: the panels of its first round (the fewest it stops at) and
+#: of each later round.
+MIN_REPS = 20
+ROUND = 10
 _ARCHITECTURE_MULTIPLIER = dict(
     zip(("service", "monolith", "trunk"), DEPLOY_LEVEL_BY_ARCHITECTURE, strict=True)
 )
@@ -171,6 +175,7 @@ def power(
     calibration: dict | None = None,
     inference: str = "cluster",
     bootstrap_reps: int = 199,
+    precision: float | None = None,
 ) -> PowerResult:
     """Probability of detecting a relative long-run effect, by simulation.
 
@@ -195,6 +200,14 @@ def power(
         headline's own choice (:func:`cts.estimate_adoption_effect`: the wild bootstrap, with
         ``bootstrap_reps`` draws, below 30 teams or 10 adopting teams), about 20x slower there.
         With ``"cluster"`` on such a design the summary says the power is optimistic.
+    precision
+        Stop early once the Monte Carlo SE is at most this (``None``, default: run every rep).
+        Panels are simulated in rounds, :data:`MIN_REPS` then :data:`ROUND` at a time (seeds
+        in order, so the first ``n`` panels are the same as without stopping); after each
+        round the SE is judged from the share of hits with one hit and one
+        miss added, ``p~ = (hits + 1) / (n + 2)``, so that 20 hits in 20 panels (SE 0 as
+        reported) count as an SE of 4.6%, not 0. Only a power near 0 or 1 stops early; the
+        result's ``reps`` says how many panels it rests on.
 
     Returns
     -------
@@ -202,21 +215,34 @@ def power(
     """
     if inference not in ("cluster", "auto"):
         raise ValueError(f"inference must be 'cluster' or 'auto', not {inference!r}")
+    if precision is not None and not 0 < precision < 0.5:
+        raise ValueError(f"precision is a Monte Carlo SE between 0 and 0.5, not {precision}")
     params = _design(panel, effect, outcome, n_teams, n_weeks, calibration)
     jobs = [
         (*job, inference, bootstrap_reps)
         for job in _jobs(params, effect, outcome, reps, alpha, seed)
     ]
+    hits: list[bool] = []
     try:
-        hits = [
-            row["hit"]
-            for row in run_jobs(_detect, jobs, workers=workers, progress=progress, desc="power")
-        ]
+        while len(hits) < len(jobs):
+            size = len(jobs) if precision is None else (ROUND if hits else MIN_REPS)
+            batch = jobs[len(hits) : len(hits) + size]
+            rows = run_jobs(_detect, batch, workers=workers, progress=progress, desc="power")
+            hits += [row["hit"] for row in rows]
+            if precision is not None and _precise(hits, precision):
+                break
     finally:
         thaw()  # the jobs may have run in this process
     result = _power_result(hits, params, effect, outcome, alpha)
     result.inference = inference
     return result
+
+
+def _precise(hits: list[bool], precision: float) -> bool:
+    """Whether ``hits`` pin power down to a Monte Carlo SE of ``precision`` (see :func:`power`)."""
+    n = len(hits)
+    share = (sum(hits) + 1) / (n + 2)
+    return n >= MIN_REPS and np.sqrt(share * (1 - share) / n) <= precision
 
 
 def _design(
@@ -411,7 +437,7 @@ def _detect(job) -> list[dict]:
         )
     row = effect.table.loc["long_run"]
     del effect, panel
-    release_job_memory()  # a worker runs many jobs: free each simulated panel's fits before the next
+    release_job_memory()  # a worker runs many jobs: free each panel's fits before the next
     # With no true effect any rejection counts (the test's size); otherwise the sign must match.
     right_sign = sign == 0 or np.sign(row["estimate"]) == sign
     return [{"hit": bool(row["p_value"] < alpha and right_sign)}]

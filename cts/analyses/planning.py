@@ -434,6 +434,7 @@ def _detect(job) -> list[dict]:
             method="bias_corrected",
             reps=bootstrap_reps,
             seed=seed,
+            serial_test=False,  # power reads only the long-run estimate's p-value
         )
     row = effect.table.loc["long_run"]
     del effect, panel

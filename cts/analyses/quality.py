@@ -45,6 +45,11 @@ _NONE_OF = {
     "crs_merged": "CR merged",
 }
 _POWER = 0.80
+#: The columns of :attr:`Guardrails.table` (also when no guardrail could be measured).
+_COLUMNS = [
+    "label", "unit", "baseline", "estimate", "se", "ci_low", "ci_high", "p_value", "change_pct",
+    "detected", "mde", "threshold", "status", "n_team_weeks", "sentence",
+]  # fmt: skip
 #: Share of team-weeks without the denominator, in use against not, that makes a note.
 _SELECTION_GAP = 0.02
 
@@ -162,8 +167,8 @@ def quality_guardrails(
         results[column] = result
         found[column] = _guardrail_row(column, result, materiality, level)
         notes += _coverage(rows, column, denominator, result)
-    table = pd.DataFrame.from_dict(found, orient="index")
-    table = table.rename_axis("guardrail") if len(table) else pd.DataFrame()
+    table = pd.DataFrame.from_dict(found, orient="index", columns=_COLUMNS)
+    table = table.rename_axis("guardrail")
     return Guardrails(
         table=table,
         left_out=left_out,

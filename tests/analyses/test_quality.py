@@ -110,6 +110,10 @@ def test_a_count_that_is_zero_everywhere_is_not_measured_rather_than_no_harm():
     assert "not measured" in why
     gone = panel.drop(columns=["pages"])
     assert "no `pages` column" in cts.quality_guardrails(gone, reps=0).left_out["pages_per_oncall"]
+    nothing = panel.drop(columns=["rollbacks", "pages", "deployments"])
+    empty = cts.quality_guardrails(nothing, reps=0)
+    assert empty.table.empty and "status" in empty.table.columns
+    assert len(empty.left_out) == 4 and "not measured" in empty.summary()
 
 
 @pytest.mark.filterwarnings("ignore::cts.FewTeamsWarning")

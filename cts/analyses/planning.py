@@ -13,7 +13,7 @@ from cts.analyses.adoption import estimate_adoption_effect
 from cts.core.exceptions import FewTeamsWarning
 from cts.core.memory import release_job_memory, release_memory, thaw
 from cts.core.results import Result, critical_value
-from cts.core.workers import run_jobs
+from cts.core.workers import default_workers, run_jobs
 from cts.estimators.design import MIN_ADOPTING_TEAMS, MIN_TEAMS
 from cts.panel import DEFAULT_CONTROLS, lag, require_columns, windowed
 from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
@@ -25,6 +25,9 @@ _PREFIX = {"cr_velocity": "cr", "deploy_velocity": "deploy"}
 #: of each later round.
 MIN_REPS = 20
 ROUND = 10
+#: Simulated team-weeks below which :func:`power` runs in this process: a pool's workers each
+#: import the libraries first (~4 s of CPU), more than 50 panels of 40 teams x 40 weeks take.
+POOL_TEAM_WEEKS = 200_000
 _ARCHITECTURE_MULTIPLIER = dict(
     zip(("service", "monolith", "trunk"), DEPLOY_LEVEL_BY_ARCHITECTURE, strict=True)
 )
@@ -202,12 +205,12 @@ def power(
         With ``"cluster"`` on such a design the summary says the power is optimistic.
     precision
         Stop early once the Monte Carlo SE is at most this (``None``, default: run every rep).
-        Panels are simulated in rounds, :data:`MIN_REPS` then :data:`ROUND` at a time (seeds
-        in order, so the first ``n`` panels are the same as without stopping); after each
-        round the SE is judged from the share of hits with one hit and one
-        miss added, ``p~ = (hits + 1) / (n + 2)``, so that 20 hits in 20 panels (SE 0 as
-        reported) count as an SE of 4.6%, not 0. Only a power near 0 or 1 stops early; the
-        result's ``reps`` says how many panels it rests on.
+        Panels are simulated in rounds, :data:`MIN_REPS` then :data:`ROUND` at a time (the
+        rest at once in a pool of processes; seeds in order, so the first ``n`` panels are the
+        same as without stopping); after each round the SE is judged from the share of hits
+        with one hit and one miss added, ``p~ = (hits + 1) / (n + 2)``, so that 20 hits in 20
+        panels (SE 0 as reported) count as an SE of 4.6%, not 0. Only a power near 0 or 1
+        stops early; the result's ``reps`` says how many panels it rests on.
 
     Returns
     -------
@@ -222,10 +225,18 @@ def power(
         (*job, inference, bootstrap_reps)
         for job in _jobs(params, effect, outcome, reps, alpha, seed)
     ]
+    workers = workers or default_workers()
+    if params["n_teams"] * params["n_weeks"] * len(jobs) < POOL_TEAM_WEEKS:
+        workers = 1  # less work than starting a pool of processes costs
     hits: list[bool] = []
     try:
         while len(hits) < len(jobs):
-            size = len(jobs) if precision is None else (ROUND if hits else MIN_REPS)
+            if precision is None:
+                size = len(jobs)
+            elif not hits:
+                size = MIN_REPS
+            else:  # in a pool, the rest at once: one more pool start at most
+                size = ROUND if workers == 1 else len(jobs)
             batch = jobs[len(hits) : len(hits) + size]
             rows = run_jobs(_detect, batch, workers=workers, progress=progress, desc="power")
             hits += [row["hit"] for row in rows]

@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+from collections.abc import Callable
 
 __all__ = ["freeze_heap", "release_job_memory", "release_memory", "thaw"]
 
@@ -65,7 +66,7 @@ def thaw() -> None:
 
 
 @functools.cache
-def _malloc_trim():
+def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None on other C libraries (macOS, musl)."""
     with contextlib.suppress(OSError, AttributeError, TypeError):
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -56,7 +57,7 @@ def draws_p_value(draws: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
-def estimate_table(estimates: pd.Series, se, level: float = LEVEL) -> pd.DataFrame:
+def estimate_table(estimates: pd.Series, se: npt.ArrayLike, level: float = LEVEL) -> pd.DataFrame:
     """``estimate, se, ci_low, ci_high, p_value`` (normal), indexed like ``estimates``."""
     values = estimates.to_numpy(float)
     se = np.asarray(se, dtype=float)
@@ -82,7 +83,11 @@ class Result:
     """
 
     _metadata_fields: tuple[str, ...] = ()
-    table: pd.DataFrame
+
+    if TYPE_CHECKING:  # a subclass stores it (a dataclass field) or derives it (a property)
+
+        @property
+        def table(self) -> pd.DataFrame: ...
 
     def summary(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError

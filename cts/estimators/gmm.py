@@ -26,6 +26,7 @@ Econometrics 126(1). Roodman (2009), Oxford Bulletin of Economics and Statistics
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from cts.core.results import Result, TestStatistic, estimate_table
 from cts.panel import PanelError, lag, lag_terms, require_columns
 
 __all__ = ["GMMResult", "difference_gmm"]
+
+# A dense ndarray or a SciPy sparse matrix (SciPy ships no type information).
+_Matrix: TypeAlias = Any
 
 
 @dataclass(repr=False)
@@ -129,7 +133,7 @@ def difference_gmm(
     max_lag: int | None = None,
     collapse: bool = False,
     time_effects: bool = False,
-    sample: pd.Series | None = None,
+    sample: pd.Series | np.ndarray | None = None,
     predetermined: str | list[str] | tuple[str, ...] = (),
 ) -> GMMResult:
     """Arellano–Bond difference GMM.
@@ -321,7 +325,9 @@ def _hansen(
     return hansen, hansen_df
 
 
-def _differenced_system(data: pd.DataFrame, spec: _Spec, sample: pd.Series | None) -> _System:
+def _differenced_system(
+    data: pd.DataFrame, spec: _Spec, sample: pd.Series | np.ndarray | None
+) -> _System:
     """Rows of the differenced equation, their regressors, outcome and instrument matrix."""
     y, x = spec.y, spec.x
     step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[spec.time]) else 1
@@ -385,7 +391,7 @@ def _differenced_system(data: pd.DataFrame, spec: _Spec, sample: pd.Series | Non
     )
 
 
-def _shifted(frame: pd.DataFrame, column: str, k: int, step) -> pd.Series:
+def _shifted(frame: pd.DataFrame, column: str, k: int, step: pd.Timedelta | int) -> pd.Series:
     """``column`` ``k`` periods earlier, within each entity."""
     return lag(frame, column, k, entity="_entity", time="_time", step=step)
 
@@ -396,7 +402,7 @@ def _gmm_instruments(
     keep: pd.Series,
     row_period: np.ndarray,
     deepest: int,
-    step,
+    step: pd.Timedelta | int,
 ) -> list[np.ndarray]:
     """GMM-style instrument columns: levels of ``y`` lagged ``min_lag..deepest`` (and of each
     predetermined regressor lagged ``1..deepest``), zero where unavailable; one column per lag
@@ -424,7 +430,7 @@ def _consecutive(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return first, first + 1
 
 
-def _entity_sums(values, entities: np.ndarray, n_entities: int) -> np.ndarray:
+def _entity_sums(values: _Matrix, entities: np.ndarray, n_entities: int) -> np.ndarray:
     """Column sums per entity (rows sorted by entity), dense, of a dense or sparse matrix."""
     if sparse.issparse(values):
         members = sparse.csr_matrix(
@@ -436,14 +442,14 @@ def _entity_sums(values, entities: np.ndarray, n_entities: int) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
-def _scaled(matrix, weights: np.ndarray):
+def _scaled(matrix: _Matrix, weights: np.ndarray) -> _Matrix:
     """Each row of ``matrix`` (dense or sparse) times its weight."""
     if sparse.issparse(matrix):
         return matrix.multiply(weights[:, None]).tocsr()
     return matrix * weights[:, None]
 
 
-def _dense(matrix) -> np.ndarray:
+def _dense(matrix: _Matrix) -> np.ndarray:
     return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
 
 
@@ -453,8 +459,16 @@ def _gmm_step(zx: np.ndarray, zy: np.ndarray, weight: np.ndarray) -> tuple[np.nd
 
 
 def _windmeijer(
-    regressors, instruments, entities, n_entities, moments1, weight, bread2, residual2, vcov1
-):
+    regressors: _Matrix,
+    instruments: _Matrix,
+    entities: np.ndarray,
+    n_entities: int,
+    moments1: np.ndarray,
+    weight: np.ndarray,
+    bread2: np.ndarray,
+    residual2: np.ndarray,
+    vcov1: np.ndarray,
+) -> np.ndarray:
     """Finite-sample corrected two-step variance (Windmeijer 2005).
 
     Column j of the correction is ``-V2 X'Z W (dOmega/db_j) W Z'u2`` with
@@ -474,8 +488,17 @@ def _windmeijer(
 
 
 def _ar_test(
-    order, rows, residual, regressors, instruments, entities, n_entities, weight, zx, vcov
-):
+    order: int,
+    rows: pd.DataFrame,
+    residual: np.ndarray,
+    regressors: _Matrix,
+    instruments: _Matrix,
+    entities: np.ndarray,
+    n_entities: int,
+    weight: np.ndarray,
+    zx: np.ndarray,
+    vcov: np.ndarray,
+) -> float:
     """Arellano–Bond test for serial correlation of the given order in differenced residuals."""
     key = pd.MultiIndex.from_frame(rows[["_entity", "_period"]])
     lagged_key = pd.MultiIndex.from_arrays([rows["_entity"], rows["_period"] - order])

@@ -168,7 +168,7 @@ class TeamPersistenceFit:
         psi_settle = (1 / (1 - mean) ** 2 + 3 * spread / (1 - mean) ** 4) * psi_mean + (
             psi_spread / (1 - mean) ** 3
         )
-        positions = [self.estimates.index.get_loc(t) for t in terms]
+        positions = self.estimates.index.get_indexer(pd.Index(terms))  # all there: see g
         psi_g = self.influence[:, positions].sum(axis=1)
         return g * settle, settle * psi_g + g * psi_settle
 
@@ -359,12 +359,12 @@ def _row_sets(
     weights on the teams' own coefficients (module docstring; 1/2 for equal halves)."""
     rows = np.bincount(team).astype(float)
     rows_first = np.bincount(team, first)
-    c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2) if jackknife else None
     sets = [np.ones(len(team), dtype=bool)]
-    weights = [1 + 2 * c if jackknife else np.ones(n_teams)]
+    weights = [np.ones(n_teams)]
     if jackknife:
+        c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2)
         sets += [first, ~first]
-        weights += [-c, -c]
+        weights = [1 + 2 * c, -c, -c]
     return sets, weights
 
 
@@ -706,7 +706,9 @@ def _common_influence(
 ) -> np.ndarray:
     """Influence of the common coefficients, team by team: ``(R~'R~)^-1 R_i' e_i``."""
     team, n_teams, k = own.team, own.n_teams, x_kept.shape[1]
-    scores = [np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)]
+    scores: list[np.ndarray] = [
+        np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)
+    ]
     scores[0] = scores[0].reshape(n_teams, k)
     if times is not None:
         by_week = np.zeros((n_teams, n_times))

@@ -361,8 +361,8 @@ def _rename_hint(missing: list[str], found: Iterable[object]) -> str:
     """`TeamId` -> `team_id`: close matches of the missing names among the columns found."""
     import difflib
 
-    found = [str(c) for c in found]
-    normal = {_snake(c): c for c in found}
+    names = [str(c) for c in found]
+    normal = {_snake(c): c for c in names}
     renames = {}
     for column in missing:
         close = difflib.get_close_matches(column, list(normal), n=1, cutoff=0.8)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cts.analyses.drivers import DRIVERS
 from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
 from cts.core.memory import freeze_heap, release_memory
@@ -42,11 +43,15 @@ __all__ = [
     "credibility",
     "design_html",
     "design_markdown",
+    "drivers_by_architecture_table",
+    "drivers_table",
     "escaped_text",
     "for_brief",
     "headline",
     "load",
     "money_headlines",
+    "p_value_text",
+    "paragraph",
     "provenance",
     "same_estimates",
     "save_loaded_panel",
@@ -545,6 +550,72 @@ def _escaped_labels(table: pd.DataFrame) -> pd.DataFrame:
     table.index.names = [_escaped_label(name) for name in table.index.names]
     table.columns.names = [_escaped_label(name) for name in table.columns.names]
     return table
+
+
+def p_value_text(p: float) -> str:
+    """A p-value for people: ``"< 0.001"`` below a thousandth, else three decimals, ``"—"``
+    when unknown."""
+    if not np.isfinite(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def paragraph(text: str) -> None:
+    """Display ``text`` as an HTML paragraph, escaped (:func:`escaped_text`: `code`, **bold**)."""
+    from IPython.display import HTML, display
+
+    display(HTML(f"<p>{escaped_text(text)}</p>"))
+
+
+def drivers_table(result, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The drivers' sensitivity (:meth:`cts.DriversResult.sensitivity`) with labels for people,
+    intervals and p-values as text, and with ``ranks`` (its ``rank_uncertainty``) the share of
+    bootstrap draws in which each driver ranks first."""
+    table = result.sensitivity()
+    shown = pd.DataFrame(
+        {
+            "Rank": table["rank"],
+            "Teams it applies to": table["applies_to"],
+            "Typical change within a team (1 SD)": [
+                f"{sd:.3g} {DRIVERS.get(d, d)}" for d, sd in table["one_sd"].items()
+            ],
+            "Change in CTS-SW": table["change_pct"].map("{:+.1f}%".format),
+            "95% CI": [
+                f"{lo:+.1f}% to {hi:+.1f}%" for lo, hi in table[["ci_low", "ci_high"]].values
+            ],
+            "p-value": table["p_value"].map(p_value_text),
+            "Mixed model": table["mixed_change_pct"].map("{:+.1f}%".format),
+            "Note": table["note"],
+        }
+    )
+    if ranks is not None:
+        shown["Ranked first (bootstrap)"] = ranks.loc[table.index, "share_first"].map(
+            "{:.0%}".format
+        )
+    shown.index = [_sentence_case(DRIVERS.get(d, d)) for d in table.index]
+    shown.index.name = "Driver"
+    return shown
+
+
+def _sentence_case(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def drivers_by_architecture_table(result) -> pd.DataFrame:
+    """:attr:`cts.DriversResult.by_architecture` with labels for people, one row per driver and
+    one column per architecture: the change in CTS-SW with its 95% CI."""
+    table = result.by_architecture
+    cells = [
+        f"{row['change_pct']:+.1f}% ({row['change_ci_low']:+.1f}% to {row['change_ci_high']:+.1f}%)"
+        for _, row in table.iterrows()
+    ]
+    wide = pd.Series(cells, index=table.index).unstack("architecture")
+    order = [d for d in result.sensitivity().index if d in wide.index]
+    wide = wide.loc[order].fillna("not a driver (its own unit)")
+    wide.index = [_sentence_case(DRIVERS.get(d, d)) for d in wide.index]
+    wide.index.name = "Driver"
+    wide.columns = [_sentence_case(str(c)) for c in wide.columns]
+    return wide
 
 
 def truth_for(panel_path: str | os.PathLike[str], outcome: str) -> dict | None:

@@ -15,7 +15,7 @@ from cts.analyses.drivers import DRIVERS, DriversResult
 from cts.analyses.heterogeneity import HeterogeneousEffects
 from cts.core.results import critical_value
 from cts.estimators.event_study import EventStudy
-from cts.panel import windowed
+from cts.panel import ARCHITECTURES, windowed
 
 __all__ = [
     "ReportFigure",
@@ -29,6 +29,7 @@ __all__ = [
     "plot_outcomes",
     "plot_power",
     "plot_sensitivity",
+    "plot_sensitivity_by_architecture",
     "plot_team_sizes",
     "plot_velocity_vs_cost",
 ]
@@ -161,13 +162,16 @@ def plot_velocity_vs_cost(cost: CostToServe, min_team_size: int = 5) -> Figure:
 
 
 def plot_sensitivity(drivers: DriversResult) -> Figure:
-    """Ranked change in CTS-SW per one-SD within-team change of each driver, with 95% CIs."""
+    """Ranked change in CTS-SW associated with a one-SD within-team change of each driver.
+
+    Bars and 95% CIs (clustered by team) from the within-team fit; diamonds from the mixed model.
+    """
     table = drivers.sensitivity().iloc[::-1]
-    labels = [f"{d}\n({DRIVERS.get(d, d)})" for d in table.index]
+    labels = [f"{DRIVERS.get(d, d)}\n({row['applies_to']})" for d, row in table.iterrows()]
     y = np.arange(len(table))
     fig, ax = _figure(figsize=(8, 0.9 * len(table) + 1.2))
     colors = np.where(table["change_pct"] > 0, "firebrick", "seagreen")
-    ax.barh(y, table["change_pct"], color=colors, alpha=0.8, label="mixed model")
+    ax.barh(y, table["change_pct"], color=colors, alpha=0.8, label="within-team fit")
     ax.errorbar(
         table["change_pct"],
         y,
@@ -177,16 +181,53 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
         capsize=4,
     )
     ax.scatter(
-        table["fe_change_pct"], y, marker="D", color="black", zorder=3, label="within-team FE"
+        table["mixed_change_pct"], y, marker="D", color="black", zorder=3, label="mixed model"
     )
     ax.axvline(0, color="grey", linewidth=1)
     ax.set_yticks(y, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.set(
-        title="What moves cost to serve: one typical (1 SD) within-team change",
+        title="What CTS-SW moves with: one typical (1 SD) within-team change",
         xlabel="change in CTS-SW",
     )
     ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
+    """The same change per architecture (one slope per driver and architecture), one colour per
+    architecture in seaborn's default order of :data:`cts.panel.ARCHITECTURES`."""
+    table = drivers.by_architecture
+    names = list(DRIVERS.get(d, d) for d in drivers.sensitivity().index)[::-1]
+    order = list(drivers.sensitivity().index)[::-1]
+    present = [a for a in ARCHITECTURES if a in table.index.get_level_values(0)]
+    present += [a for a in table.index.get_level_values(0).unique() if a not in present]
+    colors = dict(zip(present, sns.color_palette(n_colors=max(len(present), 1)), strict=False))
+    fig, ax = _figure(figsize=(8, 1.1 * len(order) + 1.4))
+    height = 0.8 / max(len(present), 1)
+    for k, architecture in enumerate(present):
+        block = table.xs(architecture, level="architecture").reindex(order)
+        y = np.arange(len(order)) + ((len(present) - 1) / 2 - k) * height
+        ax.barh(
+            y, block["change_pct"], height=height, color=colors[architecture], label=architecture
+        )
+        ax.errorbar(
+            block["change_pct"],
+            y,
+            xerr=[
+                block["change_pct"] - block["change_ci_low"],
+                block["change_ci_high"] - block["change_pct"],
+            ],
+            fmt="none",
+            ecolor="black",
+            capsize=2,
+        )
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(np.arange(len(order)), names)
+    ax.xaxis.set_major_formatter(PercentFormatter(100))
+    ax.set(title="The same, architecture by architecture", xlabel="change in CTS-SW")
+    ax.legend(title="architecture", loc="lower left")
     fig.tight_layout()
     return fig
 

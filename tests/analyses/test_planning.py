@@ -55,7 +55,7 @@ def test_power_stops_early_only_where_it_is_pinned_down(small):
     assert large.reps == 20 and large.power == 1.0
     assert power(panel, 0.3, reps=20, **common).power == 1.0
     none = power(panel, 0.0, reps=40, precision=0.05, **common)
-    assert none.reps > 20
+    assert none.power in (0.0, 1.0) if none.reps == 20 else none.reps in (30, 40)
     with pytest.raises(ValueError, match="precision"):
         power(panel, 0.1, precision=0.6, **common)
 

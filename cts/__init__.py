@@ -108,11 +108,11 @@ _EXPORTS: dict[str, str] = {
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
     "AssistantPaths": "cts.analyses.value",
-    "Guardrails": "cts.analyses.value",
     "NetReturn": "cts.analyses.value",
     "assistant_paths": "cts.analyses.value",
     "net_return": "cts.analyses.value",
-    "quality_guardrails": "cts.analyses.value",
+    "Guardrails": "cts.analyses.quality",
+    "quality_guardrails": "cts.analyses.quality",
 }
 #: modules reachable as attributes: the layers, and today's short names for the modules that
 #: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)
@@ -210,15 +210,17 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
+    from cts.analyses.quality import (  # noqa: F401
+        Guardrails,
+        quality_guardrails,
+    )
     from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,
-        Guardrails,
         NetReturn,
         assistant_paths,
         net_return,
-        quality_guardrails,
     )
     from cts.core.cache import cached  # noqa: F401
     from cts.core.exceptions import (  # noqa: F401

@@ -155,6 +155,7 @@ def estimate_adoption_effect(
     seed: int = 0,
     level: float = LEVEL,
     time_effects_by: str | None = "auto",
+    serial_test: bool = True,
 ) -> AdoptionEffect:
     """Estimate the effect of AI-assistant usage on a team outcome.
 
@@ -210,6 +211,10 @@ def estimate_adoption_effect(
         (``.time_effects_by``, the summary). A column name (constant within team): week effects
         by its groups. ``None``: one week effect for all teams. See
         :func:`cts.analyses.identification.week_effects_by`.
+    serial_test
+        Run the residual AR(2) test of a named ``method`` (:func:`cts.dynamic_panel`); ``False``
+        skips it, for loops that read only the estimates (power simulations). ``"auto"``
+        always runs it: its choice of lags rests on it.
 
     Returns
     -------
@@ -271,6 +276,7 @@ def estimate_adoption_effect(
                 seed=seed,
                 level=level,
                 time_effects_by=time_effects_by,
+                serial_test=serial_test,
                 **options,
             )
     except (ValueError, np.linalg.LinAlgError) as error:

@@ -86,8 +86,10 @@ class HeterogeneousEffects(Result):
         )
 
 
-#: Rows each tree of the ranking forest grows on, at most.
-FOREST_ROWS = 100_000
+#: Rows each tree of the ranking forest grows on, at most. The forest only ranks the traits (the
+#: group effects come from linear DML on every row): on 1,000 teams x 156 weeks trees of 30,000
+#: rows gave the same ranking and importances within 0.02 of trees of 55,000, in half the time.
+FOREST_ROWS = 30_000
 
 
 def heterogeneous_effects(
@@ -174,7 +176,7 @@ def heterogeneous_effects(
         n_estimators=n_estimators,
         # Each tree grows on a subsample (econml's default share 0.45), capped at
         # FOREST_ROWS rows: the forest only ranks a few team traits, and on 2,000 teams x 260
-        # weeks full-share trees took most of the report's time. Panels up to ~220k rows are
+        # weeks full-share trees took most of the report's time. Panels up to ~67k rows are
         # unaffected.
         max_samples=min(0.45, FOREST_ROWS / len(y)),
         min_samples_leaf=20,

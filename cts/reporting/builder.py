@@ -405,6 +405,10 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: 
     os.environ["JUPYTER_RUNTIME_DIR"] = scratch
     os.environ["TMPDIR"] = scratch  # the kernel's temporary files too (inherited)
     tempfile.tempdir = None  # re-read TMPDIR
+    # nbformat validates notebooks with jsonschema, which checks the `iri` format with
+    # rfc3987-syntax when that is installed; importing it builds a grammar, 1.6 s of CPU in
+    # every notebook's process, for a format the notebook schema never uses.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     try:
         run = _run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir)
     except OSError as error:

@@ -26,7 +26,7 @@ import pandas as pd
 from cts.analyses.drivers import DRIVERS
 from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
-from cts.core.memory import release_memory
+from cts.core.memory import freeze_heap, release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
@@ -198,7 +198,9 @@ def load(
             f"{panel['team_id'].nunique() - kept['team_id'].nunique():,} of them entirely), "
             "because their velocity would describe individuals."
         )
-    return set_window(kept if suppress else panel, start, end), notes
+    panel = set_window(kept if suppress else panel, start, end)
+    freeze_heap()  # the libraries and the panel stay: each section's collection skips them
+    return panel, notes
 
 
 #: Where a notebook run without an injected panel looks for one (see :func:`report_panel`).

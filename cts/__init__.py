@@ -207,9 +207,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
-    from cts.analyses.specification import (  # noqa: F401
-        Specification,
-    )
+    from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,
         Guardrails,
@@ -218,9 +216,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         net_return,
         quality_guardrails,
     )
-    from cts.core.cache import (  # noqa: F401
-        cached,
-    )
+    from cts.core.cache import cached  # noqa: F401
     from cts.core.exceptions import (  # noqa: F401
         ConvergenceWarning,
         CtsWarning,
@@ -231,9 +227,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         PanelWarning,
         SourceWarning,
     )
-    from cts.core.results import (  # noqa: F401
-        TestStatistic,
-    )
+    from cts.core.results import TestStatistic  # noqa: F401
     from cts.estimators.dynamic import (  # noqa: F401
         DynamicPanelResult,
         dynamic_panel,
@@ -244,9 +238,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         event_study,
         group_time_effects,
     )
-    from cts.panel.lags import (  # noqa: F401
-        lag,
-    )
+    from cts.panel.lags import lag  # noqa: F401
     from cts.panel.load import (  # noqa: F401
         load_panel,
         suppress_small_teams,
@@ -262,12 +254,8 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         ai_tool_columns,
         source_columns,
     )
-    from cts.panel.weekly import (  # noqa: F401
-        to_weekly,
-    )
-    from cts.panel.write import (  # noqa: F401
-        write_panel,
-    )
+    from cts.panel.weekly import to_weekly  # noqa: F401
+    from cts.panel.write import write_panel  # noqa: F401
     from cts.reporting import notebook as report  # noqa: F401
     from cts.reporting import plots  # noqa: F401
     from cts.simulate.org import (  # noqa: F401
@@ -275,9 +263,5 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         SimulationParams,
         simulate_org,
     )
-    from cts.simulate.write import (  # noqa: F401
-        write_simulation,
-    )
-    from cts.sources.build import (  # noqa: F401
-        build_panel,
-    )
+    from cts.simulate.write import write_simulation  # noqa: F401
+    from cts.sources.build import build_panel  # noqa: F401

@@ -6,7 +6,9 @@ observed minus counterfactual per team-week with its aggregates (the average eff
 treated, the effect per builder-week at full usage, profiles by weeks of use, adoption cohort
 and usage dose, and the total extra units), each with a team-clustered bootstrap interval. The
 estimator core is :mod:`cts.estimators.imputation`; the method, its assumptions and references
-are in ``docs/counterfactual.md``.
+are in ``docs/counterfactual.md``. With ``split_by`` (one usage column per tool) each
+adopter-week's effect is also split among the tools so that the parts add up to it; the weekly
+extra units and their bootstrap draws are what :func:`cts.assistant_paths` values.
 """
 
 from __future__ import annotations
@@ -94,6 +96,24 @@ class Counterfactual(Result):
         Plain sentences the estimate must be read with (printed by :meth:`summary`).
     pooled_comparison
         Tests against the pooled dynamic model, by term, once :meth:`compare_pooled` has run.
+    weekly
+        Indexed by calendar week: ``effect`` (the average effect per adopter-week of use that
+        week; ``att`` in a week without one), ``extra_units`` (effects times builders, summed
+        over adopters; the weeks sum to ``total_extra_<units>``), ``team_weeks`` (adopter-weeks
+        of use), and with ``split_by`` ``extra_units.<part>`` (the parts add up to
+        ``extra_units``).
+    weekly_draws
+        ``"total"`` and each part -> the bootstrap draws of the weekly extra units (reps x
+        weeks, columns as :attr:`weekly`'s rows): the same draws as every interval here.
+    effects
+        Every adopter-week of use: ``team_id, week, n_builders, effect, imputed`` (an adopter
+        without a counterfactual, counted at the other adopters' effect per unit of usage that
+        week times its own usage), and with ``split_by``
+        ``effect.<part>`` (adding up to ``effect``).
+    by_part
+        With ``split_by``: indexed by (part, term) for ``short_run``, ``long_run`` (per
+        builder-week at full use of that part) and ``total_extra`` (units), columns
+        ``estimate, se, ci_low, ci_high, p_value``.
     """
 
     _metadata_fields = (
@@ -128,6 +148,10 @@ class Counterfactual(Result):
     coef: pd.Series | None = None
     notes: list[str] = field(default_factory=list)
     pooled_comparison: dict[str, TestStatistic] = field(default_factory=dict)
+    weekly: pd.DataFrame | None = None
+    weekly_draws: dict[str, np.ndarray] = field(default_factory=dict)
+    effects: pd.DataFrame | None = None
+    by_part: pd.DataFrame | None = None
 
     def compare_pooled(self, pooled, terms: Sequence[str] = ("short_run", "long_run")):
         """Test the pooled dynamic model's ``terms`` against this counterfactual's
@@ -157,6 +181,8 @@ class Counterfactual(Result):
                 f"({att['ci_low']:+.3f} to {att['ci_high']:+.3f})."
             )
         lines += [*(f"Note: {note}" for note in self.notes), "", self.table.round(4).to_string()]
+        if self.by_part is not None:
+            lines += ["", "Split by part:", self.by_part.round(4).to_string()]
         tests = [self.cohort_homogeneity, *self.pooled_comparison.values()]
         lines += [test.summary() for test in tests if test is not None]
         return "\n".join(lines)
@@ -205,6 +231,7 @@ def counterfactual(
     progress: bool = False,
     levels_by: str | None = None,
     cluster: str | None = None,
+    split_by: Sequence[str] = (),
 ) -> Counterfactual:
     """Adopters' outcome without the assistant, week by week, and the effects it implies.
 
@@ -255,6 +282,11 @@ def counterfactual(
         Needs ``lags=0``.
     cluster
         A team-constant column whose groups the bootstrap resamples (default: teams).
+    split_by
+        Usage columns that split each adopter-week's effect into parts that add up to it (one
+        per tool, e.g. ``ai_usage_rate_copilot``): :attr:`Counterfactual.by_part`, and the
+        parts in :attr:`Counterfactual.effects`, :attr:`Counterfactual.weekly` and
+        :attr:`Counterfactual.weekly_draws` (``docs/counterfactual.md``, "Split by tool").
 
     Returns
     -------
@@ -291,8 +323,10 @@ def counterfactual(
         raise ValueError("lags must be >= 0")
     if levels_by is not None and lags:
         raise ValueError("levels_by= needs lags=0: a lagged outcome needs each team's own level")
-    controls = tuple(controls)
-    require_columns(panel, ("team_id", "week", outcome, treatment, *controls), "the panel")
+    controls, split_by = tuple(controls), tuple(split_by)
+    require_columns(
+        panel, ("team_id", "week", outcome, treatment, *controls, *split_by), "the panel"
+    )
     notes: list[str] = []
     by = time_effects_by
     if by == "auto":
@@ -303,7 +337,7 @@ def counterfactual(
         require_columns(panel, (by,), "the panel")
     data = panel.loc[window_mask(panel, start, end)]
     controls = varying_columns(data, controls, "control")
-    grid = build_grid(data, outcome, treatment, controls, by)
+    grid = build_grid(data, outcome, treatment, controls, by, parts=split_by)
     if not (grid.first_use < grid.y.shape[1]).any():
         raise PanelError(
             f"no team ever uses the assistant (`{treatment}` is never above zero): there is no "
@@ -332,7 +366,7 @@ def counterfactual(
         fit.coef.to_numpy()[None],
         lags,
     )
-    aggregates = _Aggregates(grid, paths, fit.coef.to_numpy()[:lags], dose_bins)
+    aggregates = _Aggregates(grid, paths, fit.coef.to_numpy()[:lags], dose_bins, split_by)
     estimate = aggregates.compute(point, fit.coef.to_numpy()[None, :lags], None)[0]
     with threadpool_limits(1):  # see _bootstrap
         draws, path_var = _bootstrap(
@@ -432,11 +466,18 @@ class _Aggregates:
     Works on arrays weeks x adopters x draws, the layout of
     :func:`~cts.estimators.imputation.roll_forward`. ``compute`` returns one row per draw with,
     in order: ``att``, ``short_run``, ``long_run``, ``persistence``, ``total``, then the means
-    by weeks of use, by cohort and by dose, then ``short_run`` by cohort.
+    by weeks of use, by cohort and by dose, ``short_run`` by cohort, the average effect and the
+    extra units by calendar week, and with a split (:class:`_Split`) each part's extra units by
+    week, ``short_run`` and ``long_run``.
     """
 
     def __init__(
-        self, grid: Grid, paths: Paths, persistence: np.ndarray, dose_bins: Sequence[float]
+        self,
+        grid: Grid,
+        paths: Paths,
+        persistence: np.ndarray,
+        dose_bins: Sequence[float],
+        part_names: Sequence[str] = (),
     ) -> None:
         n_adopters, n_weeks = paths.y.shape
         self._without_counterfactual(grid, paths)
@@ -446,9 +487,7 @@ class _Aggregates:
         weeks_of_use = np.where(treated, weeks - paths.first_use[:, None], -1)
         cohorts = pd.PeriodIndex(grid.weeks[paths.first_use], freq="Q").astype(str)
         cohort_code, self.cohorts = pd.factorize(cohorts, sort=True)
-        usage = pd.DataFrame(grid.usage[paths.rows]).ffill(axis=1).fillna(0.0).to_numpy()
-        # usage after first use drives the effect; a missing week carries the last one forward
-        usage = np.where(weeks >= paths.first_use[:, None], usage, 0.0)
+        usage = _in_use(grid.usage[paths.rows], paths.first_use)
         dose = pd.cut(
             usage[treated], np.asarray(dose_bins, float), include_lowest=True, right=False
         )
@@ -488,7 +527,28 @@ class _Aggregates:
         self.usage_treated = np.where(treated, usage, 0.0)  # adopters x weeks
         self.y = np.where(treated, paths.y, 0.0).T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
+        self.n_weeks = n_weeks
+        self.builders = builders.reshape(n_weeks, n_adopters)  # weeks x adopters, 0 off use
         self._exposure(usage.T)
+        self.split = self._split(grid, paths, part_names) if part_names else None
+
+    def _split(self, grid: Grid, paths: Paths, names: Sequence[str]) -> _Split:
+        """The split of each adopter-week's effect among the usage columns ``names``."""
+
+        def usage(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+            """Each part's usage from first use on (parts x weeks x teams)."""
+            return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(len(names))])
+
+        return _Split(
+            names,
+            usage(paths.rows, paths.first_use),
+            self.treated,
+            self.persistence,
+            self.builders,
+            usage(self.excluded_rows, grid.first_use[self.excluded_rows]),
+            self.excluded_weeks.T > 0,
+            self.excluded_builder_usage.T,
+        )
 
     def _without_counterfactual(self, grid: Grid, paths: Paths) -> None:
         """Adopters without a counterfactual (observed only while using the assistant, or with
@@ -508,17 +568,7 @@ class _Aggregates:
         adopters), and its derivatives in each ``b_k``, at the point estimate: a draw's ``D`` is
         ``D + sum_k (b*_k - b_k) dD/db_k``, to second order in the draw's deviation (tenths of
         a percent of ``D`` at a persistence SE of 0.01), instead of a recursion per draw."""
-        b = self.persistence
-        n_weeks = usage.shape[0]
-        level = usage.copy()
-        slopes = np.zeros((len(b), *usage.shape))
-        for t in range(1, n_weeks):
-            for k in range(1, min(len(b), t) + 1):
-                level[t] += b[k - 1] * level[t - k]
-                slopes[:, t] += b[k - 1] * slopes[:, t - k]
-                slopes[k - 1, t] += level[t - k]
-        level *= self.treated
-        slopes *= self.treated[None]
+        level, slopes = _filtered(usage, self.persistence, self.treated)
         self.exposure, self.exposure_slopes = level, slopes
         stacked = np.concatenate([level[None], slopes])  # (1 + lags) x weeks x adopters
         self.exposure_gram = np.einsum("jta,kta->ajk", stacked, stacked)  # adopters x (1+L)^2
@@ -534,13 +584,20 @@ class _Aggregates:
             *(f"cohort.{c}" for c in self.cohorts),
             *(f"dose.{d}" for d in self.dose_labels),
             *(f"short_run.cohort.{c}" for c in self.cohorts),
+            *(f"week_effect.{t}" for t in range(self.n_weeks)),
+            *(f"week_units.{t}" for t in range(self.n_weeks)),
+            *(self.split.labels() if self.split else []),
         ]
 
     def counts(self) -> np.ndarray:
         """Team-weeks behind each mean (teams for the cohorts' short run)."""
         cells = self.team_counts.sum(axis=0)[: -self.treated.shape[0]]
         every = cells[0] + self.excluded_weeks.sum()
-        return np.concatenate([[every] * 5, cells[1:], self.cohort_of_team.sum(axis=0)])
+        by_week = self.treated.sum(axis=1) + self.excluded_weeks.sum(axis=0)
+        parts = self.split.counts(by_week, every) if self.split else []
+        return np.concatenate(
+            [[every] * 5, cells[1:], self.cohort_of_team.sum(axis=0), by_week, by_week, parts]
+        )
 
     def compute(
         self,
@@ -585,7 +642,13 @@ class _Aggregates:
         att = (sums[:, 0] + (per_usage * extra_units).sum(axis=1)) / (
             bottom[:, 0] + extra_weeks.sum(axis=1)
         )
+        # extra units by calendar week: adopters' effects times builders, plus the adopters
+        # without a counterfactual at the week's effect per unit of usage times their usage
+        week_units = np.matmul(self.builders[:, None, :], weighted)[:, 0, :].T
+        week_units += per_usage * extra_builder_units
         total = sums[:, -1] + (per_usage * extra_builder_units).sum(axis=1)
+        by_week = means[:, -n_weeks:]
+        by_week = np.where(np.isfinite(by_week), by_week, means[:, :1])
         means = means[:, :-n_weeks]
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
@@ -597,7 +660,12 @@ class _Aggregates:
         persistence = b.sum(axis=1) if len(self.persistence) else np.zeros(n_draws)
         long_run = short_run / (1 - persistence)
         scalars = np.column_stack([att, short_run, long_run, persistence, total])
-        return np.column_stack([scalars, means[:, 1:], by_cohort])
+        parts = (
+            [self.split.compute(weighted, w, b, per_usage, excluded_weights, persistence)]
+            if self.split
+            else []
+        )
+        return np.column_stack([scalars, means[:, 1:], by_cohort, by_week, week_units, *parts])
 
     def _team_full_usage(self, effect: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each team's effect at full usage the same week: its effects per team-week regressed
@@ -616,6 +684,152 @@ class _Aggregates:
         with np.errstate(invalid="ignore", divide="ignore"):
             team_effect = np.where(valid, cross / weight, 0.0)
         return team_effect, valid
+
+
+def _in_use(usage: np.ndarray, first_use: np.ndarray) -> np.ndarray:
+    """Usage from each team's first use on (teams x weeks): a missing week carries the last
+    observed week's usage forward; weeks before first use are zero."""
+    usage = pd.DataFrame(usage).ffill(axis=1).fillna(0.0).to_numpy()
+    return np.where(np.arange(usage.shape[1])[None, :] >= first_use[:, None], usage, 0.0)
+
+
+def _filtered(
+    usage: np.ndarray, b: np.ndarray, treated: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``D_t = u_t + sum_k b_k D_t-k`` (weeks x teams) and its derivative in each ``b_k``
+    (lags x weeks x teams), both zero off ``treated``."""
+    n_weeks = usage.shape[0]
+    level = usage.copy()
+    slopes = np.zeros((len(b), *usage.shape))
+    for t in range(1, n_weeks):
+        for k in range(1, min(len(b), t) + 1):
+            level[t] += b[k - 1] * level[t - k]
+            slopes[:, t] += b[k - 1] * slopes[:, t - k]
+            slopes[k - 1, t] += level[t - k]
+    return level * treated, slopes * treated[None]
+
+
+def _shares(level: np.ndarray, in_use: np.ndarray) -> np.ndarray:
+    """Each part's share of the filtered usage (parts x weeks x teams), zero off ``in_use``.
+    A week of use without any part's usage (usage no part claims) takes the team's shares over
+    its weeks of use, and a team without any, the organisation's."""
+    n_parts = level.shape[0]
+    organisation = level.sum(axis=(1, 2))
+    organisation = (
+        organisation / organisation.sum()
+        if organisation.sum() > 0
+        else np.full(n_parts, 1.0 / n_parts)
+    )
+    team = level.sum(axis=1)  # parts x teams
+    team_total = team.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        team = np.where(team_total > 0, team / team_total, organisation[:, None])
+        week_total = level.sum(axis=0)
+        share = np.where(week_total > 0, level / week_total, team[:, None, :])
+    return np.where(in_use[None], share, 0.0)
+
+
+class _Split:
+    """Each adopter-week's effect split among usage parts (one per tool), for many draws.
+
+    The effects per team-week are regressed, pooled over adopters' weeks of use and through
+    the origin, on each part's usage filtered by the persistence, ``D_k,t = u_k,t + sum_l b_l
+    D_k,t-l`` (the model's own accumulation of use): ``tau = sum_k g_k D_k + r``. Part ``k``
+    of a team-week's effect is its fitted part plus the residual in proportion to the parts'
+    filtered usage, ``g_k D_k + r D_k / sum_j D_j``; the parts add up to ``tau`` whatever
+    ``g`` is, so nothing is counted twice or left out, and a team that uses one tool has its
+    whole effect on that tool (the regression only apportions the weeks of teams that mix
+    tools). Why not shares of usage alone: a tool worth twice as much per user would get the
+    same share as the other in a team that uses both. Why not the fitted parts alone: their
+    sum is not the effect. ``g_k`` is each tool's effect per builder-week at full use the
+    same week (``short_run``); ``g_k / (1 - persistence)`` its long run.
+
+    Adopters without a counterfactual count at the other adopters' effect per unit of usage
+    that week times their own usage (as in the total), split by their own filtered usage. Per
+    draw, ``D`` moves with the draw's persistence to first order (as
+    :meth:`_Aggregates._exposure`); the shares stay at the point estimate's.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        usage: np.ndarray,
+        treated: np.ndarray,
+        persistence: np.ndarray,
+        builders: np.ndarray,
+        excluded_usage: np.ndarray,
+        excluded_in_use: np.ndarray,
+        excluded_builder_usage: np.ndarray,
+    ) -> None:
+        self.names = list(names)
+        filtered = [_filtered(u, persistence, treated) for u in usage]
+        stacks = [np.concatenate([level[None], slopes]) for level, slopes in filtered]
+        self.stack = np.stack(stacks)  # parts x (1 + lags) x weeks x adopters
+        n_parts, n_terms, n_weeks, n_adopters = self.stack.shape
+        self.shares = _shares(self.stack[:, 0], treated)
+        flat = self.stack.reshape(n_parts * n_terms, n_weeks, n_adopters)
+        self.gram = np.einsum("ita,jta->aij", flat, flat).reshape(n_adopters, -1)
+        self.builders_stack = builders[None, None] * self.stack
+        self.builders_share = builders[None] * self.shares
+        # share_k x D_j, weighted by builders: parts x parts x (1 + lags) x weeks x adopters
+        self.cross_parts = self.builders_share[:, None, None] * self.stack[None]
+        excluded_level = np.stack(
+            [_filtered(u, persistence, excluded_in_use)[0] for u in excluded_usage]
+        )
+        self.excluded_fraction = _shares(excluded_level, excluded_in_use)  # parts x weeks x teams
+        # the adopters without a counterfactual count per unit of usage (builders x usage)
+        self.excluded_share = excluded_builder_usage[None] * self.excluded_fraction
+        self.persistence = persistence
+
+    def labels(self) -> list[str]:
+        weeks = range(self.stack.shape[2])
+        return [
+            *(f"part.{n}.units.{t}" for n in self.names for t in weeks),
+            *(f"part.{n}.{term}" for n in self.names for term in ("short_run", "long_run")),
+        ]
+
+    def counts(self, by_week: np.ndarray, every: float) -> np.ndarray:
+        return np.concatenate([*(by_week for _ in self.names), np.full(2 * len(self.names), every)])
+
+    def coefficients(self, weighted: np.ndarray, w: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """``g`` (draws x parts) of the effects ``weighted`` (weeks x adopters x draws, times
+        the team counts ``w``) with the draws' ``delta = (1, b* - b)`` (draws x (1 + lags))."""
+        n_parts, n_terms = self.stack.shape[:2]
+        n_draws = w.shape[0]
+        flat = weighted.reshape(-1, n_draws).T  # draws x cells
+        terms = flat @ self.stack.reshape(n_parts * n_terms, -1).T  # draws x (parts x terms)
+        cross = np.einsum("rkm,rm->rk", terms.reshape(n_draws, n_parts, n_terms), delta)
+        gram = (w @ self.gram).reshape(n_draws, n_parts, n_terms, n_parts, n_terms)
+        gram = np.einsum("rjmkn,rm,rn->rjk", gram, delta, delta)
+        return (np.linalg.pinv(gram) @ cross[:, :, None])[:, :, 0]
+
+    def compute(self, weighted, w, b, per_usage, excluded_weights, persistence) -> np.ndarray:
+        """Per draw: each part's extra units by calendar week (parts x weeks), then each
+        part's ``short_run`` and ``long_run`` (see the class docstring)."""
+        n_parts, n_terms = self.stack.shape[:2]
+        delta = np.column_stack([np.ones(len(b)), b - self.persistence[None]])
+        g = self.coefficients(weighted, w, delta)
+
+        def summed(values: np.ndarray) -> np.ndarray:  # (1 + lags) x weeks x adopters
+            return np.einsum("rm,rmt->rt", delta, np.stack([w @ v.T for v in values], axis=1))
+
+        units = []
+        for k in range(n_parts):
+            own = np.matmul(self.builders_share[k][:, None, :], weighted)[:, 0, :].T
+            fitted = g[:, k, None] * summed(self.builders_stack[k])
+            shared = sum(g[:, j, None] * summed(self.cross_parts[k, j]) for j in range(n_parts))
+            excluded = per_usage * (excluded_weights @ self.excluded_share[k].T)
+            units.append(own + fitted - shared + excluded)
+        runs = np.column_stack([g, g / (1 - persistence)[:, None]])
+        runs = runs.reshape(-1, 2, n_parts).transpose(0, 2, 1).reshape(-1, 2 * n_parts)
+        return np.column_stack([*units, runs])
+
+    def point_parts(self, effect: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Each part of every adopter-week's effect at the point estimate (parts x weeks x
+        adopters): ``g_k D_k + r D_k / sum_j D_j``."""
+        level = self.stack[:, 0]
+        residual = effect - np.einsum("k,kta->ta", g, level)
+        return g[:, None, None] * level + residual[None] * self.shares
 
 
 def _bootstrap(
@@ -721,6 +935,7 @@ def _result(
         columns={"n_team_weeks": "n_teams"}
     )
     homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
+    weekly, weekly_draws, by_part = _weekly(grid, aggregates, table, draws, labels, level)
     return Counterfactual(
         table=table.loc[main, ESTIMATE_COLUMNS],
         paths=_paths_frame(grid, fit, paths, point, path_var, lags, level),
@@ -742,7 +957,86 @@ def _result(
         by_cohort_short_run=by_cohort_short,
         coef=fit.coef,
         notes=notes,
+        weekly=weekly,
+        weekly_draws=weekly_draws,
+        effects=_effects_frame(grid, paths, aggregates, point, weekly, by_part),
+        by_part=by_part,
     )
+
+
+def _weekly(grid, aggregates, table, draws, labels, level):
+    """The extra units by calendar week (point and draws), in all and by part, and the
+    parts' ``short_run``, ``long_run`` and ``total_extra``."""
+    index = pd.Index(grid.weeks, name="week")
+    columns = {"effect": "week_effect.", "extra_units": "week_units."}
+    names = aggregates.split.names if aggregates.split else []
+    columns |= {f"extra_units.{n}": f"part.{n}.units." for n in names}
+    position = {label: i for i, label in enumerate(labels)}
+    n_weeks = len(index)
+
+    def at(prefix: str) -> list[int]:
+        return [position[f"{prefix}{t}"] for t in range(n_weeks)]
+
+    weekly = pd.DataFrame(
+        {c: table["estimate"].to_numpy()[at(p)] for c, p in columns.items()}, index=index
+    )
+    weekly["team_weeks"] = table["n_team_weeks"].to_numpy()[at("week_units.")]
+    weekly_draws = {"total": draws[:, at("week_units.")]}
+    weekly_draws |= {n: draws[:, at(f"part.{n}.units.")] for n in names}
+    if not names:
+        return weekly, weekly_draws, None
+    rows = {}
+    for n in names:
+        for term in ("short_run", "long_run"):
+            rows[(n, term)] = (
+                table.loc[f"part.{n}.{term}", "estimate"],
+                draws[:, position[f"part.{n}.{term}"]],
+            )
+        rows[(n, "total_extra")] = (weekly[f"extra_units.{n}"].sum(), weekly_draws[n].sum(axis=1))
+    se = [np.std(d, ddof=1) if len(d) > 1 else np.nan for _, d in rows.values()]
+    estimates = pd.Series(
+        [e for e, _ in rows.values()], index=pd.MultiIndex.from_tuples(rows, names=["part", "term"])
+    )
+    return weekly, weekly_draws, estimate_table(estimates, np.asarray(se, float), level)
+
+
+def _effects_frame(grid, paths, aggregates, point, weekly, by_part) -> pd.DataFrame:
+    """Every adopter-week of use with its effect per builder-week (``imputed``: an adopter
+    without a counterfactual, at the other adopters' effect per unit of usage that week times
+    its own usage, as ``att`` and the total count it) and, split by part, its parts."""
+    team, week = np.nonzero(paths.treated)
+    effect = np.where(paths.treated, paths.y - np.nan_to_num(point), 0.0)
+    rows = aggregates.excluded_rows
+    ex_team, ex_week = np.nonzero(aggregates.excluded_weeks > 0)
+    usage_sums = aggregates.usage_treated.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_usage = effect.sum(axis=0) / usage_sums
+    per_usage = np.where(np.isfinite(per_usage), per_usage, effect.sum() / usage_sums.sum())
+    week_effect = per_usage[:, None] * aggregates.excluded_usage.T  # weeks x teams without one
+    week_effect = week_effect[ex_week, ex_team]
+    frame = pd.DataFrame(
+        {
+            "team_id": np.concatenate([grid.teams[paths.rows][team], grid.teams[rows][ex_team]]),
+            "week": np.concatenate([grid.weeks[week], grid.weeks[ex_week]]),
+            "n_builders": np.concatenate(
+                [grid.builders[paths.rows][team, week], grid.builders[rows][ex_team, ex_week]]
+            ),
+            "effect": np.concatenate([effect[team, week], week_effect]),
+            "imputed": np.repeat([False, True], [len(team), len(ex_team)]),
+        }
+    )
+    split = aggregates.split
+    if split is not None:
+        g = np.array([by_part.loc[(n, "short_run"), "estimate"] for n in split.names])
+        parts = split.point_parts(effect.T, g)  # parts x weeks x adopters
+        for k, n in enumerate(split.names):
+            frame[f"effect.{n}"] = np.concatenate(
+                [
+                    parts[k][week, team],
+                    week_effect * split.excluded_fraction[k][ex_week, ex_team],
+                ]
+            )
+    return frame
 
 
 def _cohort_test(

@@ -3,9 +3,11 @@ tool, and the quality guardrails beside it.
 
 Everything here rests on one function, :func:`assistant_paths`: each team-week's observed outcome
 and the outcome it would have had without the assistant, with draws of the organisation's weekly
-totals for intervals. Today it runs the dynamic model's own recursion forward from the pooled
-estimate (:func:`cts.estimate_adoption_effect`, or a joint model of every tool); the net return
-(:func:`net_return`) and the CTS-SW chart only read its paths.
+totals for intervals. The paths are the counterfactual engine's (:func:`cts.counterfactual`:
+each adopting team rolled forward without the assistant, split by tool when the panel says
+which tool each builder used); the pooled dynamic model's recursion stays as
+``method="pooled"`` for comparison. The net return (:func:`net_return`) and the CTS-SW chart
+only read the paths.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.analyses.counterfactual import Counterfactual, counterfactual
 from cts.core.results import LEVEL, Result, critical_value, draws_p_value
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
@@ -31,8 +34,11 @@ from cts.panel import (
 )
 
 __all__ = [
+    "AGAINST_COUNTERFACTUAL",
     "ASSUMED_SEAT_COST",
     "CAPACITY_NOT_CASH",
+    "REPS",
+    "SPLIT_BY_TOOL",
     "GUARDRAILS",
     "TOOLS",
     "AssistantPaths",
@@ -67,7 +73,21 @@ CAPACITY_NOT_CASH = (
     "money only if hiring slows or the freed time ships more; the licences are cash."
 )
 _SINGLE = "assistant"  # the one assistant of a panel without per-tool columns
+#: Team bootstrap draws of the counterfactual behind the money. The value's interval is read
+#: from the draws' percentiles, so its 2.5% tail rests on ~12 draws at 499 (5 at 199, too few
+#: for a stable percentile); the CPU cost on 1,000 teams x 156 weeks is in docs/value.md.
+REPS = 499
 _POWER = 0.80
+#: How the tools' parts of the value are measured: said beside them on the brief.
+SPLIT_BY_TOOL = (
+    "one baseline, each adopting team's path without any assistant; each team-week's gain is "
+    "split among the tools the team used, so the parts add up to the total"
+)
+#: What the value is measured against (counterfactual paths), said on the brief.
+AGAINST_COUNTERFACTUAL = (
+    "each adopting team's own path without the assistant, rolled forward from its weeks "
+    "before it adopted and learnt from the teams not using it"
+)
 
 
 def tools_in(panel: pd.DataFrame) -> list[str]:
@@ -106,18 +126,24 @@ class AssistantPaths(Result):
     ----------
     table
         One row per team-week of the analysis window: ``team_id, week, n_builders, observed,
-        without, assistant`` (``observed - without``), in the outcome's units per builder-week.
+        without, assistant`` (``observed - without``), in the outcome's units per builder-week;
+        with several tools also ``assistant_<tool>`` (adding up to ``assistant``). A team that
+        never uses the assistant has ``without = observed``.
     weekly
         Indexed by week: ``builder_weeks``, ``observed_units`` and ``without_units`` (the
         outcome times builders, summed over teams: CRs or deployments when the outcome is a
         velocity), ``without_low``, ``without_high`` (``level`` interval from the draws).
     draws
         Tool (or ``"assistant"``) -> array (draws x weeks) of the units the assistant added each
-        week (``observed_units - without_units``) under each draw of the effect.
+        week (``observed_units - without_units``) under each draw, centred on ``point``.
+    point
+        Tool -> the units it added each week (the estimate; the tools add up to the total).
     long_run
         Tool -> (estimate, se) of its long-run effect per builder-week at full use.
     outcome, method, level
-        What was modelled and how.
+        What was modelled and how (``counterfactual`` or ``pooled``).
+    counterfactual
+        The :class:`cts.Counterfactual` behind the paths (``None`` for the pooled model).
     """
 
     _metadata_fields = ("outcome", "method")
@@ -130,6 +156,7 @@ class AssistantPaths(Result):
     method: str
     level: float = LEVEL
     point: dict[str, np.ndarray] = field(default_factory=dict)
+    counterfactual: Counterfactual | None = None
 
     @property
     def tools(self) -> list[str]:
@@ -143,9 +170,14 @@ class AssistantPaths(Result):
         effects = "; ".join(
             f"{TOOLS.get(t, t)}: {e:+.3f} (SE {s:.3f})" for t, (e, s) in self.long_run.items()
         )
+        how = (
+            "each adopting team's path without the assistant"
+            if self.method == "counterfactual"
+            else f"pooled model, {self.method}"
+        )
         return (
             f"Without the assistant, {self.outcome} over the window would have been "
-            f"{share:.1%} lower ({self.method}; long-run effect per builder-week at full use: "
+            f"{share:.1%} lower ({how}; long-run effect per builder-week at full use: "
             f"{effects})."
         )
 
@@ -154,21 +186,33 @@ def assistant_paths(
     panel: pd.DataFrame,
     outcome: str = "deploy_velocity",
     *,
-    effect: AdoptionEffect | None = None,
+    method: str = "counterfactual",
     tools: Sequence[str] | None = None,
     controls: Sequence[str] | None = None,
-    method: str = "auto",
-    draws: int = 1000,
+    reps: int = REPS,
     seed: int = 0,
     level: float = LEVEL,
+    effect: AdoptionEffect | None = None,
+    pooled_method: str = "auto",
+    draws: int = 1000,
 ) -> AssistantPaths:
     """Each team-week's outcome as observed and as it would have been without the assistant.
 
-    The dynamic model ``y_t = a + l_t + sum_k b_k y_t-k + sum_j g_j u_t-j + ...`` says what the
-    assistant added: ``d_t = sum_j g_j u_t-j + sum_k b_k d_t-k`` (team by team, by calendar
-    week, from no use), and the outcome without it is ``y_t - d_t``. Usage in a team's missing
-    weeks is carried from its last observed week. Intervals come from joint normal draws of the
-    coefficients (the model's clustered covariance).
+    By default (``method="counterfactual"``) each adopting team's path without the assistant
+    comes from :func:`cts.counterfactual`: the no-assistant model fitted on the team-weeks
+    without usage, each adopter rolled forward without the assistant from its last week
+    without it; the assistant's part of a team-week is observed minus that path, and a
+    non-adopter's weeks are their own path (``without = observed``). The draws are the
+    counterfactual's own team bootstrap draws of the weekly extra units, nothing refitted.
+
+    With two or more tools, one baseline serves them all: the counterfactual of total usage
+    (a team's first use of any tool starts its path), and each team-week's effect is split
+    among the tools by :attr:`cts.Counterfactual.by_part` (``docs/counterfactual.md``, "Split
+    by tool"), so the tools' parts add up to the total without double counting.
+
+    ``method="pooled"`` runs the pooled dynamic model's recursion instead, for comparison:
+    ``d_t = sum_j g_j u_t-j + sum_k b_k d_t-k`` team by team from no use, with normal draws of
+    the pooled coefficients (``effect``, ``pooled_method``, ``draws`` apply to it only).
 
     Parameters
     ----------
@@ -176,32 +220,137 @@ def assistant_paths(
         A panel from :func:`cts.load_panel`; its window is honoured.
     outcome
         ``cr_velocity``, ``deploy_velocity`` or another numeric column.
-    effect
-        The pooled effect to use (default: :func:`cts.estimate_adoption_effect` with
-        ``method``) when the panel has fewer than two tools; with two or more, the joint model
-        is used instead.
+    method
+        ``"counterfactual"`` (default) or ``"pooled"``.
     tools
-        With two or more tools (default: every ``ai_active_builders_<tool>`` column when there
-        are two or more), their usage shares are estimated jointly against one baseline (the
-        same controls, team and week effects; bias-corrected unless ``method`` names another),
-        so the tools' parts add up to the total without double counting.
-    controls, method
-        As in :func:`cts.estimate_adoption_effect` (default: the outcome's default controls,
+        Tools to split by (default: every ``ai_active_builders_<tool>`` column when there are
+        two or more).
+    controls
+        Controls of the no-assistant model (default: the outcome's,
         :func:`cts.panel.default_controls`).
-    draws, seed
-        Draws of the coefficients for the intervals, and their seed.
+    reps, seed
+        Team bootstrap draws of the counterfactual (default :data:`REPS`) and their seed.
     level
         Confidence level of the intervals.
+    effect, pooled_method, draws
+        With ``method="pooled"``: the pooled effect to use (default
+        :func:`cts.estimate_adoption_effect` with ``pooled_method``), and the normal draws of
+        its coefficients.
 
     Returns
     -------
     AssistantPaths
+        ``draws`` are centred on the point estimate (see :func:`_centred`), so every quantity
+        read from them (value, multiple, payback) has its estimate at the centre of its own
+        draws and a p-value that agrees with its percentile interval.
     """
     tools = list(tools_in(panel) if tools is None else tools)
+    controls = default_controls(outcome) if controls is None else tuple(controls)
+    if method == "pooled":
+        return _pooled_paths(
+            panel, outcome, effect, tools, controls, pooled_method, draws, seed, level
+        )
+    if method != "counterfactual":
+        raise ValueError(f"method is 'counterfactual' or 'pooled', not {method!r}")
+    if effect is not None:
+        raise ValueError("effect= is the pooled model's: pass method='pooled' to use it")
+    data, split = panel, ()
+    if len(tools) >= 2:
+        data = _with_tool_rates(panel, tools)
+        split = tuple(f"ai_usage_rate_{tool}" for tool in tools)
+    result = counterfactual(
+        data, outcome, controls=controls, reps=reps, seed=seed, level=level, split_by=split
+    )
+    return _counterfactual_paths(panel, result, tools)
+
+
+def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: list[str]):
+    """:class:`AssistantPaths` from a counterfactual (split by ``tools`` when two or more)."""
+    rows = windowed(panel)
+    names = (
+        {tool: f"ai_usage_rate_{tool}" for tool in tools}
+        if len(tools) >= 2
+        else {tools[0] if tools else _SINGLE: "total"}
+    )
+    effects = result.effects.set_index(["team_id", "week"])
+    key = pd.MultiIndex.from_arrays([rows["team_id"], rows["week"]])
+    observed = rows[result.outcome].to_numpy(float)
+    assistant = effects["effect"].reindex(key).fillna(0.0).to_numpy()
+    table = pd.DataFrame(
+        {
+            "team_id": rows["team_id"].to_numpy(),
+            "week": rows["week"].to_numpy(),
+            "n_builders": rows["n_builders"].to_numpy(),
+            "observed": observed,
+            "without": observed - assistant,
+            "assistant": assistant,
+        }
+    )
+    if len(tools) >= 2:
+        for tool, column in names.items():
+            part = effects[f"effect.{column}"].reindex(key).fillna(0.0).to_numpy()
+            table[f"assistant_{tool}"] = part
+    grouped = (
+        table.assign(
+            builder_weeks=table["n_builders"],
+            observed_units=table["observed"] * table["n_builders"],
+        )
+        .groupby("week")[["builder_weeks", "observed_units"]]
+        .sum()
+    )
+    weekly = grouped.loc[grouped["builder_weeks"] > 0]
+    position = result.weekly.index.get_indexer(weekly.index)
+    column = {n: "extra_units" if c == "total" else f"extra_units.{c}" for n, c in names.items()}
+    point = {n: result.weekly[c].to_numpy()[position] for n, c in column.items()}
+    draws = {n: _centred(result.weekly_draws[c][:, position], point[n]) for n, c in names.items()}
+    added = sum(draws.values())
+    without_draws = weekly["observed_units"].to_numpy()[None, :] - added
+    weekly = weekly.assign(
+        without_units=weekly["observed_units"] - sum(point.values()),
+        without_low=np.percentile(without_draws, 50 * (1 - result.level), axis=0),
+        without_high=np.percentile(without_draws, 50 * (1 + result.level), axis=0),
+    )
+    long_run = {
+        n: tuple(
+            (result.table.loc["long_run"] if c == "total" else result.by_part.loc[(c, "long_run")])[
+                ["estimate", "se"]
+            ].astype(float)
+        )
+        for n, c in names.items()
+    }
+    return AssistantPaths(
+        table=table,
+        weekly=weekly,
+        draws=draws,
+        point=point,
+        long_run=long_run,
+        outcome=result.outcome,
+        method="counterfactual",
+        level=result.level,
+        counterfactual=result,
+    )
+
+
+def _centred(draws: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Bootstrap draws (draws x weeks) shifted so that each week's mean is the point estimate.
+
+    The team bootstrap's draws of the weekly extra units centre on the point estimate up to
+    the bootstrap's own bias (the powers of the persistence along a path, the ratio that
+    counts adopters without a counterfactual at the week's average): about 1% of their SD on
+    the simulated panels. Shifting them by that gap keeps their spread and makes the point
+    estimate the centre of its own draws for every sum over weeks, so the value, multiple and
+    payback read from them have their estimate inside their interval and a p-value (the share
+    of draws across zero) that agrees with it."""
+    if not len(draws):
+        return draws
+    return draws - draws.mean(axis=0, keepdims=True) + point[None, :]
+
+
+def _pooled_paths(panel, outcome, effect, tools, controls, method, draws, seed, level):
+    """The pooled dynamic model's recursion (``method="pooled"`` of :func:`assistant_paths`)."""
     if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
         treatments = [f"ai_usage_rate_{tool}" for tool in tools]
-        controls = default_controls(outcome) if controls is None else tuple(controls)
         controls = varying_columns(data.loc[window_mask(data)], controls, "control")
         model = dynamic_panel(
             data,
@@ -436,6 +585,9 @@ class NetReturn(Result):
         Seats priced a week, where that count came from, and whether the price was assumed.
     outcome, unit, reason, currency, cost_per_builder_week, recent_weeks
         What was valued and why.
+    measured_against
+        What "without the assistant" means for these numbers (:data:`AGAINST_COUNTERFACTUAL`
+        for the counterfactual's paths, the pooled model's recursion otherwise).
     """
 
     _metadata_fields = ("outcome", "currency")
@@ -457,6 +609,7 @@ class NetReturn(Result):
     cost_per_builder_week: float
     recent_weeks: int
     level: float = LEVEL
+    measured_against: str = ""
 
     def money(self, quantity: str, interval: bool = True) -> str:
         """One money quantity of :attr:`table` in words, with its interval."""
@@ -520,13 +673,14 @@ class NetReturn(Result):
                 f"{self.builders:,.0f} a week, last {self.recent_weeks} weeks)"
             ),
             "valued on": self.reason,
+            **({"measured against": self.measured_against} if self.measured_against else {}),
         }
 
     def summary(self) -> str:
         """The return in words."""
         lines = [f"{k}: {v}" for k, v in self.headlines().items()]
         if len(self.by_tool) > 1:
-            lines += ["", "Per tool (jointly estimated; the parts add up to the total):"]
+            lines += ["", f"Per tool ({SPLIT_BY_TOOL}):"]
             money = {
                 c: self.by_tool[c].map(lambda v: format_money(v, self.currency))
                 for c in ("value_a_year", "licence_spend_a_year", "net_value_a_year")
@@ -670,6 +824,11 @@ def net_return(
         cost_per_builder_week=cost,
         recent_weeks=recent_weeks,
         level=paths.level,
+        measured_against=(
+            AGAINST_COUNTERFACTUAL
+            if paths.method == "counterfactual"
+            else "the pooled dynamic model's path of each team without the assistant"
+        ),
     )
 
 

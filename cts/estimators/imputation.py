@@ -77,6 +77,7 @@ class Grid:
     builders: np.ndarray
     observed: np.ndarray
     controls: tuple[str, ...] = ()
+    parts: np.ndarray | None = None  # teams x weeks x split columns (usage by tool)
 
     @property
     def first_use(self) -> np.ndarray:
@@ -93,8 +94,10 @@ def build_grid(
     by: str | None,
     *,
     builders: str = "n_builders",
+    parts: tuple[str, ...] = (),
 ) -> Grid:
-    """Lay ``panel`` (``team_id``, ``week``) out as a :class:`Grid`."""
+    """Lay ``panel`` (``team_id``, ``week``) out as a :class:`Grid` (``parts``: usage columns
+    that split the effect, e.g. one per tool, laid out in :attr:`Grid.parts`)."""
     teams_code, teams = pd.factorize(panel["team_id"], sort=True)
     week = pd.to_datetime(panel["week"])
     first = week.min()
@@ -141,6 +144,7 @@ def build_grid(
         builders=size,
         observed=observed,
         controls=tuple(controls),
+        parts=np.stack([grid(panel[c]) for c in parts], axis=2) if parts else None,
     )
 
 

@@ -119,8 +119,10 @@ SECTION_NEEDS: dict[str, str] = {
         "assistant, cannot identify an effect)."
     ),
     "Net return": (
-        "It needs the adoption effect on CR or deployment velocity (see above) and the cost of a "
-        "builder-week: a `cost_per_builder_week` column or the `cost_per_builder_week` parameter."
+        "It needs each adopting team's path without the assistant (weeks before its first use, "
+        "and teams not using it in the same weeks to learn the week's level from) on CR and "
+        "deployment velocity, and the cost of a builder-week: a `cost_per_builder_week` column "
+        "or the `cost_per_builder_week` parameter."
     ),
     "Quality guardrails": (
         "It needs several teams whose AI usage changes at different times, and rollbacks, "
@@ -128,7 +130,8 @@ SECTION_NEEDS: dict[str, str] = {
     ),
     "CTS-SW without the assistant": (
         "It needs a CTS-SW unit for every team (an `architecture` column or `cts report --unit`) "
-        "and the adoption effects on CR and deployment velocity."
+        "and each adopting team's path without the assistant on CR and deployment velocity "
+        "(see Net return)."
     ),
     "Several initiatives at once": (
         "It needs several teams whose AI usage changes at different times, and enough weeks per"

@@ -47,7 +47,7 @@ def results() -> dict[type, Result]:
             cts.event_study(panel),
             cts.identification(panel),
             cts.counterfactual(panel, "cr_velocity", reps=19, progress=False),
-            (paths := cts.assistant_paths(panel, "cr_velocity", effect=effect, draws=200)),
+            (paths := cts.assistant_paths(panel, "cr_velocity", reps=19)),
             cts.net_return(panel, paths, seat_cost={"all": 19.0}),
             cts.quality_guardrails(panel, method="bias_corrected"),
             difference_gmm(

@@ -20,7 +20,7 @@ import pandas as pd
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.analyses.counterfactual import Counterfactual, counterfactual
 from cts.analyses.heterogeneity import HeterogeneousEffects
-from cts.core.results import Result
+from cts.core.results import Result, critical_value
 from cts.estimators.event_study import EventStudy, event_study
 from cts.panel import window_mask
 
@@ -41,6 +41,8 @@ _FULL = "per builder-week, from no builder to every builder using the assistant"
 _SAME_WEEK = "the same week"
 _SETTLED = "once usage has been sustained and the outcome has settled"
 _NO_THRESHOLD = "none: usage is a share of builders; any usage starts a team's use"
+#: Weeks the net return reads (the default ``recent_weeks`` of :func:`cts.net_return`).
+RECENT_WEEKS = 13
 
 
 @dataclass(repr=False)
@@ -269,13 +271,12 @@ def _counterfactual_rows(result: Counterfactual, headline: str) -> list[dict]:
              why_it_differs="at the usage teams actually had, not at full usage, and with the "
              "carry-over of past weeks: below the long run while usage is partial or young",
              **observed),
-        _row(total, table.loc[total], report="05, the brief's money",
+        _row(total, table.loc[total], report="05 (the counterfactual's paths)",
              weights="team-weeks times the team's builders (a sum, not a mean)",
              why_it_differs="a total over the window in units, not a rate",
-             money="yes: the value (net return) is the counterfactual's paths, observed minus "
-             "no-assistant outcome per team-week times builders, summed; this total is their "
-             "sum",
+             money="no: the money uses the same paths over the last weeks only (next row)",
              **observed),
+        *_money_row(result),
     ]  # fmt: skip
     cohorts = result.by_cohort_short_run
     for cohort, row in cohorts.iterrows() if cohorts is not None else ():
@@ -288,6 +289,37 @@ def _counterfactual_rows(result: Counterfactual, headline: str) -> list[dict]:
                  "and may gain more (cohort homogeneity test in the counterfactual)")
         )  # fmt: skip
     return rows
+
+
+def _money_row(result: Counterfactual, recent_weeks: int = RECENT_WEEKS) -> list[dict]:
+    """The extra units a week over the last ``recent_weeks`` weeks: what the net return values."""
+    weekly, draws = result.weekly, result.weekly_draws.get("total")
+    if weekly is None or draws is None or not len(weekly):
+        return []
+    estimate = float(weekly["extra_units"].iloc[-recent_weeks:].mean())
+    spread = draws[:, -recent_weeks:].mean(axis=1)
+    se = float(np.std(spread, ddof=1)) if len(spread) > 1 else np.nan
+    z = critical_value(result.level)
+    values = pd.Series(
+        {"estimate": estimate, "ci_low": estimate - z * se, "ci_high": estimate + z * se}
+    )
+    return [
+        _row(
+            f"extra {result.units} a week, last {recent_weeks} weeks",
+            values,
+            report="05 and the brief: the money",
+            dose="at observed usage",
+            horizon=f"the window's last {recent_weeks} weeks, carry-over included",
+            threshold=_NO_THRESHOLD,
+            averaged_over="calendar weeks; within a week, summed over adopters",
+            weights="each adopter-week's effect times its builders",
+            why_it_differs="today's rate in units a week: what usage as it is now adds, not "
+            "full usage and not the whole window",
+            money="yes: cts.net_return turns these extra units into builder-weeks freed and "
+            "values them (cts.assistant_paths, the counterfactual's paths: observed minus "
+            "no-assistant outcome per team-week)",
+        )
+    ]
 
 
 def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:

@@ -19,7 +19,8 @@ def test_every_estimate_the_reports_show_with_its_meaning(reconciled):
     table = result.table
     assert list(table.columns) == ["estimate", "ci_low", "ci_high", *RECONCILIATION_COLUMNS]
     names = list(table.index)
-    assert names[:7] == [
+    money = "extra crs a week, last 13 weeks"
+    assert names[:8] == [
         "pooled short_run",
         "pooled long_run",
         "event study att (threshold 50%)",
@@ -27,9 +28,10 @@ def test_every_estimate_the_reports_show_with_its_meaning(reconciled):
         "counterfactual long_run",
         "counterfactual att",
         "total_extra_crs",
+        money,
     ]
-    assert all(name.startswith("counterfactual short_run, cohort ") for name in names[7:])
-    assert len(names) > 7  # 80 weeks: several adoption quarters
+    assert all(name.startswith("counterfactual short_run, cohort ") for name in names[8:])
+    assert len(names) > 8  # 80 weeks: several adoption quarters
     # each row is the estimate the report shows, not a recomputation
     pooled = effect.table if effect.headline == "pooled" else effect.alternative
     assert table.loc["pooled long_run", "estimate"] == pooled.loc["long_run", "estimate"]
@@ -48,7 +50,10 @@ def test_every_estimate_the_reports_show_with_its_meaning(reconciled):
     study = table.loc["event study att (threshold 50%)", "estimate"]
     assert truth["short_run"] < study < truth["long_run"]
     # one estimate carries the money, and the texts say what each is
-    assert list(table.index[table["money"].str.startswith("yes")]) == ["total_extra_crs"]
+    assert list(table.index[table["money"].str.startswith("yes")]) == [money]
+    weekly = effect.counterfactual.weekly["extra_units"]
+    assert table.loc[money, "estimate"] == pytest.approx(weekly.iloc[-13:].mean())
+    assert table.loc[money, "ci_low"] < table.loc[money, "estimate"] < table.loc[money, "ci_high"]
     assert (table[list(RECONCILIATION_COLUMNS)] != "").all(axis=None)
     assert "headline" in table.loc["pooled short_run", "report"]
     assert result.headline.startswith(effect.headline)

@@ -168,7 +168,7 @@ def reconcile_estimates(
         [
             *_pooled_rows(effect),
             *_study_rows(study),
-            *_counterfactual_rows(result, effect.headline),
+            *_counterfactual_rows(result, effect.headline, effect.counterfactual is not None),
             *_group_rows(heterogeneity),
         ]
     ).set_index("estimate_name")
@@ -240,9 +240,12 @@ def _study_rows(study: EventStudy | None) -> list[dict]:
     ]
 
 
-def _counterfactual_rows(result: Counterfactual, headline: str) -> list[dict]:
+def _counterfactual_rows(result: Counterfactual, headline: str, in_03: bool) -> list[dict]:
     table = result.table
     cf_role = "03, headline" if headline == "counterfactual" else "03, beside the headline"
+    if not in_03:  # auto's effect-homogeneity step did not run (effect.specification says why)
+        cf_role = "the counterfactual (not in 03 on this panel)"
+    att_role = "03 (auto's table) and 05" if in_03 else "05"
     total = f"total_extra_{result.units}"
     equal = {
         "dose": _FULL,
@@ -266,8 +269,7 @@ def _counterfactual_rows(result: Counterfactual, headline: str) -> list[dict]:
         _row("counterfactual long_run", table.loc["long_run"], report=cf_role,
              horizon=f"{_SETTLED}: short run / (1 - persistence)", why_it_differs=why_team,
              **equal),
-        _row("counterfactual att", table.loc["att"], report="03 (auto's table) and 05",
-             weights="team-weeks",
+        _row("counterfactual att", table.loc["att"], report=att_role, weights="team-weeks",
              why_it_differs="at the usage teams actually had, not at full usage, and with the "
              "carry-over of past weeks: below the long run while usage is partial or young",
              **observed),

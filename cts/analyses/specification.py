@@ -62,7 +62,9 @@ shows in the residuals, the second in the lead placebo; the choice follows them:
    3) only the cohort test decides: the team-specific fit targets the mean of the teams' long
    runs, which a counterfactual with one persistence does not, so comparing them would test
    the persistence again. Effects that differ by team also make step 3 reject (each team's lag
-   coefficient absorbs part of its own effect), which is why the step still runs there.
+   coefficient absorbs part of its own effect), which is why the step still runs there. How
+   often it switches, and the bias and coverage that follow, on the threat cells:
+   ``docs/validation.md``, "The counterfactual engine in the threat cells".
 
 Each step's test is recorded on :class:`Specification`; an explicit ``method=`` skips all this.
 

@@ -47,10 +47,11 @@ shows in the residuals, the second in the lead placebo; the choice follows them:
    pooled model's short and long run against the counterfactual's
    (:func:`cts.analyses.counterfactual.compare_pooled`), each at
    :data:`EFFECT_HOMOGENEITY_ALPHA` over the number of tests run (Bonferroni, 5% for the
-   family). If none rejects, the pooled model is the headline (about 1.5x as precise on the
-   short run); if one does, the effects differ by team, cohort or week of use (early adopters
-   gaining more, rollouts org by org, effects learned over the first weeks), which bias the
-   pooled model, and the counterfactual is the headline. Either way the other estimate stays
+   family). If none rejects, the pooled model is the headline (its short-run SE is about
+   half the counterfactual's on the simulator); if one does, the effects differ by team,
+   cohort or week of use (early adopters gaining more, rollouts org by org, effects learned
+   over the first weeks), which bias the pooled model, and the counterfactual is the
+   headline. Either way the other estimate stays
    beside it (``AdoptionEffect.alternative``) and the headline table gains the
    counterfactual's ``att`` and total extra units. Skipped, in words, when usage responds to
    past shocks (which biases a counterfactual fitted on the weeks before adoption), when the

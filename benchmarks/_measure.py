@@ -1,9 +1,19 @@
-"""Peak memory for the benchmarks: of this process, and of the worker processes it starts."""
+"""Timing and peak memory for the benchmarks: of this process, and of the worker processes it
+starts; and the run of each contender in its own process on one simulated panel."""
 
+import json
 import os
 import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import cts
 
 
 def _hwm_mib(status: Path) -> float:
@@ -96,3 +106,52 @@ class TreePeak:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def median_seconds(fit: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fit``, after one untimed warm-up.
+
+    The warm-up takes the JIT compilation and the imports inside the libraries out of the
+    timed runs.
+    """
+    fit()  # warm-up, untimed
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fit()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def run_contenders(
+    script: str, contenders: Sequence[str], n_teams: int, n_weeks: int, options: Sequence[str]
+) -> dict[str, dict]:
+    """Each contender in its own process on one ``simulate_org`` panel (so its peak RSS is its
+    own): ``script --contender NAME --panel PATH *options``, whose last line of output is JSON.
+
+    Parameters
+    ----------
+    script
+        The benchmark's own file (``__file__``).
+    contenders
+        The names passed as ``--contender``.
+    n_teams, n_weeks
+        Size of the simulated panel (``seed=0``).
+    options
+        Further command-line arguments for every contender's run.
+
+    Returns
+    -------
+    dict
+        Each contender's JSON answer, by name.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = cts.write_panel(
+            cts.simulate_org(n_teams, n_weeks, seed=0).panel, Path(folder) / "panel.parquet"
+        )
+        results = {}
+        for contender in contenders:
+            command = [sys.executable, script, "--contender", contender, "--panel", str(path)]
+            out = subprocess.run([*command, *options], capture_output=True, text=True, check=True)
+            results[contender] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results

@@ -10,15 +10,9 @@ its own), medians of ``--repeats`` warm runs. Target: the counterfactual within 
 
 import argparse
 import json
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 import warnings
-from pathlib import Path
 
-from _measure import peak_rss_mib
+from _measure import median_seconds, peak_rss_mib, run_contenders
 
 import cts
 
@@ -42,13 +36,8 @@ def _run(contender: str, path: str, repeats: int, reps: int) -> dict:
         def fit():
             pf.feols(f"cr_velocity ~ {rhs} | team_id + week", data, vcov={"CRV1": "team_id"})
 
-    fit()  # warm-up, untimed
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit()
-        seconds.append(time.perf_counter() - started)
-    return {"median_s": statistics.median(seconds), "rows": len(panel), "rss": peak_rss_mib()}
+    seconds = median_seconds(fit, repeats)
+    return {"median_s": seconds, "rows": len(panel), "rss": peak_rss_mib()}
 
 
 def main() -> None:
@@ -63,17 +52,8 @@ def main() -> None:
     if args.contender:
         print(json.dumps(_run(args.contender, args.panel, args.repeats, args.reps)))
         return
-    with tempfile.TemporaryDirectory() as folder:
-        path = cts.write_panel(
-            cts.simulate_org(args.n_teams, args.n_weeks, seed=0).panel,
-            Path(folder) / "panel.parquet",
-        )
-        results = {}
-        for contender in CONTENDERS:
-            command = [sys.executable, __file__, "--contender", contender, "--panel", str(path)]
-            command += ["--repeats", str(args.repeats), "--reps", str(args.reps)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True)
-            results[contender] = json.loads(out.stdout.strip().splitlines()[-1])
+    options = ["--repeats", str(args.repeats), "--reps", str(args.reps)]
+    results = run_contenders(__file__, CONTENDERS, args.n_teams, args.n_weeks, options)
     base, mine = results["pyfixest"], results["counterfactual"]
     print(f"panel: {base['rows']:,} team-weeks ({args.n_teams:,} teams x {args.n_weeks} weeks)")
     print(f"pyfixest feols, naive, clustered   median {base['median_s']:6.2f} s  "

@@ -23,15 +23,9 @@ the search shared its fits and the demeaner its sums), ``bias_corrected`` 0.86.
 
 import argparse
 import json
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 import warnings
-from pathlib import Path
 
-from _measure import peak_rss_mib
+from _measure import median_seconds, peak_rss_mib, run_contenders
 
 import cts
 
@@ -69,14 +63,8 @@ def _run(contender: str, path: str, repeats: int) -> dict:
                 time_effects=True,
             ).fit(cov_type="clustered", cluster_entity=True)
 
-    fit()  # warm-up, untimed: JIT compilation and imports inside the libraries
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit()
-        seconds.append(time.perf_counter() - started)
     return {
-        "median_s": statistics.median(seconds),
+        "median_s": median_seconds(fit, repeats),
         "rows": len(panel),
         "peak_rss_mib": peak_rss_mib(),
     }
@@ -94,29 +82,8 @@ def main() -> None:
         print(json.dumps(_run(args.contender, args.panel, args.repeats)))
         return
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = cts.write_panel(
-            cts.simulate_org(args.n_teams, args.n_weeks, seed=0).panel,
-            Path(folder) / "panel.parquet",
-        )
-        results = {}
-        for contender in CONTENDERS:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--contender",
-                    contender,
-                    "--panel",
-                    str(path),
-                    "--repeats",
-                    str(args.repeats),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            results[contender] = json.loads(out.stdout.strip().splitlines()[-1])
+    options = ["--repeats", str(args.repeats)]
+    results = run_contenders(__file__, CONTENDERS, args.n_teams, args.n_weeks, options)
     pyfixest, panelols = results["pyfixest"], results["linearmodels"]
     print(f"panel: {pyfixest['rows']:,} team-weeks ({args.n_teams:,} teams x {args.n_weeks} weeks)")
     labels = {

@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_adoption_effect": "cts.analyses.adoption",
     "ExogeneityChecks": "cts.analyses.exogeneity",
     "Specification": "cts.analyses.specification",
+    "search_intervals": "cts.analyses.selection",
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
@@ -94,6 +95,8 @@ _EXPORTS: dict[str, str] = {
     "CostToServe": "cts.analyses.cost",
     "cost_to_serve": "cts.analyses.cost",
     "DRIVERS": "cts.analyses.drivers",
+    "OWN_UNITS": "cts.analyses.drivers",
+    "NOTES": "cts.analyses.drivers",
     "DriversResult": "cts.analyses.drivers",
     "fit_drivers": "cts.analyses.drivers",
     "CombinedImpact": "cts.analyses.impact",
@@ -178,6 +181,8 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     )
     from cts.analyses.drivers import (  # noqa: F401
         DRIVERS,
+        NOTES,
+        OWN_UNITS,
         DriversResult,
         fit_drivers,
     )
@@ -207,6 +212,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
+    from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,

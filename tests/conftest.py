@@ -1,3 +1,5 @@
+import os
+import resource
 import warnings
 
 import pytest
@@ -10,6 +12,33 @@ def quiet_load(source, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cts.PanelWarning)
         return cts.load_panel(source, **kwargs)
+
+
+#: The heavy tests, marked ``slow`` here in one place (CPU seconds measured with
+#: CTS_TEST_CPU_TIMES, see below): ``make test`` leaves them out for a fast edit-test loop,
+#: ``make test-slow`` runs them, and CI runs both. A name covers every parameter of the test.
+SLOW = {
+    # every notebook, end to end, on two small simulated panels: ~110 CPU s each
+    "tests/analyses/test_corpus.py::test_every_report_runs_on_small_simulated_panels",
+    # every notebook on two panel shapes the loader accepts
+    "tests/reporting/test_report.py::test_every_report_runs_on_every_panel_the_loader_accepts",
+    # two reports on the default panel (1,000 teams x 156 weeks) rendered in Chromium
+    "tests/reporting/test_report.py::"
+    "test_the_brief_shows_net_return_guardrails_and_both_cts_sw_lines_at_1280px",
+    # the checks' false-flag rate over many seeds: ~12 CPU s
+    "tests/analyses/test_exogeneity.py::test_false_flags_stay_near_five_percent_of_seeds",
+    # every report built on a panel whose ids and names hold markup: ~100 CPU s
+    "tests/security/test_report_escapes_data.py::"
+    "test_report_escapes_team_ids_file_name_column_names_and_attrs",
+    # simulated power and size of the clustered test: ~51 CPU s
+    "tests/analyses/test_planning.py::test_power_has_nominal_size_and_grows_with_the_effect",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("[")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +63,24 @@ def private_result_cache(tmp_path_factory):
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = previous
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the children it waited for (kernels, servers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With CTS_TEST_CPU_TIMES=file, append each test's CPU seconds (setup, call and teardown)
+    to ``file``: a profile that a busy machine does not distort as wall times
+    (``pytest --durations``) are."""
+    path = os.environ.get("CTS_TEST_CPU_TIMES")
+    start = _cpu_seconds() if path else 0.0
+    yield
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\n")

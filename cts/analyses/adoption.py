@@ -23,7 +23,8 @@ from cts.analyses.specification import (
     choose_specification,
     effect_homogeneity_step,
 )
-from cts.core.results import LEVEL, Result
+from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result
+from cts.estimators.design import adoption_timing
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import (
@@ -36,8 +37,6 @@ from cts.panel import (
 )
 
 __all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
-
-_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
 @dataclass(repr=False)
@@ -262,10 +261,10 @@ def estimate_adoption_effect(
         raise ValueError(
             f"inference must be one of auto, {', '.join(INFERENCE)}, not {inference!r}"
         )
-    window = window_mask(panel, start, end)
-    design = identification(panel.loc[window], treatment=treatment, outcome=outcome)
+    sample = window_mask(panel, start, end)
+    design = identification(panel.loc[sample], treatment=treatment, outcome=outcome)
     caveats = design.warn(ADOPTION_EFFECT, stacklevel=2)
-    controls = varying_columns(panel.loc[window], controls, "control")
+    controls = varying_columns(panel.loc[sample], controls, "control")
     inference, reason = _choose_inference(inference, method, design)
     time_effects_by, week_effects = week_effects_by(panel, time_effects_by)
     if week_effects.startswith("week effects common"):  # "auto" could not use the orgs
@@ -280,7 +279,7 @@ def estimate_adoption_effect(
                 outcome,
                 treatment,
                 controls,
-                sample=window,
+                sample=sample,
                 inference=inference,
                 level=level,
                 time_effects_by=time_effects_by,
@@ -299,7 +298,7 @@ def estimate_adoption_effect(
                 [treatment, *controls],
                 "team_id",
                 "week",
-                sample=window,
+                sample=sample,
                 inference=inference,
                 reps=reps,
                 seed=seed,
@@ -325,7 +324,7 @@ def estimate_adoption_effect(
     table = model.table.rename(index=rename)
     if model.lags > 1:  # persistence is the sum of the lags
         table.loc["persistence"] = model.sum_of(model.lag_terms, "persistence")
-    table = table.loc[["short_run", "persistence", "long_run", *controls], _COLUMNS]
+    table = table.loc[["short_run", "persistence", "long_run", *controls], ESTIMATE_COLUMNS]
     effect = AdoptionEffect(
         table=table,
         method=method,
@@ -335,7 +334,7 @@ def estimate_adoption_effect(
         n_obs=model.n_obs,
         n_teams=model.n_entities,
         n_weeks=model.n_periods,
-        baseline=_pre_adoption_mean(panel.loc[window], outcome, treatment),
+        baseline=_pre_adoption_mean(panel.loc[sample], outcome, treatment),
         model=model,
         specification=specification,
         design=design,
@@ -358,7 +357,7 @@ def _add_counterfactual(effect: AdoptionEffect, result: Counterfactual) -> None:
     """Headline the estimate ``effect.specification`` chose, the other in ``alternative``, and
     add the counterfactual's ``att`` and total to the table (in place)."""
     main = ["short_run", "persistence", "long_run"]
-    pooled, theirs = effect.table, result.table[_COLUMNS]
+    pooled, theirs = effect.table, result.table[ESTIMATE_COLUMNS]
     extra = theirs.drop(index=main)
     if effect.headline == "counterfactual":
         effect.table = pd.concat([theirs.loc[main], pooled.drop(index=main), extra])
@@ -397,13 +396,9 @@ def _is_rank_failure(error: Exception) -> bool:
 
 def _pre_adoption_mean(panel: pd.DataFrame, outcome: str, treatment: str) -> float:
     """Mean outcome of ever-adopting teams in their weeks before first use."""
-    # integer team codes: grouping and mapping by the string ids is slow on large panels
-    codes = pd.factorize(panel["team_id"])[0]
-    weeks = pd.Series(panel["week"].to_numpy())
-    used = (panel[treatment] > 0).to_numpy() & (codes >= 0)
-    first_use = weeks[used].groupby(codes[used]).min()
+    first_use = adoption_timing(panel, treatment)["first_use"]
     # NaT for teams that never use it (and missing ids): no week is before it
-    before = (weeks < first_use.reindex(codes).to_numpy()).to_numpy()
+    before = panel["week"].to_numpy() < first_use.reindex(panel["team_id"]).to_numpy()
     if not before.any():
         warnings.warn(
             f"no adopter has weeks before first use of `{treatment}` in the window, so effects "
@@ -450,7 +445,9 @@ def compare_methods(
             effect = estimate_adoption_effect(panel, outcome=outcome, method=method, **options)
         except ValueError as error:  # PanelError included: report it, run the other methods
             blocks[method] = pd.DataFrame(
-                float("nan"), index=["short_run", "persistence", "long_run"], columns=_COLUMNS
+                float("nan"),
+                index=["short_run", "persistence", "long_run"],
+                columns=ESTIMATE_COLUMNS,
             )
             notes[method] = f"not estimated: {error}"
             continue
@@ -495,7 +492,7 @@ def compare_inference(
     blocks = {
         inference: estimate_adoption_effect(
             panel, outcome, inference=inference, reps=reps, seed=seed, **options
-        ).table.loc[["short_run", "long_run"], _COLUMNS]
+        ).table.loc[["short_run", "long_run"], ESTIMATE_COLUMNS]
         for inference in inferences
     }
     return pd.concat(blocks, names=["inference", "term"])

@@ -28,6 +28,7 @@ from cts.core.exceptions import FewTeamsWarning, PanelError
 from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.imputation import (
     Grid,
+    ImputationFit,
     Paths,
     adopter_paths,
     build_grid,
@@ -373,24 +374,9 @@ def counterfactual(
             grid, fit, paths, aggregates, point[:, :, 0], reps, seed, progress
         )
     point = np.where(paths.active, point[:, :, 0].T, np.nan)  # adopters x weeks
-    return _result(
-        grid,
-        fit,
-        paths,
-        aggregates,
-        point,
-        estimate,
-        draws,
-        path_var,
-        notes,
-        outcome=outcome,
-        treatment=treatment,
-        controls=controls,
-        lags=lags,
-        by=by,
-        reps=reps,
-        level=level,
-    )
+    fitted = _Fitted(grid, fit, paths, aggregates, point, estimate, draws, path_var)
+    options = _Options(outcome, treatment, tuple(controls), lags, by, reps, level)
+    return _result(fitted, options, notes)
 
 
 def _team_codes(data: pd.DataFrame, grid: Grid, column: str | None) -> np.ndarray | None:
@@ -534,18 +520,13 @@ class _Aggregates:
 
     def _split(self, grid: Grid, paths: Paths, names: Sequence[str]) -> _Split:
         """The split of each adopter-week's effect among the usage columns ``names``."""
-
-        def usage(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-            """Each part's usage from first use on (parts x weeks x teams)."""
-            return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(len(names))])
-
         return _Split(
             names,
-            usage(paths.rows, paths.first_use),
+            _parts_in_use(grid, paths.rows, paths.first_use),
             self.treated,
             self.persistence,
             self.builders,
-            usage(self.excluded_rows, grid.first_use[self.excluded_rows]),
+            _parts_in_use(grid, self.excluded_rows, grid.first_use[self.excluded_rows]),
             self.excluded_weeks.T > 0,
             self.excluded_builder_usage.T,
         )
@@ -693,6 +674,12 @@ def _in_use(usage: np.ndarray, first_use: np.ndarray) -> np.ndarray:
     return np.where(np.arange(usage.shape[1])[None, :] >= first_use[:, None], usage, 0.0)
 
 
+def _parts_in_use(grid: Grid, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each usage part's usage of the teams ``rows`` from their first use (``starts``) on
+    (parts x weeks x teams)."""
+    return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(grid.parts.shape[2])])
+
+
 def _filtered(
     usage: np.ndarray, b: np.ndarray, treated: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -810,14 +797,13 @@ class _Split:
         delta = np.column_stack([np.ones(len(b)), b - self.persistence[None]])
         g = self.coefficients(weighted, w, delta)
 
-        def summed(values: np.ndarray) -> np.ndarray:  # (1 + lags) x weeks x adopters
-            return np.einsum("rm,rmt->rt", delta, np.stack([w @ v.T for v in values], axis=1))
-
         units = []
         for k in range(n_parts):
             own = np.matmul(self.builders_share[k][:, None, :], weighted)[:, 0, :].T
-            fitted = g[:, k, None] * summed(self.builders_stack[k])
-            shared = sum(g[:, j, None] * summed(self.cross_parts[k, j]) for j in range(n_parts))
+            fitted = g[:, k, None] * _summed(delta, w, self.builders_stack[k])
+            shared = sum(
+                g[:, j, None] * _summed(delta, w, self.cross_parts[k, j]) for j in range(n_parts)
+            )
             excluded = per_usage * (excluded_weights @ self.excluded_share[k].T)
             units.append(own + fitted - shared + excluded)
         runs = np.column_stack([g, g / (1 - persistence)[:, None]])
@@ -830,6 +816,12 @@ class _Split:
         level = self.stack[:, 0]
         residual = effect - np.einsum("k,kta->ta", g, level)
         return g[:, None, None] * level + residual[None] * self.shares
+
+
+def _summed(delta: np.ndarray, w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per draw and week, ``sum_m delta_m (w @ values_m')``: ``values`` (1 + lags) x weeks x
+    adopters, ``w`` draws x adopters, ``delta`` draws x (1 + lags)."""
+    return np.einsum("rm,rmt->rt", delta, np.stack([w @ v.T for v in values], axis=1))
 
 
 def _bootstrap(
@@ -860,28 +852,12 @@ def _bootstrap(
         for f in firsts
     ]
 
-    def run(first: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        draws = draws.astype(float)
-        coef, team_effects, time_effects = draw_effects(fit, grid, draws)
-        cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
-        aggregates_drawn = aggregates.compute(
-            cf,
-            coef[:, : fit.n_lags],
-            draws[:, fit.cluster[paths.rows]],
-            draws[:, fit.cluster[aggregates.excluded_rows]],
-        )
-        squares = None
-        if first < _PATH_DRAWS:
-            deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
-            squares = np.einsum("tar,tar->ta", deviation, deviation)
-        return aggregates_drawn, squares
-
     if not reps:
         return np.empty((0, len(aggregates.labels()))), np.full(paths.y.shape, np.nan)
     out, total_sq = [], np.zeros(point.shape)
     with tqdm(total=reps, disable=not progress, desc="team bootstrap", unit="draw") as bar:
         for first, draws in zip(firsts, weights, strict=True):
-            drawn, squares = run(first, draws)
+            drawn, squares = _bootstrap_chunk(grid, fit, paths, aggregates, point, first, draws)
             out.append(drawn)
             if squares is not None:
                 total_sq += squares
@@ -889,25 +865,67 @@ def _bootstrap(
     return np.vstack(out), (total_sq / min(reps, _PATH_DRAWS)).T
 
 
-def _result(
-    grid,
-    fit,
-    paths,
-    aggregates,
-    point,
-    estimate,
-    draws,
-    path_var,
-    notes,
-    *,
-    outcome,
-    treatment,
-    controls,
-    lags,
-    by,
-    reps,
-    level,
-) -> Counterfactual:
+def _bootstrap_chunk(
+    grid: Grid,
+    fit: ImputationFit,
+    paths: Paths,
+    aggregates: _Aggregates,
+    point: np.ndarray,
+    first: int,
+    draws: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of :func:`_bootstrap`'s draws (``draws``: each draw's count of every
+    cluster; ``first``: the number of the chunk's first draw): the aggregates of each draw,
+    and the sum of squared deviations of each path cell from ``point`` over the chunk's draws
+    among the first ``_PATH_DRAWS`` (None when it has none)."""
+    draws = draws.astype(float)
+    coef, team_effects, time_effects = draw_effects(fit, grid, draws)
+    cf = roll_forward(paths, team_effects[:, paths.rows], time_effects, coef, fit.n_lags)
+    aggregates_drawn = aggregates.compute(
+        cf,
+        coef[:, : fit.n_lags],
+        draws[:, fit.cluster[paths.rows]],
+        draws[:, fit.cluster[aggregates.excluded_rows]],
+    )
+    squares = None
+    if first < _PATH_DRAWS:
+        deviation = cf[:, :, : _PATH_DRAWS - first] - point[:, :, None]  # off paths: unread
+        squares = np.einsum("tar,tar->ta", deviation, deviation)
+    return aggregates_drawn, squares
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """The fitted pieces of :func:`counterfactual` that its result is read from."""
+
+    grid: Grid
+    fit: ImputationFit  # the no-assistant model
+    paths: Paths  # the adopters' paths without the assistant
+    aggregates: _Aggregates
+    point: np.ndarray  # adopters x weeks: each path's effect, NaN outside its active weeks
+    estimate: np.ndarray  # the aggregates' point estimates
+    draws: np.ndarray  # bootstrap draws x aggregates
+    path_var: np.ndarray | None  # the paths' bootstrap variance
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What :func:`counterfactual` was asked for, as its result reports it."""
+
+    outcome: str
+    treatment: str
+    controls: tuple[str, ...]
+    lags: int
+    by: str | None  # the week effects' grouping column
+    reps: int
+    level: float
+
+
+def _result(fitted: _Fitted, options: _Options, notes: list[str]) -> Counterfactual:
+    """The :class:`Counterfactual` of the fitted pieces: the table with its draws' SEs, its
+    parts by weeks of use, cohort and dose, the weekly totals, the paths and the effects."""
+    grid, fit, paths, aggregates = fitted.grid, fitted.fit, fitted.paths, fitted.aggregates
+    draws, level, lags = fitted.draws, options.level, options.lags
     labels = aggregates.labels()
     se = np.full(len(labels), np.nan)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
@@ -915,43 +933,40 @@ def _result(
         warnings.simplefilter("ignore", RuntimeWarning)
         if len(draws) > 1:
             se = np.nanstd(draws, axis=0, ddof=1)
-        table = estimate_table(pd.Series(estimate, index=pd.Index(labels, name="term")), se, level)
+        table = estimate_table(
+            pd.Series(fitted.estimate, index=pd.Index(labels, name="term")), se, level
+        )
     table["n_team_weeks"] = aggregates.counts()
-    units = _UNITS.get(outcome, "units")
+    units = _UNITS.get(options.outcome, "units")
     table = table.rename(index={"total": f"total_extra_{units}"})
-    if outcome not in _UNITS:
+    if options.outcome not in _UNITS:
         notes.append("total_extra_units sums the effect per team-week times the team's builders")
     main = ["short_run", "persistence", "long_run", "att", f"total_extra_{units}"]
     if not lags:
         table.loc["persistence"] = [0.0, 0.0, 0.0, 0.0, np.nan, table.loc["att", "n_team_weeks"]]
-
-    def part(prefix: str, name: str) -> pd.DataFrame:
-        rows = table.loc[table.index.str.startswith(prefix)]
-        return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
-
-    by_weeks = part("weeks_of_use.", "weeks_of_use")
+    by_weeks = _part(table, "weeks_of_use.", "weeks_of_use")
     by_weeks.index = by_weeks.index.astype(int)
-    by_cohort_short = part("short_run.cohort.", "cohort").rename(
+    by_cohort_short = _part(table, "short_run.cohort.", "cohort").rename(
         columns={"n_team_weeks": "n_teams"}
     )
     homogeneity = _cohort_test(by_cohort_short, draws, labels, level)
     weekly, weekly_draws, by_part = _weekly(grid, aggregates, table, draws, labels, level)
     return Counterfactual(
         table=table.loc[main, ESTIMATE_COLUMNS],
-        paths=_paths_frame(grid, fit, paths, point, path_var, lags, level),
+        paths=_paths_frame(grid, fit, paths, fitted.point, fitted.path_var, lags, level),
         by_weeks_of_use=by_weeks.loc[by_weeks["n_team_weeks"] > 0],
-        by_cohort=part("cohort.", "cohort"),
-        by_dose=part("dose.", "dose"),
-        outcome=outcome,
-        treatment=treatment,
-        controls=tuple(controls),
+        by_cohort=_part(table, "cohort.", "cohort"),
+        by_dose=_part(table, "dose.", "dose"),
+        outcome=options.outcome,
+        treatment=options.treatment,
+        controls=options.controls,
         lags=lags,
-        time_effects_by=by,
+        time_effects_by=options.by,
         n_obs=fit.n_obs,
         n_treated_teams=len(paths.rows),
         n_untreated_teams=int(((grid.first_use >= grid.y.shape[1]) & grid.observed.any(1)).sum()),
         n_team_weeks_treated=int(paths.treated.sum()),
-        reps=reps,
+        reps=options.reps,
         level=level,
         cohort_homogeneity=homogeneity,
         by_cohort_short_run=by_cohort_short,
@@ -959,9 +974,15 @@ def _result(
         notes=notes,
         weekly=weekly,
         weekly_draws=weekly_draws,
-        effects=_effects_frame(grid, paths, aggregates, point, weekly, by_part),
+        effects=_effects_frame(grid, paths, aggregates, fitted.point, weekly, by_part),
         by_part=by_part,
     )
+
+
+def _part(table: pd.DataFrame, prefix: str, name: str) -> pd.DataFrame:
+    """The table's rows whose term starts with ``prefix``, indexed by the rest (``name``)."""
+    rows = table.loc[table.index.str.startswith(prefix)]
+    return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
 
 
 def _weekly(grid, aggregates, table, draws, labels, level):
@@ -973,16 +994,17 @@ def _weekly(grid, aggregates, table, draws, labels, level):
     columns |= {f"extra_units.{n}": f"part.{n}.units." for n in names}
     position = {label: i for i, label in enumerate(labels)}
     n_weeks = len(index)
-
-    def at(prefix: str) -> list[int]:
-        return [position[f"{prefix}{t}"] for t in range(n_weeks)]
-
+    units = _positions(position, "week_units.", n_weeks)
     weekly = pd.DataFrame(
-        {c: table["estimate"].to_numpy()[at(p)] for c, p in columns.items()}, index=index
+        {
+            c: table["estimate"].to_numpy()[_positions(position, p, n_weeks)]
+            for c, p in columns.items()
+        },
+        index=index,
     )
-    weekly["team_weeks"] = table["n_team_weeks"].to_numpy()[at("week_units.")]
-    weekly_draws = {"total": draws[:, at("week_units.")]}
-    weekly_draws |= {n: draws[:, at(f"part.{n}.units.")] for n in names}
+    weekly["team_weeks"] = table["n_team_weeks"].to_numpy()[units]
+    weekly_draws = {"total": draws[:, units]}
+    weekly_draws |= {n: draws[:, _positions(position, f"part.{n}.units.", n_weeks)] for n in names}
     if not names:
         return weekly, weekly_draws, None
     rows = {}
@@ -998,6 +1020,11 @@ def _weekly(grid, aggregates, table, draws, labels, level):
         [e for e, _ in rows.values()], index=pd.MultiIndex.from_tuples(rows, names=["part", "term"])
     )
     return weekly, weekly_draws, estimate_table(estimates, np.asarray(se, float), level)
+
+
+def _positions(position: dict[str, int], prefix: str, n_weeks: int) -> list[int]:
+    """Where the terms ``prefix`` + week number (0 to ``n_weeks - 1``) stand among the labels."""
+    return [position[f"{prefix}{t}"] for t in range(n_weeks)]
 
 
 def _effects_frame(grid, paths, aggregates, point, weekly, by_part) -> pd.DataFrame:

@@ -56,7 +56,12 @@ class ExogeneityChecks(Result):
         """Each check as a test statistic (p-values Holm-adjusted, as the verdicts are)."""
         return [
             TestStatistic(
-                name, row["statistic"], row["df"], row["p_adjusted"], name, alpha=self.alpha
+                str(name),
+                row["statistic"],
+                row["df"],
+                row["p_adjusted"],
+                str(name),
+                alpha=self.alpha,
             )
             for name, row in self.table.iterrows()
         ]
@@ -130,22 +135,23 @@ def exogeneity_checks(
     """
     controls = tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    window = window_mask(panel, start, end)
+    sample = window_mask(panel, start, end)
     # The checks are regressions of the adoption model's kind: refused where it is.
-    identification(panel.loc[window], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
-    controls = varying_columns(panel.loc[window], controls, "control")
+    identification(panel.loc[sample], treatment=treatment, outcome=outcome).require(ADOPTION_EFFECT)
+    controls = varying_columns(panel.loc[sample], controls, "control")
     group, _ = week_effects_by(panel, time_effects_by)
     weeks = "week" if group is None else f"{group}^week"
     data = panel.assign(
         _usage=panel[treatment],
         _usage_lag=lag(panel, treatment),
     )
-    rows, reasons = {}, {}
+    rows: dict[str, tuple[float, float | None, float, str]] = {}
+    reasons: dict[str, str] = {}
     for control in controls:
         name = f"{control} responds to usage"
         fit = pf.feols(
             f"_control ~ _usage + _usage_lag | team_id + {weeks}",
-            data.assign(_control=data[control]).loc[window].dropna(subset=["_usage_lag"]),
+            data.assign(_control=data[control]).loc[sample].dropna(subset=["_usage_lag"]),
             vcov={"CRV1": "team_id"},
         )
         # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
@@ -157,13 +163,13 @@ def exogeneity_checks(
             null=f"`{control}` does not respond to usage",
             n_clusters=int(data["team_id"].nunique()),
         )
-        if test is None or test.df < len(coef):
+        if test is None or test.df is None or test.df < len(coef):
             rows[name] = (float("nan"), len(coef), float("nan"), control)
             reasons[name] = note or f"{name} not computed"
         else:
             rows[name] = (test.statistic, test.df, test.p_value, control)
     placebo = lead_placebo(
-        panel, outcome, treatment, controls, sample=window, time_effects_by=group
+        panel, outcome, treatment, controls, sample=sample, time_effects_by=group
     )
     if np.isfinite(placebo.statistic):
         rows["lead placebo"] = (placebo.statistic, 1, placebo.p_value, "")
@@ -179,7 +185,7 @@ def exogeneity_checks(
     table["verdict"] = [
         reasons[name] + "; the data would need more teams"
         if name in reasons
-        else _verdict(name, row, outcome, treatment)
+        else _verdict(str(name), row, outcome, treatment)
         for name, row in table.iterrows()
     ]
     table.index.name = "check"
@@ -290,10 +296,11 @@ def lead_placebo_fit(
         serial_test=False,
         time_effects_by=time_effects_by,
     )
-    z = placebo.table.loc["_usage_lead", "estimate"] / placebo.table.loc["_usage_lead", "se"]
+    estimate, se = placebo.table.loc["_usage_lead", ["estimate", "se"]].to_numpy(float)
+    z = float(estimate / se)
     test = TestStatistic(
         name="lead placebo",
-        statistic=float(z**2),
+        statistic=z**2,
         df=1,
         p_value=float(stats.chi2.sf(z**2, 1)),
         null=f"next week's {treatment} does not predict this week's {outcome} (strict exogeneity)",

@@ -12,7 +12,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cts.analyses.identification import ADOPTION_EFFECT, identification
-from cts.core.results import Result, critical_value
+from cts.core.results import Result, critical_value, p_phrase
 from cts.estimators.demean import demean
 from cts.panel import (
     PanelError,
@@ -23,7 +23,12 @@ from cts.panel import (
     windowed,
 )
 
-__all__ = ["HeterogeneousEffects", "heterogeneous_effects"]
+__all__ = [
+    "HeterogeneousEffects",
+    "clustered_final_stage",
+    "equal_effects_p",
+    "heterogeneous_effects",
+]
 
 MODIFIERS = ("architecture", "n_builders", "baseline_velocity")
 
@@ -37,12 +42,12 @@ class HeterogeneousEffects(Result):
     by_group
         Indexed by ``modifier`` and ``group`` (architecture, or below/above the median of a
         numeric trait): ``estimate, se, ci_low, ci_high`` of the short-run effect (linear DML
-        with the group's indicators, team-clustered cross-fitting), ``teams``.
+        with the group's indicators, team-clustered cross-fitting and SEs), ``teams``.
     ranking
         Per modifier: ``importance`` (the forest's split importance, summed over a categorical
         modifier's levels), ``spread`` (largest minus smallest group effect), ``p_value`` of a
-        Wald test that its groups' effects are equal and ``p_adjusted`` (Holm, across the
-        modifiers); sorted by importance.
+        Wald test that its groups' effects are equal (joint, team-clustered covariance) and
+        ``p_adjusted`` (Holm, across the modifiers); sorted by importance.
     outcome, treatment, n_obs, n_teams
     model
         The fitted ``econml.dml.CausalForestDML``.
@@ -77,7 +82,7 @@ class HeterogeneousEffects(Result):
         return (
             f"Effect of {self.treatment} on {self.outcome} by team characteristic (causal forest, "
             f"{self.n_obs:,} team-weeks, {self.n_teams:,} teams). Strongest modifier: {name} "
-            f"(groups {verdict}, Holm p = {top['p_adjusted']:.3f}): {parts}."
+            f"(groups {verdict}, {p_phrase(top['p_adjusted'], 'Holm p')}): {parts}."
         )
 
 
@@ -102,8 +107,11 @@ def heterogeneous_effects(
     effect of usage vary with the team's traits, with cross-fitting folds that keep each team's
     weeks together (``groups=team``), and ranks the traits by split importance; each trait's
     group effects and their intervals come from a ``LinearDML`` whose effect is linear in the
-    group indicators. Their standard errors are heteroskedasticity-robust, not clustered by
-    team (the forest's folds are); on the simulator they cover the truth (tests). With team
+    group indicators, their standard errors clustered by team (computed here from the cached
+    first-stage residuals: econml's are heteroskedasticity-robust only), and the groups agree
+    when a Wald test of the differences from the first group, with their joint covariance,
+    does not reject (the groups share the intercept, so their estimates are correlated). With
+    team
     fixed effects and a lagged outcome the within transformation carries a Nickell bias of
     order 1/T through the lag, which shifts all groups alike (about +0.02 at 80 weeks); for the
     level of the effect use :func:`cts.estimate_adoption_effect`.
@@ -192,29 +200,27 @@ def heterogeneous_effects(
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            linear.fit(y, t, X=dummies, W=w, groups=teams)
-        estimates, variances = [], []
+            linear.fit(y, t, X=dummies, W=w, groups=teams, cache_values=True)
+        # Group k's effect is the intercept plus its indicator's coefficient (level 0: the
+        # intercept); their covariance is clustered by team.
+        coef, covariance = clustered_final_stage(linear, dummies, teams)
+        contrasts = np.column_stack([np.ones(len(levels)), np.eye(len(levels))[:, 1:]])
+        estimates = contrasts @ coef
+        group_covariance = contrasts @ covariance @ contrasts.T
         for k, level in enumerate(levels):
-            point = np.zeros((1, len(levels) - 1))
-            if k:
-                point[0, k - 1] = 1.0
-            inference = linear.effect_inference(point)
-            estimate = float(inference.point_estimate[0])
-            se = float(inference.stderr[0])
+            se = float(np.sqrt(group_covariance[k, k]))
             rows[(modifier, level)] = {
-                "estimate": estimate,
+                "estimate": float(estimates[k]),
                 "se": se,
-                "ci_low": estimate - critical_value() * se,
-                "ci_high": estimate + critical_value() * se,
+                "ci_low": estimates[k] - critical_value() * se,
+                "ci_high": estimates[k] + critical_value() * se,
                 "teams": int((labels == level).sum()),
             }
-            estimates.append(estimate)
-            variances.append(se**2)
         members = [c for c in x_frame.columns if c == modifier or c.startswith(f"{modifier}_")]
         ranking[modifier] = {
             "importance": float(importance[members].sum()),
-            "spread": max(estimates) - min(estimates),
-            "p_value": _equal_effects_p(np.array(estimates), np.array(variances)),
+            "spread": float(estimates.max() - estimates.min()),
+            "p_value": equal_effects_p(coef[1:], covariance[1:, 1:]),
         }
     by_group = pd.DataFrame.from_dict(rows, orient="index")
     by_group.index = pd.MultiIndex.from_tuples(by_group.index, names=["modifier", "group"])
@@ -260,19 +266,55 @@ def _groups(values: pd.Series) -> pd.Series:
     """Categories as they are; numeric traits split at the median into two halves."""
     if pd.api.types.is_numeric_dtype(values):
         median = values.median()
-        return values.le(median).map({True: f"<= {median:g}", False: f"> {median:g}"})
+        shown = _three_digits(median)
+        return values.le(median).map({True: f"<= {shown}", False: f"> {shown}"})
     return values.astype(str)
 
 
-def _equal_effects_p(estimates: np.ndarray, variances: np.ndarray) -> float:
-    """Wald test that group effects are equal, treating groups as independent."""
-    if len(estimates) < 2:
+def _three_digits(value: float) -> str:
+    """A group boundary as a reader takes it in: three significant digits (2.89, 10, 1,240)."""
+    if not np.isfinite(value) or value == round(value):
+        return f"{value:,.0f}" if np.isfinite(value) else f"{value:g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
+
+
+def clustered_final_stage(
+    linear: object, dummies: np.ndarray, teams: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The final stage of a fitted ``LinearDML`` (``cache_values=True``) with team-clustered
+    covariance: coefficients ``[intercept, one per indicator]`` and their covariance.
+
+    econml's own standard errors (``StatsModelsLinearRegression``, HC0) treat team-weeks as
+    independent; its ``groups=`` only keeps a team's weeks in one cross-fitting fold. The final
+    stage is OLS of the outcome's residual on the treatment's residual times ``[1, X]``, so the
+    cluster-robust sandwich (with the G / (G - 1) factor) is computed here from the cached
+    first-stage residuals.
+    """
+    y_res, t_res, x_cached, _ = linear.residuals_
+    if not np.array_equal(np.asarray(x_cached), dummies):
+        raise RuntimeError("econml returned the residuals in another order than the rows")
+    y_res, t_res = np.ravel(y_res), np.ravel(t_res)
+    features = t_res[:, None] * np.column_stack([np.ones(len(dummies)), dummies])
+    coef = np.concatenate([np.ravel(linear.intercept_), np.ravel(linear.coef_)])
+    residuals = y_res - features @ coef
+    bread = np.linalg.inv(features.T @ features)
+    n_teams = int(teams.max()) + 1
+    scores = np.zeros((n_teams, features.shape[1]))
+    np.add.at(scores, teams, features * residuals[:, None])
+    covariance = bread @ (scores.T @ scores) @ bread * n_teams / (n_teams - 1)
+    return coef, covariance
+
+
+def equal_effects_p(differences: np.ndarray, covariance: np.ndarray) -> float:
+    """Wald test that every group's effect equals the first's: ``differences`` (each other
+    group's effect minus the first's) are jointly zero, with their joint covariance."""
+    if len(differences) < 1:
         return float("nan")
-    if not (
-        np.isfinite(estimates).all() and np.isfinite(variances).all() and (variances > 0).all()
-    ):
-        return float("nan")  # a group without a finite, positive variance cannot be tested
-    weights = 1 / variances
-    pooled = np.sum(weights * estimates) / weights.sum()
-    chi2 = float(np.sum(weights * (estimates - pooled) ** 2))
-    return float(stats.chi2.sf(chi2, len(estimates) - 1))
+    if not (np.isfinite(differences).all() and np.isfinite(covariance).all()):
+        return float("nan")
+    try:
+        chi2 = float(differences @ np.linalg.solve(covariance, differences))
+    except np.linalg.LinAlgError:
+        return float("nan")  # a group without variation cannot be tested
+    return float(stats.chi2.sf(chi2, len(differences)))

@@ -286,11 +286,12 @@ def _adopting(
     return _Check("adopting teams", value, f"{value}: enough adopting teams.")
 
 
-def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, int]) -> list:
+def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, int]) -> list[_Check]:
+    """The four checks of adoption timing: controls after adoption, spread of adoption dates,
+    pre-adoption weeks, and clusters against the pre-trend test's restrictions."""
     adopters = timing.loc[timing["adoption_week"].notna()]
     never = timing.loc[timing["adoption_week"].isna()]
     controls = controls_after_adoption(timing)
-    checks = []
     if adopters.empty:
         return [
             _Check(
@@ -305,6 +306,15 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
                 "clusters vs. pre-trend restrictions",
             )
         ]
+    return [
+        _never_adopters_check(adopters, never, controls),
+        _spread_check(adopters, controls),
+        _pre_weeks_check(adopters),
+        _clusters_check(timing, adopters, window),
+    ]
+
+
+def _never_adopters_check(adopters: pd.DataFrame, never: pd.DataFrame, controls: int) -> _Check:
     first = adopters["adoption_week"].min()
     value = f"{controls} of {len(never)}"
     if controls == 0:
@@ -316,46 +326,40 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
                 f"{first:%Y-%m-%d}, the first adoption week"
             )
         )
-        checks.append(
-            _Check(
-                "never-adopters observed after the first adoption",
-                value,
-                f"no never-adopting team is observed in or after the first adoption week "
-                f"({why}), so nothing shows what adopters would have done without the "
-                "assistant. The data would need never-adopting teams observed through the "
-                "rollout.",
-                refuses=(EVENT_STUDY,),
-            )
+        return _Check(
+            "never-adopters observed after the first adoption",
+            value,
+            f"no never-adopting team is observed in or after the first adoption week "
+            f"({why}), so nothing shows what adopters would have done without the "
+            "assistant. The data would need never-adopting teams observed through the "
+            "rollout.",
+            refuses=(EVENT_STUDY,),
         )
     else:
-        checks.append(
-            _Check(
-                "never-adopters observed after the first adoption",
-                value,
-                f"{controls} never-adopting team(s) observed in or after {first:%Y-%m-%d}: "
-                "they are the event study's controls.",
-            )
+        return _Check(
+            "never-adopters observed after the first adoption",
+            value,
+            f"{controls} never-adopting team(s) observed in or after {first:%Y-%m-%d}: "
+            "they are the event study's controls.",
         )
 
+
+def _spread_check(adopters: pd.DataFrame, controls: int) -> _Check:
     staggered, share = is_staggered(adopters)
     dates = adopters["adoption_week"].nunique()
     spread = f"{dates} week(s); {share:.0%} within one week of the most common"
     if staggered:
-        checks.append(
-            _Check("spread of adoption dates", spread, "adoption is staggered over time.")
-        )
+        return _Check("spread of adoption dates", spread, "adoption is staggered over time.")
     elif controls == 0:
-        checks.append(
-            _Check(
-                "spread of adoption dates",
-                spread,
-                f"adoption happens in (nearly) one week ({share:.0%} of the {len(adopters)} "
-                "adopting teams within one week of each other) and no never-adopting team is "
-                "observed after it: the week effects and adoption are the same thing, so no "
-                "estimate of the effect would be causal. The data would need adoption spread "
-                "over time, or never-adopting teams observed through the rollout.",
-                refuses=ANALYSES,
-            )
+        return _Check(
+            "spread of adoption dates",
+            spread,
+            f"adoption happens in (nearly) one week ({share:.0%} of the {len(adopters)} "
+            "adopting teams within one week of each other) and no never-adopting team is "
+            "observed after it: the week effects and adoption are the same thing, so no "
+            "estimate of the effect would be causal. The data would need adoption spread "
+            "over time, or never-adopting teams observed through the rollout.",
+            refuses=ANALYSES,
         )
     else:
         caveat = (
@@ -364,16 +368,16 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
             "never-adopting teams as the comparison (one before/after difference-in-"
             "differences), with no later adopters to cross-check it"
         )
-        checks.append(
-            _Check(
-                "spread of adoption dates",
-                spread,
-                "adoption is not staggered; never-adopters are the only comparison.",
-                caveat=caveat,
-                warning=DesignWarning,
-            )
+        return _Check(
+            "spread of adoption dates",
+            spread,
+            "adoption is not staggered; never-adopters are the only comparison.",
+            caveat=caveat,
+            warning=DesignWarning,
         )
 
+
+def _pre_weeks_check(adopters: pd.DataFrame) -> _Check:
     pre = adopters["pre_weeks"]
     short = int((pre < _MIN_PRE_WEEKS).sum())
     value = (
@@ -381,22 +385,20 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
         f"{_MIN_PRE_WEEKS}"
     )
     if short == len(adopters):
-        checks.append(
-            _Check(
-                "pre-adoption weeks per adopter",
-                value,
-                f"no adopter is observed for {_MIN_PRE_WEEKS} weeks before adopting (adoption "
-                "from the first week), so there is no pre-adoption baseline and no pre-trend "
-                "to test. The data would need weeks before adoption.",
-                refuses=(EVENT_STUDY,),
-                caveat=(
-                    "every adopter reaches the threshold within its first weeks, so the "
-                    "effect comes only from changes in usage after that, with no pre-adoption "
-                    "baseline"
-                ),
-                caveat_for=(ADOPTION_EFFECT,),
-                warning=DesignWarning,
-            )
+        return _Check(
+            "pre-adoption weeks per adopter",
+            value,
+            f"no adopter is observed for {_MIN_PRE_WEEKS} weeks before adopting (adoption "
+            "from the first week), so there is no pre-adoption baseline and no pre-trend "
+            "to test. The data would need weeks before adoption.",
+            refuses=(EVENT_STUDY,),
+            caveat=(
+                "every adopter reaches the threshold within its first weeks, so the "
+                "effect comes only from changes in usage after that, with no pre-adoption "
+                "baseline"
+            ),
+            caveat_for=(ADOPTION_EFFECT,),
+            warning=DesignWarning,
         )
     else:
         verdict = "adopters are observed before adopting."
@@ -405,8 +407,13 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
                 f"{short} adopter(s) have fewer than {_MIN_PRE_WEEKS} pre-adoption weeks and "
                 "inform no pre-trend."
             )
-        checks.append(_Check("pre-adoption weeks per adopter", value, verdict))
+        return _Check("pre-adoption weeks per adopter", value, verdict)
 
+
+def _clusters_check(
+    timing: pd.DataFrame, adopters: pd.DataFrame, window: tuple[int, int]
+) -> _Check:
+    pre = adopters["pre_weeks"]
     n_teams = len(timing)
     restrictions = int(max(0, min(-window[0] - 1, pre.max() - 1)))
     value = f"{n_teams} teams, {restrictions} restrictions"
@@ -417,25 +424,20 @@ def _timing_checks(timing: pd.DataFrame, threshold: float, window: tuple[int, in
             f"at most {usable}: it is reduced to the {usable} pre-weeks nearest adoption (or "
             "not computed), and with so few teams it has little power"
         )
-        checks.append(
-            _Check(
-                "clusters vs. pre-trend restrictions",
-                value,
-                "more pre-trend restrictions than teams can support.",
-                caveat=caveat,
-                caveat_for=(EVENT_STUDY,),
-                warning=DesignWarning,
-            )
+        return _Check(
+            "clusters vs. pre-trend restrictions",
+            value,
+            "more pre-trend restrictions than teams can support.",
+            caveat=caveat,
+            caveat_for=(EVENT_STUDY,),
+            warning=DesignWarning,
         )
     else:
-        checks.append(
-            _Check(
-                "clusters vs. pre-trend restrictions",
-                value,
-                "enough teams for the joint pre-trend test.",
-            )
+        return _Check(
+            "clusters vs. pre-trend restrictions",
+            value,
+            "enough teams for the joint pre-trend test.",
         )
-    return checks
 
 
 def _small_teams(panel: pd.DataFrame) -> _Check:
@@ -443,7 +445,15 @@ def _small_teams(panel: pd.DataFrame) -> _Check:
     if "n_builders" not in panel:
         return _Check("small teams", "n/a", "no `n_builders` column.")
     small = int((panel["n_builders"] < size).sum())
-    value = f"{small} team-weeks under {size} builders"
+    dropped = int(panel.attrs.get("suppressed_team_weeks", 0))
+    if small == 0 and dropped:
+        return _Check(
+            "small teams",
+            f"{dropped:,} team-weeks under {size} builders left out",
+            f"left out of every analysis for privacy; the other "
+            f"{len(panel):,} team-weeks are analysed.",
+        )
+    value = f"{small:,} team-weeks under {size} builders"
     if small == 0:
         return _Check("small teams", value, f"every team-week has at least {size} builders.")
     caveat = (

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.core.results import LEVEL, Result, critical_value, draws_p_value, estimate_table
-from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.dynamic import Method, dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
     PanelError,
@@ -259,7 +260,7 @@ def impact_curve(
     effect: AdoptionEffect,
     panel: pd.DataFrame,
     levels: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """:func:`translate_impact` at several adoption levels, stacked.
 
@@ -284,7 +285,7 @@ def _cost(recent: pd.DataFrame, given: float | None, builders_column: str) -> fl
 
 
 def _usage_history(
-    panel: pd.DataFrame, treatment: str, builders_column: str, end_week, recent_weeks: int
+    panel: pd.DataFrame, treatment: str, builders_column: str, end_week: Any, recent_weeks: int
 ) -> np.ndarray:
     """``X_s = sum over recent team-weeks (i, t) of n_it x_i,t-s``, for s = 0, 1, ...
 
@@ -293,6 +294,7 @@ def _usage_history(
     """
     rows = panel.loc[panel["week"] <= end_week, ["team_id", "week", treatment, builders_column]]
     weeks = np.sort(rows["week"].unique())
+    grid: pd.DatetimeIndex | np.ndarray
     if isinstance(weeks[0], np.datetime64 | pd.Timestamp):
         grid = pd.date_range(weeks[0], weeks[-1], freq="7D")
     else:
@@ -337,9 +339,10 @@ def _model_path(
     Every coefficient the effect rests on is drawn jointly: the outcome's lags ``b_k`` and the
     treatment and its distributed lags ``g_k``, from the normal with the model's covariance
     (cluster-robust, delta-consistent with the effect's table). Under resampling inference the
-    covariance is widened by ``(c / z)^2``, with ``c`` the resampling critical value of the
-    horizon's term and ``z`` the normal one, so the drawn long (or short) run reproduces the
-    effect's own interval: the resampling draws are of the t statistic under no effect, not of
+    covariance is widened by ``(c / z)^2``, with ``c`` the half width of the horizon term's
+    resampling interval in SEs (the inverted wild-bootstrap interval need not be symmetric: its
+    mean half width) and ``z`` the normal critical value, so the drawn long (or short) run is
+    as wide as the effect's own interval: the resampling draws are of the t statistic, not of
     the estimates, so they cannot stand in for the estimates' distribution themselves.
     """
     model = effect.model
@@ -349,8 +352,9 @@ def _model_path(
     mean = model.table.loc[names, "estimate"].to_numpy(float)
     covariance = model.vcov.loc[names, names].to_numpy(float)
     if model.resampling is not None:
-        widen = model.resampling.critical_value[horizon] / critical_value(model.level)
-        covariance = covariance * widen**2
+        row = effect.table.loc[horizon]
+        half_width = (row["ci_high"] - row["ci_low"]) / 2 / row["se"]
+        covariance = covariance * (half_width / critical_value(model.level)) ** 2
     sample = np.random.default_rng(seed).multivariate_normal(mean, covariance, size=draws)
     # team_persistence: the long run is the mean of the teams' own (the table's), drawn in
     # proportion to the mean lags' one; the path so far is the mean lags' (an approximation:
@@ -358,13 +362,14 @@ def _model_path(
     scale = 1.0
     if model.team_persistence:
         scale = effect.table.loc["long_run", "estimate"] / _long_run(mean[None], len(lags))[0]
-    return tuple(
+    point, drawn = [
         _ModelPath(
             _multipliers(theta, len(lags), len(effects), n_weeks),
             _long_run(theta, len(lags)) * scale,
         )
         for theta in (mean[None], sample)
-    )
+    ]
+    return point, drawn
 
 
 def _long_run(theta: np.ndarray, n_lags: int) -> np.ndarray:
@@ -471,7 +476,7 @@ def combined_impact(
     *,
     outcome: str = "deploy_velocity",
     controls: Sequence[str] | None = None,
-    method: str = "bias_corrected",
+    method: Method = "bias_corrected",
     level: float = LEVEL,
 ) -> CombinedImpact:
     """Estimate several initiatives jointly, with the naive sum of separate estimates beside it.
@@ -526,9 +531,10 @@ def combined_impact(
         index=pd.Index([*treatments, "total"], name="treatment"),
     )
     table = estimate_table(estimates, [*joint_table["se"], total_se], level)
-    separate_total = sum(separate[t].table.loc["long_run", "estimate"] for t in treatments)
+    separate_long_run = [float(separate[t].table["estimate"]["long_run"]) for t in treatments]
+    separate_total = sum(separate_long_run)
     table["separate"] = [
-        *(separate[t].table.loc["long_run", "estimate"] for t in treatments),
+        *separate_long_run,
         separate_total,
     ]
     return CombinedImpact(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,10 +48,10 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     panel = windowed(panel)
     prefix = _PREFIX[outcome]
     table = estimate_adoption_effect(panel, outcome=outcome, inference="cluster").table
-    persistence = float(np.clip(table.loc["persistence", "estimate"], 0.0, 0.95))
+    persistence = float(np.clip(table["estimate"]["persistence"], 0.0, 0.95))
     # Velocity net of the estimated AI effect: adopters are faster teams, so weeks without use
     # alone would understate the level and overstate the spread.
-    net = _net_of_ai(panel, outcome, table.loc["long_run", "estimate"])
+    net = _net_of_ai(panel, outcome, float(table["estimate"]["long_run"]))
     level = float(net.mean())
     by_team = net.groupby(panel["team_id"])
     # The sampling variance of a team's mean, inflated for serial correlation (AR(1) with the
@@ -59,9 +60,10 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     within = float((by_team.var() / by_team.size()).mean()) * ar_inflation
     between = max(float(by_team.mean().var()) - within, 0.0)
     never_used = _never_used(panel)
+    n_teams, n_weeks = int(panel["team_id"].nunique()), int(panel["week"].nunique())
     params = {
-        "n_teams": int(panel["team_id"].nunique()),
-        "n_weeks": int(panel["week"].nunique()),
+        "n_teams": n_teams,
+        "n_weeks": n_weeks,
         f"{prefix}_persistence": persistence,
         f"{prefix}_level": level,
         "team_spread": float(np.sqrt(between) / level),
@@ -69,7 +71,7 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
     }
     total = _residual_sd(panel, outcome)
     _, quiet_panel = simulate_and_load(
-        params["n_teams"], params["n_weeks"], 1, {**_truth(params), f"{prefix}_noise_sd": 0.0}
+        n_teams, n_weeks, 1, {**_truth(params), f"{prefix}_noise_sd": 0.0}
     )
     other = _residual_sd(quiet_panel, outcome)
     params[f"{prefix}_noise_sd"] = float(np.sqrt(max(total**2 - other**2, (0.05 * total) ** 2)))
@@ -275,7 +277,7 @@ def minimum_detectable_effect(
     effects: tuple[float, ...] | None = None,
     reps: int = 100,
     max_evaluations: int = 4,
-    **options,
+    **options: Any,
 ) -> tuple[float, pd.DataFrame]:
     """Smallest relative long-run effect detected with probability ``target``.
 
@@ -301,8 +303,8 @@ def minimum_detectable_effect(
         results = {e: evaluate(e) for e in effects}
     else:
         prefix = _PREFIX[outcome]
-        effect = estimate_adoption_effect(panel, outcome=outcome, inference="cluster")
-        se = effect.table.loc["long_run", "se"]
+        fit = estimate_adoption_effect(panel, outcome=outcome, inference="cluster")
+        se = fit.table["se"]["long_run"]
         effect = round(float(2.8 * se / calibration[f"{prefix}_level"]), 4)
         results = {}
         for _ in range(max_evaluations):
@@ -381,7 +383,7 @@ def _crossing(curve: pd.DataFrame, target: float) -> float:
     return float(e0 + (target - p0) * (e1 - e0) / (p1 - p0))
 
 
-def _detect(job) -> list[dict]:
+def _detect(job: tuple) -> list[dict]:
     n_teams, n_weeks, seed, outcome, truth, alpha, sign, *test = job
     inference, bootstrap_reps = test or ("cluster", 199)
     _, panel = simulate_and_load(n_teams, n_weeks, seed, truth)
@@ -411,7 +413,7 @@ def _detect(job) -> list[dict]:
 
 def _net_of_ai(panel: pd.DataFrame, outcome: str, long_run: float) -> pd.Series:
     """The outcome without the AI effect, per unit of the architecture's deployment level."""
-    scale = 1.0
+    scale: float | pd.Series = 1.0
     if outcome == "deploy_velocity" and "architecture" in panel:
         scale = panel["architecture"].map(_ARCHITECTURE_MULTIPLIER).fillna(1.0)
     return (panel[outcome] - long_run * panel["ai_usage_rate"]) / scale

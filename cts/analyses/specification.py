@@ -372,9 +372,9 @@ def _persistence_step(
     of more than :data:`HOMOGENEITY_TEAMS` teams it runs on that many teams drawn at random
     (seed 0), which keeps its power against a real spread and its cost bounded.
     """
-    window = np.ones(len(panel), bool) if sample is None else np.asarray(sample, bool)
+    fitted = np.ones(len(panel), bool) if sample is None else np.asarray(sample, bool)
     teams = pd.factorize(panel["team_id"])[0]
-    if np.median(np.bincount(teams[window])) - specification.lags < MIN_TEST_WEEKS:
+    if np.median(np.bincount(teams[fitted])) - specification.lags < MIN_TEST_WEEKS:
         specification.reasons.append(
             f"persistence not tested for differences between teams: fewer than "
             f"{MIN_TEST_WEEKS} weeks a team"
@@ -384,7 +384,7 @@ def _persistence_step(
     if teams.max() + 1 > HOMOGENEITY_TEAMS:
         drawn = np.random.default_rng(0).choice(teams.max() + 1, HOMOGENEITY_TEAMS, replace=False)
         kept = np.isin(teams, drawn)
-        data, rows = panel.loc[kept], window[kept]  # the drawn teams only: a fraction of the cost
+        data, rows = panel.loc[kept], fitted[kept]  # the drawn teams only: a fraction of the cost
     try:
         team_model = fit(specification.lags, data, rows, team_persistence=True)
     except PanelError as error:

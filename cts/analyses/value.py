@@ -276,16 +276,7 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
     key = pd.MultiIndex.from_arrays([rows["team_id"], rows["week"]])
     observed = rows[result.outcome].to_numpy(float)
     assistant = effects["effect"].reindex(key).fillna(0.0).to_numpy()
-    table = pd.DataFrame(
-        {
-            "team_id": rows["team_id"].to_numpy(),
-            "week": rows["week"].to_numpy(),
-            "n_builders": rows["n_builders"].to_numpy(),
-            "observed": observed,
-            "without": observed - assistant,
-            "assistant": assistant,
-        }
-    )
+    table = _paths_table(rows, observed, assistant)
     if len(tools) >= 2:
         for tool, column in names.items():
             part = effects[f"effect.{column}"].reindex(key).fillna(0.0).to_numpy()
@@ -307,8 +298,7 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
     without_draws = weekly["observed_units"].to_numpy()[None, :] - added
     weekly = weekly.assign(
         without_units=weekly["observed_units"] - sum(point.values()),
-        without_low=np.percentile(without_draws, 50 * (1 - result.level), axis=0),
-        without_high=np.percentile(without_draws, 50 * (1 + result.level), axis=0),
+        **_without_interval(without_draws, result.level),
     )
     long_run = {
         n: tuple(
@@ -397,12 +387,8 @@ def _paths(
 ) -> AssistantPaths:
     """Run the recursion for the point estimate and for each draw, tool by tool."""
     rows = windowed(data)
-    teams, team_index = np.unique(rows["team_id"].astype(str), return_inverse=True)
-    weeks = pd.date_range(rows["week"].min(), rows["week"].max(), freq="7D")
-    week_index = ((rows["week"] - weeks[0]).dt.days // 7).to_numpy()
-    shape = (len(teams), len(weeks))
-    builders = np.zeros(shape)
-    builders[team_index, week_index] = rows["n_builders"].to_numpy(float)
+    calendar = _Calendar.of(rows)
+    builders = calendar.builders
 
     lag_names = list(model.lag_terms)
     coefficient_names = [n for t in names.values() for n in _coefficients(model, t)] + lag_names
@@ -411,13 +397,15 @@ def _paths(
     sample = np.random.default_rng(seed).multivariate_normal(mean, vcov, size=draws)
     n_lags = len(lag_names)
 
-    point_total = np.zeros(shape)
+    point_total = np.zeros(calendar.shape)
     weekly_draws: dict[str, np.ndarray] = {}
     point_weekly: dict[str, np.ndarray] = {}
     long_run: dict[str, tuple[float, float]] = {}
     column = 0
     for tool, treatment in names.items():
-        usage = _usage_matrix(rows, treatment, team_index, week_index, shape)
+        usage = _usage_matrix(
+            rows, treatment, calendar.team_index, calendar.week_index, calendar.shape
+        )
         k = len(_coefficients(model, treatment))
         point = _recursion(usage, mean[column : column + k], mean[-n_lags:] if n_lags else None)
         point_total += point
@@ -425,37 +413,24 @@ def _paths(
         weekly_draws[tool] = _weekly_draws(
             usage, builders, sample[:, column : column + k], sample[:, -n_lags:] if n_lags else None
         )
-        terms = [f"long_run.{n}" for n in _coefficients(model, treatment)[:1]]
-        row = model.table.loc[terms[0]] if terms[0] in model.table.index else None
-        long_run[tool] = (
-            (float(row["estimate"]), float(row["se"])) if row is not None else (np.nan, np.nan)
-        )
+        long_run[tool] = _model_long_run(model, treatment)
         column += k
 
     observed = rows[model.y].to_numpy(float)
-    assistant = point_total[team_index, week_index]
-    table = pd.DataFrame(
-        {
-            "team_id": rows["team_id"].to_numpy(),
-            "week": rows["week"].to_numpy(),
-            "n_builders": rows["n_builders"].to_numpy(),
-            "observed": observed,
-            "without": observed - assistant,
-            "assistant": assistant,
-        }
-    )
+    table = _paths_table(rows, observed, point_total[calendar.team_index, calendar.week_index])
     added = sum(weekly_draws.values())
-    observed_units = np.bincount(week_index, observed * rows["n_builders"], len(weeks))
+    observed_units = np.bincount(
+        calendar.week_index, observed * rows["n_builders"], len(calendar.weeks)
+    )
     without_draws = observed_units[None, :] - added
     weekly = pd.DataFrame(
         {
             "builder_weeks": builders.sum(axis=0),
             "observed_units": observed_units,
             "without_units": observed_units - sum(point_weekly.values()),
-            "without_low": np.percentile(without_draws, 50 * (1 - level), axis=0),
-            "without_high": np.percentile(without_draws, 50 * (1 + level), axis=0),
+            **_without_interval(without_draws, level),
         },
-        index=pd.Index(weeks, name="week"),
+        index=pd.Index(calendar.weeks, name="week"),
     )
     weekly = weekly.loc[weekly["builder_weeks"] > 0]
     kept = np.flatnonzero(builders.sum(axis=0) > 0)
@@ -469,6 +444,58 @@ def _paths(
         method=model.method,
         level=level,
     )
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """The teams by calendar weeks of a panel's rows, and its builders in that layout."""
+
+    team_index: np.ndarray  # each row's team
+    weeks: pd.DatetimeIndex  # every week from the first to the last
+    week_index: np.ndarray  # each row's week
+    builders: np.ndarray  # teams x weeks, 0 where a team has no row
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.builders.shape
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> _Calendar:
+        teams, team_index = np.unique(rows["team_id"].astype(str), return_inverse=True)
+        weeks = pd.date_range(rows["week"].min(), rows["week"].max(), freq="7D")
+        week_index = ((rows["week"] - weeks[0]).dt.days // 7).to_numpy()
+        builders = np.zeros((len(teams), len(weeks)))
+        builders[team_index, week_index] = rows["n_builders"].to_numpy(float)
+        return cls(team_index, weeks, week_index, builders)
+
+
+def _model_long_run(model, treatment: str) -> tuple[float, float]:
+    """The pooled model's long-run effect of ``treatment`` and its SE (NaN when it has none)."""
+    terms = [f"long_run.{n}" for n in _coefficients(model, treatment)[:1]]
+    row = model.table.loc[terms[0]] if terms[0] in model.table.index else None
+    return (float(row["estimate"]), float(row["se"])) if row is not None else (np.nan, np.nan)
+
+
+def _paths_table(rows: pd.DataFrame, observed: np.ndarray, assistant: np.ndarray) -> pd.DataFrame:
+    """Each team-week's outcome as observed, without the assistant, and the difference."""
+    return pd.DataFrame(
+        {
+            "team_id": rows["team_id"].to_numpy(),
+            "week": rows["week"].to_numpy(),
+            "n_builders": rows["n_builders"].to_numpy(),
+            "observed": observed,
+            "without": observed - assistant,
+            "assistant": assistant,
+        }
+    )
+
+
+def _without_interval(without_draws: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """The percentile interval of the weekly units without the assistant (draws x weeks)."""
+    return {
+        "without_low": np.percentile(without_draws, 50 * (1 - level), axis=0),
+        "without_high": np.percentile(without_draws, 50 * (1 + level), axis=0),
+    }
 
 
 def _usage_matrix(rows, treatment, team_index, week_index, shape) -> np.ndarray:
@@ -746,6 +773,95 @@ def net_return(
         "deploy_velocity",
     ):
         raise ValueError(f"net_return values CR or deployment velocity, not `{paths.outcome}`")
+    today = _today(panel, paths, seat_cost, cost_per_builder_week, recent_weeks, weeks_per_year)
+    total_point, total_spend = today.total_point, today.total_spend
+    value_draws, value_point = today.value(today.total_draws), today.value(total_point)
+    table = _draw_table(_quantities(today, value_point, value_draws), paths.level)
+    by_tool = _by_tool(paths, today, value_point, value_draws)
+    # one break-even effect for one tool; with several, each tool has its own (by_tool)
+    effect = paths.long_run[paths.tools[0]][0] if len(paths.tools) == 1 else np.nan
+    builders, units = today.builders, today.units
+    k = total_spend / (today.cost * weeks_per_year * builders)
+    scale = k * units / ((1 + k) * total_point) if total_point > 0 else np.inf
+    return NetReturn(
+        table=table,
+        by_tool=by_tool,
+        break_even_effect=float(effect * scale),
+        effect=float(effect),
+        adoption=float(today.active / builders),
+        active_builders=float(today.active),
+        builders=builders,
+        seats=float(sum(today.seats.values())),
+        seat_basis=today.seat_basis,
+        price_assumed=today.price_assumed,
+        outcome=paths.outcome,
+        unit="CR" if paths.outcome == "cr_velocity" else "deployment",
+        reason=reason,
+        currency=currency,
+        cost_per_builder_week=today.cost,
+        recent_weeks=recent_weeks,
+        level=paths.level,
+        measured_against=(
+            AGAINST_COUNTERFACTUAL
+            if paths.method == "counterfactual"
+            else "the pooled dynamic model's path of each team without the assistant"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Today:
+    """What today's value rests on: weekly means over the recent weeks, prices and seats."""
+
+    cost: float  # of a builder-week
+    weeks_per_year: float
+    builders: float  # builder-weeks a week
+    units: float  # units observed a week
+    added: dict[str, np.ndarray]  # units a week each tool added, one a draw
+    added_point: dict[str, float]  # units a week each tool added, the estimate
+    prices: dict[str, float]  # of a seat per builder-month, by tool
+    price_assumed: bool
+    seats: dict[str, float]  # seats a week, by tool
+    seat_basis: str
+    active: float  # active builders a week
+
+    @property
+    def total_draws(self) -> np.ndarray:
+        return sum(self.added.values())
+
+    @property
+    def total_point(self) -> float:
+        return sum(self.added_point.values())
+
+    @property
+    def spend(self) -> dict[str, float]:
+        """Licence spend a year, by tool."""
+        return {t: self.prices[t] * self.seats[t] * 12 for t in self.prices}
+
+    @property
+    def total_spend(self) -> float:
+        return sum(self.spend.values())
+
+    def value(self, d):
+        """Value a year of ``d`` units added a week: the builder-weeks they free, at cost."""
+        return self.cost * self.weeks_per_year * self.builders * d / (self.units - d)
+
+
+def _today(
+    panel: pd.DataFrame,
+    paths: AssistantPaths,
+    seat_cost: Mapping[str, float] | None,
+    cost_per_builder_week: float | None,
+    recent_weeks: int,
+    weeks_per_year: float,
+) -> _Today:
+    """The recent weeks' means, prices and seats of :func:`net_return` (its parameters).
+
+    Raises
+    ------
+    PanelError
+        When an estimate or draw of the added units reaches the units observed.
+    """
     rows = windowed(panel)
     last = rows["week"].max()
     recent = rows.loc[rows["week"] > last - pd.Timedelta(weeks=recent_weeks)]
@@ -765,14 +881,26 @@ def net_return(
             "the effect implies the assistant made all of today's output; CTS-SW without it is "
             "undefined (was the effect estimated on this panel?)"
         )
+    return _Today(
+        cost=cost,
+        weeks_per_year=weeks_per_year,
+        builders=builders,
+        units=units,
+        added=added,
+        added_point=added_point,
+        prices={t: prices[t] for t in paths.tools},
+        price_assumed=assumed,
+        seats=seats,
+        seat_basis=basis,
+        active=_active(recent, paths.tools),
+    )
 
-    def value(d):
-        return cost * weeks_per_year * builders * d / (units - d)
 
-    spend = {t: prices[t] * seats[t] * 12 for t in paths.tools}
-    total_spend = sum(spend.values())
-    value_draws, value_point = value(total_draws), value(total_point)
-    quantities = {
+def _quantities(today: _Today, value_point: float, value_draws: np.ndarray) -> dict:
+    """Each quantity of the net return: its estimate and its draws."""
+    cost, weeks_per_year = today.cost, today.weeks_per_year
+    total_spend, total_point = today.total_spend, today.total_point
+    return {
         "value_a_year": (value_point, value_draws),
         "licence_spend_a_year": (total_spend, np.full_like(value_draws, total_spend)),
         "net_value_a_year": (value_point - total_spend, value_draws - total_spend),
@@ -783,53 +911,8 @@ def net_return(
             value_point / cost / weeks_per_year,
             value_draws / cost / weeks_per_year,
         ),
-        "units_added_a_year": (total_point * weeks_per_year, total_draws * weeks_per_year),
+        "units_added_a_year": (total_point * weeks_per_year, today.total_draws * weeks_per_year),
     }
-    table = _draw_table(quantities, paths.level)
-    by_tool = _by_tool(
-        paths,
-        added_point,
-        added,
-        value_point,
-        value_draws,
-        total_point,
-        prices,
-        seats,
-        spend,
-        cost,
-        weeks_per_year,
-        builders,
-        units,
-    )
-    # one break-even effect for one tool; with several, each tool has its own (by_tool)
-    effect = paths.long_run[paths.tools[0]][0] if len(paths.tools) == 1 else np.nan
-    usage = _active(recent, paths.tools)
-    k = total_spend / (cost * weeks_per_year * builders)
-    scale = k * units / ((1 + k) * total_point) if total_point > 0 else np.inf
-    return NetReturn(
-        table=table,
-        by_tool=by_tool,
-        break_even_effect=float(effect * scale),
-        effect=float(effect),
-        adoption=float(usage / builders),
-        active_builders=float(usage),
-        builders=builders,
-        seats=float(sum(seats.values())),
-        seat_basis=basis,
-        price_assumed=assumed,
-        outcome=paths.outcome,
-        unit="CR" if paths.outcome == "cr_velocity" else "deployment",
-        reason=reason,
-        currency=currency,
-        cost_per_builder_week=cost,
-        recent_weeks=recent_weeks,
-        level=paths.level,
-        measured_against=(
-            AGAINST_COUNTERFACTUAL
-            if paths.method == "counterfactual"
-            else "the pooled dynamic model's path of each team without the assistant"
-        ),
-    )
 
 
 def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
@@ -852,22 +935,12 @@ def _draw_table(quantities: dict, level: float) -> pd.DataFrame:
 
 
 def _by_tool(
-    paths,
-    added_point,
-    added,
-    value_point,
-    value_draws,
-    total_point,
-    prices,
-    seats,
-    spend,
-    cost,
-    weeks_per_year,
-    builders,
-    units,
+    paths: AssistantPaths, today: _Today, value_point: float, value_draws: np.ndarray
 ) -> pd.DataFrame:
     """Each tool's share of the value, in proportion to the units it added (the total is valued
     once, so the parts add up to it), beside its own seats."""
+    added, added_point, spend = today.added, today.added_point, today.spend
+    total_point = today.total_point
     rows = {}
     for tool in paths.tools:
         share_point = added_point[tool] / total_point if total_point else np.nan
@@ -876,11 +949,11 @@ def _by_tool(
             added[tool], total_draws, out=np.zeros_like(total_draws), where=total_draws != 0
         )
         tool_value, tool_draws = value_point * share_point, value_draws * share_draws
-        k = spend[tool] / (cost * weeks_per_year * builders)
-        scale = k * units / ((1 + k) * added_point[tool]) if added_point[tool] > 0 else np.inf
+        k = spend[tool] / (today.cost * today.weeks_per_year * today.builders)
+        scale = k * today.units / ((1 + k) * added_point[tool]) if added_point[tool] > 0 else np.inf
         rows[tool] = {
-            "seats": seats[tool],
-            "seat_cost": prices[tool],
+            "seats": today.seats[tool],
+            "seat_cost": today.prices[tool],
             "licence_spend_a_year": spend[tool],
             "value_a_year": tool_value,
             "value_a_year_low": float(np.percentile(tool_draws, 50 * (1 - paths.level))),
@@ -1144,29 +1217,8 @@ def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
         raise ValueError(f"CTS-SW without the assistant needs the paths of {sorted(missing)}")
     frames, factors = [], {}
     for outcome in needed:
-        rows = paths[outcome].table
-        period = origin + ((rows["week"] - origin) // length) * length
-        sums = (
-            rows.assign(
-                period=period,
-                observed_units=rows["observed"] * rows["n_builders"],
-                without_units=rows["without"] * rows["n_builders"],
-            )
-            .groupby(["team_id", "period"])[["observed_units", "without_units"]]
-            .sum()
-        )
-        ratio = (sums["without_units"] / sums["observed_units"]).where(
-            sums["observed_units"] > 0, 1.0
-        )
-        part = table.loc[table["velocity"] == outcome].join(
-            ratio.rename("ratio"), on=["team_id", "period"]
-        )
-        frames.append(part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0))))
-        weekly = paths[outcome]
-        week_period = origin + ((weekly.weekly.index - origin) // length) * length
-        point = pd.Series(sum(weekly.point.values()), index=week_period).groupby(level=0).sum()
-        draws = pd.DataFrame(sum(weekly.draws.values()).T, index=week_period).groupby(level=0).sum()
-        factors[outcome] = draws.div(point.where(point != 0), axis=0).fillna(1.0)
+        part, factors[outcome] = _units_added(table, outcome, paths[outcome], origin, length)
+        frames.append(part)
     joined = pd.concat([*frames, table.loc[table["velocity"].isna()].assign(added=0.0)])
     by_period = joined.groupby("period")[["builder_weeks", "units", "added"]].sum()
     added_draws = sum(
@@ -1200,6 +1252,54 @@ def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
         },
         index=by_period.index,
     )
+
+
+def _units_added(
+    table: pd.DataFrame,
+    outcome: str,
+    paths: AssistantPaths,
+    origin: pd.Timestamp,
+    length: pd.Timedelta,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cost table's rows whose units ``outcome`` counts, with the units the assistant
+    added (``added``: each team-period's units times the share it added to ``outcome``), and
+    the draws' factors on each period's added units (draws of the organisation's total over
+    its estimate; 1 where the estimate is 0).
+
+    Parameters
+    ----------
+    table
+        The cost table with a ``velocity`` column (the outcome that counts each row's units).
+    outcome, paths
+        A velocity and its :func:`assistant_paths`.
+    origin, length
+        The first period and the length of a period.
+
+    Returns
+    -------
+    tuple of DataFrame
+        The rows with ``added``; the factors (periods x draws).
+    """
+    rows = paths.table
+    period = origin + ((rows["week"] - origin) // length) * length
+    sums = (
+        rows.assign(
+            period=period,
+            observed_units=rows["observed"] * rows["n_builders"],
+            without_units=rows["without"] * rows["n_builders"],
+        )
+        .groupby(["team_id", "period"])[["observed_units", "without_units"]]
+        .sum()
+    )
+    ratio = (sums["without_units"] / sums["observed_units"]).where(sums["observed_units"] > 0, 1.0)
+    part = table.loc[table["velocity"] == outcome].join(
+        ratio.rename("ratio"), on=["team_id", "period"]
+    )
+    part = part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0)))
+    week_period = origin + ((paths.weekly.index - origin) // length) * length
+    point = pd.Series(sum(paths.point.values()), index=week_period).groupby(level=0).sum()
+    draws = pd.DataFrame(sum(paths.draws.values()).T, index=week_period).groupby(level=0).sum()
+    return part, draws.div(point.where(point != 0), axis=0).fillna(1.0)
 
 
 def year_over_year(over_time: pd.DataFrame, period: str, weeks: int = 12) -> dict[str, object]:

@@ -32,7 +32,7 @@ import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import joblib  # joblib.hash: content hashes of arrays and nested containers
 import pandas as pd
@@ -67,7 +67,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "cts"
 
 
-def cached(function: Callable[..., T], /, *args, **kwargs) -> T:
+def cached(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``function(*args, **kwargs)``, answered from the cache when the same call was made before.
 
     Use it only for deterministic functions (seeded simulations are). Warnings the call raised
@@ -224,7 +224,7 @@ def _load(path: Path, secret: bytes) -> dict | None:
     return None
 
 
-def _is_entry(entry) -> bool:
+def _is_entry(entry: object) -> bool:
     return (
         isinstance(entry, dict)
         and set(entry) == {"result", "warnings"}
@@ -240,7 +240,7 @@ def _is_entry(entry) -> bool:
     )
 
 
-def _replayed(entry: dict):
+def _replayed(entry: dict) -> Any:
     """The entry's result, after re-issuing the warnings the call raised: a caveat the
     computation gave (few teams, a section left out) is given again on every answer."""
     for category, message in entry["warnings"]:
@@ -253,7 +253,7 @@ def reused() -> list[str]:
     return list(_reused)
 
 
-def _by_content(value):
+def _by_content(value: Any) -> Any:
     """``value`` with every DataFrame or Series replaced by what it holds: column names, dtypes,
     a hash of each row (index included) and ``attrs``. joblib.hash of a DataFrame itself pickles
     pandas' internal block layout, which operations that change no value (a copy, a

@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+from collections.abc import Callable
 
 __all__ = ["release_memory"]
 
@@ -26,7 +27,7 @@ def release_memory() -> None:
 
 
 @functools.cache
-def _malloc_trim():
+def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None on other C libraries (macOS, musl)."""
     with contextlib.suppress(OSError, AttributeError, TypeError):
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim

@@ -67,7 +67,7 @@ def adoption_timing(
     usage = panel[treatment].to_numpy()[known]
     positions = pd.RangeIndex(len(teams))
 
-    def first_week(mask):
+    def first_week(mask: np.ndarray) -> np.ndarray:
         return pd.Series(weeks[mask]).groupby(codes[mask]).min().reindex(positions).to_numpy()
 
     by_team = pd.Series(weeks).groupby(codes)
@@ -97,7 +97,7 @@ def is_staggered(timing: pd.DataFrame) -> tuple[bool, float]:
     weeks = timing["adoption_week"].dropna()
     if weeks.empty:
         return False, float("nan")
-    mode = weeks.value_counts().idxmax()
+    mode = weeks.value_counts().index[0]  # the most common (value_counts sorts by count)
     near = (weeks - mode).abs() <= pd.Timedelta(weeks=1)
     share = float(near.mean())
     return share < ONE_WEEK_SHARE, share

@@ -26,6 +26,7 @@ Methods
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,15 @@ import pyfixest as pf
 from cts.core.results import LEVEL, Result, TestStatistic, estimate_table
 from cts.estimators.demean import DEMEAN_TOLERANCE
 from cts.estimators.gmm import difference_gmm
-from cts.estimators.heterogeneous import persistence_homogeneity_test, team_persistence_fit
+from cts.estimators.heterogeneous import (
+    TeamPersistenceFit,
+    persistence_homogeneity_test,
+    team_persistence_fit,
+)
 from cts.estimators.inference import (
     INFERENCE,
     ResamplingTest,
+    inverted_interval,
     randomization_test,
     wild_cluster_bootstrap,
 )
@@ -48,7 +54,9 @@ from cts.panel import PanelError, lag_rows, lag_term, lag_terms, require_columns
 
 __all__ = ["METHODS", "MIN_TEAMS_PER_PERIOD", "DynamicPanelResult", "dynamic_panel"]
 
-METHODS = ("fe", "bias_corrected", "gmm")
+Method = Literal["fe", "bias_corrected", "gmm"]
+Inference = Literal["cluster", "wild_bootstrap", "randomization"]  # cts.estimators.inference
+METHODS: tuple[Method, ...] = get_args(Method)
 #: With period effects by group, a group-period with fewer entities learns its effect from very
 #: few of them (one entity's shock moves it): below this median the fit carries a note.
 MIN_TEAMS_PER_PERIOD = 10
@@ -166,11 +174,11 @@ def dynamic_panel(
     *,
     lags: int = 1,
     treatment_lags: int = 0,
-    method: str = "bias_corrected",
+    method: Method = "bias_corrected",
     cluster: str | None = None,
     time_effects: bool = True,
-    sample: pd.Series | None = None,
-    inference: str = "cluster",
+    sample: pd.Series | np.ndarray | None = None,
+    inference: Inference = "cluster",
     reps: int = 999,
     seed: int = 0,
     predetermined: str | list[str] | tuple[str, ...] = (),
@@ -179,6 +187,7 @@ def dynamic_panel(
     team_persistence: bool = False,
     time_effects_by: str | None = None,
     bootstrap_design: str = "fixed",
+    bootstrap_interval: str = "inverted",
 ) -> DynamicPanelResult:
     """Estimate a dynamic panel model with entity (and time) fixed effects.
 
@@ -254,6 +263,12 @@ def dynamic_panel(
         With ``inference="wild_bootstrap"``: ``"fixed"`` (default) keeps the observed lagged
         outcome in every draw; ``"recursive"`` regenerates it from each draw's outcome
         (Goncalves & Kaffo 2015; :mod:`cts.estimators.inference`), slower.
+    bootstrap_interval
+        With ``inference="wild_bootstrap"``, the effect's interval: ``"inverted"`` (default)
+        is the set of values the restricted test of ``effect = value`` does not reject
+        (:func:`cts.estimators.inference.inverted_interval`, common draws across values);
+        ``"bootstrap_t"`` is ``estimate +- c* se`` with ``c*`` the ``level`` quantile of
+        ``|t*|`` under ``effect = 0``. Randomization intervals are always of the second kind.
 
     Returns
     -------
@@ -263,6 +278,110 @@ def dynamic_panel(
     ----------
     Nickell (1981), Econometrica 49(6). Dhaene & Jochmans (2015), Review of Economic Studies 82(3).
     """
+    x = (x,) if isinstance(x, str) else tuple(x)
+    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
+    _check_options(
+        method,
+        inference,
+        lags,
+        treatment_lags,
+        x,
+        predetermined,
+        team_persistence,
+        time_effects,
+        time_effects_by,
+    )
+    require_columns(data, (y, *x, entity, time))
+    # Row positions of each lag once, for the outcome and every regressor.
+    ks = range(1, max(lags, treatment_lags) + 1)
+    earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
+    data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
+    frame, lag_names = _estimation_frame(
+        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier, time_effects_by
+    )
+    notes: list[str] = []
+    if time_effects_by is not None:
+        frame, notes = _with_group_periods(frame, data, entity, time_effects_by)
+    fitted = _fit_by_method(
+        frame,
+        data,
+        y,
+        lag_names,
+        regressors,
+        entity,
+        time,
+        lags,
+        method=method,
+        cluster=cluster,
+        time_effects=time_effects,
+        sample=sample,
+        predetermined=predetermined,
+        treatment_lags=treatment_lags,
+        serial_test=serial_test,
+        team_persistence=team_persistence,
+        notes=notes,
+    )
+    frame, serial, diagnostics = fitted.frame, fitted.serial, fitted.diagnostics
+    if serial is not None:
+        diagnostics.setdefault("ar2", serial.statistic)
+        diagnostics.setdefault("ar2_p", serial.p_value)
+    table, covariance = _with_long_run(
+        fitted.estimates, fitted.vcov, lag_names, x, treatment_lags, level
+    )
+    if fitted.team_fit is not None:
+        table, covariance = _with_team_long_run(fitted.team_fit, table, x, treatment_lags, level)
+    resampling = None
+    if inference != "cluster":
+        resampling = _resample(
+            table,
+            frame,
+            lag_names,
+            x,
+            y=y,
+            time_effects=time_effects,
+            jackknife=method == "bias_corrected",
+            reps=reps,
+            seed=seed,
+            level=level,
+            inference=inference,
+            design=bootstrap_design,
+            interval=bootstrap_interval,
+        )
+    return DynamicPanelResult(
+        table=table,
+        vcov=covariance,
+        method=method,
+        y=y,
+        x=x,
+        lags=lags,
+        n_obs=len(frame),
+        n_entities=frame["_entity"].nunique(),
+        n_periods=frame["_time"].nunique(),
+        notes=fitted.notes,
+        diagnostics=diagnostics,
+        inference=inference,
+        resampling=resampling,
+        treatment_lags=treatment_lags,
+        serial_correlation=serial,
+        level=level,
+        team_persistence=team_persistence,
+        homogeneity=fitted.homogeneity,
+        time_effects_by=time_effects_by,
+    )
+
+
+def _check_options(
+    method: Method,
+    inference: Inference,
+    lags: int,
+    treatment_lags: int,
+    x: tuple[str, ...],
+    predetermined: tuple[str, ...],
+    team_persistence: bool,
+    time_effects: bool,
+    time_effects_by: str | None,
+) -> None:
+    """Refuse, in words, a combination of :func:`dynamic_panel`'s options it does not offer."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inference not in INFERENCE:
@@ -273,8 +392,6 @@ def dynamic_panel(
         raise ValueError("treatment_lags must be >= 0")
     if inference != "cluster" and treatment_lags:
         raise ValueError(f"inference={inference!r} needs treatment_lags=0")
-    x = (x,) if isinstance(x, str) else tuple(x)
-    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
     if predetermined and method == "fe":
         raise ValueError("predetermined= is an option of 'bias_corrected' and 'gmm'")
     if predetermined and inference != "cluster":
@@ -288,24 +405,51 @@ def dynamic_panel(
         raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
     if lags < 1:
         raise ValueError("lags must be >= 1 for a dynamic model")
-    require_columns(data, (y, *x, entity, time))
     if time_effects_by is not None and (method == "gmm" or not time_effects):
         raise ValueError(
             "time_effects_by= is an option of method='fe' and 'bias_corrected' with "
             "time_effects=True"
         )
-    # Row positions of each lag once, for the outcome and every regressor.
-    ks = range(1, max(lags, treatment_lags) + 1)
-    earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
-    data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
-    frame, lag_names = _estimation_frame(
-        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier, time_effects_by
-    )
-    notes: list[str] = []
-    if time_effects_by is not None:
-        frame, notes = _with_group_periods(frame, data, entity, time_effects_by)
+
+
+@dataclass
+class _Fitted:
+    """What one method's fit hands back to :func:`dynamic_panel`."""
+
+    frame: pd.DataFrame  # the rows fitted on (team_persistence keeps only some teams)
+    estimates: pd.Series
+    vcov: pd.DataFrame
+    notes: list[str]
+    diagnostics: dict[str, float]
+    serial: TestStatistic | None
+    homogeneity: TestStatistic | None
+    team_fit: TeamPersistenceFit | None
+
+
+def _fit_by_method(
+    frame: pd.DataFrame,
+    data: pd.DataFrame,
+    y: str,
+    lag_names: list[str],
+    regressors: tuple[str, ...],
+    entity: str,
+    time: str,
+    lags: int,
+    *,
+    method: Method,
+    cluster: str | None,
+    time_effects: bool,
+    sample: pd.Series | np.ndarray | None,
+    predetermined: tuple[str, ...],
+    treatment_lags: int,
+    serial_test: bool,
+    team_persistence: bool,
+    notes: list[str],
+) -> _Fitted:
+    """The coefficients of ``method`` (or of the team-persistence fit), with its notes and
+    diagnostics and the residual AR(2) test where one was run."""
     diagnostics: dict[str, float] = {}
-    serial = homogeneity = None
+    serial = homogeneity = fit = None
     if team_persistence:
         fit = team_persistence_fit(
             frame,
@@ -353,60 +497,47 @@ def dynamic_panel(
         estimates, vcov, notes, diagnostics, serial = _gmm(
             data, y, regressors, entity, time, lags, time_effects, sample, predetermined
         )
-    if serial is not None:
-        diagnostics.setdefault("ar2", serial.statistic)
-        diagnostics.setdefault("ar2_p", serial.p_value)
-    table, covariance = _with_long_run(estimates, vcov, lag_names, x, treatment_lags, level)
-    if team_persistence:
-        table, covariance = _with_team_long_run(fit, table, x, treatment_lags, level)
-    resampling = None
-    if inference != "cluster":
-        test = wild_cluster_bootstrap if inference == "wild_bootstrap" else randomization_test
-        design = {"design": bootstrap_design} if inference == "wild_bootstrap" else {}
-        resampling = test(
-            frame,
-            lag_names,
-            x,
-            y=y,
-            time_effects=time_effects,
-            jackknife=method == "bias_corrected",
-            reps=reps,
-            seed=seed,
-            level=level,
-            **design,
+    return _Fitted(frame, estimates, vcov, notes, diagnostics, serial, homogeneity, fit)
+
+
+def _resample(
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    *,
+    inference: str,
+    design: str,
+    interval: str,
+    **options: Any,
+) -> ResamplingTest:
+    """Run the resampling test and put its p-values and intervals in ``table`` (in place)."""
+    if interval not in ("inverted", "bootstrap_t"):
+        raise ValueError(
+            f"bootstrap_interval must be 'inverted' or 'bootstrap_t', not {interval!r}"
         )
-        for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
-            spread = resampling.critical_value[term] * table.loc[row, "se"]
-            table.loc[row, ["ci_low", "ci_high", "p_value"]] = [
-                table.loc[row, "estimate"] - spread,
-                table.loc[row, "estimate"] + spread,
-                resampling.p_value[term],
-            ]
-    return DynamicPanelResult(
-        table=table,
-        vcov=covariance,
-        method=method,
-        y=y,
-        x=x,
-        lags=lags,
-        n_obs=len(frame),
-        n_entities=frame["_entity"].nunique(),
-        n_periods=frame["_time"].nunique(),
-        notes=notes,
-        diagnostics=diagnostics,
-        inference=inference,
-        resampling=resampling,
-        treatment_lags=treatment_lags,
-        serial_correlation=serial,
-        level=level,
-        team_persistence=team_persistence,
-        homogeneity=homogeneity,
-        time_effects_by=time_effects_by,
-    )
+    if inference == "wild_bootstrap":
+        resampling = wild_cluster_bootstrap(frame, lag_names, x, design=design, **options)
+    else:
+        resampling = randomization_test(frame, lag_names, x, **options)
+    inverted = None
+    if inference == "wild_bootstrap" and interval == "inverted":
+        inverted = inverted_interval(frame, lag_names, x, design=design, **options)
+    for term, row in (("short_run", x[0]), ("long_run", f"long_run.{x[0]}")):
+        spread = resampling.critical_value[term] * table.loc[row, "se"]
+        low, high = table.loc[row, "estimate"] - spread, table.loc[row, "estimate"] + spread
+        if inverted is not None:
+            low, high = inverted.loc[term, ["ci_low", "ci_high"]]
+        table.loc[row, ["ci_low", "ci_high", "p_value"]] = [low, high, resampling.p_value[term]]
+    return resampling
 
 
 def _with_team_long_run(
-    fit, table: pd.DataFrame, x: tuple[str, ...], treatment_lags: int, level: float
+    fit: TeamPersistenceFit,
+    table: pd.DataFrame,
+    x: tuple[str, ...],
+    treatment_lags: int,
+    level: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Replace ``long_run.x`` by the mean over teams of each team's long run, with covariances
     from the stacked cluster influence (:meth:`TeamPersistenceFit.mean_long_run`)."""
@@ -457,7 +588,7 @@ def _estimation_frame(
     time: str,
     lags: int,
     cluster: str,
-    sample: pd.Series | None,
+    sample: pd.Series | np.ndarray | None,
     earlier: dict[int, np.ndarray],
     group: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -593,7 +724,17 @@ def _bias_corrected(
 # --- gmm ---------------------------------------------------------------------------------------
 
 
-def _gmm(data, y, x, entity, time, lags, time_effects, sample, predetermined=()):
+def _gmm(
+    data: pd.DataFrame,
+    y: str,
+    x: tuple[str, ...],
+    entity: str,
+    time: str,
+    lags: int,
+    time_effects: bool,
+    sample: pd.Series | np.ndarray | None,
+    predetermined: tuple[str, ...] = (),
+) -> tuple[pd.Series, pd.DataFrame, list[str], dict[str, float], TestStatistic]:
     result = difference_gmm(
         data,
         y,

@@ -21,7 +21,7 @@ import pandas as pd
 import pyfixest as pf
 
 from cts.core.exceptions import DesignWarning, FewTeamsWarning
-from cts.core.results import Result, TestStatistic, estimate_table
+from cts.core.results import Result, TestStatistic, estimate_table, p_phrase
 from cts.estimators.design import MIN_TEAMS, adoption_timing, is_staggered
 from cts.estimators.two_stage import two_stage_did
 from cts.estimators.wald import wald_test
@@ -30,19 +30,15 @@ from cts.panel import PanelError, require_columns, windowed
 __all__ = ["EventStudy", "adoption_weeks", "event_study", "group_time_effects", "simple_att"]
 
 ESTIMATORS = ("did2s", "saturated")
-_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
 def adoption_weeks(
     panel: pd.DataFrame, treatment: str = "ai_usage_rate", threshold: float = 0.5
 ) -> pd.Series:
-    """Each team's adoption week: the first week ``treatment >= threshold`` (NaT if never)."""
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must lie in (0, 1], not {threshold}")
-    require_columns(panel, ("team_id", "week", treatment), "the panel")
-    crossed = panel.loc[panel[treatment] >= threshold]
-    first = crossed.groupby("team_id")["week"].min()
-    return first.reindex(panel["team_id"].unique()).rename("adoption_week")
+    """Each team's adoption week: the first week ``treatment >= threshold`` (NaT if never), in
+    the order teams first appear (:func:`cts.estimators.design.adoption_timing` has the rest)."""
+    adoption = adoption_timing(panel, treatment, threshold)["adoption_week"]
+    return adoption.reindex(panel["team_id"].unique())
 
 
 @dataclass(repr=False)
@@ -120,7 +116,7 @@ class EventStudy(Result):
         """The pre-trend test in one line, with its explanation or why it was not computed."""
         if not np.isfinite(self.pretrend_p):
             return self.pretrend_note or "not computed"
-        text = f"p = {self.pretrend_p:.3f} ({self.pretrend_df} pre-adoption weeks)"
+        text = f"{p_phrase(self.pretrend_p)} ({self.pretrend_df} pre-adoption weeks)"
         if self.ramp_explains_pretrend:
             text += (
                 f"; expected with a gradual ramp-up (median {self.ramp_weeks:g} weeks of use "
@@ -151,7 +147,7 @@ class EventStudy(Result):
         note = f" ({self.pretrend_note})" if self.pretrend_note else ""
         return (
             f"Pre-trend test: Wald = {self.pretrend_chi2:.1f} (df {self.pretrend_df}, p from "
-            f"Hotelling's T-squared over teams), p = {self.pretrend_p:.3f}: {verdict}{note}."
+            f"Hotelling's T-squared over teams), {p_phrase(self.pretrend_p)}: {verdict}{note}."
         )
 
     def summary(self) -> str:
@@ -238,28 +234,9 @@ def event_study(
         warnings.warn(caveats[-1], DesignWarning, stacklevel=2)
 
     with _explained("the event study"):
-        naive_fit = pf.feols(
-            f"{outcome} ~ i(rel, ref=-1) | team_id + fe_period", data, vcov={"CRV1": "team_id"}
-        )
-        naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
-        naive_static = pf.feols(
-            f"{outcome} ~ treated | team_id + fe_period", data, vcov={"CRV1": "team_id"}
-        )
-        naive_att = _row(naive_static.coef()["treated"], naive_static.se()["treated"])
-
+        naive, naive_att = _two_way_fe(data, outcome)
         if estimator == "did2s":
-            # Gardner's estimator, sparse: pyfixest's did2s densifies its stage-1 dummies.
-            weeks = sorted(set(data["rel"].unique()) - {-1})
-            dummies = pd.DataFrame(
-                {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
-            )
-            stages = (data[outcome], data["team_id"], data["fe_period"], data["treated"])
-            coef, dynamic_vcov = two_stage_did(*stages, dummies)
-            table = estimate_table(coef, np.sqrt(np.diag(dynamic_vcov)))
-            table.index.name = "relative_week"
-            vcov = dynamic_vcov
-            static, static_vcov = two_stage_did(*stages, data[["treated"]])
-            att = _row(static["treated"], np.sqrt(static_vcov.iloc[0, 0]))
+            table, vcov, att = _did2s(data, outcome)
         else:
             cells, cells_vcov = group_time_effects(
                 data, outcome, "team_id", "period", "cohort", base="universal"
@@ -292,7 +269,7 @@ def event_study(
         att=att,
         naive_att=naive_att,
         pretrend_chi2=float("nan") if test is None else test.statistic,
-        pretrend_df=0 if test is None else int(test.df),
+        pretrend_df=0 if test is None or test.df is None else int(test.df),
         pretrend_p=float("nan") if test is None else test.p_value,
         estimator=estimator,
         outcome=outcome,
@@ -304,6 +281,33 @@ def event_study(
         ramp_weeks=float(ramp.median()) if ramp.notna().any() else float("nan"),
         caveats=caveats,
     )
+
+
+def _two_way_fe(data: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The plain two-way FE event study by relative week and its static ATT (the naive ones)."""
+    naive_fit = pf.feols(
+        f"{outcome} ~ i(rel, ref=-1) | team_id + fe_period", data, vcov={"CRV1": "team_id"}
+    )
+    naive, _ = _by_relative_week(naive_fit.coef(), naive_fit._vcov)
+    naive_static = pf.feols(
+        f"{outcome} ~ treated | team_id + fe_period", data, vcov={"CRV1": "team_id"}
+    )
+    return naive, _row(naive_static.coef()["treated"], naive_static.se()["treated"])
+
+
+def _did2s(data: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Gardner's two-stage estimator by relative week, its covariance and its static ATT;
+    sparse: pyfixest's did2s densifies its stage-1 dummies."""
+    weeks = sorted(set(data["rel"].unique()) - {-1})
+    dummies = pd.DataFrame(
+        {week: data["rel"].eq(week).to_numpy(float) for week in weeks}, index=data.index
+    )
+    stages = (data[outcome], data["team_id"], data["fe_period"], data["treated"])
+    coef, vcov = two_stage_did(*stages, dummies)
+    table = estimate_table(coef, np.sqrt(np.diag(vcov)))
+    table.index.name = "relative_week"
+    static, static_vcov = two_stage_did(*stages, data[["treated"]])
+    return table, vcov, _row(static["treated"], np.sqrt(static_vcov.to_numpy(float)[0, 0]))
 
 
 def _missing_groups(timing: pd.DataFrame, threshold: float, adopters: int, controls: int) -> str:
@@ -531,15 +535,15 @@ def _with_counterfactual(data: pd.DataFrame) -> pd.DataFrame:
         data = data.loc[keep]
 
 
-def _by_relative_week(coef: pd.Series, vcov) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _by_relative_week(coef: pd.Series, vcov: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     # pyfixest keeps the clustered covariance of a fit in ``_vcov``; it has no public getter.
     weeks = pd.Index(coef.index).str.extract(r"rel::(-?[\d.]+)")[0].astype(float).astype(int)
-    vcov = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
+    by_week = pd.DataFrame(np.asarray(vcov), index=weeks.to_numpy(), columns=weeks.to_numpy())
     table = estimate_table(
-        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(vcov))
+        pd.Series(coef.to_numpy(), index=weeks.to_numpy()), np.sqrt(np.diag(by_week))
     )
     table.index.name = "relative_week"
-    return table.sort_index(), vcov
+    return table.sort_index(), by_week
 
 
 def _aggregate_by_relative_time(

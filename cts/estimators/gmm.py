@@ -26,6 +26,7 @@ Econometrics 126(1). Roodman (2009), Oxford Bulletin of Economics and Statistics
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from cts.core.results import Result, TestStatistic, estimate_table
 from cts.panel import PanelError, lag, lag_terms, require_columns
 
 __all__ = ["GMMResult", "difference_gmm"]
+
+# A dense ndarray or a SciPy sparse matrix (SciPy ships no type information).
+_Matrix: TypeAlias = Any
 
 
 @dataclass(repr=False)
@@ -129,7 +133,7 @@ def difference_gmm(
     max_lag: int | None = None,
     collapse: bool = False,
     time_effects: bool = False,
-    sample: pd.Series | None = None,
+    sample: pd.Series | np.ndarray | None = None,
     predetermined: str | list[str] | tuple[str, ...] = (),
 ) -> GMMResult:
     """Arellano–Bond difference GMM.
@@ -169,36 +173,110 @@ def difference_gmm(
     require_columns(data, (y, *x, entity, time))
     if not set(predetermined) <= set(x):
         raise ValueError(f"predetermined regressors {sorted(set(predetermined) - set(x))} not in x")
-
-    rows, regressors, outcome, instruments, names = _differenced_system(
-        data,
-        y,
-        x,
-        entity,
-        time,
-        lags,
-        min_lag,
-        max_lag,
-        collapse,
-        time_effects,
-        sample,
-        predetermined,
-    )
+    spec = _Spec(y, x, entity, time, lags, min_lag, max_lag, collapse, time_effects, predetermined)
+    system = _differenced_system(data, spec, sample)
+    rows, regressors, instruments = system.rows, system.regressors, system.instruments
     entities = pd.factorize(rows["_entity"])[0]
     n_entities = entities.max() + 1
-    if instruments.shape[1] >= n_entities:
-        # The two-step weight matrix is the inverse of a sum over entities of rank-one terms:
-        # with as many instruments as entities it is singular and the estimates meaningless.
+    _check_instrument_count(instruments.shape[1], n_entities, time_effects)
+    fit = _two_steps(system, entities, n_entities, steps)
+    hansen, hansen_df = _hansen(instruments, fit.residual, fit.omega1, regressors.shape[1])
+    ar = [
+        _ar_test(
+            order,
+            rows,
+            fit.residual,
+            regressors,
+            instruments,
+            entities,
+            n_entities,
+            fit.weight,
+            fit.zx,
+            fit.vcov,
+        )
+        for order in (1, 2)
+    ]
+    names = system.names
+    estimates = pd.Series(fit.beta, index=names)
+    se = pd.Series(np.sqrt(np.diag(fit.vcov)), index=names)
+    return GMMResult(
+        estimates=estimates,
+        se=se,
+        vcov=pd.DataFrame(fit.vcov, index=names, columns=names),
+        hansen=hansen,
+        hansen_df=hansen_df,
+        hansen_p=float(stats.chi2.sf(hansen, hansen_df)) if hansen_df > 0 else np.nan,
+        ar1=ar[0],
+        ar1_p=float(2 * stats.norm.sf(abs(ar[0]))),
+        ar2=ar[1],
+        ar2_p=float(2 * stats.norm.sf(abs(ar[1]))),
+        n_obs=len(rows),
+        n_entities=int(n_entities),
+        n_instruments=instruments.shape[1],
+        steps=steps,
+    )
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The model of :func:`difference_gmm`: its columns and instrument options."""
+
+    y: str
+    x: tuple[str, ...]
+    entity: str
+    time: str
+    lags: int
+    min_lag: int
+    max_lag: int | None
+    collapse: bool
+    time_effects: bool
+    predetermined: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _System:
+    """The differenced equation, sorted by entity and period."""
+
+    rows: pd.DataFrame  # _entity, _time, _period of each differenced row
+    regressors: sparse.csr_matrix  # differenced lags, x, then any period dummies
+    outcome: np.ndarray  # the differenced outcome
+    instruments: sparse.csr_matrix
+    names: list[str]  # of the regressors' columns
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The GMM estimate and what the tests need from its steps."""
+
+    beta: np.ndarray
+    vcov: np.ndarray
+    weight: np.ndarray  # of the final step
+    residual: np.ndarray  # of the final step
+    omega1: np.ndarray  # robust moment covariance from the one-step residuals
+    zx: np.ndarray  # Z'X
+
+
+def _check_instrument_count(n_instruments: int, n_entities: int, time_effects: bool) -> None:
+    """Refuse as many instruments as entities.
+
+    The two-step weight matrix is the inverse of a sum over entities of rank-one terms: with as
+    many instruments as entities it is singular and the estimates meaningless.
+    """
+    if n_instruments >= n_entities:
         raise ValueError(
             f"difference GMM needs more entities ({n_entities:,}) than instruments "
-            f"({instruments.shape[1]:,}"
+            f"({n_instruments:,}"
             + (", most of them period dummies" if time_effects else "")
             + "): use fewer periods (start/end), fewer instrument lags (max_lag, collapse)"
             + (", time_effects=False" if time_effects else "")
             + " or another method"
         )
-    pairs = _consecutive(rows)
 
+
+def _two_steps(system: _System, entities: np.ndarray, n_entities: int, steps: int) -> _Steps:
+    """One-step robust GMM, then (``steps=2``) two-step GMM with Windmeijer's variance."""
+    regressors, outcome, instruments = system.regressors, system.outcome, system.instruments
+    pairs = _consecutive(system.rows)
     zx, zy = _dense(instruments.T @ regressors), instruments.T @ outcome
     # One step: weights from the covariance of differenced iid errors (2 on, -1 off diagonal).
     zhz = 2 * _dense(instruments.T @ instruments)
@@ -210,7 +288,6 @@ def difference_gmm(
     )
     omega1 = moments1.T @ moments1
     vcov1 = bread1 @ zx.T @ weight1 @ omega1 @ weight1 @ zx @ bread1
-
     if steps == 1:
         beta, vcov, weight, residual = beta1, vcov1, weight1, outcome - regressors @ beta1
     else:
@@ -228,72 +305,42 @@ def difference_gmm(
             residual,
             vcov1,
         )
+    return _Steps(beta=beta, vcov=vcov, weight=weight, residual=residual, omega1=omega1, zx=zx)
+
+
+def _hansen(
+    instruments: sparse.csr_matrix, residual: np.ndarray, omega1: np.ndarray, n_regressors: int
+) -> tuple[float, int]:
+    """Hansen's J and its degrees of freedom (NaN when it has none or is numerically negative)."""
     moments = instruments.T @ residual
     # Hansen J with the robust weights from one-step residuals (Stata's two-step Sargan).
     hansen = float(moments @ np.linalg.pinv(omega1) @ moments)
     # The J statistic is a quadratic form in a positive semi-definite matrix; its degrees of
     # freedom are the over-identifying restrictions the weight matrix actually has (its rank,
     # which is below the instrument count when instruments are collinear).
-    hansen_df = int(np.linalg.matrix_rank(omega1)) - regressors.shape[1]
+    hansen_df = int(np.linalg.matrix_rank(omega1)) - n_regressors
     if hansen < -1e-8 * max(1.0, abs(hansen)) or hansen_df < 1:
         hansen, hansen_df = float("nan"), max(hansen_df, 0)
     hansen = max(hansen, 0.0) if np.isfinite(hansen) else hansen
-    ar = [
-        _ar_test(
-            order, rows, residual, regressors, instruments, entities, n_entities, weight, zx, vcov
-        )
-        for order in (1, 2)
-    ]
-    estimates = pd.Series(beta, index=names)
-    se = pd.Series(np.sqrt(np.diag(vcov)), index=names)
-    return GMMResult(
-        estimates=estimates,
-        se=se,
-        vcov=pd.DataFrame(vcov, index=names, columns=names),
-        hansen=hansen,
-        hansen_df=hansen_df,
-        hansen_p=float(stats.chi2.sf(hansen, hansen_df)) if hansen_df > 0 else np.nan,
-        ar1=ar[0],
-        ar1_p=float(2 * stats.norm.sf(abs(ar[0]))),
-        ar2=ar[1],
-        ar2_p=float(2 * stats.norm.sf(abs(ar[1]))),
-        n_obs=len(rows),
-        n_entities=int(n_entities),
-        n_instruments=instruments.shape[1],
-        steps=steps,
-    )
+    return hansen, hansen_df
 
 
 def _differenced_system(
-    data,
-    y,
-    x,
-    entity,
-    time,
-    lags,
-    min_lag,
-    max_lag,
-    collapse,
-    time_effects,
-    sample,
-    predetermined=(),
-):
+    data: pd.DataFrame, spec: _Spec, sample: pd.Series | np.ndarray | None
+) -> _System:
     """Rows of the differenced equation, their regressors, outcome and instrument matrix."""
-    step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
+    y, x = spec.y, spec.x
+    step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[spec.time]) else 1
     # Built column by column: the time column may also be a regressor (a trend).
     frame = pd.DataFrame(
         {
-            "_entity": data[entity].to_numpy(),
-            "_time": data[time].to_numpy(),
+            "_entity": data[spec.entity].to_numpy(),
+            "_time": data[spec.time].to_numpy(),
             **{c: data[c].to_numpy(float) for c in dict.fromkeys([y, *x])},
         }
     )
-
-    def shifted(column: str, k: int) -> pd.Series:
-        return lag(frame, column, k, entity="_entity", time="_time", step=step)
-
-    lag_names = lag_terms(y, lags)
-    levels = {y: frame[y], **{n: shifted(y, k) for k, n in enumerate(lag_names, 1)}}
+    lag_names = lag_terms(y, spec.lags)
+    levels = {y: frame[y], **{n: _shifted(frame, y, k, step) for k, n in enumerate(lag_names, 1)}}
     levels.update({c: frame[c] for c in x})
     diffs = pd.DataFrame(
         {
@@ -315,25 +362,12 @@ def _differenced_system(
     regressors = diffs.loc[keep, [*lag_names, *x]].to_numpy(float)
     outcome = diffs.loc[keep, y].to_numpy(float)
     names = [*lag_names, *x]
-
-    # GMM-style instruments: levels of y lagged min_lag..max_lag, zero where unavailable.
-    deepest = int(period_index.max()) if max_lag is None else max_lag
-    columns, row_period = [], rows["_period"].to_numpy()
-    for column, first_lag in ((y, min_lag), *((c, 1) for c in predetermined)):
-        for k in range(first_lag, deepest + 1):
-            values = shifted(column, k)[keep].fillna(0.0).to_numpy()
-            available = row_period - k >= 0
-            if not available.any():
-                continue
-            if collapse:
-                columns.append(np.where(available, values, 0.0))
-            else:
-                for period in np.unique(row_period[available]):
-                    columns.append(np.where(row_period == period, values, 0.0))
-    exogenous = diffs.loc[keep, [c for c in x if c not in predetermined]].to_numpy(float)
+    deepest = int(period_index.max()) if spec.max_lag is None else spec.max_lag
+    columns = _gmm_instruments(frame, spec, keep, rows["_period"].to_numpy(), deepest, step)
+    exogenous = diffs.loc[keep, [c for c in x if c not in spec.predetermined]].to_numpy(float)
     blocks = [np.column_stack(columns), exogenous] if columns else [exogenous]
     regressors = sparse.csr_matrix(regressors)
-    if time_effects:
+    if spec.time_effects:
         # Period dummies as a sparse block: dense, they would be rows x periods in both the
         # regressors and the instruments (0.9 GB each on 2,000 teams x 260 weeks).
         codes, periods = pd.factorize(rows["_period"], sort=True)
@@ -348,13 +382,44 @@ def _differenced_system(
     instruments = instruments[:, np.unique(instruments.indices)]  # columns that are not all 0
     rows = rows.sort_values(["_entity", "_period"])
     order = rows.index.to_numpy()
-    return (
-        rows.reset_index(drop=True),
-        regressors[order],
-        outcome[order],
-        instruments[order],
-        names,
+    return _System(
+        rows=rows.reset_index(drop=True),
+        regressors=regressors[order],
+        outcome=outcome[order],
+        instruments=instruments[order],
+        names=names,
     )
+
+
+def _shifted(frame: pd.DataFrame, column: str, k: int, step: pd.Timedelta | int) -> pd.Series:
+    """``column`` ``k`` periods earlier, within each entity."""
+    return lag(frame, column, k, entity="_entity", time="_time", step=step)
+
+
+def _gmm_instruments(
+    frame: pd.DataFrame,
+    spec: _Spec,
+    keep: pd.Series,
+    row_period: np.ndarray,
+    deepest: int,
+    step: pd.Timedelta | int,
+) -> list[np.ndarray]:
+    """GMM-style instrument columns: levels of ``y`` lagged ``min_lag..deepest`` (and of each
+    predetermined regressor lagged ``1..deepest``), zero where unavailable; one column per lag
+    and period, or per lag with ``collapse``."""
+    columns = []
+    for column, first_lag in ((spec.y, spec.min_lag), *((c, 1) for c in spec.predetermined)):
+        for k in range(first_lag, deepest + 1):
+            values = _shifted(frame, column, k, step)[keep].fillna(0.0).to_numpy()
+            available = row_period - k >= 0
+            if not available.any():
+                continue
+            if spec.collapse:
+                columns.append(np.where(available, values, 0.0))
+            else:
+                for period in np.unique(row_period[available]):
+                    columns.append(np.where(row_period == period, values, 0.0))
+    return columns
 
 
 def _consecutive(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -365,7 +430,7 @@ def _consecutive(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return first, first + 1
 
 
-def _entity_sums(values, entities: np.ndarray, n_entities: int) -> np.ndarray:
+def _entity_sums(values: _Matrix, entities: np.ndarray, n_entities: int) -> np.ndarray:
     """Column sums per entity (rows sorted by entity), dense, of a dense or sparse matrix."""
     if sparse.issparse(values):
         members = sparse.csr_matrix(
@@ -377,14 +442,14 @@ def _entity_sums(values, entities: np.ndarray, n_entities: int) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
-def _scaled(matrix, weights: np.ndarray):
+def _scaled(matrix: _Matrix, weights: np.ndarray) -> _Matrix:
     """Each row of ``matrix`` (dense or sparse) times its weight."""
     if sparse.issparse(matrix):
         return matrix.multiply(weights[:, None]).tocsr()
     return matrix * weights[:, None]
 
 
-def _dense(matrix) -> np.ndarray:
+def _dense(matrix: _Matrix) -> np.ndarray:
     return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
 
 
@@ -394,8 +459,16 @@ def _gmm_step(zx: np.ndarray, zy: np.ndarray, weight: np.ndarray) -> tuple[np.nd
 
 
 def _windmeijer(
-    regressors, instruments, entities, n_entities, moments1, weight, bread2, residual2, vcov1
-):
+    regressors: _Matrix,
+    instruments: _Matrix,
+    entities: np.ndarray,
+    n_entities: int,
+    moments1: np.ndarray,
+    weight: np.ndarray,
+    bread2: np.ndarray,
+    residual2: np.ndarray,
+    vcov1: np.ndarray,
+) -> np.ndarray:
     """Finite-sample corrected two-step variance (Windmeijer 2005).
 
     Column j of the correction is ``-V2 X'Z W (dOmega/db_j) W Z'u2`` with
@@ -415,8 +488,17 @@ def _windmeijer(
 
 
 def _ar_test(
-    order, rows, residual, regressors, instruments, entities, n_entities, weight, zx, vcov
-):
+    order: int,
+    rows: pd.DataFrame,
+    residual: np.ndarray,
+    regressors: _Matrix,
+    instruments: _Matrix,
+    entities: np.ndarray,
+    n_entities: int,
+    weight: np.ndarray,
+    zx: np.ndarray,
+    vcov: np.ndarray,
+) -> float:
     """Arellano–Bond test for serial correlation of the given order in differenced residuals."""
     key = pd.MultiIndex.from_frame(rows[["_entity", "_period"]])
     lagged_key = pd.MultiIndex.from_arrays([rows["_entity"], rows["_period"] - order])

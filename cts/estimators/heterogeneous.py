@@ -168,7 +168,7 @@ class TeamPersistenceFit:
         psi_settle = (1 / (1 - mean) ** 2 + 3 * spread / (1 - mean) ** 4) * psi_mean + (
             psi_spread / (1 - mean) ** 3
         )
-        positions = [self.estimates.index.get_loc(t) for t in terms]
+        positions = self.estimates.index.get_indexer(pd.Index(terms))  # all there: see g
         psi_g = self.influence[:, positions].sum(axis=1)
         return g * settle, settle * psi_g + g * psi_settle
 
@@ -220,97 +220,14 @@ def team_persistence_fit(
     said in the notes.
     """
     n_lags = len(lag_names)
-    width = 1 + n_lags
     notes: list[str] = []
     if frame.empty:
         raise PanelError("no rows to estimate team-specific persistence on")
     weeks = np.unique(frame["_time"].to_numpy())
     middle = weeks[len(weeks) // 2]
-    needed = MIN_HALF_ROWS * width
-    dropped = np.zeros(0, dtype=bool)
-    for _ in range(2):  # the second pass only if a team's lag does not vary in a row set
-        entity, labels = pd.factorize(frame["_entity"])
-        first = (frame["_time"] < middle).to_numpy()
-        rows = np.bincount(entity, minlength=len(labels))
-        rows_first = np.bincount(entity, first, minlength=len(labels)).astype(int)
-        if jackknife:
-            short = (rows_first < needed) | (rows - rows_first < needed)
-        else:
-            short = rows < 2 * needed
-        if short.any():
-            frame = frame.loc[~short[entity]].reset_index(drop=True)
-            notes.append(
-                f"{int(short.sum())} of {len(short)} teams left out: fewer than "
-                + (
-                    f"{needed} weeks before {_label(middle)} or after it (the halves of "
-                    "the jackknife)"
-                    if jackknife
-                    else f"{2 * needed} weeks"
-                )
-                + ", too few to estimate their own persistence"
-            )
-        if frame["_entity"].nunique() < _MIN_TEAMS:
-            raise PanelError(
-                f"team-specific persistence needs at least {_MIN_TEAMS} teams with "
-                + (f"{needed} weeks in each half of the panel" if jackknife else "enough weeks")
-            )
-        team, teams = pd.factorize(frame["_entity"])
-        first = (frame["_time"] < middle).to_numpy()
-        rows = np.bincount(team).astype(float)
-        rows_first = np.bincount(team, first)
-        # Each team's jackknife weight on its halves (module docstring; 1/2 for equal halves).
-        c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2) if jackknife else None
-        sets = [np.ones(len(frame), dtype=bool)]
-        weights = [1 + 2 * c if jackknife else np.ones(len(teams))]
-        if jackknife:
-            sets += [first, ~first]
-            weights += [-c, -c]
-        columns = frame[[y, *lag_names, *x]].to_numpy(float)
-        fits, flat = _fit_row_sets(
-            frame, columns, team, len(teams), sets, weights, n_lags, time_effects
-        )
-        if not flat.any():
-            break
-        # Their own [1, lags] are collinear in a row set (a lagged outcome that never moves in
-        # a half): no own persistence, so they are left out like the short teams.
-        frame = frame.loc[~flat[team]].reset_index(drop=True)
-        notes.append(
-            f"{int(flat.sum())} teams left out: their lagged outcome does not vary"
-            + (" in a half of the panel" if jackknife else "")
-        )
-        dropped = flat
-    if dropped.size and not np.all([f.identified.all() for f in fits]):
-        raise PanelError("a team's lagged outcome does not vary: its own persistence is unknown")
-    full = fits[0]
-    estimate, influence = full.estimate.copy(), full.influence.copy()
-    team_b = full.team_b * weights[0][:, None]
-    # the noise of each team's own persistence: its halves differ by about twice its SD
-    noise = np.full(len(teams), np.nan)
-    if jackknife:
-        for half, w in zip(fits[1:], weights[1:], strict=True):
-            missing = ~half.varies
-            if missing.any():
-                names = [x[j] for j in np.flatnonzero(missing)]
-                notes.append(
-                    f"{', '.join(names)}: no variation in a half panel; full-panel coefficient "
-                    "kept there (not jackknifed)"
-                )
-                half.estimate[n_lags:][missing] = full.estimate[n_lags:][missing]
-                half.influence[:, n_lags:][:, missing] = full.influence[:, n_lags:][:, missing]
-            # Lag coefficients: the team weights are inside each fit's weighted mean.
-            estimate[:n_lags] += half.estimate[:n_lags]
-            influence[:, :n_lags] += half.influence[:, :n_lags]
-            team_b += half.team_b * w[:, None]
-        noise = (fits[1].team_b.sum(axis=1) - fits[2].team_b.sum(axis=1)) ** 2 / 4
-        # Common coefficients: 2 full - mean of the halves.
-        common = slice(n_lags, None)
-        estimate[common] = (
-            2 * full.estimate[common] - (fits[1].estimate[common] + fits[2].estimate[common]) / 2
-        )
-        influence[:, common] = (
-            2 * full.influence[:, common]
-            - (fits[1].influence[:, common] + fits[2].influence[:, common]) / 2
-        )
+    kept = _fit_kept_teams(frame, y, lag_names, x, middle, time_effects, jackknife, notes)
+    frame, team, teams = kept.frame, kept.team, kept.teams
+    estimate, influence, team_b, noise = _combine_halves(kept, x, n_lags, jackknife, notes)
     notes.append(
         f"persistence is the mean over {len(teams):,} teams of each team's own sum of lag "
         "coefficients (equal weights); week effects and the effects of the regressors are common"
@@ -338,6 +255,162 @@ def team_persistence_fit(
         n_lags=n_lags,
         team_persistence_noise=pd.Series(noise, index=pd.Index(teams, name="team")),
     )
+
+
+@dataclass(frozen=True)
+class _KeptTeams:
+    """The teams kept for their own persistence and the fits of their row sets."""
+
+    frame: pd.DataFrame  # the rows of the kept teams
+    team: np.ndarray  # each row's team code
+    teams: pd.Index  # the kept teams
+    fits: list[_Fit]  # the full panel, then (with the jackknife) the two calendar halves
+    weights: list[np.ndarray]  # each fit's weights on the teams' own coefficients
+
+
+def _fit_kept_teams(
+    frame: pd.DataFrame,
+    y: str,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    middle: object,
+    time_effects: bool,
+    jackknife: bool,
+    notes: list[str],
+) -> _KeptTeams:
+    """Leave out the teams too short, or whose lag does not vary, and fit the row sets.
+
+    Parameters
+    ----------
+    frame, y, lag_names, x, time_effects, jackknife
+        As in :func:`team_persistence_fit`.
+    middle
+        The first week of the second calendar half.
+    notes
+        Appended to: the teams left out and why.
+
+    Returns
+    -------
+    _KeptTeams
+    """
+    n_lags = len(lag_names)
+    needed = MIN_HALF_ROWS * (1 + n_lags)
+    dropped = np.zeros(0, dtype=bool)
+    for _ in range(2):  # the second pass only if a team's lag does not vary in a row set
+        frame = _without_short_teams(frame, middle, needed, jackknife, notes)
+        team, teams = pd.factorize(frame["_entity"])
+        first = (frame["_time"] < middle).to_numpy()
+        sets, weights = _row_sets(team, first, len(teams), jackknife)
+        columns = frame[[y, *lag_names, *x]].to_numpy(float)
+        fits, flat = _fit_row_sets(
+            frame, columns, team, len(teams), sets, weights, n_lags, time_effects
+        )
+        if not flat.any():
+            break
+        # Their own [1, lags] are collinear in a row set (a lagged outcome that never moves in
+        # a half): no own persistence, so they are left out like the short teams.
+        frame = frame.loc[~flat[team]].reset_index(drop=True)
+        notes.append(
+            f"{int(flat.sum())} teams left out: their lagged outcome does not vary"
+            + (" in a half of the panel" if jackknife else "")
+        )
+        dropped = flat
+    if dropped.size and not np.all([f.identified.all() for f in fits]):
+        raise PanelError("a team's lagged outcome does not vary: its own persistence is unknown")
+    return _KeptTeams(frame=frame, team=team, teams=teams, fits=fits, weights=weights)
+
+
+def _without_short_teams(
+    frame: pd.DataFrame, middle: object, needed: int, jackknife: bool, notes: list[str]
+) -> pd.DataFrame:
+    """The rows of the teams with ``needed`` rows in each half (twice that in all without the
+    jackknife); a note says how many were left out. Refuses fewer than ``_MIN_TEAMS`` teams."""
+    entity, labels = pd.factorize(frame["_entity"])
+    first = (frame["_time"] < middle).to_numpy()
+    rows = np.bincount(entity, minlength=len(labels))
+    rows_first = np.bincount(entity, first, minlength=len(labels)).astype(int)
+    if jackknife:
+        short = (rows_first < needed) | (rows - rows_first < needed)
+    else:
+        short = rows < 2 * needed
+    if short.any():
+        frame = frame.loc[~short[entity]].reset_index(drop=True)
+        notes.append(
+            f"{int(short.sum())} of {len(short)} teams left out: fewer than "
+            + (
+                f"{needed} weeks before {_label(middle)} or after it (the halves of the jackknife)"
+                if jackknife
+                else f"{2 * needed} weeks"
+            )
+            + ", too few to estimate their own persistence"
+        )
+    if frame["_entity"].nunique() < _MIN_TEAMS:
+        raise PanelError(
+            f"team-specific persistence needs at least {_MIN_TEAMS} teams with "
+            + (f"{needed} weeks in each half of the panel" if jackknife else "enough weeks")
+        )
+    return frame
+
+
+def _row_sets(
+    team: np.ndarray, first: np.ndarray, n_teams: int, jackknife: bool
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The row sets to fit (all rows; with the jackknife also the two halves) and each one's
+    weights on the teams' own coefficients (module docstring; 1/2 for equal halves)."""
+    rows = np.bincount(team).astype(float)
+    rows_first = np.bincount(team, first)
+    sets = [np.ones(len(team), dtype=bool)]
+    weights = [np.ones(n_teams)]
+    if jackknife:
+        c = 1 / (rows * (1 / rows_first + 1 / (rows - rows_first)) - 2)
+        sets += [first, ~first]
+        weights = [1 + 2 * c, -c, -c]
+    return sets, weights
+
+
+def _combine_halves(
+    kept: _KeptTeams, x: tuple[str, ...], n_lags: int, jackknife: bool, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The jackknifed coefficients, their team influence, each team's own lag coefficients
+    and the noise of its persistence (NaN without the jackknife).
+
+    The lag coefficients add the halves' team-weighted means to the full fit's; the common
+    coefficients are ``2 full - mean of the halves``. A regressor with no variation in a half
+    keeps its full-panel coefficient there (a note says so).
+    """
+    fits, weights = kept.fits, kept.weights
+    full = fits[0]
+    estimate, influence = full.estimate.copy(), full.influence.copy()
+    team_b = full.team_b * weights[0][:, None]
+    # the noise of each team's own persistence: its halves differ by about twice its SD
+    noise = np.full(len(kept.teams), np.nan)
+    if not jackknife:
+        return estimate, influence, team_b, noise
+    for half, w in zip(fits[1:], weights[1:], strict=True):
+        missing = ~half.varies
+        if missing.any():
+            names = [x[j] for j in np.flatnonzero(missing)]
+            notes.append(
+                f"{', '.join(names)}: no variation in a half panel; full-panel coefficient "
+                "kept there (not jackknifed)"
+            )
+            half.estimate[n_lags:][missing] = full.estimate[n_lags:][missing]
+            half.influence[:, n_lags:][:, missing] = full.influence[:, n_lags:][:, missing]
+        # Lag coefficients: the team weights are inside each fit's weighted mean.
+        estimate[:n_lags] += half.estimate[:n_lags]
+        influence[:, :n_lags] += half.influence[:, :n_lags]
+        team_b += half.team_b * w[:, None]
+    noise = (fits[1].team_b.sum(axis=1) - fits[2].team_b.sum(axis=1)) ** 2 / 4
+    # Common coefficients: 2 full - mean of the halves.
+    common = slice(n_lags, None)
+    estimate[common] = (
+        2 * full.estimate[common] - (fits[1].estimate[common] + fits[2].estimate[common]) / 2
+    )
+    influence[:, common] = (
+        2 * full.influence[:, common]
+        - (fits[1].influence[:, common] + fits[2].influence[:, common]) / 2
+    )
+    return estimate, influence, team_b, noise
 
 
 def persistence_homogeneity_test(
@@ -499,32 +572,8 @@ def _fit(
     team's influence on them.
     """
     y, lags, x = columns[:, 0], columns[:, 1 : 1 + n_lags], columns[:, 1 + n_lags :]
-    z = np.column_stack([np.ones(len(y)), lags])
-    width = z.shape[1]
-    gram = np.zeros((n_teams, width, width))
-    for a in range(width):
-        for b in range(a, width):
-            gram[:, a, b] = gram[:, b, a] = np.bincount(team, z[:, a] * z[:, b], n_teams)
-    identified = np.linalg.cond(gram) < _CONDITION
-    gram[~identified] = np.eye(width)  # placeholders; the caller refuses unidentified teams
-    inverse = np.linalg.inv(gram)
-    weights = np.einsum("rab,rb->ra", inverse[team], z)  # q_r = A_i z_r
-
-    def own_coefficients(values: np.ndarray) -> np.ndarray:
-        """Each team's OLS coefficients of the columns of ``values`` on its own [1, lags]."""
-        return np.stack(
-            [
-                np.stack([np.bincount(team, weights[:, a] * v, n_teams) for v in values.T], -1)
-                for a in range(width)
-            ],
-            axis=1,
-        )  # teams x width x columns
-
-    def project(values: np.ndarray) -> np.ndarray:
-        """Residuals of each team's own regression of ``values`` on its [1, lags]."""
-        return values - np.einsum("ra,ram->rm", z, own_coefficients(values)[team])
-
-    x_tilde = project(x)
+    own = _OwnRegressions.of(team, lags, n_teams)
+    x_tilde = own.residuals(x)
     varies = np.abs(x_tilde).max(axis=0, initial=0) > _NO_VARIATION
     x_kept = x_tilde[:, varies]
     if not varies.any():
@@ -534,50 +583,30 @@ def _fit(
             "out (in this set of weeks), so the common effect is not identified with "
             "team-specific persistence"
         )
-    y_tilde = project(y[:, None])[:, 0]
+    y_tilde = own.residuals(y[:, None])[:, 0]
     k = x_kept.shape[1]
+    n_times = 0
     if times is not None:
         times = pd.factorize(times, sort=True)[0]  # the weeks of this row set only
         n_times = int(times.max()) + 1
-        # Week block of the normal equations: D'M D = diag(n_t) - sum_i (Z_i A_i Z_i') placed
-        # at the team's weeks = diag(n_t) - H'H with H's rows (team, a) = (L_i' z_r)_a at week t.
-        cholesky = np.linalg.cholesky(inverse)  # A_i = L_i L_i'
-        w = np.einsum("rab,ra->rb", cholesky[team], z)
-        h = np.zeros((n_teams * width, n_times))
-        for a in range(width):
-            h[team * width + a, times] = w[:, a]
-        week_block = np.diag(np.bincount(times, minlength=n_times).astype(float)) - h.T @ h
-        cross = np.stack([np.bincount(times, c, n_times) for c in x_kept.T], -1).reshape(n_times, k)
-        normal = np.block([[week_block[1:, 1:], cross[1:]], [cross[1:].T, x_kept.T @ x_kept]])
-        rhs = np.concatenate([np.bincount(times, y_tilde, n_times)[1:], x_kept.T @ y_tilde])
-    else:
-        n_times = 0
-        normal, rhs = x_kept.T @ x_kept, x_kept.T @ y_tilde
+    normal, rhs = _common_normal_equations(own, times, n_times, x_kept, y_tilde)
     normal_inverse = np.linalg.inv(normal)
     theta = normal_inverse @ rhs
     weeks = np.zeros(max(n_times, 1))
     weeks[1:n_times] = theta[: max(n_times - 1, 0)]
     g = theta[len(theta) - k :]
     common = x[:, varies] @ g + (weeks[times] if times is not None else 0.0)
-    own = own_coefficients((y - common)[:, None])[:, :, 0]  # teams x width
-    residuals = y_tilde - (project(common[:, None])[:, 0])
-
-    # Influence of the common coefficients, team by team: (R~'R~)^-1 R_i' e_i.
-    scores = [np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)]
-    scores[0] = scores[0].reshape(n_teams, k)
-    if times is not None:
-        by_week = np.zeros((n_teams, n_times))
-        by_week[team, times] = residuals
-        scores.insert(0, by_week[:, 1:])
-    theta_influence = np.concatenate(scores, axis=1) @ normal_inverse
+    own_b = own.coefficients((y - common)[:, None])[:, :, 0]  # teams x width
+    residuals = y_tilde - (own.residuals(common[:, None])[:, 0])
+    theta_influence = _common_influence(own, times, n_times, x_kept, residuals, normal_inverse)
     # The mean of b_i given the common coefficients: d mean(b) / d theta = -(1/N) sum q_r [d_r, x_r]
-    lag_weights = weights[:, 1:] * team_weights[team][:, None]
+    lag_weights = own.q[:, 1:] * team_weights[team][:, None]
     gradient = [-(lag_weights.T @ x[:, varies]) / n_teams]
     if times is not None:
         per_week = np.stack([np.bincount(times, c, n_times) for c in lag_weights.T])
         gradient.insert(0, -per_week[:, 1:] / n_teams)
     gradient_matrix = np.concatenate(gradient, axis=1)  # lags x theta
-    team_b = own[:, 1:]
+    team_b = own_b[:, 1:]
     weighted_b = team_b * team_weights[:, None]
     mean_b = weighted_b.mean(axis=0)
     b_influence = (weighted_b - mean_b) / n_teams + theta_influence @ gradient_matrix.T
@@ -589,9 +618,103 @@ def _fit(
         estimate=np.concatenate([mean_b, g_full]),
         influence=np.concatenate([b_influence, g_influence], axis=1),
         team_b=team_b,
-        identified=identified,
+        identified=own.identified,
         varies=varies,
     )
+
+
+@dataclass(frozen=True)
+class _OwnRegressions:
+    """Each team's own regression on ``z = [1, lags]``, row by row: ``q_r = A_i z_r`` with
+    ``A_i`` the inverse of team ``i``'s Gram matrix."""
+
+    team: np.ndarray  # each row's team code
+    z: np.ndarray  # rows x width: [1, lags]
+    inverse: np.ndarray  # teams x width x width: A_i
+    q: np.ndarray  # rows x width: A_i z_r
+    identified: np.ndarray  # teams: own Gram matrix invertible
+    n_teams: int
+
+    @classmethod
+    def of(cls, team: np.ndarray, lags: np.ndarray, n_teams: int) -> _OwnRegressions:
+        """The teams' Gram matrices of ``[1, lags]`` and their inverses (the identity, a
+        placeholder, for a team whose matrix is singular: the caller refuses such teams)."""
+        z = np.column_stack([np.ones(len(lags)), lags])
+        width = z.shape[1]
+        gram = np.zeros((n_teams, width, width))
+        for a in range(width):
+            for b in range(a, width):
+                gram[:, a, b] = gram[:, b, a] = np.bincount(team, z[:, a] * z[:, b], n_teams)
+        identified = np.linalg.cond(gram) < _CONDITION
+        gram[~identified] = np.eye(width)  # placeholders; the caller refuses unidentified teams
+        inverse = np.linalg.inv(gram)
+        q = np.einsum("rab,rb->ra", inverse[team], z)
+        return cls(team, z, inverse, q, identified, n_teams)
+
+    def coefficients(self, values: np.ndarray) -> np.ndarray:
+        """Each team's OLS coefficients of the columns of ``values`` on its own [1, lags]."""
+        team, n_teams = self.team, self.n_teams
+        return np.stack(
+            [
+                np.stack([np.bincount(team, self.q[:, a] * v, n_teams) for v in values.T], -1)
+                for a in range(self.z.shape[1])
+            ],
+            axis=1,
+        )  # teams x width x columns
+
+    def residuals(self, values: np.ndarray) -> np.ndarray:
+        """Residuals of each team's own regression of ``values`` on its [1, lags]."""
+        return values - np.einsum("ra,ram->rm", self.z, self.coefficients(values)[self.team])
+
+
+def _common_normal_equations(
+    own: _OwnRegressions,
+    times: np.ndarray | None,
+    n_times: int,
+    x_kept: np.ndarray,
+    y_tilde: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal equations of the week effects (the first week dropped) and ``g`` on the data
+    projected off each team's own ``[1, lags]``: the matrix and the right-hand side.
+
+    Week block: ``D'M D = diag(n_t) - sum_i (Z_i A_i Z_i')`` placed at the team's weeks
+    ``= diag(n_t) - H'H`` with ``H``'s rows ``(team, a) = (L_i' z_r)_a`` at week ``t``.
+    """
+    if times is None:
+        return x_kept.T @ x_kept, x_kept.T @ y_tilde
+    team, n_teams, k = own.team, own.n_teams, x_kept.shape[1]
+    width = own.z.shape[1]
+    cholesky = np.linalg.cholesky(own.inverse)  # A_i = L_i L_i'
+    w = np.einsum("rab,ra->rb", cholesky[team], own.z)
+    h = np.zeros((n_teams * width, n_times))
+    for a in range(width):
+        h[team * width + a, times] = w[:, a]
+    week_block = np.diag(np.bincount(times, minlength=n_times).astype(float)) - h.T @ h
+    cross = np.stack([np.bincount(times, c, n_times) for c in x_kept.T], -1).reshape(n_times, k)
+    normal = np.block([[week_block[1:, 1:], cross[1:]], [cross[1:].T, x_kept.T @ x_kept]])
+    rhs = np.concatenate([np.bincount(times, y_tilde, n_times)[1:], x_kept.T @ y_tilde])
+    return normal, rhs
+
+
+def _common_influence(
+    own: _OwnRegressions,
+    times: np.ndarray | None,
+    n_times: int,
+    x_kept: np.ndarray,
+    residuals: np.ndarray,
+    normal_inverse: np.ndarray,
+) -> np.ndarray:
+    """Influence of the common coefficients, team by team: ``(R~'R~)^-1 R_i' e_i``."""
+    team, n_teams, k = own.team, own.n_teams, x_kept.shape[1]
+    scores: list[np.ndarray] = [
+        np.stack([np.bincount(team, c * residuals, n_teams) for c in x_kept.T], -1)
+    ]
+    scores[0] = scores[0].reshape(n_teams, k)
+    if times is not None:
+        by_week = np.zeros((n_teams, n_times))
+        by_week[team, times] = residuals
+        scores.insert(0, by_week[:, 1:])
+    return np.concatenate(scores, axis=1) @ normal_inverse
 
 
 def _label(week: object) -> str:

@@ -109,7 +109,7 @@ def build_grid(
     if np.bincount(teams_code * n_weeks + t, minlength=n * n_weeks).max() > 1:
         raise PanelError("`team_id`, `week` pairs are not unique")
 
-    def grid(values) -> np.ndarray:
+    def grid(values: pd.Series | np.ndarray) -> np.ndarray:
         out = np.full((n, n_weeks), np.nan)
         out[teams_code, t] = np.asarray(values, dtype=float)
         return out
@@ -179,13 +179,13 @@ class ImputationFit:
     level: np.ndarray
     cluster: np.ndarray
     # for the bootstrap: the Schur complements' pseudo-inverses and the sums that do not move
+    rhs_y: np.ndarray = field(repr=False)
+    rhs_z: np.ndarray = field(repr=False)
+    mean_y: np.ndarray = field(repr=False)
+    mean_z: np.ndarray = field(repr=False)
+    counts: np.ndarray = field(repr=False)  # levels x weeks
+    level_group: np.ndarray = field(repr=False)
     pinv: list[np.ndarray] = field(repr=False, default_factory=list)
-    rhs_y: np.ndarray = field(repr=False, default=None)
-    rhs_z: np.ndarray = field(repr=False, default=None)
-    mean_y: np.ndarray = field(repr=False, default=None)
-    mean_z: np.ndarray = field(repr=False, default=None)
-    counts: np.ndarray = field(repr=False, default=None)  # levels x weeks
-    level_group: np.ndarray = field(repr=False, default=None)
 
     @property
     def persistence(self) -> float:
@@ -476,7 +476,7 @@ def roll_forward(
     b = coef[:, :lags]
     active = paths.active.T[:, :, None]
     for t in np.flatnonzero(paths.active.any(axis=0)):
-        for k in range(1, min(lags, t) + 1):
+        for k in range(1, min(lags, int(t)) + 1):
             np.add(state[t], b[:, k - 1] * state[t - k], out=state[t], where=active[t])
     return state
 

@@ -13,6 +13,7 @@ product is sparse or (terms x clusters), so memory stays within a few copies of 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
@@ -24,12 +25,12 @@ __all__ = ["two_stage_did"]
 
 
 def two_stage_did(
-    outcome: np.ndarray,
-    team: np.ndarray,
-    period: np.ndarray,
-    treated: np.ndarray,
+    outcome: npt.ArrayLike,
+    team: npt.ArrayLike,
+    period: npt.ArrayLike,
+    treated: npt.ArrayLike,
     terms: pd.DataFrame,
-    cluster: np.ndarray | None = None,
+    cluster: npt.ArrayLike | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Two-stage DiD: team + week effects from untreated rows, then ``outcome`` on ``terms``.
 

@@ -113,7 +113,15 @@ def suppress_small_teams(panel: pd.DataFrame, min_team_size: int | None = None) 
     """
     size = panel.attrs.get("min_team_size", 5) if min_team_size is None else min_team_size
     kept = panel.loc[panel["n_builders"] >= size].reset_index(drop=True)
-    kept.attrs = {**panel.attrs, "min_team_size": int(size)}
+    # Marked, so that counts of gaps refuse it: its dropped rows are not missing telemetry.
+    kept.attrs = {
+        **panel.attrs,
+        "min_team_size": int(size),
+        "suppressed": True,
+        "suppressed_team_weeks": int(panel.attrs.get("suppressed_team_weeks", 0))
+        + len(panel)
+        - len(kept),
+    }
     return kept
 
 
@@ -361,8 +369,8 @@ def _rename_hint(missing: list[str], found: Iterable[object]) -> str:
     """`TeamId` -> `team_id`: close matches of the missing names among the columns found."""
     import difflib
 
-    found = [str(c) for c in found]
-    normal = {_snake(c): c for c in found}
+    names = [str(c) for c in found]
+    normal = {_snake(c): c for c in names}
     renames = {}
     for column in missing:
         close = difflib.get_close_matches(column, list(normal), n=1, cutoff=0.8)

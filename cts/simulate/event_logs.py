@@ -12,6 +12,8 @@ reproduces the panel exactly (a test checks this on DuckDB and on Spark).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -124,7 +126,13 @@ def _rank_within(group: np.ndarray) -> np.ndarray:
     return np.arange(len(group)) - np.repeat(starts, np.diff(np.append(starts, len(group))))
 
 
-def _code_reviews(counts, pending_at_start, alive, ids, times) -> pd.DataFrame:
+def _code_reviews(
+    counts: dict[str, np.ndarray],
+    pending_at_start: np.ndarray,
+    alive: np.ndarray,
+    ids: np.ndarray,
+    times: Callable[[np.ndarray], np.ndarray],
+) -> pd.DataFrame:
     """Merged CRs with the week they shipped in: the first shipping week at or after merging.
 
     Kept: CRs merged in the team's lifetime and those that ship into it (merged just before it

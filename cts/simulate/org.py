@@ -12,9 +12,13 @@ what makes a real organization hard: team effects, holiday and December-freeze w
 changes, teams that start and end (reorgs) and data gaps, staggered adoption that ramps up over
 weeks and starts earlier in faster teams (selection on the team effect), and never-adopters.
 
-Pages per on-call builder cost capacity (``d < 0``): each page takes an on-call builder away from
-shipping, so cost to serve rises with pages, with rollbacks and interventions (through ``c``) and
-falls with velocity, by the amounts in :class:`SimulationParams`. Optionally a second initiative,
+Pages per on-call builder have two sides: each takes an on-call builder away from planned work,
+and many end in a production fix (a CR merged and deployed to resolve the incident). By default
+the fixes outweigh the lost capacity (``d > 0``, ``cr_page_effect`` and ``deploy_page_effect``),
+so a team ships more units in weeks with more pages and its cost to serve falls with pages:
+reactive work that ships, not a sign that pages are cheap. Cost to serve rises with rollbacks and
+interventions (through ``c < 0``) and falls with velocity, by the amounts in
+:class:`SimulationParams`. Optionally a second initiative,
 a deployment-automation rollout timed close to each team's AI adoption, raises both velocities;
 it exists to show that estimating initiatives one at a time and adding them up overstates the
 total.
@@ -156,8 +160,8 @@ class SimulationParams:
     deploy_rollback_effect: float = -3.0
     cr_intervention_effect: float = -1.5
     deploy_intervention_effect: float = -2.5
-    cr_page_effect: float = -0.20
-    deploy_page_effect: float = -0.20
+    cr_page_effect: float = 0.10  # net of the capacity a page costs: fixes merged
+    deploy_page_effect: float = 0.10  # and deployed to resolve incidents
     never_adopter_share: float = 0.2
     ramp_weeks: tuple[int, int] = (4, 16)
     adoption_selection: float = 1.0
@@ -511,22 +515,127 @@ def _calendar_shocks(weeks: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, n
     return cr, deploy, freeze
 
 
+@dataclass
+class _WeekState:
+    """What the weekly recursion carries from one week to the next, one entry per team."""
+
+    size: np.ndarray
+    cr_prev: np.ndarray
+    deploy_prev: np.ndarray
+    cr_error: np.ndarray  # this week's shocks (AR(1) state)
+    deploy_error: np.ndarray
+    start_week: np.ndarray  # moves earlier only with feedback
+    ramp_progress: np.ndarray
+    pending_release: np.ndarray  # CRs merged, waiting for a monolith's release
+
+    @classmethod
+    def start(cls, teams: dict, model: dict) -> _WeekState:
+        """The state before the burn-in: velocities at the teams' means, no shocks yet."""
+        n = len(teams["id"])
+        return cls(
+            size=teams["size"].copy(),
+            cr_prev=model["cr_mean"].copy(),
+            deploy_prev=model["deploy_mean"].copy(),
+            cr_error=np.zeros(n),
+            deploy_error=np.zeros(n),
+            start_week=teams["adoption_week"].copy(),
+            ramp_progress=np.zeros(n),
+            pending_release=np.zeros(n, dtype=np.int64),
+        )
+
+
 def _simulate_weeks(
     teams: dict, weeks: pd.DatetimeIndex, p: SimulationParams, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, dict]:
     """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
     n, n_weeks = len(teams["id"]), len(weeks)
-    cr_b, deploy_b = teams["cr_persistence"], teams["deploy_persistence"]  # scalars unless spread
-    slowest = max(float(np.max(np.abs(cr_b))), float(np.max(np.abs(deploy_b))), 0.1)
+    slowest = max(
+        float(np.max(np.abs(teams["cr_persistence"]))),
+        float(np.max(np.abs(teams["deploy_persistence"]))),
+        0.1,
+    )
     burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+    shocks, freeze, org_shocks = _company_shocks(teams, weeks, p, rng)
+    model = _velocity_model(teams, p, rng)
 
+    state = _WeekState.start(teams, model)
+    records: dict[str, list[np.ndarray]] = {
+        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships", *_EFFECT_PATHS)
+    }
+    no_assistant = _NoAssistantPath(
+        n,
+        (model["cr_effect"], model["deploy_effect"]),
+        (model["cr_b"], model["deploy_b"]),
+        p.learning_weeks,
+    )
+    pending_at_start = state.pending_release
+    for t in range(-burn_in, n_weeks):
+        observed = t >= 0
+        # Team size drifts: about one change per 25 weeks, never below two builders.
+        change = rng.random(n) < 0.04
+        state.size = np.clip(state.size + change * rng.choice((-1, 1), n), 2, 60)
+        ai_active = rng.binomial(state.size, _usage_share(t, teams, state, p, rng))
+        usage = ai_active / state.size
+        effects = no_assistant.effects(t, ai_active)
+        health = _delivery_health(teams, model, state.size, usage, p, rng)
+        automation = (t >= teams["automation_week"]).astype(np.int64)
+        time_shocks = (
+            _week_shocks(t, shocks, org_shocks, teams["org"], p) if observed else (0.0, 0.0)
+        )
+        crs, deployments = _velocity_counts(
+            model, state, time_shocks, effects, usage, health, automation, p, rng
+        )
+        paths = no_assistant.step(usage, effects)
+        rollbacks = rng.binomial(deployments, health["rollback_p"])
+        interventions = rng.poisson(deployments * health["intervention_q"])
+        ships, crs_shipped, commits_shipped = _ship(
+            t, teams, state, crs, observed and freeze[t], rng
+        )
+        if t == -1:
+            pending_at_start = state.pending_release.copy()  # merged in burn-in, not yet shipped
+        if observed:
+            week = (
+                state.size,
+                crs,
+                deployments,
+                rollbacks,
+                interventions,
+                health["pages"],
+                health["oncall"],
+                ai_active,
+                crs_shipped,
+                commits_shipped,
+                automation,
+                ships,
+            )
+            for key, value in zip(
+                (*COUNT_COLUMNS, "deploy_automation", "ships"), week, strict=True
+            ):
+                records[key].append(value)
+            for key, value in paths.items():
+                records[key].append(value)
+
+    records["pending_at_start"] = pending_at_start
+    return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
+
+
+def _company_shocks(
+    teams: dict, weeks: pd.DatetimeIndex, p: SimulationParams, rng: np.random.Generator
+) -> tuple[tuple, np.ndarray, tuple | None]:
+    """Calendar and company-wide shocks by week, the freeze weeks, and the orgs' shocks."""
+    n_weeks = len(weeks)
     cr_shock, deploy_shock, freeze = _calendar_shocks(weeks)
     common = np.zeros(n_weeks)  # a small AR(1) company-wide shock (market, priorities)
     for t in range(1, n_weeks):
         common[t] = 0.6 * common[t - 1] + 0.03 * rng.standard_normal()
     org_shocks = _org_shocks(teams, n_weeks, p, rng)  # None unless the org switch is on
-    shocks = (cr_shock, deploy_shock, common)
+    return (cr_shock, deploy_shock, common), freeze, org_shocks
 
+
+def _velocity_model(teams: dict, p: SimulationParams, rng: np.random.Generator) -> dict:
+    """Each team's mean velocities, delivery-health propensities, intercepts and effects."""
+    n = len(teams["id"])
+    cr_b, deploy_b = teams["cr_persistence"], teams["deploy_persistence"]  # scalars unless spread
     cr_mean = p.cr_level * (1 + p.team_spread * teams["speed"])
     speed_deploy = 0.6 * teams["speed"] + 0.8 * rng.standard_normal(n)
     deploy_mean = (
@@ -548,146 +657,147 @@ def _simulate_weeks(
         + p.deploy_intervention_effect * intervention_mean
         + p.deploy_page_effect * page_mean
     )
-
-    size = teams["size"].copy()
-    cr_prev, deploy_prev = cr_mean.copy(), deploy_mean.copy()
-    cr_effect = p.cr_effect * teams["multiplier"]
-    deploy_effect = p.deploy_effect * teams["multiplier"]
-    pending_release = np.zeros(n, dtype=np.int64)
-    records: dict[str, list[np.ndarray]] = {
-        k: [] for k in (*COUNT_COLUMNS, "deploy_automation", "ships", *_EFFECT_PATHS)
+    return {
+        "cr_b": cr_b,
+        "deploy_b": deploy_b,
+        "cr_mean": cr_mean,
+        "deploy_mean": deploy_mean,
+        "rollback_mean": rollback_mean,
+        "intervention_mean": intervention_mean,
+        "cr_intercept": cr_intercept,
+        "deploy_intercept": deploy_intercept,
+        "cr_effect": p.cr_effect * teams["multiplier"],
+        "deploy_effect": p.deploy_effect * teams["multiplier"],
     }
-    no_assistant = _NoAssistantPath(
-        n, (cr_effect, deploy_effect), (cr_b, deploy_b), p.learning_weeks
+
+
+def _usage_share(
+    t: int, teams: dict, state: _WeekState, p: SimulationParams, rng: np.random.Generator
+) -> np.ndarray:
+    """This week's expected share of each team's builders using the assistant."""
+    if not p.feedback:
+        weeks_in = t - teams["adoption_week"] + 1
+        return np.where(
+            teams["adopter"] & (weeks_in > 0),
+            teams["peak_usage"] * np.clip(weeks_in / teams["ramp_weeks"], 0, 1),
+            0.0,
+        )
+    # Last week's shock, standardized: bad weeks make teams start and ramp up sooner.
+    shock = (state.cr_error / p.cr_noise_sd + state.deploy_error / p.deploy_noise_sd) / math.sqrt(2)
+    bad = np.maximum(-shock, 0.0)
+    early = (
+        teams["adopter"]
+        & (t >= teams["available"])
+        & (t < state.start_week)
+        & (rng.random(len(bad)) < np.minimum(1.0, 0.2 * p.feedback * bad))
     )
-    pending_at_start = pending_release
-    cr_error, deploy_error = np.zeros(n), np.zeros(n)  # this week's shocks (AR(1) state)
-    start_week = teams["adoption_week"].copy()  # moves earlier only with feedback
-    ramp_progress = np.zeros(n)
-    innovation_scale = math.sqrt(1 - p.error_ar**2)
+    state.start_week = np.where(early, t, state.start_week)
+    started = teams["adopter"] & (t >= state.start_week)
+    state.ramp_progress = np.where(started, state.ramp_progress + 1 + 4 * p.feedback * bad, 0.0)
+    return teams["peak_usage"] * np.clip(state.ramp_progress / teams["ramp_weeks"], 0, 1)
 
-    for t in range(-burn_in, n_weeks):
-        observed = t >= 0
-        # Team size drifts: about one change per 25 weeks, never below two builders.
-        change = rng.random(n) < 0.04
-        size = np.clip(size + change * rng.choice((-1, 1), n), 2, 60)
 
-        if p.feedback:
-            # Last week's shock, standardized: bad weeks make teams start and ramp up sooner.
-            shock = (cr_error / p.cr_noise_sd + deploy_error / p.deploy_noise_sd) / math.sqrt(2)
-            bad = np.maximum(-shock, 0.0)
-            early = (
-                teams["adopter"]
-                & (t >= teams["available"])
-                & (t < start_week)
-                & (rng.random(n) < np.minimum(1.0, 0.2 * p.feedback * bad))
-            )
-            start_week = np.where(early, t, start_week)
-            started = teams["adopter"] & (t >= start_week)
-            ramp_progress = np.where(started, ramp_progress + 1 + 4 * p.feedback * bad, 0.0)
-            share = teams["peak_usage"] * np.clip(ramp_progress / teams["ramp_weeks"], 0, 1)
-        else:
-            weeks_in = t - teams["adoption_week"] + 1
-            share = np.where(
-                teams["adopter"] & (weeks_in > 0),
-                teams["peak_usage"] * np.clip(weeks_in / teams["ramp_weeks"], 0, 1),
-                0.0,
-            )
-        ai_active = rng.binomial(size, share)
-        usage = ai_active / size
-        cr_now, deploy_now = no_assistant.effects(t, ai_active)
+def _delivery_health(
+    teams: dict,
+    model: dict,
+    size: np.ndarray,
+    usage: np.ndarray,
+    p: SimulationParams,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """This week's rollback propensity, intervention rate, on-call builders and pages."""
+    n = len(size)
+    # Delivery health: a team propensity plus weekly deviations. The deviations are serially
+    # independent on purpose: velocity responds to the propensity while analysts see only the
+    # noisy observed rate, and a persistent gap between the two would correlate the error
+    # with the lagged outcome and break the model the estimators assume.
+    rollback_p = model["rollback_mean"] + 0.03 * rng.standard_normal(n)
+    intervention_dev = 0.08 * rng.standard_normal(n)
+    if p.bad_control:
+        rollback_p = rollback_p + p.bad_control_strength * usage
+    rollback_p = np.clip(rollback_p, 0.001, 0.6)
+    intervention_q = np.clip(model["intervention_mean"] + intervention_dev, 0.001, None)
+    # Pages arrive before the week's work: they take on-call builders away from it and many end
+    # in a fix that is merged and deployed (the net of the two is ``*_page_effect``).
+    oncall = np.minimum(teams["oncall"], size)
+    pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
+    return {
+        "rollback_p": rollback_p,
+        "intervention_q": intervention_q,
+        "oncall": oncall,
+        "pages": pages,
+        "pages_per_oncall": pages / np.maximum(oncall, 1),
+    }
 
-        # Delivery health: a team propensity plus weekly deviations. The deviations are serially
-        # independent on purpose: velocity responds to the propensity while analysts see only the
-        # noisy observed rate, and a persistent gap between the two would correlate the error
-        # with the lagged outcome and break the model the estimators assume.
-        rollback_p = rollback_mean + 0.03 * rng.standard_normal(n)
-        intervention_dev = 0.08 * rng.standard_normal(n)
-        if p.bad_control:
-            rollback_p = rollback_p + p.bad_control_strength * usage
-        rollback_p = np.clip(rollback_p, 0.001, 0.6)
-        intervention_q = np.clip(intervention_mean + intervention_dev, 0.001, None)
-        # Pages arrive before the week's work and take on-call builders away from it.
-        oncall = np.minimum(teams["oncall"], size)
-        pages = rng.poisson(oncall * teams["page_rate"] * (1 + 4 * rollback_p))
-        pages_per_oncall = pages / np.maximum(oncall, 1)
-        automation = (t >= teams["automation_week"]).astype(np.int64)
 
-        cr_time, deploy_time = (
-            _week_shocks(t, shocks, org_shocks, teams["org"], p) if observed else (0.0, 0.0)
-        )
-        cr_error = _shock(cr_error, p.error_ar, innovation_scale, p.cr_noise_sd, rng)
-        cr_latent = (
-            cr_intercept
-            + cr_time
-            + cr_b * cr_prev
-            + cr_now * usage
-            + p.cr_rollback_effect * rollback_p
-            + p.cr_intervention_effect * intervention_q
-            + p.cr_page_effect * pages_per_oncall
-            + p.automation_cr_effect * automation
-            + cr_error
-        )
-        deploy_error = _shock(deploy_error, p.error_ar, innovation_scale, p.deploy_noise_sd, rng)
-        deploy_latent = (
-            deploy_intercept
-            + deploy_time
-            + deploy_b * deploy_prev
-            + deploy_now * usage
-            + p.deploy_rollback_effect * rollback_p
-            + p.deploy_intervention_effect * intervention_q
-            + p.deploy_page_effect * pages_per_oncall
-            + p.automation_deploy_effect * automation
-            + deploy_error
-        )
-        # Counts are what is observed; the recursion carries the observed velocity forward.
-        # Rounding is stochastic (floor of value + uniform): E[count] = latent * size exactly,
-        # so the rounding error is mean-zero given everything. Nearest-integer rounding is not:
-        # when 1/size is as coarse as the noise its error depends on the team's level and lag,
-        # and it biased estimates of the deployment model by ~1-2%.
-        crs = _count(cr_latent * size, rng)
-        deployments = _count(deploy_latent * size, rng)
-        cr_prev, deploy_prev = crs / size, deployments / size
+def _velocity_counts(
+    model: dict,
+    state: _WeekState,
+    time_shocks: tuple,
+    effects: tuple,
+    usage: np.ndarray,
+    health: dict[str, np.ndarray],
+    automation: np.ndarray,
+    p: SimulationParams,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """This week's CRs merged and deployments; advances the shocks and the lagged velocities."""
+    scale = math.sqrt(1 - p.error_ar**2)
+    (cr_time, deploy_time), (cr_now, deploy_now) = time_shocks, effects
+    state.cr_error = _shock(state.cr_error, p.error_ar, scale, p.cr_noise_sd, rng)
+    cr_latent = (
+        model["cr_intercept"]
+        + cr_time
+        + model["cr_b"] * state.cr_prev
+        + cr_now * usage
+        + p.cr_rollback_effect * health["rollback_p"]
+        + p.cr_intervention_effect * health["intervention_q"]
+        + p.cr_page_effect * health["pages_per_oncall"]
+        + p.automation_cr_effect * automation
+        + state.cr_error
+    )
+    state.deploy_error = _shock(state.deploy_error, p.error_ar, scale, p.deploy_noise_sd, rng)
+    deploy_latent = (
+        model["deploy_intercept"]
+        + deploy_time
+        + model["deploy_b"] * state.deploy_prev
+        + deploy_now * usage
+        + p.deploy_rollback_effect * health["rollback_p"]
+        + p.deploy_intervention_effect * health["intervention_q"]
+        + p.deploy_page_effect * health["pages_per_oncall"]
+        + p.automation_deploy_effect * automation
+        + state.deploy_error
+    )
+    # Counts are what is observed; the recursion carries the observed velocity forward.
+    # Rounding is stochastic (floor of value + uniform): E[count] = latent * size exactly,
+    # so the rounding error is mean-zero given everything. Nearest-integer rounding is not:
+    # when 1/size is as coarse as the noise its error depends on the team's level and lag,
+    # and it biased estimates of the deployment model by ~1-2%.
+    crs = _count(cr_latent * state.size, rng)
+    deployments = _count(deploy_latent * state.size, rng)
+    state.cr_prev, state.deploy_prev = crs / state.size, deployments / state.size
+    return crs, deployments
 
-        paths = no_assistant.step(usage, (cr_now, deploy_now))
-        rollbacks = rng.binomial(deployments, rollback_p)
-        interventions = rng.poisson(deployments * intervention_q)
 
-        # Monoliths ship CRs in fortnightly releases (none in freeze weeks); others continuously.
-        pending_release += crs
-        release = (t % 2 == teams["release_phase"]) & ~(observed and freeze[t])
-        ships = (teams["architecture"] != 1) | release
-        crs_shipped = np.where(ships, pending_release, 0)
-        pending_release = np.where(ships, 0, pending_release)
-        commits_shipped = crs_shipped + rng.poisson(0.8 * crs_shipped)
+def _ship(
+    t: int,
+    teams: dict,
+    state: _WeekState,
+    crs: np.ndarray,
+    frozen: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each team released this week, its CRs shipped and its commits shipped.
 
-        if t == -1:
-            pending_at_start = pending_release.copy()  # CRs merged in burn-in, not yet shipped
-        if observed:
-            for key, value in zip(
-                (*COUNT_COLUMNS, "deploy_automation", "ships"),
-                (
-                    size,
-                    crs,
-                    deployments,
-                    rollbacks,
-                    interventions,
-                    pages,
-                    oncall,
-                    ai_active,
-                    crs_shipped,
-                    commits_shipped,
-                    automation,
-                    ships,
-                ),
-                strict=True,
-            ):
-                records[key].append(value)
-            for key, value in paths.items():
-                records[key].append(value)
-
-    records["pending_at_start"] = pending_at_start
-    return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
+    Monoliths ship CRs in fortnightly releases (none in freeze weeks); others continuously.
+    """
+    state.pending_release = state.pending_release + crs
+    release = (t % 2 == teams["release_phase"]) & ~frozen
+    ships = (teams["architecture"] != 1) | release
+    crs_shipped = np.where(ships, state.pending_release, 0)
+    state.pending_release = np.where(ships, 0, state.pending_release)
+    commits_shipped = crs_shipped + rng.poisson(0.8 * crs_shipped)
+    return ships, crs_shipped, commits_shipped
 
 
 def _shock(

@@ -14,7 +14,7 @@ The tools are drawn after everything else, so a panel without them is unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,9 @@ def draw_tools(
     return choice, multiplier
 
 
-def add_tool_columns(panel: pd.DataFrame, tool_of_team: Mapping[str, str], tools) -> None:
+def add_tool_columns(
+    panel: pd.DataFrame, tool_of_team: Mapping[str, str], tools: Iterable[str]
+) -> None:
     """Add ``ai_active_builders_<tool>`` and ``ai_seats_<tool>`` to a simulated panel in place.
 
     ``tool_of_team`` maps team id to its tool (teams absent never adopt)."""

@@ -361,7 +361,7 @@ def read_event_tables(events: str | os.PathLike[str] | Mapping[str, Any]) -> dic
     return sources
 
 
-def _tools(runner, present: dict, salt: str, problems: list[str]) -> tuple[tuple, tuple]:
+def _tools(runner, present: dict, salt: str, problems: list[str]) -> tuple[tuple[str, ...], ...]:
     """The AI tools named in ``ai_usage`` and ``seats`` (their per-tool columns); unknown tool
     names are added to ``problems``."""
     found: dict[str, tuple[str, ...]] = {}

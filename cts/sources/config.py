@@ -389,7 +389,8 @@ def _prefer(parts, name: str, time: str, order, tolerance: float):
     if not by_source:
         return empty_table(name), {}
     ranked = [s for s in order if s in by_source] + [s for s in by_source if s not in order]
-    chosen, owners = [], {}
+    chosen: list[pd.DataFrame] = []
+    owners: dict[str, str] = {}
     for source in ranked:
         table = by_source[source]
         for team in sorted(set(owners) & set(table["team_id"])):

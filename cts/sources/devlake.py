@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cts.core.exceptions import PanelWarning, SourceWarning
+from cts.core.exceptions import SourceWarning
 from cts.sources.contract import TABLES, EventError
 from cts.sources.identity import Identities
 from cts.sources.records import person_hasher
@@ -81,7 +81,6 @@ __all__ = [
     "MAIN_BRANCHES",
     "PRODUCTION",
     "DevLakeWarning",
-    "build_panel_command",
     "database_url",
     "read_events",
     "shown_url",
@@ -385,52 +384,6 @@ def read_events(
     return _event_tables(tables, project is not None, team_map or {})
 
 
-def build_panel_command(url: str, paths: list[str], args) -> int:
-    """``cts build-panel --devlake URL OUT [--project NAME] [--production REGEX]``: read,
-    build, check, write.
-
-    Prints the DevLake warnings and any panel warning, never the password; returns the exit
-    code (2 on bad input, with the reason on stderr).
-    """
-    import sys
-    import time
-
-    from cts.core.exceptions import PanelError
-    from cts.panel import load_panel, write_panel
-    from cts.sources.build import build_panel
-
-    started = time.perf_counter()
-    if len(paths) != 1:
-        print("cts build-panel: with --devlake give only OUT", file=sys.stderr)
-        return 2
-    engine = getattr(args, "engine", "duckdb")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PanelWarning)
-        try:
-            events = read_events(
-                url,
-                project=args.project,
-                production=getattr(args, "production", None),
-                allow_missing_ai=args.allow_missing_ai,
-                progress=True,
-            )
-            panel = build_panel(events, engine=engine, progress=True)
-            load_panel(panel)  # the built panel must pass the contract before it is written
-            path = write_panel(panel, paths[0])
-        except (EventError, PanelError) as error:
-            print(f"cts build-panel: {error}", file=sys.stderr)
-            return 2
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    print(
-        f"wrote {path} ({len(panel):,} team-weeks, {panel['team_id'].nunique():,} teams, "
-        f"{panel['week'].min():%Y-%m-%d} to {panel['week'].max():%Y-%m-%d}) from DevLake "
-        f"{shown_url(database_url(url))} in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    return 0
-
-
 # --- connecting and checking ------------------------------------------------------------------
 
 
@@ -672,7 +625,7 @@ class _Queries:
                     THEN 1 ELSE 0 END) AS created_date
             FROM pull_requests pr WHERE pr.merged_date IS NULL AND {self.merged()}"""
         ).iloc[0]
-        return {k: int(v or 0) for k, v in row.items()}
+        return {str(k): int(v or 0) for k, v in row.items()}
 
     def exact(self, column: str) -> str:
         """``column`` for byte-for-byte comparison (MySQL's default collations ignore case)."""
@@ -1092,7 +1045,8 @@ def _person_keys(handles: pd.DataFrame, identities: Identities | None) -> dict[s
     keys: dict[str, str] = {}
     order = {"user_email": 0, "email": 1, "login": 2, "account": 3}
     handles = handles.assign(rank=handles["kind"].map(order)).sort_values(["rank", "handle"])
-    for person, rows in handles.groupby("person_id", sort=False):
+    for person_id, rows in handles.groupby("person_id", sort=False):
+        person = str(person_id)
         pairs = list(zip(rows["kind"], rows["handle"].astype(str).str.strip(), strict=True))
         known = None
         if identities is not None:

@@ -460,7 +460,7 @@ class _Reader:
             elif row.bot:
                 credited.append(None)
             else:
-                credited.append(self.person(row.name, row.email))
+                credited.append(self.person(str(row.name), str(row.email)))
         every["person"] = credited
         every["tool"] = [self.tool(row) for row in every.itertuples()]
         every["assisted"] = every["tool"].notna()

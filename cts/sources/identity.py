@@ -107,8 +107,8 @@ def read_identities(path: str | os.PathLike[str]) -> Identities:
     problems: list[str] = []
     handles: dict[str, str] = {}
     rows = []
-    for index, row in table.iterrows():
-        where = f"{path}, row {index + 2}"
+    for row_number, (_, row) in enumerate(table.iterrows(), start=2):  # the header is row 1
+        where = f"{path}, row {row_number}"
         person, team = row["person"].strip(), row["team"].strip()
         for name, value in (("person", person), ("team", team), ("from", row["from"].strip())):
             if not value:

@@ -96,7 +96,7 @@ def read_oncalls(
             person = identities.person(user, "pagerduty") if identities else None
             if _in(schedule, schedule_map):
                 teams = [_named(schedule, schedule_map)]
-            elif person is not None:
+            elif identities is not None and person is not None:
                 found = identities.teams_on(pd.DataFrame({"person": [person], "when": [start]}))
                 teams = found["team"].tolist()
             else:
@@ -127,7 +127,7 @@ def _in(reference: Mapping, mapping: Mapping[str, str]) -> bool:
 def _named(reference: Mapping, mapping: Mapping[str, str]) -> str:
     """A PagerDuty team/service/schedule reference as a cts team id."""
     for key in (reference.get("id"), reference.get("summary")):
-        if key in mapping:
+        if key is not None and key in mapping:
             return mapping[key]
     return str(reference.get("summary") or reference.get("id"))
 

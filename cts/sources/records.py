@@ -120,7 +120,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
-def csv_header(path: Path, text: str) -> list[str]:
+def csv_header(path: str | os.PathLike[str], text: str) -> list[str]:
     """The column names of a CSV file; an :class:`EventError` if one appears twice (pandas
     would silently rename the second ``team`` to ``team.1``, and a reader would use either)."""
     header = next(csv.reader(io.StringIO(text)), [])
@@ -172,7 +172,7 @@ def _records(path: Path, wrapper: str | None) -> list[dict[str, Any]]:
     )
     if isinstance(document, list):
         records = document
-    elif found is not None:
+    elif found is not None and isinstance(document, dict):
         records = document[found]
     else:
         records = []

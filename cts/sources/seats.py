@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +44,7 @@ _COLUMNS = ["person_id", "team_id", "tool", "start_date", "end_date"]
 
 
 def seat_table(
-    spells: list[tuple[str | None, str | None, str, pd.Timestamp, pd.Timestamp | None]],
+    spells: Sequence[tuple[str | None, str | None, str, pd.Timestamp, pd.Timestamp | None]],
     *,
     tool: str,
     identities: Identities | None,
@@ -77,7 +77,9 @@ def seat_table(
     return table.astype({"start_date": "datetime64[s]", "end_date": "datetime64[s]"})
 
 
-def _on_teams(identities, person, start, end) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+def _on_teams(
+    identities: Identities | None, person: str | None, start: pd.Timestamp, end: pd.Timestamp | None
+) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
     if identities is None:
         return []
     spells = identities.memberships.loc[identities.memberships["person"] == person]

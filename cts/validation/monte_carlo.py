@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from cts.simulate.org import simulate_and_load, simulate_org
 
 __all__ = [
     "CELL_METHODS",
+    "COVERAGE_DESIGNS",
     "ESTIMATORS",
     "LOCAL_ALTERNATIVES",
     "bootstrap_coverage",
@@ -379,20 +381,38 @@ def control_bias_section(summary: pd.DataFrame) -> list[str]:
     ]
 
 
+#: The intervals :func:`bootstrap_coverage` scores, as ``dynamic_panel`` options: clustered SEs;
+#: the wild cluster bootstrap with the lagged outcome fixed or regenerated, its interval the
+#: bootstrap-t ``estimate +- c* se`` or the inversion of the restricted test; randomization
+#: inference (``estimate +- c* se``, ``c*`` from the permutations).
+COVERAGE_DESIGNS: dict[str, dict] = {
+    "cluster": {"inference": "cluster"},
+    "fixed": {"inference": "wild_bootstrap", "bootstrap_interval": "bootstrap_t"},
+    "fixed_inverted": {"inference": "wild_bootstrap"},
+    "recursive": {
+        "inference": "wild_bootstrap",
+        "bootstrap_design": "recursive",
+        "bootstrap_interval": "bootstrap_t",
+    },
+    "recursive_inverted": {"inference": "wild_bootstrap", "bootstrap_design": "recursive"},
+    "randomization": {"inference": "randomization"},
+}
+
+
 def _coverage_replicate(job: tuple[int, int, int, int, tuple[str, ...]]) -> list[dict]:
     n_teams, n_weeks, seed, draws, designs = job
     sim, panel = simulate_and_load(n_teams, n_weeks, seed)
     truth = sim.truth["cr_velocity"]
     rows = []
     for design in designs:
-        options = (
-            {"inference": "cluster"}
-            if design == "cluster"
-            else {"inference": "wild_bootstrap", "bootstrap_design": design, "reps": draws}
-        )
+        options = COVERAGE_DESIGNS[design]
+        if options["inference"] != "cluster":
+            options = {**options, "reps": draws}
+        started = time.perf_counter()
         table = dynamic_panel(
             panel, "cr_velocity", ["ai_usage_rate"], "team_id", "week", seed=seed, **options
         ).table
+        seconds = time.perf_counter() - started
         for term, row in (("short_run", "ai_usage_rate"), ("long_run", "long_run.ai_usage_rate")):
             low, high = table.loc[row, ["ci_low", "ci_high"]]
             rows.append(
@@ -404,6 +424,8 @@ def _coverage_replicate(job: tuple[int, int, int, int, tuple[str, ...]]) -> list
                     "estimate": table.loc[row, "estimate"],
                     "se": table.loc[row, "se"],
                     "covered": bool(low <= truth[term] <= high),
+                    "width": high - low,
+                    "seconds": seconds,
                 }
             )
     return rows
@@ -415,7 +437,7 @@ def bootstrap_coverage(
     n_weeks: int = 39,
     reps: int = 100,
     draws: int = 199,
-    designs: Sequence[str] = ("cluster", "fixed", "recursive"),
+    designs: Sequence[str] = tuple(COVERAGE_DESIGNS),
     seed: int = 12000,
     workers: int | None = None,
     progress: bool = True,
@@ -423,22 +445,29 @@ def bootstrap_coverage(
     """Coverage of the 95% intervals of the CR-velocity effect with few teams, by inference.
 
     ``bias_corrected`` with usage only (no controls) on ``reps`` panels of ``n_teams`` teams
-    with the simulator's true effect; ``cluster``: clustered SEs and normal intervals;
-    ``fixed`` and ``recursive``: the wild cluster bootstrap with the lagged outcome held fixed
-    or regenerated in each draw (:mod:`cts.estimators.inference`), ``draws`` each, intervals
-    ``estimate +- c* se``. The size tables test only at zero; this is the coverage.
+    with the simulator's true effect, one row per entry of :data:`COVERAGE_DESIGNS` in
+    ``designs`` (``draws`` resampling draws each): clustered SEs and normal intervals; the wild
+    cluster bootstrap with the lagged outcome held fixed or regenerated in each draw
+    (:mod:`cts.estimators.inference`), bootstrap-t (``fixed``, ``recursive``) or inverted
+    (``*_inverted``) intervals; randomization inference. The size tables test only at zero;
+    this is the coverage at the true effect.
 
     Returns
     -------
     pandas.DataFrame
         :func:`summarize_monte_carlo` indexed by ``design`` (in the ``method`` level) and
-        ``term``.
+        ``term``, with the intervals' median ``width`` and the mean ``seconds`` per panel.
     """
+    unknown = sorted(set(designs) - set(COVERAGE_DESIGNS))
+    if unknown:
+        raise ValueError(f"unknown designs {unknown}; choose from {', '.join(COVERAGE_DESIGNS)}")
     jobs = [(n_teams, n_weeks, seed + rep, draws, tuple(designs)) for rep in range(reps)]
     draws_table = pd.DataFrame(
         run_jobs(_coverage_replicate, jobs, workers=workers, progress=progress, desc="coverage")
-    )
-    return summarize_monte_carlo(draws_table.rename(columns={"design": "method"}))
+    ).rename(columns={"design": "method"})
+    summary = summarize_monte_carlo(draws_table)
+    by = draws_table.groupby(list(summary.index.names), sort=True)
+    return summary.assign(width=by["width"].median(), seconds=by["seconds"].mean())
 
 
 def bootstrap_coverage_section(summary: pd.DataFrame) -> list[str]:
@@ -450,6 +479,7 @@ def bootstrap_coverage_section(summary: pd.DataFrame) -> list[str]:
     ]
     table["rel_bias"] = table["rel_bias_pct"].map("{:+.1f}%".format)
     columns = ["inference", "term", "truth", "rel_bias", "coverage", "sd", "mean_se"]
+    columns += [c for c in ("width", "seconds") if c in table]
     return [
         "## Coverage of the effect's 95% intervals with few teams",
         "",
@@ -457,8 +487,12 @@ def bootstrap_coverage_section(summary: pd.DataFrame) -> list[str]:
         "`simulate_org` with its true effect. `cluster`: clustered SEs, normal intervals; "
         "`fixed` / `recursive`: the wild cluster bootstrap holding the lagged outcome fixed or "
         "regenerating it in each draw (`dynamic_panel(bootstrap_design=...)`), intervals the "
-        "estimate +- the 95th percentile of |t*| times the SE. The size tables test at zero "
-        "only; this is the coverage away from it. Monte Carlo SEs in parentheses.",
+        "estimate +- the 95th percentile of |t*| under no effect times the SE "
+        "(`bootstrap_interval='bootstrap_t'`); `*_inverted`: the values whose restricted test "
+        "does not reject (the default); `randomization`: permuted usage paths, estimate +- the "
+        "95th percentile of |t*| times the SE. `width`: the intervals' median width; "
+        "`seconds`: per panel. The size tables test at zero only; this is the coverage at the "
+        "true effect. Monte Carlo SEs in parentheses.",
         "",
         table[columns].to_markdown(index=False, floatfmt=".4f"),
     ]
@@ -602,7 +636,7 @@ def _percent(values: pd.Series, digits: int = 1) -> pd.Series:
 
 
 def validation_report(
-    summary: pd.DataFrame,
+    summary: pd.DataFrame | None,
     exogeneity: pd.DataFrame | None,
     few_clusters: pd.DataFrame | None = None,
     threat_cells: pd.DataFrame | None = None,
@@ -612,12 +646,40 @@ def validation_report(
     control_cells: pd.DataFrame | None = None,
     coverage_cells: pd.DataFrame | None = None,
 ) -> str:
-    """Markdown report: one table per outcome, the targets and whether each is met."""
+    """Markdown report: one table per outcome, the targets and whether each is met.
+
+    ``summary`` (the main block) and ``exogeneity`` may be None when those blocks were skipped
+    (``validate --reps 0 --exogeneity-reps 0``, e.g. to run threat cells alone).
+    """
+    lines = _main_block(summary, n_teams, seconds)
+    if exogeneity is not None:
+        lines += _exogeneity_block(exogeneity)
+    if few_clusters is not None:
+        lines += ["", *few_cluster_section(few_clusters)]
+    if threat_cells is not None:
+        lines += ["", *threat_section(threat_cells)]
+    if control_cells is not None:
+        lines += ["", *control_bias_section(control_cells)]
+    if coverage_cells is not None:
+        lines += ["", *bootstrap_coverage_section(coverage_cells)]
+    return "\n".join(lines) + "\n"
+
+
+def _main_block(summary: pd.DataFrame | None, n_teams: int, seconds: float) -> list[str]:
+    """The report's title and the main block's tables (one per outcome)."""
+    title = "# Monte Carlo validation of the adoption-effect estimators"
+    if summary is None:
+        return [
+            title,
+            "",
+            f"The main block was skipped (`validate --reps 0`); {seconds / 60:.1f} min on this "
+            "machine.",
+        ]
     low, high = TARGET_COVERAGE
     target = summary.xs("bias_corrected", level="method").query("n_weeks in (39, 104)")
     reps = summary["reps"]
     lines = [
-        "# Monte Carlo validation of the adoption-effect estimators",
+        title,
         "",
         f"`simulate_org` with {n_teams} teams and default truth; each row is one outcome, panel "
         f"length, method and term ({reps.min():,}-{reps.max():,} replications per row). Target for "
@@ -638,35 +700,30 @@ def validation_report(
             table[column] = table[column].map("{:.4f}".format)
         table["meets_target"] = table["meets_target"].map({True: "yes", False: "no"})
         lines += ["", f"## {outcome}", "", table.to_markdown(index=False)]
-    if exogeneity is not None:
-        table = exogeneity.reset_index()
-        table.insert(
-            0,
-            "simulated",
-            table.pop("bad_control").map(
-                {False: "clean controls (size)", True: "bad control on (power)"}
-            ),
-        )
-        for column in table.columns[2:]:
-            table[column] = _percent(table[column])
-        lines += [
-            "",
-            "## exogeneity_checks: share of panels flagged at 5% (Holm)",
-            "",
-            "With clean controls the share flagged is the family-wise false-flag rate (target: "
-            "about 5%); with the bad-control switch on it is the power to catch it.",
-            "",
-            table.to_markdown(index=False),
-        ]
-    if few_clusters is not None:
-        lines += ["", *few_cluster_section(few_clusters)]
-    if threat_cells is not None:
-        lines += ["", *threat_section(threat_cells)]
-    if control_cells is not None:
-        lines += ["", *control_bias_section(control_cells)]
-    if coverage_cells is not None:
-        lines += ["", *bootstrap_coverage_section(coverage_cells)]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _exogeneity_block(exogeneity: pd.DataFrame) -> list[str]:
+    """The section on the size and power of ``exogeneity_checks``."""
+    table = exogeneity.reset_index()
+    table.insert(
+        0,
+        "simulated",
+        table.pop("bad_control").map(
+            {False: "clean controls (size)", True: "bad control on (power)"}
+        ),
+    )
+    for column in table.columns[2:]:
+        table[column] = _percent(table[column])
+    return [
+        "",
+        "## exogeneity_checks: share of panels flagged at 5% (Holm)",
+        "",
+        "With clean controls the share flagged is the family-wise false-flag rate (target: "
+        "about 5%); with the bad-control switch on it is the power to catch it.",
+        "",
+        table.to_markdown(index=False),
+    ]
 
 
 def few_cluster_section(size: pd.DataFrame) -> list[str]:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import stats
 
 import cts
 from tests.conftest import quiet_load
@@ -44,3 +45,37 @@ def test_bad_arguments(by_architecture):
         cts.heterogeneous_effects(panel, n_estimators=50)
     with pytest.raises(ValueError, match="at least one"):
         cts.heterogeneous_effects(panel, by=())
+
+
+def test_group_effects_are_clustered_by_team_and_tested_jointly():
+    """The final stage reproduces econml's estimates; with one cluster per row its SEs are
+    econml's HC0 ones (up to n / (n - 1)), and with teams whose effect differs they are wider.
+    The test that the groups agree uses the joint covariance of the differences."""
+    from econml.dml import LinearDML
+    from sklearn.linear_model import LinearRegression
+
+    from cts.analyses.heterogeneity import clustered_final_stage, equal_effects_p
+
+    rng = np.random.default_rng(0)
+    teams = np.repeat(np.arange(60), 30)
+    group = rng.integers(0, 3, 60)[teams]
+    dummies = np.column_stack([group == 1, group == 2]).astype(float)
+    team_effect = rng.normal(size=60)[teams]  # each team's own effect around its group's
+    t = rng.normal(size=len(teams)) + rng.normal(size=60)[teams]
+    w = rng.normal(size=(len(teams), 2))
+    y = (0.3 + 0.2 * (group == 2) + team_effect) * t + w @ [0.5, -0.2] + rng.normal(size=len(t))
+    linear = LinearDML(model_y=LinearRegression(), model_t=LinearRegression(), random_state=0)
+    linear.fit(y, t, X=dummies, W=w, groups=teams, cache_values=True)
+    contrasts = np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1]])
+    theirs = linear.effect_inference(contrasts[:, 1:])
+    coef, covariance = clustered_final_stage(linear, dummies, teams)
+    np.testing.assert_allclose(contrasts @ coef, theirs.point_estimate, rtol=1e-8)
+    _, by_row = clustered_final_stage(linear, dummies, np.arange(len(teams)))
+    rows_se = np.sqrt(np.diag(contrasts @ by_row @ contrasts.T))
+    np.testing.assert_allclose(rows_se, theirs.stderr * np.sqrt(len(t) / (len(t) - 1)), rtol=1e-3)
+    clustered_se = np.sqrt(np.diag(contrasts @ covariance @ contrasts.T))
+    assert (clustered_se > 2.5 * theirs.stderr).all()
+    differences, joint = coef[1:], covariance[1:, 1:]
+    chi2 = differences @ np.linalg.solve(joint, differences)
+    assert equal_effects_p(differences, joint) == pytest.approx(stats.chi2.sf(chi2, 2))
+    assert np.isnan(equal_effects_p(np.array([]), np.zeros((0, 0))))

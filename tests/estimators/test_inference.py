@@ -50,11 +50,19 @@ def test_resampling_keeps_the_estimate_and_moves_only_the_effect_rows(small_null
     effect_rows = ["short_run", "long_run"]
     others = ["persistence", "rollback_rate", "interventions_per_deploy"]
     pd.testing.assert_frame_equal(cluster.table.loc[others], resampled.table.loc[others])
-    # The observed t is the table's, and the interval is the resampling critical value x SE.
+    # The observed t is the table's; the randomization interval is the resampling critical
+    # value x SE, the wild bootstrap's the inverted test (about as wide, not symmetric).
     table = cluster.table.loc[effect_rows]
     np.testing.assert_allclose(test.t_stat, table["estimate"] / table["se"], rtol=1e-10)
-    half_width = (resampled.table.loc[effect_rows, "ci_high"] - table["estimate"]).to_numpy()
-    np.testing.assert_allclose(half_width, test.critical_value * table["se"], rtol=1e-10)
+    high = (resampled.table.loc[effect_rows, "ci_high"] - table["estimate"]).to_numpy()
+    low = (table["estimate"] - resampled.table.loc[effect_rows, "ci_low"]).to_numpy()
+    if inference == "randomization":
+        np.testing.assert_allclose(high, test.critical_value * table["se"], rtol=1e-10)
+        np.testing.assert_allclose(low, high, rtol=1e-10)
+    else:
+        np.testing.assert_allclose(high, test.critical_value * table["se"], rtol=0.25)
+        np.testing.assert_allclose(low, test.critical_value * table["se"], rtol=0.25)
+        assert not np.allclose(low, high, rtol=1e-3)
     assert test.draws.shape == (199, 2)
     assert (test.critical_value > 1.5).all() and (test.critical_value < 3.5).all()
     # The p-value is consistent with the interval: zero lies inside exactly when p >= 0.05.
@@ -201,7 +209,7 @@ def test_recursive_design_regenerates_the_outcome_and_its_lags(small_null_org):
 
 def test_recursive_bootstrap_runs_through_dynamic_panel(small_null_org):
     panel = small_null_org
-    options = dict(inference="wild_bootstrap", reps=99, seed=1)
+    options = dict(inference="wild_bootstrap", reps=99, seed=1, bootstrap_interval="bootstrap_t")
     fixed = cts.dynamic_panel(panel, "cr_velocity", ["ai_usage_rate"], "team_id", "week", **options)
     recursive = cts.dynamic_panel(
         panel,
@@ -223,5 +231,113 @@ def test_recursive_bootstrap_runs_through_dynamic_panel(small_null_org):
             "team_id",
             "week",
             bootstrap_design="sideways",
+            **options,
+        )
+
+
+@pytest.fixture(scope="module")
+def small_effect_frame():
+    """The estimation frame of 20 teams x 39 weeks with the default effect (short run 0.3)."""
+    sim = cts.simulate_org(20, 39, seed=2)
+    return _frame(quiet_load(sim.panel), "cr_velocity", ("ai_usage_rate", "rollback_rate"))
+
+
+def _shifted_test(frame, value, jackknife, seed):
+    """The wild bootstrap test of ``short_run = value``: under the fixed design it is the test
+    of no effect on ``y - value x`` with the observed lag kept as a regressor."""
+    from cts.estimators.inference import wild_cluster_bootstrap
+
+    shifted = frame.assign(cr_velocity=frame["cr_velocity"] - value * frame["ai_usage_rate"])
+    return wild_cluster_bootstrap(
+        shifted,
+        ["L1.cr_velocity"],
+        ("ai_usage_rate", "rollback_rate"),
+        y="cr_velocity",
+        jackknife=jackknife,
+        reps=199,
+        seed=seed,
+    ).p_value["short_run"]
+
+
+@pytest.mark.parametrize("jackknife", [True, False])
+def test_inverted_interval_is_where_the_restricted_test_stops_rejecting(
+    small_effect_frame, jackknife
+):
+    """Just inside each end of the short run's inverted interval the test of that value does not
+    reject at 5%, just outside it does; the test at each value is run independently, on the
+    outcome shifted by it, with the same seed (so the same weights)."""
+    from cts.estimators.inference import inverted_interval
+
+    frame, lags, x = small_effect_frame, ["L1.cr_velocity"], ("ai_usage_rate", "rollback_rate")
+    interval = inverted_interval(
+        frame, lags, x, y="cr_velocity", jackknife=jackknife, reps=199, seed=3
+    )
+    low, high = interval.loc["short_run"]
+    margin = 0.03 * (high - low)
+    assert _shifted_test(frame, low + margin, jackknife, 3) >= 0.05
+    assert _shifted_test(frame, high - margin, jackknife, 3) >= 0.05
+    assert _shifted_test(frame, low - margin, jackknife, 3) < 0.05
+    assert _shifted_test(frame, high + margin, jackknife, 3) < 0.05
+    assert interval.loc["long_run", "ci_low"] < interval.loc["long_run", "ci_high"]
+
+
+def _long_run_p_value(frame, value, reps, seed):
+    """The fixed-design test of ``long_run = value`` written out: the fit restricted to
+    ``g = value (1 - b)``, its residuals flipped by Rademacher weights (drawn as the package
+    draws them), bias_corrected on every draw, the delta-method t of the long run."""
+    from cts.estimators.jackknife import SplitPanel, split_panel_fit
+
+    columns = ["L1.cr_velocity", "ai_usage_rate", "rollback_rate"]
+    split = SplitPanel(frame, True)
+    matrices = split.within(frame[columns].to_numpy(float), 3)
+    y = frame["cr_velocity"].to_numpy(float)
+    lag_within, x_within, control_within = (matrices[0][:, [k]] for k in range(3))
+    target = split.within(y[:, None], 1)[0][:, 0] - value * x_within[:, 0]
+    others = np.column_stack([lag_within - value * x_within, control_within])
+    residuals = target - others @ np.linalg.lstsq(others, target, rcond=None)[0]
+    clusters = pd.factorize(frame["_cluster"])[0]
+    w = np.random.default_rng(seed).choice([-1.0, 1.0], size=(split.n_clusters, reps))
+    outcomes = np.column_stack([y, y[:, None] - (1 - w[clusters]) * residuals[:, None]])
+    coef, influence = split_panel_fit(split, matrices, split.within(outcomes, 3), 1)
+    b, g = coef[0], coef[1]
+    psi = influence[:, 1] / (1 - b) + g * influence[:, 0] / (1 - b) ** 2
+    se = np.sqrt(split.n_clusters / (split.n_clusters - 1) * (psi**2).sum(axis=0))
+    t = (g / (1 - b) - value) / se
+    return np.mean(np.abs(t[1:]) >= abs(t[0]))
+
+
+def test_inverted_long_run_is_where_its_test_stops_rejecting(small_effect_frame):
+    """The long run's ends, checked against the test of ``long_run = v`` written out here."""
+    from cts.estimators.inference import inverted_interval
+
+    frame, x = small_effect_frame, ("ai_usage_rate", "rollback_rate")
+    interval = inverted_interval(frame, ["L1.cr_velocity"], x, y="cr_velocity", reps=199, seed=4)
+    low, high = interval.loc["long_run"]
+    margin = 0.03 * (high - low)
+    assert _long_run_p_value(frame, low + margin, 199, 4) >= 0.05
+    assert _long_run_p_value(frame, high - margin, 199, 4) >= 0.05
+    assert _long_run_p_value(frame, low - margin, 199, 4) < 0.05
+    assert _long_run_p_value(frame, high + margin, 199, 4) < 0.05
+
+
+def test_recursive_inverted_interval_agrees_with_its_test_at_zero(small_null_org):
+    """Under the recursive design the inverted interval's draws at 0 are the test's own: zero
+    lies inside exactly when the test of no effect does not reject."""
+    options = dict(inference="wild_bootstrap", reps=99, seed=2, bootstrap_design="recursive")
+    fit = cts.dynamic_panel(
+        small_null_org, "cr_velocity", ["ai_usage_rate"], "team_id", "week", **options
+    )
+    for row in ("ai_usage_rate", "long_run.ai_usage_rate"):
+        low, high, p = fit.table.loc[row, ["ci_low", "ci_high", "p_value"]]
+        assert low < fit.table.loc[row, "estimate"] < high
+        assert (low <= 0 <= high) == (p >= 0.05)
+    with pytest.raises(ValueError, match="bootstrap_interval must be"):
+        cts.dynamic_panel(
+            small_null_org,
+            "cr_velocity",
+            ["ai_usage_rate"],
+            "team_id",
+            "week",
+            bootstrap_interval="percentile",
             **options,
         )

@@ -55,3 +55,11 @@ class Repo:
             handle.write(f"{message}\n{date}\n")
         self.git("add", name, date=date, author=author, committer=committer)
         self.git("commit", "--quiet", "-m", message, date=date, author=author, committer=committer)
+
+    def merge(self, branch, date, **options):
+        """Back on main, merge ``branch`` with a merge commit ("Merge <branch>") at ``date``;
+        ``options`` (``author``, ``committer``) go to :meth:`git`."""
+        self.git("checkout", "--quiet", "main", **options)
+        self.git(
+            "merge", "--quiet", "--no-ff", branch, "-m", f"Merge {branch}", date=date, **options
+        )

@@ -49,16 +49,7 @@ def repo(tmp_path):
         who="bob",
     )
     r.commit("d.txt", "Add d", "2025-01-13T11:00:00+00:00", who="bob")
-    r.git("checkout", "--quiet", "main")
-    r.git(
-        "merge",
-        "--quiet",
-        "--no-ff",
-        "feature",
-        "-m",
-        "Merge feature",
-        date="2025-01-14T10:00:00+00:00",
-    )
+    r.merge("feature", "2025-01-14T10:00:00+00:00")
     r.commit("e.txt", "Add e", "2025-01-15T10:00:00+00:00")
     r.git("revert", "--no-edit", "HEAD", date="2025-01-15T12:00:00+00:00")
     r.git("tag", "v1.1", date="2025-01-16T10:00:00+00:00")  # lightweight

@@ -55,16 +55,7 @@ def history(tmp_path):
         BOB,
     )
     write(r, "c.txt", 7, "Fix c", "2025-01-13T11:00:00+00:00", BOB)  # +1 line
-    r.git("checkout", "--quiet", "main", date="2025-01-13T12:00:00+00:00")
-    r.git(
-        "merge",
-        "--quiet",
-        "--no-ff",
-        "feature",
-        "-m",
-        "Merge feature",
-        date="2025-01-14T10:00:00+00:00",
-    )
+    r.merge("feature", "2025-01-14T10:00:00+00:00")
     write(r, "d.txt", 3, "Add d", "2025-01-15T10:00:00+00:00", DEVIN, ALICE)
     write(r, "a.txt", 8, "Shorten a", "2025-01-16T10:00:00+00:00", ALICE)  # -2 lines
     return r

@@ -34,17 +34,7 @@ def repo(make_repo):
     r.commit("a.txt", "[pre-commit.ci] auto fixes", "2025-01-09T10:00:00+00:00", PRECOMMIT)
     r.git("checkout", "--quiet", "-b", "renovate/deps")
     r.commit("lock.txt", "Update deps", "2025-01-13T09:00:00+00:00", RENOVATE)
-    r.git("checkout", "--quiet", "main")
-    r.git(
-        "merge",
-        "--quiet",
-        "--no-ff",
-        "renovate/deps",
-        "-m",
-        "Merge renovate/deps",
-        date="2025-01-14T10:00:00+00:00",
-        author=BOB,
-    )
+    r.merge("renovate/deps", "2025-01-14T10:00:00+00:00", author=BOB)
     r.commit("c.txt", "Add c", "2025-01-15T10:00:00+00:00", ALICE)
     return r
 

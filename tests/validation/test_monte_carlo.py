@@ -114,14 +114,29 @@ def test_bootstrap_coverage_cell_runs_and_summarises():
     summary = bootstrap_coverage(
         n_teams=12, n_weeks=26, reps=2, draws=19, workers=1, progress=False
     )
-    assert set(summary.index.get_level_values("method")) == {"cluster", "fixed", "recursive"}
+    from cts.validation.monte_carlo import COVERAGE_DESIGNS
+
+    assert set(summary.index.get_level_values("method")) == set(COVERAGE_DESIGNS)
+    assert {"fixed_inverted", "recursive_inverted", "randomization"} <= set(COVERAGE_DESIGNS)
     assert (summary["reps"] == 2).all()
+    assert (summary["width"] > 0).all() and (summary["seconds"] > 0).all()
     # the same estimate under every inference: only the intervals differ
     estimates = summary["bias"].unstack("method")
     assert estimates.nunique(axis=1).eq(1).all()
     section = bootstrap_coverage_section(summary)
     assert section[0].startswith("## Coverage of the effect's 95% intervals")
-    assert "| inference" in section[-1]
+    assert "| inference" in section[-1] and "width" in section[-1]
+    with pytest.raises(ValueError, match="unknown designs"):
+        bootstrap_coverage(reps=1, designs=("percentile",), workers=1, progress=False)
+
+
+def test_validation_report_without_the_main_and_exogeneity_blocks():
+    """``validate --reps 0 --exogeneity-reps 0`` runs the other blocks alone."""
+    from cts.validation.monte_carlo import validation_report
+
+    report = validation_report(None, None, n_teams=500, seconds=90.0)
+    assert report.startswith("# Monte Carlo validation")
+    assert "main block was skipped" in report and "1.5 min" in report
 
 
 def test_local_alternative_cells_run_at_the_judged_lengths_only():

@@ -86,6 +86,8 @@ _EXPORTS: dict[str, str] = {
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
+    "Reconciliation": "cts.analyses.reconcile",
+    "reconcile_estimates": "cts.analyses.reconcile",
     "Identification": "cts.analyses.identification",
     "identification": "cts.analyses.identification",
     "UNITS": "cts.analyses.cost",

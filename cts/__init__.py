@@ -216,6 +216,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         Guardrails,
         quality_guardrails,
     )
+    from cts.analyses.reconcile import (  # noqa: F401
+        Reconciliation,
+        reconcile_estimates,
+    )
     from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401

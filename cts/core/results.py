@@ -59,6 +59,10 @@ def draws_p_value(draws: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
+def _format_p_cell(p: object) -> str:
+    return format_p(p)  # type: ignore[arg-type]  # a table cell: format_p handles any value
+
+
 def format_p(p: float) -> str:
     """A p-value for a reader: ``< 0.001``; three decimals below 0.1 (where 0.049 and 0.051
     differ in what a reader concludes), two above; ``> 0.99`` at the top (a Holm-adjusted
@@ -136,7 +140,7 @@ class Result:
         lines = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
         p_columns = [c for c in self.table.columns if str(c) in ("p_value", "p_adjusted")]
         table = self.table.to_html(
-            float_format="{:.4g}".format, formatters={c: format_p for c in p_columns}
+            float_format="{:.4g}".format, formatters={c: _format_p_cell for c in p_columns}
         )
         return f"<div class='cts-result'>{lines}{table}</div>"
 

@@ -74,6 +74,6 @@ screenshots: setup  ## PNGs of reports/ in headless Chromium -> reports/screensh
 	$(PY) benchmarks/screenshot.py reports
 
 clean:  ## remove generated data, reports and caches, cached results included (keeps .venv)
-	rm -rf data/synthetic reports/*.html reports/failed reports/screenshots site .pytest_cache
+	rm -rf data/synthetic reports/*.html reports/last_run.json reports/failed reports/screenshots site .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 	-[ -x $(PY) ] && $(PY) -c 'import shutil; from cts.core.cache import cache_dir; shutil.rmtree(cache_dir() or "/nonexistent", ignore_errors=True)'  # cached results

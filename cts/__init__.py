@@ -86,6 +86,8 @@ _EXPORTS: dict[str, str] = {
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
+    "Reconciliation": "cts.analyses.reconcile",
+    "reconcile_estimates": "cts.analyses.reconcile",
     "Identification": "cts.analyses.identification",
     "identification": "cts.analyses.identification",
     "UNITS": "cts.analyses.cost",
@@ -108,11 +110,11 @@ _EXPORTS: dict[str, str] = {
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
     "AssistantPaths": "cts.analyses.value",
-    "Guardrails": "cts.analyses.value",
     "NetReturn": "cts.analyses.value",
     "assistant_paths": "cts.analyses.value",
     "net_return": "cts.analyses.value",
-    "quality_guardrails": "cts.analyses.value",
+    "Guardrails": "cts.analyses.quality",
+    "quality_guardrails": "cts.analyses.quality",
 }
 #: modules reachable as attributes: the layers, and today's short names for the modules that
 #: notebooks and users' code call (``cts.plots``, ``cts.report``, ``cts.overview``)
@@ -210,15 +212,21 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         power,
         power_grid,
     )
+    from cts.analyses.quality import (  # noqa: F401
+        Guardrails,
+        quality_guardrails,
+    )
+    from cts.analyses.reconcile import (  # noqa: F401
+        Reconciliation,
+        reconcile_estimates,
+    )
     from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401
     from cts.analyses.value import (  # noqa: F401
         AssistantPaths,
-        Guardrails,
         NetReturn,
         assistant_paths,
         net_return,
-        quality_guardrails,
     )
     from cts.core.cache import cached  # noqa: F401
     from cts.core.exceptions import (  # noqa: F401

@@ -445,7 +445,15 @@ def _small_teams(panel: pd.DataFrame) -> _Check:
     if "n_builders" not in panel:
         return _Check("small teams", "n/a", "no `n_builders` column.")
     small = int((panel["n_builders"] < size).sum())
-    value = f"{small} team-weeks under {size} builders"
+    dropped = int(panel.attrs.get("suppressed_team_weeks", 0))
+    if small == 0 and dropped:
+        return _Check(
+            "small teams",
+            f"{dropped:,} team-weeks under {size} builders left out",
+            f"left out of every analysis for privacy; the other "
+            f"{len(panel):,} team-weeks are analysed.",
+        )
+    value = f"{small:,} team-weeks under {size} builders"
     if small == 0:
         return _Check("small teams", value, f"every team-week has at least {size} builders.")
     caveat = (

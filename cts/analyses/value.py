@@ -1,5 +1,5 @@
 """What the AI assistant returns for what it costs: paths with and without it, net return per
-tool, and the quality guardrails beside it.
+tool (the quality guardrails beside it are :mod:`cts.analyses.quality`).
 
 Everything here rests on one function, :func:`assistant_paths`: each team-week's observed outcome
 and the outcome it would have had without the assistant, with draws of the organisation's weekly
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.analyses.counterfactual import Counterfactual, counterfactual
-from cts.core.results import LEVEL, Result, critical_value, draws_p_value
+from cts.core.results import LEVEL, Result, draws_p_value
 from cts.estimators.dynamic import dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
@@ -39,10 +38,8 @@ __all__ = [
     "CAPACITY_NOT_CASH",
     "REPS",
     "SPLIT_BY_TOOL",
-    "GUARDRAILS",
     "TOOLS",
     "AssistantPaths",
-    "Guardrails",
     "NetReturn",
     "agent_share",
     "assistant_paths",
@@ -50,7 +47,6 @@ __all__ = [
     "cts_sw_without",
     "format_money",
     "net_return",
-    "quality_guardrails",
     "significant",
     "tools_in",
     "year_over_year",
@@ -77,7 +73,6 @@ _SINGLE = "assistant"  # the one assistant of a panel without per-tool columns
 #: from the draws' percentiles, so its 2.5% tail rests on ~12 draws at 499 (5 at 199, too few
 #: for a stable percentile); the CPU cost on 1,000 teams x 156 weeks is in docs/value.md.
 REPS = 499
-_POWER = 0.80
 #: How the tools' parts of the value are measured: said beside them on the brief.
 SPLIT_BY_TOOL = (
     "one baseline, each adopting team's path without any assistant; each team-week's gain is "
@@ -1023,157 +1018,6 @@ def _seats(recent: pd.DataFrame, tools: list[str], n_weeks: int) -> tuple[dict, 
 
 def _active(recent: pd.DataFrame, tools: list[str]) -> float:
     return float(recent["ai_active_builders"].sum() / recent["week"].nunique())
-
-
-#: The quality guardrails: column -> (label, unit, direction of harm: +1 when a rise hurts).
-GUARDRAILS: dict[str, tuple[str, str, int]] = {
-    "rollback_rate": ("Change failure (rollbacks per deployment)", "points", +1),
-    "interventions_per_deploy": ("Manual interventions per deployment", "per deployment", +1),
-    "pages_per_oncall": ("Pages per on-call builder a week", "pages", +1),
-    "lines_per_cr": ("CR size (lines changed per CR)", "lines", -1),
-}
-
-
-@dataclass(repr=False)
-class Guardrails(Result):
-    """The adoption effect on quality, one row per guardrail the panel can measure.
-
-    Attributes
-    ----------
-    table
-        Indexed by guardrail column: ``label``, ``baseline`` (adopters' mean before adopting),
-        ``estimate, se, ci_low, ci_high, p_value`` of the change at today's adoption (the
-        long-run effect times today's share of builders using the assistant), ``change_pct``
-        (of the baseline), ``detected`` (the interval excludes zero), ``mde`` (the smallest
-        change the data would detect with 80% power at the 5% level, ``(z_0.975 + z_0.8) SE``),
-        ``status`` (green, amber, red) and ``sentence``.
-    left_out
-        Guardrail -> why the panel cannot measure it.
-    adoption, materiality
-        Today's adoption, and the change (share of the baseline) counted as material.
-    """
-
-    table: pd.DataFrame
-    left_out: dict[str, str]
-    adoption: float
-    materiality: float
-    level: float = LEVEL
-
-    def summary(self) -> str:
-        """One sentence per guardrail."""
-        lines = [f"{row.status}: {row.sentence}" for row in self.table.itertuples()]
-        lines += [f"not measured: {GUARDRAILS[g][0]}: {why}" for g, why in self.left_out.items()]
-        return "\n".join(lines)
-
-
-def quality_guardrails(
-    panel: pd.DataFrame,
-    *,
-    method: str = "auto",
-    materiality: float = 0.10,
-    recent_weeks: int = 13,
-    level: float = LEVEL,
-    estimate=None,
-) -> Guardrails:
-    """The assistant's effect on change failure, interventions, pages and CR size.
-
-    Each guardrail is estimated as the velocity effects are (:func:`cts.estimate_adoption_effect`,
-    team and week effects, its own lag; no controls, since the usual controls are these
-    outcomes) and read at today's adoption. Green when the interval rules out a harm as large as
-    ``materiality`` of the baseline; red when it shows a harm at least that large; amber
-    otherwise (a harm that is real but smaller, or one the data cannot rule out). When nothing
-    is detected, ``mde`` says how large a change would have been.
-
-    Parameters
-    ----------
-    panel
-        A panel from :func:`cts.load_panel`; CR size needs ``lines_changed``.
-    method
-        As in :func:`cts.estimate_adoption_effect`.
-    materiality
-        The smallest harm that matters, as a share of the baseline (default 10%).
-    recent_weeks
-        Weeks that define today's adoption.
-    level
-        Confidence level of the intervals.
-    estimate
-        The estimator, called as ``estimate(panel, outcome=..., controls=(), method=...)``
-        (default :func:`cts.estimate_adoption_effect`; a caching wrapper fits here).
-
-    Returns
-    -------
-    Guardrails
-    """
-    estimate = estimate or estimate_adoption_effect
-    data = panel
-    if "lines_changed" in panel.columns:
-        data = panel.copy()
-        data["lines_per_cr"] = panel["lines_changed"] / panel["crs_merged"].clip(lower=1)
-        data.attrs = panel.attrs
-    rows = windowed(data)
-    recent = rows.loc[rows["week"] > rows["week"].max() - pd.Timedelta(weeks=recent_weeks)]
-    adoption = float(recent["ai_active_builders"].sum() / recent["n_builders"].sum())
-    z, z_power = critical_value(level), float(stats.norm.ppf(_POWER))
-    found, left_out = {}, {}
-    for column, (label, unit, harm) in GUARDRAILS.items():
-        if column not in data.columns:
-            left_out[column] = "the panel does not count the lines changed"
-            continue
-        try:
-            effect = estimate(data, outcome=column, controls=(), method=method)
-        except (ValueError, np.linalg.LinAlgError) as error:
-            left_out[column] = str(error)
-            continue
-        row = effect.table.loc["long_run"]
-        found[column] = _guardrail_row(
-            label, unit, harm, row, effect.baseline, adoption, materiality, z, z_power, level
-        )
-    table = pd.DataFrame.from_dict(found, orient="index").rename_axis("guardrail")
-    return Guardrails(
-        table=table, left_out=left_out, adoption=adoption, materiality=materiality, level=level
-    )
-
-
-def _guardrail_row(label, unit, harm, row, baseline, adoption, materiality, z, z_power, level):
-    """One guardrail at today's adoption: the change, its interval, its status and sentence."""
-    scale = 100 if unit == "points" else 1  # a rate's change in percentage points
-    estimate, se = row["estimate"] * adoption * scale, row["se"] * adoption * scale
-    low, high = row["ci_low"] * adoption * scale, row["ci_high"] * adoption * scale
-    base = baseline * scale
-    material = materiality * abs(base)
-    worst = high if harm > 0 else -low  # the harmful end of the interval, as a harm
-    detected = low > 0 or high < 0
-    harmful = detected and harm * estimate > 0
-    if harmful and harm * estimate >= material:
-        status, reading = "red", f"worse by {materiality:.0%} of the baseline or more"
-    elif worst < material:
-        status, reading = "green", f"rules out a harm of {materiality:.0%} of the baseline"
-    elif harmful:
-        status, reading = "amber", f"worse, by less than {materiality:.0%} of the baseline"
-    else:
-        status, reading = "amber", f"cannot rule out a harm of {materiality:.0%} of the baseline"
-    mde = (z + z_power) * se
-    shown = "" if unit == "per deployment" else f" {unit}"
-    said = f"{estimate:+.2g}{shown} at today's adoption ({level:.0%} CI {low:+.2g} to {high:+.2g})"
-    if base:
-        said += f", {100 * estimate / base:+.1f}% of {base:.3g}{shown} before adopting"
-    if not detected:
-        said += f"; no change detected, and the data would have detected {mde:.2g}{shown}"
-        said += f" ({100 * mde / abs(base):.0f}% of the level before adopting)" if base else ""
-    return {
-        "label": label,
-        "baseline": base,
-        "estimate": estimate,
-        "se": se,
-        "ci_low": low,
-        "ci_high": high,
-        "p_value": row["p_value"],
-        "change_pct": 100 * estimate / base if base else np.nan,
-        "detected": detected,
-        "mde": mde,
-        "status": status,
-        "sentence": f"{said}; {reading}.",
-    }
 
 
 #: The velocity that moves each unit of CTS-SW (CRs and commits ship with the CRs merged).

@@ -4,6 +4,14 @@ Fits leave reference cycles (pyfixest's results refer to each other) that CPytho
 collector frees only after enough new objects, not enough bytes: on 2,000 teams x 260 weeks a
 report's kernel held ~0.5 GB of dead fits, and each worker of a power simulation as much. glibc
 then keeps freed heap pages unless asked to trim them.
+
+A full collection walks every object the process holds, most of them the imported libraries'
+(~250,000 objects once pandas, scipy and pyfixest are loaded: 0.2-0.35 s of CPU each time). A
+loop of many small jobs (power simulations) therefore collects with :func:`release_job_memory`,
+which freezes what the process held before its first job (:func:`gc.freeze`) so that later
+collections walk only what the jobs made; :func:`thaw` ends that when the loop is done. A report's
+kernel freezes its heap once the libraries and the panel are loaded (:func:`freeze_heap`), so the
+collection after each section walks only what the notebook made.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ import functools
 import gc
 from collections.abc import Callable
 
-__all__ = ["release_memory"]
+__all__ = ["freeze_heap", "release_job_memory", "release_memory", "thaw"]
+
+_frozen = False
 
 
 def release_memory() -> None:
@@ -24,6 +34,35 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def release_job_memory() -> None:
+    """:func:`release_memory` after one job of a loop: the first call in a process collects
+    everything and freezes what survives, so that this and later calls collect only the objects
+    made since (on 100 teams x 52 weeks a power job took 0.12 s of CPU this way against 0.29 s
+    with a full collection after each). A process that runs the loop itself calls :func:`thaw`
+    after it."""
+    global _frozen
+    if not gc.get_freeze_count():  # not frozen already (a report's kernel is)
+        freeze_heap()
+        _frozen = True
+    release_memory()
+
+
+def freeze_heap() -> None:
+    """Collect everything, then leave what survives out of later collections (:func:`gc.freeze`):
+    for a process whose long-lived objects (imported libraries, a loaded panel) are made."""
+    gc.collect()
+    gc.freeze()
+
+
+def thaw() -> None:
+    """Undo :func:`release_job_memory`'s own freeze (not :func:`freeze_heap`'s): the objects it
+    froze are collectable again."""
+    global _frozen
+    if _frozen:
+        gc.unfreeze()
+        _frozen = False
 
 
 @functools.cache

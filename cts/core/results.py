@@ -32,6 +32,8 @@ __all__ = [
     "critical_value",
     "draws_p_value",
     "estimate_table",
+    "format_p",
+    "p_phrase",
 ]
 
 #: The columns of every estimate table.
@@ -55,6 +57,31 @@ def draws_p_value(draws: np.ndarray) -> float:
     if not draws.size:
         return float("nan")
     return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
+
+
+def format_p(p: float) -> str:
+    """A p-value for a reader: ``< 0.001``; three decimals below 0.1 (where 0.049 and 0.051
+    differ in what a reader concludes), two above; ``> 0.99`` at the top (a Holm-adjusted
+    p-value capped at one is not "exactly 1"); ``—`` when there is none."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return "—"
+    if not np.isfinite(p):
+        return "—"
+    if p < 0.001:
+        return "< 0.001"
+    if p < 0.1:
+        return f"{p:.3f}"
+    if p > 0.99:
+        return "> 0.99"
+    return f"{p:.2f}"
+
+
+def p_phrase(p: float, name: str = "p") -> str:
+    """``p = 0.22``, ``p < 0.001`` or ``p > 0.99`` (see :func:`format_p`)."""
+    shown = format_p(p)
+    return f"{name} {shown}" if shown[0] in "<>" else f"{name} = {shown}"
 
 
 def estimate_table(estimates: pd.Series, se: npt.ArrayLike, level: float = LEVEL) -> pd.DataFrame:
@@ -107,7 +134,10 @@ class Result:
 
     def _repr_html_(self) -> str:
         lines = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
-        table = self.table.to_html(float_format="{:.4g}".format)
+        p_columns = [c for c in self.table.columns if str(c) in ("p_value", "p_adjusted")]
+        table = self.table.to_html(
+            float_format="{:.4g}".format, formatters={c: format_p for c in p_columns}
+        )
         return f"<div class='cts-result'>{lines}{table}</div>"
 
     def __str__(self) -> str:
@@ -156,7 +186,7 @@ class TestStatistic:
     @property
     def verdict(self) -> str:
         word = "rejected" if self.rejected else "not rejected"
-        return f"{self.null}: {word} at {self.alpha:.0%} (p = {self.p_value:.3f})"
+        return f"{self.null}: {word} at {self.alpha:.0%} ({p_phrase(self.p_value)})"
 
     @property
     def table(self) -> pd.DataFrame:

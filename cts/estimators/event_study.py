@@ -21,7 +21,7 @@ import pandas as pd
 import pyfixest as pf
 
 from cts.core.exceptions import DesignWarning, FewTeamsWarning
-from cts.core.results import Result, TestStatistic, estimate_table
+from cts.core.results import Result, TestStatistic, estimate_table, p_phrase
 from cts.estimators.design import MIN_TEAMS, adoption_timing, is_staggered
 from cts.estimators.two_stage import two_stage_did
 from cts.estimators.wald import wald_test
@@ -116,7 +116,7 @@ class EventStudy(Result):
         """The pre-trend test in one line, with its explanation or why it was not computed."""
         if not np.isfinite(self.pretrend_p):
             return self.pretrend_note or "not computed"
-        text = f"p = {self.pretrend_p:.3f} ({self.pretrend_df} pre-adoption weeks)"
+        text = f"{p_phrase(self.pretrend_p)} ({self.pretrend_df} pre-adoption weeks)"
         if self.ramp_explains_pretrend:
             text += (
                 f"; expected with a gradual ramp-up (median {self.ramp_weeks:g} weeks of use "
@@ -147,7 +147,7 @@ class EventStudy(Result):
         note = f" ({self.pretrend_note})" if self.pretrend_note else ""
         return (
             f"Pre-trend test: Wald = {self.pretrend_chi2:.1f} (df {self.pretrend_df}, p from "
-            f"Hotelling's T-squared over teams), p = {self.pretrend_p:.3f}: {verdict}{note}."
+            f"Hotelling's T-squared over teams), {p_phrase(self.pretrend_p)}: {verdict}{note}."
         )
 
     def summary(self) -> str:

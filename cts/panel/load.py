@@ -113,7 +113,15 @@ def suppress_small_teams(panel: pd.DataFrame, min_team_size: int | None = None) 
     """
     size = panel.attrs.get("min_team_size", 5) if min_team_size is None else min_team_size
     kept = panel.loc[panel["n_builders"] >= size].reset_index(drop=True)
-    kept.attrs = {**panel.attrs, "min_team_size": int(size)}
+    # Marked, so that counts of gaps refuse it: its dropped rows are not missing telemetry.
+    kept.attrs = {
+        **panel.attrs,
+        "min_team_size": int(size),
+        "suppressed": True,
+        "suppressed_team_weeks": int(panel.attrs.get("suppressed_team_weeks", 0))
+        + len(panel)
+        - len(kept),
+    }
     return kept
 
 

@@ -320,7 +320,7 @@ def brief_html(
     )
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     shared = ", ".join(
-        f"{html.escape(str(k))} = {html.escape(repr(v))}"
+        f"{html.escape(_FOOTER_LABELS.get(str(k), str(k).replace('_', ' ')))} {html.escape(str(v))}"
         for k, v in (parameters or {}).items()
         if k != "panel_path"
     )
@@ -388,12 +388,17 @@ with how far to trust each number. Intervals are 95% confidence intervals.</p>
 <footer>
 <p>Panel <code>{html.escape(str(panel_path))}</code>, SHA-256 <code>{panel_sha256}</code>;
 cts {importlib.metadata.version("cts")}; generated {generated}{"; " + shared if shared else ""}.
-Each report ends with its full provenance (versions, seed, run date).</p>
+The full provenance (versions, seed, run date), the design checks and the data-quality notes
+are in <a href="00_panel_overview.html#Provenance">the panel report</a>.</p>
 <p>Metrics are team-level only; reports show no team with fewer builders than the panel's
 minimum team size.</p>
 </footer>
 </body></html>
 """
+
+
+#: The run's shared parameters as the footer names them.
+_FOOTER_LABELS = {"start": "from", "end": "to", "seat_cost": "seat cost per builder-month"}
 
 
 def _matching(headlines: dict[str, str], key: str) -> list[tuple[str, str]]:

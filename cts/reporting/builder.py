@@ -41,11 +41,13 @@ from cts.reporting.notebook import (
     CHECK_MIME,
     FIGURE_MIME,
     HEADLINE_MIME,
+    LAST_RUN,
     LOADED_PANEL_ENV,
     SECTION_MIME,
     check_currency,
     save_loaded_panel,
     sha256,
+    write_last_run,
 )
 
 __all__ = [
@@ -111,7 +113,8 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis(
         "04_robustness",
         "04_robustness.ipynb",
-        "Robustness: event study, heterogeneity, power",
+        "Robustness of the effect on CR velocity: event study, heterogeneity, power",
+        {"outcome": "cr_velocity"},
         weight=5.0,
     ),
     Analysis("05_impact", "05_impact.ipynb", "What adoption is worth"),
@@ -254,6 +257,8 @@ def _build(panel_path, out, analyses, parameters, notebooks_dir, workers, progre
             if full is not None:
                 raise NoSpaceError(out, full.error.splitlines()[0])
             atomic_write_text(staging / "index.html", _index_html(runs, panel_path, common))
+            # What a notebook opened in JupyterLab analyses by default (report_panel).
+            write_last_run(staging, {**common, "sha256": sha256(panel_path)})
             with _signals_deferred():
                 _swap_into_place(staging, out)
         finally:
@@ -400,6 +405,10 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: 
     os.environ["JUPYTER_RUNTIME_DIR"] = scratch
     os.environ["TMPDIR"] = scratch  # the kernel's temporary files too (inherited)
     tempfile.tempdir = None  # re-read TMPDIR
+    # nbformat validates notebooks with jsonschema, which checks the `iri` format with
+    # rfc3987-syntax when that is installed; importing it builds a grammar, 1.6 s of CPU in
+    # every notebook's process, for a format the notebook schema never uses.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     try:
         run = _run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir)
     except OSError as error:
@@ -490,7 +499,7 @@ def _is_report_output(entry: Path) -> bool:
     """Files a report run writes (or that depict its reports): they belong to one run only."""
     if entry.is_dir():
         return entry.name in ("failed", "screenshots")
-    return entry.suffix == ".html"
+    return entry.suffix == ".html" or entry.name == LAST_RUN
 
 
 def ipc_kernel_manager(socket_dir: str):
@@ -601,6 +610,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
             )
         notebook = nbformat.read(executed, as_version=4)
     figures = _published(notebook, FIGURE_MIME)  # before _to_html moves the PNGs into HTML
+    _titled(notebook, analysis.title)
     atomic_write_text(out / f"{analysis.name}.html", _to_html(notebook, hide_input=True))
     atomic_write_text(out / f"{analysis.name}.code.html", _to_html(notebook, hide_input=False))
     return AnalysisRun(
@@ -613,6 +623,17 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
         figures=figures,
         cards=_published(notebook, CARD_MIME),
     )
+
+
+def _titled(notebook, title: str) -> None:
+    """Give the report its analysis' title, which names its outcome: the page title, and the
+    notebook's first heading (one notebook makes a report per outcome, e.g. 03)."""
+    notebook.metadata["title"] = title
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            rest = cell.source.split("\n", 1)[1] if "\n" in cell.source else ""
+            cell.source = f"# {title}\n{rest}"
+            return
 
 
 def error_message(error: BaseException) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 from cts.analyses.drivers import DRIVERS
 from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
-from cts.core.memory import release_memory
+from cts.core.memory import freeze_heap, release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
 
 __all__ = [
@@ -36,7 +36,11 @@ __all__ = [
     "HEADLINE_MIME",
     "SECTION_MIME",
     "SECTION_NEEDS",
+    "LAST_RUN",
     "LOADED_PANEL_ENV",
+    "OVERVIEW_REPORT",
+    "PANEL_ENV",
+    "REPORTS_ENV",
     "card",
     "check_currency",
     "collect_warnings",
@@ -52,6 +56,13 @@ __all__ = [
     "money_headlines",
     "p_value_text",
     "paragraph",
+    "report_panel",
+    "sample_teams",
+    "see_overview",
+    "show_result",
+    "show_table",
+    "show_text",
+    "write_last_run",
     "provenance",
     "same_estimates",
     "save_loaded_panel",
@@ -59,6 +70,7 @@ __all__ = [
     "sha256",
     "show_design",
     "show_notes",
+    "HTMLTable",
     "styled",
     "truth_for",
 ]
@@ -154,6 +166,8 @@ def load(
     panel_path: str | os.PathLike[str],
     start: str | None = None,
     end: str | None = None,
+    *,
+    suppress: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Load a panel for a report, with the window ``[start, end]`` and its data-quality notes.
 
@@ -161,24 +175,97 @@ def load(
     analysis honours; lags at the window's start come from the week before it.
 
     This is the one place reports apply the privacy rule: team-weeks with fewer builders than
-    the panel's ``min_team_size`` are dropped (:func:`cts.suppress_small_teams`), because the
-    velocity of two or three people describes individuals; the notes say how many.
+    the panel's ``min_team_size`` are dropped (:func:`cts.suppress_small_teams`) before any
+    analysis or model sees them, because the velocity of two or three people describes
+    individuals; the notes say how many. ``suppress=False`` returns the panel before that step
+    (the panel report counts suppression apart from telemetry gaps with it).
 
     Returns the panel and the :class:`cts.PanelWarning` messages raised while loading, so the
     report can show them as text rather than as stderr.
     """
     panel, notes = _loaded(panel_path)
-    notes = list(notes)
+    # The loader's own small-team warning says what the note below says, with less precision.
+    notes = [note for note in notes if "(cts.suppress_small_teams)" not in note]
     kept = suppress_small_teams(panel)
     dropped = len(panel) - len(kept)
     if dropped:
+        small = panel.loc[panel["n_builders"] < kept.attrs["min_team_size"], "team_id"].unique()
+        examples = ", ".join(map(str, small[:5])) + (", ..." if len(small) > 5 else "")
         notes.append(
-            f"{dropped:,} of {len(panel):,} team-weeks with fewer than "
-            f"{kept.attrs['min_team_size']} builders are left out of this report "
-            f"({panel['team_id'].nunique() - kept['team_id'].nunique():,} teams entirely), "
+            f"{dropped:,} of {len(panel):,} team-weeks have fewer than "
+            f"{kept.attrs['min_team_size']} builders and are left out of every report and model "
+            f"({len(small):,} teams, e.g. {examples}; "
+            f"{panel['team_id'].nunique() - kept['team_id'].nunique():,} of them entirely), "
             "because their velocity would describe individuals."
         )
-    return set_window(kept, start, end), notes
+    panel = set_window(kept if suppress else panel, start, end)
+    freeze_heap()  # the libraries and the panel stay: each section's collection skips them
+    return panel, notes
+
+
+#: Where a notebook run without an injected panel looks for one (see :func:`report_panel`).
+PANEL_ENV = "CTS_PANEL"
+#: Written by the report builder beside the reports: the panel and parameters of that run.
+LAST_RUN = "last_run.json"
+#: The folder :func:`report_panel` reads :data:`LAST_RUN` from (default: ``reports/``).
+REPORTS_ENV = "CTS_REPORTS"
+_ROOT = Path(__file__).resolve().parents[2]
+_DEFAULT_PANEL = _ROOT / "data" / "synthetic" / "panel.parquet"
+_SAMPLE = _ROOT / "data" / "sample" / "panel_sample.csv"
+
+
+def report_panel(panel_path: str | os.PathLike[str] | None = None) -> str:
+    """The panel a notebook analyses, so that one opened in JupyterLab reproduces the reports.
+
+    In order: ``panel_path`` when given (the report builder injects it); the panel named by
+    the ``CTS_PANEL`` environment variable (the notebook tests set it to the committed sample);
+    the panel of the last report run (``reports/last_run.json``, written by ``cts report`` /
+    ``make report``; ``CTS_REPORTS`` names another reports folder); the default panel of
+    ``make data`` (``data/synthetic/panel.parquet``); the committed sample, with a note that
+    its numbers are not the reports'.
+    """
+    if panel_path is not None:
+        return str(panel_path)
+    if os.environ.get(PANEL_ENV):
+        return os.environ[PANEL_ENV]
+    last_run = Path(os.environ.get(REPORTS_ENV) or _ROOT / "reports") / LAST_RUN
+    if last_run.is_file():
+        recorded = json.loads(last_run.read_text()).get("panel_path")
+        if recorded and Path(recorded).is_file():
+            return recorded
+    if _DEFAULT_PANEL.is_file():
+        return str(_DEFAULT_PANEL)
+    from IPython.display import display
+
+    display(
+        {
+            "text/html": (
+                "<p><b>No report run and no default panel found</b>: this notebook analyses the "
+                "committed sample, so its numbers are not the reports'. Run <code>make report"
+                "</code> (or <code>make data</code>) first.</p>"
+            ),
+            "text/plain": "No report run and no default panel found: using the committed sample.",
+        },
+        raw=True,
+    )
+    return str(_SAMPLE)
+
+
+def write_last_run(folder: str | os.PathLike[str], parameters: dict) -> Path:
+    """Record a report run's panel and parameters in ``folder/last_run.json`` (see
+    :func:`report_panel`)."""
+    path = Path(folder) / LAST_RUN
+    atomic = {key: value for key, value in parameters.items() if _is_json(value)}
+    path.write_text(json.dumps(atomic, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _is_json(value) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def save_loaded_panel(
@@ -296,8 +383,12 @@ def section(title: str, needs: str | None = None) -> Iterator[None]:
         release_memory()  # a section's dead fits would otherwise stay in the kernel
 
 
-def show_design(design) -> None:
+def show_design(design, beyond=None) -> None:
     """Display the design checks of :func:`cts.identification` (see :func:`design_html`).
+
+    With ``beyond`` (the panel-level checks the panel report shows), only the checks, refusals
+    and caveats that differ from it are shown, with a link to the rest: each caveat is said
+    once, in the panel report, and a report adds only what its own options change.
 
     The report now states every caveat in words at its top and next to each number, so the
     analyses' :class:`cts.FewTeamsWarning` and :class:`cts.DesignWarning` repeats of them are
@@ -305,9 +396,146 @@ def show_design(design) -> None:
     """
     from IPython.display import display
 
-    display({"text/html": design_html(design), "text/plain": design_markdown(design)}, raw=True)
+    heading = "Design checks</b> (what this panel can identify)"
+    if beyond is not None:
+        design = _beyond(design, beyond)
+        heading = (
+            "Design checks this report's options change</b> (the others are in "
+            f'<a href="{OVERVIEW_REPORT}#Design-checks">the panel report</a>)'
+        )
+    if beyond is None or len(design.table) or design.refusals or design.caveats:
+        shown = design_html(design).replace(
+            "Design checks</b> (what this panel can identify)", heading, 1
+        )
+        display({"text/html": shown, "text/plain": design_markdown(design)}, raw=True)
     warnings.filterwarnings("ignore", category=FewTeamsWarning)
     warnings.filterwarnings("ignore", category=DesignWarning)
+
+
+def _beyond(design, baseline):
+    """``design`` without what ``baseline`` already says."""
+    import copy
+
+    columns = ["check", "value", "verdict"]
+    known = set(map(tuple, baseline.table[columns].astype(str).to_numpy()))
+    rows = [tuple(row) not in known for row in design.table[columns].astype(str).to_numpy()]
+    shown = copy.copy(design)
+    object.__setattr__(shown, "table", design.table.loc[rows].reset_index(drop=True))
+    refusals = {k: v for k, v in design.refusals.items() if baseline.refusals.get(k) != v}
+    object.__setattr__(shown, "refusals", refusals)
+    caveats = [c for c in design.caveats if c not in baseline.caveats]
+    object.__setattr__(shown, "caveats", caveats)
+    return shown
+
+
+#: The panel report and its sections that every other report links to instead of repeating.
+OVERVIEW_REPORT = "00_panel_overview.html"
+
+
+def see_overview(
+    panel_path: str | os.PathLike[str], panel: pd.DataFrame | None = None, design=None
+) -> None:
+    """Say which data a report analysed (file and SHA-256) and link to the panel report, which
+    holds the design checks, data-quality notes and full provenance once for every report.
+
+    With ``panel`` and ``design`` (the report's own :func:`cts.identification`, e.g. for one
+    outcome or adoption threshold), the design checks that differ from the panel report's are
+    shown here (:func:`show_design` with ``beyond``). Either way the analyses' repeats of the
+    caveats as warnings are silenced, as :func:`show_design` does.
+    """
+    from IPython.display import display
+
+    from cts.analyses.identification import identification
+
+    path = Path(panel_path)
+    links = ", ".join(
+        f'<a href="{OVERVIEW_REPORT}#{anchor}">{label}</a>'
+        for anchor, label in (
+            ("Design-checks", "design checks"),
+            ("Data-quality-notes", "data-quality notes"),
+            ("Provenance", "provenance"),
+        )
+    )
+    display(
+        {
+            "text/html": (
+                f"<p>Data: <code>{html.escape(path.name)}</code>, data SHA-256 "
+                f"<code>{sha256(path)[:12]}</code>. The {links} (versions, seed, run date) of "
+                f'this panel are in <a href="{OVERVIEW_REPORT}">the panel report</a>; this '
+                "report shows only what its own analysis adds.</p>"
+            ),
+            "text/plain": (
+                f"Data: {path.name}, data SHA-256 {sha256(path)[:12]}. Design checks, "
+                f"data-quality notes and provenance: {OVERVIEW_REPORT}."
+            ),
+        },
+        raw=True,
+    )
+    if design is not None and panel is not None:
+        show_design(design, beyond=identification(panel))
+    warnings.filterwarnings("ignore", category=FewTeamsWarning)
+    warnings.filterwarnings("ignore", category=DesignWarning)
+
+
+def show_text(text: str) -> None:
+    """Display prose that carries numbers (paragraphs split on blank lines; `code` and
+    **bold** marked up, everything else escaped: see :func:`escaped_text`)."""
+    from IPython.display import display
+
+    paragraphs = [p.strip() for p in str(text).split("\n\n") if p.strip()]
+    display(
+        {
+            "text/html": "".join(
+                f"<p>{escaped_text(p.replace(chr(10), ' '))}</p>" for p in paragraphs
+            ),
+            "text/plain": "\n\n".join(paragraphs),
+        },
+        raw=True,
+    )
+
+
+def show_table(
+    frame: pd.DataFrame,
+    labels: dict[str, str] | None = None,
+    formats: dict | None = None,
+    *,
+    index: str | None = None,
+    caption: str | None = None,
+) -> None:
+    """Display ``frame`` as a report table: labelled columns, p-values as ``< 0.001``, rounded
+    numbers, money with its currency, strings escaped (:func:`cts.reporting.formatting.html_table`,
+    whose arguments these are)."""
+    from IPython.display import display
+
+    from cts.reporting.formatting import html_table
+
+    shown = html_table(frame, labels, formats, index=index, caption=caption)
+    display({"text/html": shown, "text/plain": frame.to_string()}, raw=True)
+
+
+def show_result(result, table: bool = True, index: str = "term") -> None:
+    """Display a cts result in a report: its summary as paragraphs in plain words and its
+    estimate table as an HTML table (:func:`cts.reporting.formatting.result_html`), instead of
+    ``print(result.summary())``, whose monospace text wraps mid-word in a report."""
+    from IPython.display import display
+
+    from cts.reporting.formatting import result_html
+
+    shown = result_html(result, table=table, index=index)
+    display({"text/html": shown, "text/plain": result.summary()}, raw=True)
+
+
+def sample_teams(panel: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """The rows of ``n`` teams drawn at random (seeded) from ``panel``'s teams, or the whole
+    panel when it has no more: a sample of the first teams by id would not be random (ids
+    often follow creation date, organisation or size)."""
+    teams = panel["team_id"].drop_duplicates().sort_values().to_numpy()
+    if n >= len(teams):
+        return panel
+    chosen = np.random.default_rng(seed).choice(teams, size=n, replace=False)
+    sampled = panel.loc[panel["team_id"].isin(chosen)]
+    sampled.attrs = panel.attrs
+    return sampled
 
 
 def design_markdown(design) -> str:
@@ -513,41 +741,66 @@ def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[st
     }
 
 
-def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()):
-    """A table formatted for people: rounded numbers, ``percent`` columns as percentages.
+class HTMLTable:
+    """A table already formatted as HTML: what :func:`styled` returns. Jupyter and nbconvert
+    show its HTML; ``to_html()`` returns it; a terminal shows the numbers as text."""
 
-    Text is escaped, in cells, labels and index names alike (a pandas ``Styler`` escapes none of
-    them by default, and group labels and file names come from the data).
+    def __init__(self, html_text: str, frame: pd.DataFrame) -> None:
+        self.html = html_text
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def to_html(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.frame.to_string()
+
+
+def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()) -> HTMLTable:
+    """A table formatted for people, for tables without a labelled layout of their own (prefer
+    :func:`show_table`, which names each column): the index becomes a column unless it is a
+    plain row number, code names become words, p-values (columns ``p_value``, ``p_adjusted``,
+    ``p_*``) read ``< 0.001``, integers get thousands separators, other numbers ``digits``
+    decimals (three significant digits when ``digits`` is above 3), ``percent`` columns are
+    percentages.
+
+    Text is escaped, in cells, labels and index names alike (group labels and file names come
+    from the data).
     """
-    table = _escaped_labels(table)
-    percent = tuple(_escaped_label(c) for c in percent)
-    numeric = [
-        c
-        for c in table.columns
-        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-    ]
-    formats = {c: None for c in table.columns}  # every column, or escape skips the others
-    formats.update(
-        {
-            c: "{:,}" if pd.api.types.is_integer_dtype(table[c]) else f"{{:,.{digits}f}}"
-            for c in numeric
-        }
-    )
-    formats.update({c: "{:.1%}" for c in percent})
-    return table.style.format(formats, na_rep="—", escape="html")
+    from cts.reporting.formatting import format_number, format_p, format_percent, html_table
+
+    plain = table.index.nlevels == 1 and isinstance(table.index, pd.RangeIndex)
+    frame = table if plain else table.reset_index(allow_duplicates=True)
+    names = list(frame.columns)
+    positional = frame.set_axis(range(len(names)), axis=1)
+    labels, formats = {}, {}
+    for i, name in enumerate(names):
+        labels[i] = _column_label(name)
+        column = positional[i]
+        if name in percent:
+            formats[i] = lambda v: format_percent(v, 1)
+        elif isinstance(name, str) and (name.startswith("p_") or name == "p"):
+            formats[i] = format_p
+        elif pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+            formats[i] = "text"
+        elif pd.api.types.is_integer_dtype(column):
+            formats[i] = "count"
+        elif digits > 3:
+            formats[i] = format_number
+        else:
+            formats[i] = lambda v, d=digits: "—" if pd.isna(v) else f"{v:,.{d}f}"
+    return HTMLTable(html_table(positional, labels, formats), table)
 
 
-def _escaped_label(label):
-    return html.escape(label) if isinstance(label, str) else label
+def _column_label(name) -> str:
+    from cts.reporting.formatting import plain_words
 
-
-def _escaped_labels(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``table`` whose text labels and axis names are escaped (the Styler shows
-    them as they are)."""
-    table = table.rename(index=_escaped_label, columns=_escaped_label)
-    table.index.names = [_escaped_label(name) for name in table.index.names]
-    table.columns.names = [_escaped_label(name) for name in table.columns.names]
-    return table
+    if isinstance(name, tuple):
+        name = " ".join(str(part) for part in name if str(part))
+    return plain_words(str(name)) if name is not None else ""
 
 
 def p_value_text(p: float) -> str:

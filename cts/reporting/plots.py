@@ -16,9 +16,13 @@ from cts.analyses.heterogeneity import HeterogeneousEffects
 from cts.core.results import critical_value
 from cts.estimators.event_study import EventStudy
 from cts.panel import ARCHITECTURES, windowed
+from cts.reporting.formatting import p_phrase
 
 __all__ = [
+    "ARCHITECTURE_COLOURS",
+    "TRAITS",
     "ReportFigure",
+    "architecture_colour",
     "plot_adoption",
     "plot_cost_over_time",
     "plot_cts_sw_with_and_without",
@@ -63,6 +67,38 @@ class ReportFigure(Figure):
         return "Chart: " + "; ".join(parts)
 
 
+#: One colour per architecture in every chart (colour-blind-safe Okabe-Ito hues); the
+#: organisation as a whole is black.
+ARCHITECTURE_COLOURS: dict[str, str] = {
+    "service": "#0072B2",
+    "monolith": "#D55E00",
+    "trunk": "#009E73",
+    "all": "#000000",
+}
+_OTHER_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999")
+
+
+#: Team traits by which effects are compared, as a reader calls them.
+TRAITS = {
+    "n_builders": "team size",
+    "baseline_velocity": "velocity before adopting",
+    "architecture": "architecture",
+}
+_OUTCOMES = {
+    "cr_velocity": "CRs merged per builder-week",
+    "deploy_velocity": "deployments per builder-week",
+}
+
+
+def architecture_colour(name: str) -> str:
+    """The colour of an architecture in every chart (:data:`ARCHITECTURE_COLOURS`); names it
+    does not list get the same spare colour wherever they appear."""
+    name = str(name)
+    if name in ARCHITECTURE_COLOURS:
+        return ARCHITECTURE_COLOURS[name]
+    return _OTHER_COLOURS[sum(map(ord, name)) % len(_OTHER_COLOURS)]
+
+
 def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):
     """A figure outside pyplot: no global state, and exactly one image per call in notebooks."""
     with sns.axes_style("whitegrid"):
@@ -99,13 +135,17 @@ def plot_outcomes(weekly: pd.DataFrame) -> Figure:
 
 
 def plot_team_sizes(panel: pd.DataFrame) -> Figure:
-    """Distribution of builders per team-week, with the reporting threshold."""
+    """Distribution of builders per team-week, with the privacy threshold: pass the panel as
+    loaded (before :func:`cts.suppress_small_teams`) to show the team-weeks left out."""
     panel = windowed(panel)
     fig, ax = _figure(figsize=(6, 3.2))
     sns.histplot(panel["n_builders"], discrete=True, ax=ax)
     threshold = panel.attrs.get("min_team_size", 5)
     ax.axvline(
-        threshold - 0.5, color="firebrick", linestyle=":", label=f"min_team_size = {threshold}"
+        threshold - 0.5,
+        color="firebrick",
+        linestyle=":",
+        label=f"left of the line: fewer than {threshold} builders, left out",
     )
     ax.set(title="Team size", xlabel="builders in the team that week", ylabel="team-weeks")
     ax.legend()
@@ -121,7 +161,8 @@ def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> F
     if by is not None:
         for name, block in cost.over_time(by).groupby(level=by):
             series = block.droplevel(by)["cts_sw"]
-            ax.plot(series.index, series, label=str(name))
+            colour = architecture_colour(name) if by == "architecture" else None
+            ax.plot(series.index, series, label=str(name), color=colour)
     ax.set(
         title="Cost to serve software (CTS-SW)",
         xlabel="period start",
@@ -132,20 +173,28 @@ def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> F
     return fig
 
 
-def plot_velocity_vs_cost(cost: CostToServe, min_team_size: int = 5) -> Figure:
+def plot_velocity_vs_cost(
+    cost: CostToServe, min_team_size: int = 5, sample: int = 5000, seed: int = 0
+) -> Figure:
     """Team-period CR velocity against CTS-SW (log scale), one colour per architecture.
 
     Each point is a team-period, so periods averaging fewer than ``min_team_size`` builders
-    are left out (their velocity comes close to describing individuals).
+    are left out (their velocity comes close to describing individuals). At most ``sample``
+    of them are drawn at random (seeded by ``seed``), so the chart stays legible; the figure's
+    ``points_shown`` and ``points_total`` say how many, for its caption.
     """
     table = cost.table
     data = table.loc[table["defined"] & (table["builder_weeks"] >= min_team_size * table["weeks"])]
+    shown = data.sample(min(len(data), sample), random_state=seed)
     fig, ax = _figure(figsize=(7, 4.5))
+    architectures = sorted(shown["architecture"].astype(str).unique())
     sns.scatterplot(
-        data=data.sample(min(len(data), 5000), random_state=0),
+        data=shown.assign(architecture=shown["architecture"].astype(str)),
         x="cr_velocity",
         y="cts_sw",
         hue="architecture",
+        hue_order=architectures,
+        palette={name: architecture_colour(name) for name in architectures},
         s=10,
         alpha=0.4,
         linewidth=0,
@@ -158,6 +207,7 @@ def plot_velocity_vs_cost(cost: CostToServe, min_team_size: int = 5) -> Figure:
         ylabel="builder-weeks per unit shipped (log)",
     )
     fig.tight_layout()
+    fig.points_shown, fig.points_total = len(shown), len(data)
     return fig
 
 
@@ -197,13 +247,13 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
 
 def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
     """The same change per architecture (one slope per driver and architecture), one colour per
-    architecture in seaborn's default order of :data:`cts.panel.ARCHITECTURES`."""
+    architecture (:func:`architecture_colour`), as in every chart."""
     table = drivers.by_architecture
     names = list(DRIVERS.get(d, d) for d in drivers.sensitivity().index)[::-1]
     order = list(drivers.sensitivity().index)[::-1]
     present = [a for a in ARCHITECTURES if a in table.index.get_level_values(0)]
     present += [a for a in table.index.get_level_values(0).unique() if a not in present]
-    colors = dict(zip(present, sns.color_palette(n_colors=max(len(present), 1)), strict=False))
+    colors = {name: architecture_colour(name) for name in present}
     fig, ax = _figure(figsize=(8, 1.1 * len(order) + 1.4))
     height = 0.8 / max(len(present), 1)
     for k, architecture in enumerate(present):
@@ -295,9 +345,12 @@ def plot_event_study(study: EventStudy) -> Figure:
     ax.axhline(0, color="black", linewidth=1)
     ax.axvline(-0.5, color="firebrick", linestyle=":", label="adoption")
     ax.set(
-        title=f"{study.outcome} around adoption (usage >= {study.threshold:.0%})",
+        title=(
+            f"{_OUTCOMES.get(study.outcome, study.outcome)} around adoption "
+            f"(usage >= {study.threshold:.0%})"
+        ),
         xlabel="weeks relative to adoption (week -1 is the reference)",
-        ylabel=f"effect on {study.outcome}",
+        ylabel="effect",
     )
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -337,8 +390,11 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
     for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
         _point_ranges(ax, result.by_group.loc[modifier])
-        p = result.ranking.loc[modifier, "p_adjusted"]
-        ax.set(title=f"{modifier} (Holm p = {p:.3f})", xlabel=f"effect on {result.outcome}")
+        p = p_phrase(result.ranking.loc[modifier, "p_adjusted"], "Holm-adjusted p")
+        ax.set(
+            title=f"{TRAITS.get(modifier, modifier)} ({p})",
+            xlabel=f"effect on {_OUTCOMES.get(result.outcome, result.outcome)}",
+        )
     fig.tight_layout()
     return fig
 

@@ -30,12 +30,28 @@ def _panel():
     return quiet_load(pd.DataFrame(rows))
 
 
-def test_coverage_counts_gaps_inside_a_team_span_only():
+def test_coverage_counts_lifetimes_gaps_and_suppression_apart():
     cover = overview.coverage(_panel())
     assert cover["teams"] == 2 and cover["weeks"] == 6 and cover["team_weeks"] == 10
-    assert cover["missing_team_weeks"] == 2
-    assert cover["missing_share"] == pytest.approx(2 / 12)
-    assert cover["team_weeks_below_5_builders"] == 6
+    assert cover["lifetime_weeks"] == 12 and cover["gap_weeks"] == 2
+    assert cover["gap_share"] == pytest.approx(2 / 12) and cover["teams_with_gaps"] == 1
+    # Team b (4 builders) is below the minimum team size: suppressed, not missing.
+    assert cover["suppressed_team_weeks"] == 6 and cover["suppressed_teams"] == 1
+    assert cover["reported_team_weeks"] == 4 and cover["reported_teams"] == 1
+    assert cover["teams_starting_late"] == 0 and cover["teams_ending_early"] == 0
+    rows = overview.coverage_rows(cover).set_index("what")["count"]
+    assert rows["telemetry gaps"] == "2" and rows["left out for privacy"] == "6"
+
+
+def test_suppressed_team_weeks_are_not_counted_as_gaps():
+    """A team whose middle weeks fall below the minimum team size has no telemetry gap: its
+    weeks are suppressed for privacy (counting them as gaps inflated the panel report's gaps)."""
+    panel = _panel()
+    panel.loc[(panel["team_id"] == "a") & (panel["week"] == panel["week"].max()), "n_builders"] = 3
+    cover = overview.coverage(panel)
+    assert cover["gap_weeks"] == 2 and cover["suppressed_team_weeks"] == 7
+    with pytest.raises(ValueError, match="pass the panel as loaded"):
+        overview.gaps(cts.suppress_small_teams(panel))
 
 
 def test_gaps_are_listed_with_their_first_missing_week():

@@ -45,6 +45,21 @@ def test_power_has_nominal_size_and_grows_with_the_effect(small):
     assert large.mcse == pytest.approx(np.sqrt(large.power * (1 - large.power) / 40))
 
 
+def test_power_stops_early_only_where_it_is_pinned_down(small):
+    """With ``precision``, a power near 1 stops after the first 20 panels (the same 20 as
+    without stopping), while a power near the test's size runs on: 1 hit in 20 is an SE of
+    6.4% once a hit and a miss are added, above 5%."""
+    panel, calibration = small
+    common = dict(calibration=calibration, workers=1, progress=False)
+    large = power(panel, 0.3, reps=50, precision=0.05, **common)
+    assert large.reps == 20 and large.power == 1.0
+    assert power(panel, 0.3, reps=20, **common).power == 1.0
+    none = power(panel, 0.0, reps=40, precision=0.05, **common)
+    assert none.power in (0.0, 1.0) if none.reps == 20 else none.reps in (30, 40)
+    with pytest.raises(ValueError, match="precision"):
+        power(panel, 0.1, precision=0.6, **common)
+
+
 def test_minimum_detectable_effect_lies_where_power_crosses_80(small):
     panel, calibration = small
     mde, curve = minimum_detectable_effect(

@@ -1,4 +1,4 @@
-"""Net return, paths without the assistant, per-tool returns and quality guardrails, against
+"""Net return, paths without the assistant and per-tool returns, against
 the simulator's truth (its own no-assistant path of every team) and, for the pooled model's
 recursion, against an independent formula (translate_impact)."""
 
@@ -298,28 +298,6 @@ def test_tools_off_leave_the_panel_unchanged():
     assert not any(c.startswith("ai_seats") for c in plain.columns)
     # the tool draws come after every other draw of the teams' traits
     pd.testing.assert_series_equal(plain["team_id"], with_tools["team_id"])
-
-
-def test_guardrails_find_a_real_harm_and_clear_no_harm():
-    harmful = cts.simulate_org(
-        n_teams=300, n_weeks=80, seed=4, bad_control=True, bad_control_strength=0.04
-    )
-    guard = value.quality_guardrails(quiet_load(harmful.panel), method="bias_corrected")
-    rollback = guard.table.loc["rollback_rate"]
-    # truth: usage raises the rollback probability by 0.04 at full use, 100 x 0.04 x adoption
-    # percentage points today; the estimate lies within 4 SEs
-    truth = 100 * 0.04 * guard.adoption
-    assert abs(rollback["estimate"] - truth) < 4 * rollback["se"]
-    assert rollback["status"] == "red" and rollback["detected"]
-    assert "lines changed" in guard.left_out["lines_per_cr"]
-
-    clean = cts.simulate_org(n_teams=300, n_weeks=80, seed=4)
-    guard = value.quality_guardrails(quiet_load(clean.panel), method="bias_corrected")
-    for row in guard.table.itertuples():
-        assert row.status in ("green", "amber")
-        if not row.detected:
-            assert row.mde == pytest.approx(2.80 * row.se, rel=0.01)
-            assert "would have detected" in row.sentence
 
 
 def test_money_outcome_follows_the_unit_of_cts_sw(org):

@@ -23,3 +23,23 @@ def test_release_memory_frees_unreachable_cycles():
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_a_job_loop_collects_its_own_cycles_and_thaws_what_it_froze():
+    from cts.core.memory import release_job_memory, thaw
+
+    gc.unfreeze()  # a report helper run earlier in this process may have frozen the heap
+    gc.disable()
+    try:
+        release_job_memory()  # the first job's call freezes what the process held
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        node = Node()  # made by a later job: still collected
+        alive = weakref.ref(node)
+        del node
+        release_job_memory()
+        assert alive() is None and gc.get_freeze_count() == frozen
+    finally:
+        thaw()
+        gc.enable()
+    assert gc.get_freeze_count() == 0

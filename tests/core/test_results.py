@@ -49,7 +49,7 @@ def results() -> dict[type, Result]:
             cts.counterfactual(panel, "cr_velocity", reps=19, progress=False),
             (paths := cts.assistant_paths(panel, "cr_velocity", reps=19)),
             cts.net_return(panel, paths, seat_cost={"all": 19.0}),
-            cts.quality_guardrails(panel, method="bias_corrected"),
+            cts.quality_guardrails(panel, reps=19),
             difference_gmm(
                 panel, "cr_velocity", "ai_usage_rate", "team_id", "week", max_lag=3, collapse=True
             ),

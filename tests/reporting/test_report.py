@@ -487,3 +487,121 @@ def test_the_brief_shows_net_return_guardrails_and_both_cts_sw_lines_at_1280px(
     assert chart["width"] > 0  # decoded
     assert "CTS-SW with and without the AI assistant" in chart["alt"]
     assert "observed" in chart["alt"] and "without the AI assistant" in chart["alt"]
+
+
+def test_a_notebook_opened_with_its_defaults_reproduces_the_last_report(tmp_path, monkeypatch):
+    """As JupyterLab runs it (no parameters injected): the panel of the last report run, not the
+    committed sample, so its headline is the report's."""
+    import papermill as pm
+
+    from cts.reporting.notebook import HEADLINE_MIME, LAST_RUN, PANEL_ENV, REPORTS_ENV
+
+    panel = pd.read_csv(SAMPLE, dtype={"team_id": str})
+    panel = panel.loc[panel["team_id"] != panel["team_id"].iloc[0]]  # not the sample's numbers
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    out = tmp_path / "reports"
+    overview = tuple(a for a in ANALYSES if a.name == "00_panel_overview")
+    runs = build_reports(path, out, analyses=overview, progress=False)
+    assert runs[0].ok, runs[0].error
+    assert json.loads((out / LAST_RUN).read_text())["panel_path"] == str(path.resolve())
+    monkeypatch.delenv(PANEL_ENV, raising=False)
+    monkeypatch.setenv(REPORTS_ENV, str(out))
+    executed = tmp_path / "opened.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "00_panel_overview.ipynb"),
+        str(executed),
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
+    )
+    found = {}
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            found.update(output.get("data", {}).get(HEADLINE_MIME, {}))
+    assert found == runs[0].headlines
+    assert found["teams"] == f"{panel['team_id'].nunique():,}"  # the recorded panel's
+
+
+#: What a referee must not find in a report: monospace result blocks (printed text or a
+#: text/plain output), unformatted p-values (``p = 0.0``, ``0.223792``) and raw pandas indexes
+#: (row numbers, code names as headers, an index-name header row). The findings become the
+#: page title, which --dump-dom prints.
+_FORMAT_PROBE = """<script>window.addEventListener('load', () => {
+const mono = [...document.querySelectorAll(
+  '[data-mime-type="application/vnd.jupyter.stdout"], [data-mime-type="text/plain"]')]
+  .filter(e => e.closest('.jp-OutputArea-output, .jp-OutputArea-child'))
+  .map(e => e.innerText.slice(0, 60));
+const text = document.body.innerText;
+const pText = (text.match(/\\bp\\s*=\\s*(?:0\\.0+(?![0-9])|[0-9]\\.[0-9]{4,})/g) || []);
+const pCells = [];
+const rawIndex = [];
+for (const table of document.querySelectorAll('.jp-OutputArea-output table')) {
+  const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+  heads.filter(h => /^[a-z]+(_[a-z0-9]+)+$/.test(h)).forEach(h => rawIndex.push('header ' + h));
+  if (table.querySelectorAll('thead tr').length > 1) rawIndex.push('index-name row');
+  const rowHeads = [...table.querySelectorAll('tbody th')].map(th => th.innerText.trim());
+  if (rowHeads.length > 1 && rowHeads.every((h, i) => h === String(i))) {
+    rawIndex.push('row numbers');
+  }
+  const pColumns = heads.map((h, i) => /(^|\\s)p$|p-value/i.test(h) ? i : -1).filter(i => i >= 0);
+  for (const row of table.querySelectorAll('tbody tr')) {
+    const cells = [...row.children];
+    for (const i of pColumns) {
+      const shown = (cells[i] || {}).innerText || '';
+      if (!/^(< 0\\.001|> 0\\.99|0\\.[0-9]{2,3}|—)$/.test(shown.trim())) pCells.push(shown);
+    }
+  }
+}
+document.title = JSON.stringify({mono: mono, pText: pText, pCells: pCells.slice(0, 5),
+  rawIndex: rawIndex});
+});</script>"""
+
+#: Reports whose notebook another change is reformatting: checked, failures expected until then.
+_REFORMATTING = {"02_drivers"}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            a.name,
+            marks=pytest.mark.xfail(reason="its notebook is not yet reformatted", strict=False)
+            if a.name in _REFORMATTING
+            else (),
+        )
+        for a in ANALYSES
+    ],
+)
+def test_reports_have_no_monospace_results_raw_p_values_or_raw_indexes(built, tmp_path, page):
+    chromium = _chromium()
+    out, _ = built
+    probe = out / f"format-probe-{page}.html"
+    probe.write_text(
+        (out / f"{page}.html").read_text().replace("</body>", _FORMAT_PROBE + "</body>")
+    )
+    try:
+        dom = _dump_dom(chromium, probe, tmp_path / "profile", "--window-size=1280,900")
+    finally:
+        probe.unlink()
+    seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert seen == {"mono": [], "pText": [], "pCells": [], "rawIndex": []}, seen
+
+
+def test_the_format_probe_finds_monospace_raw_p_values_and_raw_indexes(tmp_path):
+    """Not vacuous: a page with a printed result, ``p = 0.0``, a p-value to six decimals and a
+    DataFrame shown as pandas renders it is caught on every count."""
+    chromium = _chromium()
+    frame = pd.DataFrame({"naive_estimate": [0.1, 0.2], "p": [0.223792, 0.0]})
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><div class='jp-OutputArea-output' "
+        "data-mime-type='application/vnd.jupyter.stdout'><pre>Effect of usage</pre></div>"
+        "<p>pre-trend test: p = 0.0</p>"
+        f"<div class='jp-OutputArea-output'>{frame.to_html()}</div>"
+        f"{_FORMAT_PROBE}</body></html>"
+    )
+    dom = _dump_dom(chromium, page, tmp_path / "profile")
+    seen = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert seen["mono"] == ["Effect of usage"] and seen["pText"] == ["p = 0.0"]
+    assert seen["pCells"] == ["0.223792", "0.000000"]
+    assert seen["rawIndex"] == ["header naive_estimate", "row numbers"]

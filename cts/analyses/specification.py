@@ -99,6 +99,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -240,114 +241,38 @@ def choose_specification(
         The chosen ``bias_corrected`` fit when it can be reused as is (clustered inference),
         else None.
     """
-    regressors = [treatment, *controls]
-    distributed = inference == "cluster"
+    fitter = _Fitter(
+        panel, outcome, treatment, tuple(controls), sample, level, time_effects_by,
+        distributed=inference == "cluster",
+    )  # fmt: skip
     tests: list[tuple[str, TestStatistic]] = []
     reasons: list[str] = []
-
-    def fit(
-        lags: int, data: pd.DataFrame | None = None, rows: np.ndarray | None = None, **options
-    ) -> DynamicPanelResult:
-        """The model with ``lags`` outcome lags on the window (or on ``data`` and its ``rows``)."""
-        return dynamic_panel(
-            panel if data is None else data,
-            outcome,
-            regressors,
-            "team_id",
-            "week",
-            lags=lags,
-            treatment_lags=lags - 1 if distributed else 0,
-            sample=sample if rows is None else rows,
-            level=level,
-            time_effects_by=time_effects_by,
-            **options,
-        )
-
-    def probe(lags: int) -> tuple[TestStatistic, DynamicPanelResult]:
-        """The lead placebo in a model with ``lags`` outcome lags: one fit serves both it and
-        the test of its longest lags (cheaper than fitting the two models apart)."""
-        return lead_placebo_fit(
-            panel,
-            outcome,
-            treatment,
-            controls,
-            sample=sample,
-            lags=lags,
-            treatment_lags=lags - 1 if distributed else 0,
-            time_effects_by=time_effects_by,
-        )
-
-    lags, model = 1, fit(1)
-    placebo, placebo_lags = None, 1
-    while True:
-        treatment_lags = model.treatment_lags
-        test = model.serial_correlation
-        test = None if test is None else replace(test, alpha=SEARCH_ALPHA)
-        if test is None:
-            reasons.append(f"{lags} lag(s): too few weeks per team to test the residuals")
-            break
-        tests.append((f"residuals, {lags} lag(s)", test))
-        if test.rejected:
-            reasons.append(
-                f"{lags} outcome lag(s): residuals serially correlated (AR(2) z = "
-                f"{test.statistic:+.2f}, p = {test.p_value:.3f})"
-                + ("; adding a lag" if lags < max_lags else f"; kept at the cap of {max_lags} lags")
-            )
-            if lags == max_lags:
-                break
-            lags, model = lags + 1, fit(lags + 1)
-            continue
-        clean = (
-            f"{lags} outcome lag(s), {treatment_lags} usage lag(s): residuals show no serial "
-            f"correlation (AR(2) z = {test.statistic:+.2f}, p = {test.p_value:.3f})"
-        )
-        if lags == max_lags:
-            reasons.append(clean)
-            break
-        # Under the null that lag lags+1 adds nothing, the lead placebo is as valid in the
-        # longer model, so the fit that tests the next lag also tests strict exogeneity.
-        longer_placebo, longer = probe(lags + 1)
-        next_treatment_lags = treatment_lags + 1 if distributed else 0
-        added = _added_lag_test(longer, outcome, regressors, lags + 1, next_treatment_lags)
-        if added is None:
-            reasons.append(clean)
-            break
-        tests.append((f"lag {lags + 1}", added))
-        if not added.rejected:
-            reasons.append(
-                f"{clean}, and lag {lags + 1} adds nothing (Wald p = {added.p_value:.3f})"
-            )
-            placebo, placebo_lags = longer_placebo, lags + 1
-            break
-        reasons.append(
-            f"{lags} outcome lag(s): residuals pass, but lag {lags + 1} is significant (Wald "
-            f"chi2 = {added.statistic:.1f}, p = {added.p_value:.3f}); adding it"
-        )
-        lags, model = lags + 1, fit(lags + 1)
+    model, placebo, placebo_lags = _search_lags(fitter, max_lags, tests, reasons)
+    lags = model.lags
     if placebo is None:
-        (placebo, _), placebo_lags = probe(lags), lags
+        (placebo, _), placebo_lags = fitter.probe(lags), lags
     tests.append(("strict exogeneity", placebo))
-    specification = Specification("bias_corrected", lags, treatment_lags, (), tests, reasons)
+    specification = Specification("bias_corrected", lags, model.treatment_lags, (), tests, reasons)
     if not placebo.rejected:
         reasons.append(
             f"lead placebo ({placebo_lags} outcome lags): no evidence that {treatment} responds "
             f"to past shocks (p = {placebo.p_value:.3f}); usage strictly exogenous"
         )
-        if not distributed:
+        if not fitter.distributed:
             reasons.append(
                 f"persistence not tested for differences between teams: the team-specific "
                 f"model has no {inference} inference"
             )
             return specification, None
-        return specification, _persistence_step(specification, model, fit, panel, sample)
-    if not distributed:
+        return specification, _persistence_step(specification, model, fitter.fit, panel, sample)
+    if not fitter.distributed:
         reasons.append(
             f"lead placebo rejects strict exogeneity (p = {placebo.p_value:.3f}), but the "
             f"correction for predetermined usage has no {inference} inference: kept "
             "bias_corrected, which may be biased here"
         )
         return specification, None
-    model = fit(lags, predetermined=(treatment,))
+    model = fitter.fit(lags, predetermined=(treatment,))
     reasons.append(
         f"lead placebo ({placebo_lags} outcome lags) rejects strict exogeneity (p = "
         f"{placebo.p_value:.3f}): {treatment} "
@@ -357,6 +282,127 @@ def choose_specification(
     )
     specification.predetermined = (treatment,)
     return specification, model
+
+
+@dataclass(frozen=True)
+class _Fitter:
+    """The fits :func:`choose_specification` compares: one panel, window and set of regressors,
+    a varying number of outcome lags (usage and each control get one fewer when ``distributed``,
+    i.e. with clustered inference, else none)."""
+
+    panel: pd.DataFrame
+    outcome: str
+    treatment: str
+    controls: tuple[str, ...]
+    sample: pd.Series | None
+    level: float
+    time_effects_by: str | None
+    distributed: bool
+
+    @property
+    def regressors(self) -> list[str]:
+        """Usage, then the controls."""
+        return [self.treatment, *self.controls]
+
+    def treatment_lags(self, lags: int) -> int:
+        """Lags of each regressor in a model with ``lags`` outcome lags."""
+        return lags - 1 if self.distributed else 0
+
+    def fit(
+        self,
+        lags: int,
+        data: pd.DataFrame | None = None,
+        rows: np.ndarray | None = None,
+        **options: Any,
+    ) -> DynamicPanelResult:
+        """The model with ``lags`` outcome lags on the window (or on ``data`` and its ``rows``)."""
+        return dynamic_panel(
+            self.panel if data is None else data,
+            self.outcome,
+            self.regressors,
+            "team_id",
+            "week",
+            lags=lags,
+            treatment_lags=self.treatment_lags(lags),
+            sample=self.sample if rows is None else rows,
+            level=self.level,
+            time_effects_by=self.time_effects_by,
+            **options,
+        )
+
+    def probe(self, lags: int) -> tuple[TestStatistic, DynamicPanelResult]:
+        """The lead placebo in a model with ``lags`` outcome lags: one fit serves both it and
+        the test of its longest lags (cheaper than fitting the two models apart)."""
+        return lead_placebo_fit(
+            self.panel,
+            self.outcome,
+            self.treatment,
+            self.controls,
+            sample=self.sample,
+            lags=lags,
+            treatment_lags=self.treatment_lags(lags),
+            time_effects_by=self.time_effects_by,
+        )
+
+
+def _search_lags(
+    fitter: _Fitter,
+    max_lags: int,
+    tests: list[tuple[str, TestStatistic]],
+    reasons: list[str],
+) -> tuple[DynamicPanelResult, TestStatistic | None, int]:
+    """Step 1: add outcome lags until the residuals pass and the next lag adds nothing.
+
+    Appends each test and reason to ``tests`` and ``reasons``. Returns the chosen fit, and the
+    lead placebo with its number of outcome lags when the fit that tested the next lag
+    carried it (``None, 1`` otherwise).
+    """
+    lags, model = 1, fitter.fit(1)
+    while True:
+        test = model.serial_correlation
+        if test is None:
+            reasons.append(f"{lags} lag(s): too few weeks per team to test the residuals")
+            return model, None, 1
+        test = replace(test, alpha=SEARCH_ALPHA)
+        tests.append((f"residuals, {lags} lag(s)", test))
+        if test.rejected:
+            reasons.append(
+                f"{lags} outcome lag(s): residuals serially correlated (AR(2) z = "
+                f"{test.statistic:+.2f}, p = {test.p_value:.3f})"
+                + ("; adding a lag" if lags < max_lags else f"; kept at the cap of {max_lags} lags")
+            )
+            if lags == max_lags:
+                return model, None, 1
+            lags, model = lags + 1, fitter.fit(lags + 1)
+            continue
+        clean = (
+            f"{lags} outcome lag(s), {model.treatment_lags} usage lag(s): residuals show no "
+            f"serial correlation (AR(2) z = {test.statistic:+.2f}, p = {test.p_value:.3f})"
+        )
+        if lags == max_lags:
+            reasons.append(clean)
+            return model, None, 1
+        # Under the null that lag lags+1 adds nothing, the lead placebo is as valid in the
+        # longer model, so the fit that tests the next lag also tests strict exogeneity.
+        longer_placebo, longer = fitter.probe(lags + 1)
+        next_treatment_lags = model.treatment_lags + 1 if fitter.distributed else 0
+        added = _added_lag_test(
+            longer, fitter.outcome, fitter.regressors, lags + 1, next_treatment_lags
+        )
+        if added is None:
+            reasons.append(clean)
+            return model, None, 1
+        tests.append((f"lag {lags + 1}", added))
+        if not added.rejected:
+            reasons.append(
+                f"{clean}, and lag {lags + 1} adds nothing (Wald p = {added.p_value:.3f})"
+            )
+            return model, longer_placebo, lags + 1
+        reasons.append(
+            f"{lags} outcome lag(s): residuals pass, but lag {lags + 1} is significant (Wald "
+            f"chi2 = {added.statistic:.1f}, p = {added.p_value:.3f}); adding it"
+        )
+        lags, model = lags + 1, fitter.fit(lags + 1)
 
 
 def _persistence_step(

@@ -276,6 +276,57 @@ def estimate_adoption_effect(
         caveats.append(week_effects)
     if reason and method == "gmm" and design.few_clusters:
         caveats.append(reason)
+    specification, model = _fit(
+        panel, outcome, treatment, controls, method, sample, inference,
+        reps=reps, seed=seed, level=level, time_effects_by=time_effects_by,
+        serial_test=serial_test,
+    )  # fmt: skip
+    table = _effect_table(model, outcome, treatment, controls)
+    effect = AdoptionEffect(
+        table=table,
+        method=method,
+        outcome=outcome,
+        treatment=treatment,
+        controls=controls,
+        n_obs=model.n_obs,
+        n_teams=model.n_entities,
+        n_weeks=model.n_periods,
+        baseline=_pre_adoption_mean(panel.loc[sample], outcome, treatment),
+        model=model,
+        specification=specification,
+        design=design,
+        caveats=[*caveats, *(n for n in model.notes if "rest on few entities" in n)],
+        inference_reason=reason,
+        time_effects_by=time_effects_by,
+        week_effects=week_effects,
+    )
+    if specification is not None:
+        result = effect_homogeneity_step(
+            specification, effect, panel, outcome, treatment, controls, start=start, end=end,
+            inference=inference, time_effects_by=time_effects_by, level=level, seed=seed,
+        )  # fmt: skip
+        if result is not None:
+            _add_counterfactual(effect, result)
+    return effect
+
+
+def _fit(
+    panel: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    controls: tuple[str, ...],
+    method: str,
+    sample: pd.Series,
+    inference: str,
+    *,
+    reps: int,
+    seed: int,
+    level: float,
+    time_effects_by: str | None,
+    serial_test: bool,
+) -> tuple[Specification | None, DynamicPanelResult]:
+    """The specification ``method="auto"`` chose (None for a named method) and the fitted
+    model, a rank failure explained as a :class:`PanelError` in words."""
     specification, model, options = None, None, {"method": method}
     try:
         if method == "auto":
@@ -322,6 +373,14 @@ def estimate_adoption_effect(
             "usage). The data would need usage that changes at different times in different "
             "teams."
         ) from error
+    return specification, model
+
+
+def _effect_table(
+    model: DynamicPanelResult, outcome: str, treatment: str, controls: tuple[str, ...]
+) -> pd.DataFrame:
+    """The model's table with the effect rows named ``short_run``, ``persistence`` (the sum of
+    the outcome's lags) and ``long_run``, then the controls."""
     rename = {
         f"L1.{outcome}": "persistence",
         treatment: "short_run",
@@ -330,33 +389,7 @@ def estimate_adoption_effect(
     table = model.table.rename(index=rename)
     if model.lags > 1:  # persistence is the sum of the lags
         table.loc["persistence"] = model.sum_of(model.lag_terms, "persistence")
-    table = table.loc[["short_run", "persistence", "long_run", *controls], ESTIMATE_COLUMNS]
-    effect = AdoptionEffect(
-        table=table,
-        method=method,
-        outcome=outcome,
-        treatment=treatment,
-        controls=controls,
-        n_obs=model.n_obs,
-        n_teams=model.n_entities,
-        n_weeks=model.n_periods,
-        baseline=_pre_adoption_mean(panel.loc[sample], outcome, treatment),
-        model=model,
-        specification=specification,
-        design=design,
-        caveats=[*caveats, *(n for n in model.notes if "rest on few entities" in n)],
-        inference_reason=reason,
-        time_effects_by=time_effects_by,
-        week_effects=week_effects,
-    )
-    if specification is not None:
-        result = effect_homogeneity_step(
-            specification, effect, panel, outcome, treatment, controls, start=start, end=end,
-            inference=inference, time_effects_by=time_effects_by, level=level, seed=seed,
-        )  # fmt: skip
-        if result is not None:
-            _add_counterfactual(effect, result)
-    return effect
+    return table.loc[["short_run", "persistence", "long_run", *controls], ESTIMATE_COLUMNS]
 
 
 def _add_counterfactual(effect: AdoptionEffect, result: Counterfactual) -> None:

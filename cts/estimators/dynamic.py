@@ -292,16 +292,9 @@ def dynamic_panel(
         time_effects_by,
     )
     require_columns(data, (y, *x, entity, time))
-    # Row positions of each lag once, for the outcome and every regressor.
-    ks = range(1, max(lags, treatment_lags) + 1)
-    earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
-    data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
-    frame, lag_names = _estimation_frame(
-        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier, time_effects_by
+    data, regressors, frame, lag_names, notes = _prepare(
+        data, y, x, entity, time, lags, treatment_lags, cluster, sample, time_effects_by
     )
-    notes: list[str] = []
-    if time_effects_by is not None:
-        frame, notes = _with_group_periods(frame, data, entity, time_effects_by)
     fitted = _fit_by_method(
         frame,
         data,
@@ -321,15 +314,8 @@ def dynamic_panel(
         team_persistence=team_persistence,
         notes=notes,
     )
-    frame, serial, diagnostics = fitted.frame, fitted.serial, fitted.diagnostics
-    if serial is not None:
-        diagnostics.setdefault("ar2", serial.statistic)
-        diagnostics.setdefault("ar2_p", serial.p_value)
-    table, covariance = _with_long_run(
-        fitted.estimates, fitted.vcov, lag_names, x, treatment_lags, level
-    )
-    if fitted.team_fit is not None:
-        table, covariance = _with_team_long_run(fitted.team_fit, table, x, treatment_lags, level)
+    frame = fitted.frame
+    table, covariance = _estimates(fitted, lag_names, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
         resampling = _resample(
@@ -358,16 +344,64 @@ def dynamic_panel(
         n_entities=frame["_entity"].nunique(),
         n_periods=frame["_time"].nunique(),
         notes=fitted.notes,
-        diagnostics=diagnostics,
+        diagnostics=fitted.diagnostics,
         inference=inference,
         resampling=resampling,
         treatment_lags=treatment_lags,
-        serial_correlation=serial,
+        serial_correlation=fitted.serial,
         level=level,
         team_persistence=team_persistence,
         homogeneity=fitted.homogeneity,
         time_effects_by=time_effects_by,
     )
+
+
+def _prepare(
+    data: pd.DataFrame,
+    y: str,
+    x: tuple[str, ...],
+    entity: str,
+    time: str,
+    lags: int,
+    treatment_lags: int,
+    cluster: str | None,
+    sample: pd.Series | np.ndarray | None,
+    time_effects_by: str | None,
+) -> tuple[pd.DataFrame, tuple[str, ...], pd.DataFrame, list[str], list[str]]:
+    """The data with the regressors' lags, the regressors, the estimation frame, the names of
+    the outcome's lags in it, and the notes on the group-period effects."""
+    # Row positions of each lag once, for the outcome and every regressor.
+    ks = range(1, max(lags, treatment_lags) + 1)
+    earlier = dict(zip(ks, lag_rows(data, list(ks), entity=entity, time=time), strict=True))
+    data, regressors = _with_treatment_lags(data, x, treatment_lags, earlier)
+    frame, lag_names = _estimation_frame(
+        data, y, regressors, entity, time, lags, cluster or entity, sample, earlier, time_effects_by
+    )
+    notes: list[str] = []
+    if time_effects_by is not None:
+        frame, notes = _with_group_periods(frame, data, entity, time_effects_by)
+    return data, regressors, frame, lag_names, notes
+
+
+def _estimates(
+    fitted: _Fitted,
+    lag_names: list[str],
+    x: tuple[str, ...],
+    treatment_lags: int,
+    level: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fit's table and covariance with the long-run rows; records the residual AR(2) test
+    in ``fitted.diagnostics`` (in place)."""
+    serial = fitted.serial
+    if serial is not None:
+        fitted.diagnostics.setdefault("ar2", serial.statistic)
+        fitted.diagnostics.setdefault("ar2_p", serial.p_value)
+    table, covariance = _with_long_run(
+        fitted.estimates, fitted.vcov, lag_names, x, treatment_lags, level
+    )
+    if fitted.team_fit is not None:
+        table, covariance = _with_team_long_run(fitted.team_fit, table, x, treatment_lags, level)
+    return table, covariance
 
 
 def _check_options(

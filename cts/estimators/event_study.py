@@ -199,29 +199,12 @@ def event_study(
     -------
     EventStudy
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    _check_options(panel, outcome, window, estimator, time_effects_by)
     low, high = window
-    if not low <= -2 < 0 <= high:
-        raise ValueError(f"window must include week -2 and week 0, not {window}")
-    require_columns(panel, (outcome, *([time_effects_by] if time_effects_by else [])), "the panel")
-    if time_effects_by is not None and estimator != "did2s":
-        raise ValueError("time_effects_by= is an option of estimator='did2s'")
-    panel = windowed(panel)
-    timing = adoption_timing(panel, treatment, threshold)
-    adopted = timing["adoption_week"]
-    data = _event_frame(panel, outcome, adopted, time_effects_by)
-    keep = data["cohort"].eq(0) | data["rel"].between(low, high)
-    data = data.loc[keep]
-    data = _with_counterfactual(data)
-    adopters = data.loc[data["cohort"] > 0]
+    timing, data, adopters, n_controls = _event_sample(
+        panel, outcome, treatment, threshold, window, time_effects_by
+    )
     n_adopters = int(adopters["team_id"].nunique())
-    # Never-adopters are controls only where they are observed: in the adopters' weeks.
-    first_adoption = adopters["cohort"].min() if n_adopters else np.inf
-    controls = data.loc[data["cohort"].eq(0) & (data["period"] >= first_adoption)]
-    n_controls = int(controls["team_id"].nunique())
-    if n_adopters == 0 or n_controls == 0:
-        raise PanelError(_missing_groups(timing, threshold, n_adopters, n_controls))
     caveats = []
     staggered, share = is_staggered(timing.loc[timing.index.isin(adopters["team_id"])])
     if not staggered:
@@ -233,16 +216,7 @@ def event_study(
         )
         warnings.warn(caveats[-1], DesignWarning, stacklevel=2)
 
-    with _explained("the event study"):
-        naive, naive_att = _two_way_fe(data, outcome)
-        if estimator == "did2s":
-            table, vcov, att = _did2s(data, outcome)
-        else:
-            cells, cells_vcov = group_time_effects(
-                data, outcome, "team_id", "period", "cohort", base="universal"
-            )
-            table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
-
+    naive, naive_att, table, vcov, att = _fit(data, outcome, estimator)
     # Pre-weeks nearest adoption first: if the covariance cannot support every restriction,
     # the test keeps the ones closest to adoption.
     pre = table.loc[table.index < -1].sort_index(ascending=False)
@@ -281,6 +255,69 @@ def event_study(
         ramp_weeks=float(ramp.median()) if ramp.notna().any() else float("nan"),
         caveats=caveats,
     )
+
+
+def _check_options(
+    panel: pd.DataFrame,
+    outcome: str,
+    window: tuple[int, int],
+    estimator: str,
+    time_effects_by: str | None,
+) -> None:
+    """Refuse, in words, options :func:`event_study` does not offer or columns it lacks."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    low, high = window
+    if not low <= -2 < 0 <= high:
+        raise ValueError(f"window must include week -2 and week 0, not {window}")
+    require_columns(panel, (outcome, *([time_effects_by] if time_effects_by else [])), "the panel")
+    if time_effects_by is not None and estimator != "did2s":
+        raise ValueError("time_effects_by= is an option of estimator='did2s'")
+
+
+def _event_sample(
+    panel: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    threshold: float,
+    window: tuple[int, int],
+    time_effects_by: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """Each team's adoption timing, the event-study rows (adopters' weeks in the window, every
+    never-adopter week), the adopters' rows and the number of never-adopters observed in the
+    adopters' weeks (the controls); a :class:`PanelError` saying what is missing when there
+    are no adopters or no controls."""
+    panel = windowed(panel)
+    timing = adoption_timing(panel, treatment, threshold)
+    data = _event_frame(panel, outcome, timing["adoption_week"], time_effects_by)
+    data = data.loc[data["cohort"].eq(0) | data["rel"].between(*window)]
+    data = _with_counterfactual(data)
+    adopters = data.loc[data["cohort"] > 0]
+    n_adopters = int(adopters["team_id"].nunique())
+    # Never-adopters are controls only where they are observed: in the adopters' weeks.
+    first_adoption = adopters["cohort"].min() if n_adopters else np.inf
+    controls = data.loc[data["cohort"].eq(0) & (data["period"] >= first_adoption)]
+    n_controls = int(controls["team_id"].nunique())
+    if n_adopters == 0 or n_controls == 0:
+        raise PanelError(_missing_groups(timing, threshold, n_adopters, n_controls))
+    return timing, data, adopters, n_controls
+
+
+def _fit(
+    data: pd.DataFrame, outcome: str, estimator: str
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The naive TWFE event study and ATT, then the ``estimator``'s table by relative week, its
+    covariance and its ATT, library failures explained (:func:`_explained`)."""
+    with _explained("the event study"):
+        naive, naive_att = _two_way_fe(data, outcome)
+        if estimator == "did2s":
+            table, vcov, att = _did2s(data, outcome)
+        else:
+            cells, cells_vcov = group_time_effects(
+                data, outcome, "team_id", "period", "cohort", base="universal"
+            )
+            table, vcov, att = _aggregate_by_relative_time(cells, cells_vcov)
+    return naive, naive_att, table, vcov, att
 
 
 def _two_way_fe(data: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -281,58 +281,28 @@ def dynamic_panel(
     x = (x,) if isinstance(x, str) else tuple(x)
     predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
     _check_options(
-        method,
-        inference,
-        lags,
-        treatment_lags,
-        x,
-        predetermined,
-        team_persistence,
-        time_effects,
-        time_effects_by,
-    )
+        method, inference, lags, treatment_lags, x, predetermined, team_persistence,
+        time_effects, time_effects_by,
+    )  # fmt: skip
     require_columns(data, (y, *x, entity, time))
     data, regressors, frame, lag_names, notes = _prepare(
         data, y, x, entity, time, lags, treatment_lags, cluster, sample, time_effects_by
     )
     fitted = _fit_by_method(
-        frame,
-        data,
-        y,
-        lag_names,
-        regressors,
-        entity,
-        time,
-        lags,
-        method=method,
-        cluster=cluster,
-        time_effects=time_effects,
-        sample=sample,
-        predetermined=predetermined,
-        treatment_lags=treatment_lags,
-        serial_test=serial_test,
-        team_persistence=team_persistence,
-        notes=notes,
-    )
+        frame, data, y, lag_names, regressors, entity, time, lags, method=method,
+        cluster=cluster, time_effects=time_effects, sample=sample, predetermined=predetermined,
+        treatment_lags=treatment_lags, serial_test=serial_test,
+        team_persistence=team_persistence, notes=notes,
+    )  # fmt: skip
     frame = fitted.frame
     table, covariance = _estimates(fitted, lag_names, x, treatment_lags, level)
     resampling = None
     if inference != "cluster":
         resampling = _resample(
-            table,
-            frame,
-            lag_names,
-            x,
-            y=y,
-            time_effects=time_effects,
-            jackknife=method == "bias_corrected",
-            reps=reps,
-            seed=seed,
-            level=level,
-            inference=inference,
-            design=bootstrap_design,
-            interval=bootstrap_interval,
-        )
+            table, frame, lag_names, x, y=y, time_effects=time_effects,
+            jackknife=method == "bias_corrected", reps=reps, seed=seed, level=level,
+            inference=inference, design=bootstrap_design, interval=bootstrap_interval,
+        )  # fmt: skip
     return DynamicPanelResult(
         table=table,
         vcov=covariance,

@@ -100,17 +100,19 @@ def significant(value: float, digits: int = 3) -> float:
 
 def format_money(value: float, currency: str = "USD", digits: int = 3) -> str:
     """Money in words a reader takes in at once: ``USD 108 million``, ``EUR 4.52 million``,
-    ``USD 912,000``; three significant digits."""
+    ``USD 912,000``, ``USD 12.3``; three significant digits. The one style of money in the
+    reports, prose and tables alike (:func:`cts.reporting.formatting.format_money` calls it)."""
     if not np.isfinite(value):
         return "not available"
     rounded = significant(value, digits)
     sign = "-" if rounded < 0 else ""
     size = abs(rounded)
-    for scale, word in ((1e9, "billion"), (1e6, "million")):
-        if size >= scale:
-            shown = f"{size / scale:.{max(0, digits - 1 - math.floor(math.log10(size / scale)))}f}"
-            return f"{sign}{currency} {shown} {word}"
-    return f"{sign}{currency} {size:,.0f}"
+    if size == 0:
+        return f"{currency} 0"
+    scales = ((1e9, " billion"), (1e6, " million"))
+    scale, word = next(((s, w) for s, w in scales if size >= s), (1.0, ""))
+    decimals = max(0, digits - 1 - math.floor(math.log10(size / scale)))
+    return f"{sign}{currency} {size / scale:,.{decimals}f}{word}"
 
 
 @dataclass(repr=False)

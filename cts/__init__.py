@@ -86,6 +86,8 @@ _EXPORTS: dict[str, str] = {
     "exogeneity_checks": "cts.analyses.exogeneity",
     "HeterogeneousEffects": "cts.analyses.heterogeneity",
     "heterogeneous_effects": "cts.analyses.heterogeneity",
+    "Reconciliation": "cts.analyses.reconcile",
+    "reconcile_estimates": "cts.analyses.reconcile",
     "Identification": "cts.analyses.identification",
     "identification": "cts.analyses.identification",
     "UNITS": "cts.analyses.cost",
@@ -213,6 +215,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     from cts.analyses.quality import (  # noqa: F401
         Guardrails,
         quality_guardrails,
+    )
+    from cts.analyses.reconcile import (  # noqa: F401
+        Reconciliation,
+        reconcile_estimates,
     )
     from cts.analyses.selection import search_intervals  # noqa: F401
     from cts.analyses.specification import Specification  # noqa: F401

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cts.analyses.counterfactual import Counterfactual
 from cts.analyses.identification import (
     ADOPTION_EFFECT,
     MIN_ADOPTING_TEAMS,
@@ -17,7 +18,11 @@ from cts.analyses.identification import (
     identification,
     week_effects_by,
 )
-from cts.analyses.specification import Specification, choose_specification
+from cts.analyses.specification import (
+    Specification,
+    choose_specification,
+    effect_homogeneity_step,
+)
 from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result
 from cts.estimators.design import adoption_timing
 from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
@@ -45,7 +50,20 @@ class AdoptionEffect(Result):
         using the assistant, in the outcome's units, the same week), ``persistence`` (b),
         ``long_run`` (g / (1 - b), once the outcome has settled), then each control. Columns
         ``estimate, se, ci_low, ci_high, p_value`` (``model.level`` intervals, 95% by default).
-        With more than one lag, ``persistence`` is the sum of the outcome's lags.
+        With more than one lag, ``persistence`` is the sum of the outcome's lags. With
+        ``method="auto"`` and the effect-homogeneity step run (``specification.headline``),
+        two more rows, the counterfactual's whatever the headline: ``att`` (the average effect
+        on the treated at observed usage, per team-week of use) and ``total_extra_<units>``;
+        when the headline is the counterfactual, ``short_run``, ``persistence`` and
+        ``long_run`` are its own (each team's effect at full usage, averaged over the teams
+        that use the assistant) and the control rows stay the pooled model's.
+    alternative
+        The estimate not headlined, rows ``short_run, persistence, long_run``: the
+        counterfactual's when the pooled model is the headline, the pooled model's when the
+        counterfactual is (None when the step did not run).
+    counterfactual
+        The :class:`cts.analyses.counterfactual.Counterfactual` the step ran, with its paths
+        and profiles (None when it did not run).
     method, outcome, treatment, controls, n_obs, n_teams, n_weeks
         What was estimated, on how much data.
     baseline
@@ -91,6 +109,13 @@ class AdoptionEffect(Result):
     specification: Specification | None = None
     time_effects_by: str | None = None
     week_effects: str = ""
+    alternative: pd.DataFrame | None = None
+    counterfactual: Counterfactual | None = None
+
+    @property
+    def headline(self) -> str:
+        """``"pooled"`` or ``"counterfactual"``: which estimate the table's effect rows are."""
+        return "pooled" if self.specification is None else self.specification.headline
 
     def relative(self) -> pd.DataFrame:
         """``short_run`` and ``long_run`` as percent of the adopters' pre-adoption mean outcome."""
@@ -121,9 +146,17 @@ class AdoptionEffect(Result):
         relative = self.relative()
         level = f"{self.model.level:.0%} CI"
         chosen = [] if self.specification is None else ["", self.specification.summary()]
+        if self.alternative is not None:
+            other = "pooled model" if self.headline == "counterfactual" else "counterfactual"
+            short, long = (self.alternative.loc[t] for t in ("short_run", "long_run"))
+            chosen.append(
+                f"Beside it, the {other}: short run {short['estimate']:+.3f} (SE "
+                f"{short['se']:.3f}), long run {long['estimate']:+.3f} (SE {long['se']:.3f})."
+            )
+        source = "counterfactual" if self.headline == "counterfactual" else self.method
         return "\n".join(
             [
-                f"Effect of {self.treatment} on {self.outcome} ({self.method}; {self.n_obs:,} "
+                f"Effect of {self.treatment} on {self.outcome} ({source}; {self.n_obs:,} "
                 f"team-weeks, {self.n_teams:,} teams, {self.n_weeks} weeks; SEs clustered by "
                 f"team{self._inference_note()})",
                 *([f"Fixed effects: team, and {self.week_effects}."] if self.week_effects else []),
@@ -298,7 +331,7 @@ def estimate_adoption_effect(
     if model.lags > 1:  # persistence is the sum of the lags
         table.loc["persistence"] = model.sum_of(model.lag_terms, "persistence")
     table = table.loc[["short_run", "persistence", "long_run", *controls], ESTIMATE_COLUMNS]
-    return AdoptionEffect(
+    effect = AdoptionEffect(
         table=table,
         method=method,
         outcome=outcome,
@@ -316,6 +349,30 @@ def estimate_adoption_effect(
         time_effects_by=time_effects_by,
         week_effects=week_effects,
     )
+    if specification is not None:
+        result = effect_homogeneity_step(
+            specification, effect, panel, outcome, treatment, controls, start=start, end=end,
+            inference=inference, time_effects_by=time_effects_by, level=level, seed=seed,
+        )  # fmt: skip
+        if result is not None:
+            _add_counterfactual(effect, result)
+    return effect
+
+
+def _add_counterfactual(effect: AdoptionEffect, result: Counterfactual) -> None:
+    """Headline the estimate ``effect.specification`` chose, the other in ``alternative``, and
+    add the counterfactual's ``att`` and total to the table (in place)."""
+    main = ["short_run", "persistence", "long_run"]
+    pooled, theirs = effect.table, result.table[ESTIMATE_COLUMNS]
+    extra = theirs.drop(index=main)
+    if effect.headline == "counterfactual":
+        effect.table = pd.concat([theirs.loc[main], pooled.drop(index=main), extra])
+        effect.alternative = pooled.loc[main]
+    else:
+        effect.table = pd.concat([pooled, extra])
+        effect.alternative = theirs.loc[main]
+    effect.table.index.name = pooled.index.name
+    effect.counterfactual = result
 
 
 def _choose_inference(inference: str, method: str, design: Identification) -> tuple[str, str]:

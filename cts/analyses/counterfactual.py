@@ -112,7 +112,8 @@ class Counterfactual(Result):
         weeks, columns as :attr:`weekly`'s rows): the same draws as every interval here.
     effects
         Every adopter-week of use: ``team_id, week, n_builders, effect, imputed`` (an adopter
-        without a counterfactual, counted at the week's average effect), and with ``split_by``
+        without a counterfactual, counted at the other adopters' effect per unit of usage that
+        week times its own usage), and with ``split_by``
         ``effect.<part>`` (adding up to ``effect``).
     by_part
         With ``split_by``: indexed by (part, term) for ``short_run``, ``long_run`` (per
@@ -444,8 +445,9 @@ def _coverage_notes(
             f"{left} of {dropped['adopters']} adopting teams have no counterfactual: no week "
             "without the assistant (with the outcome and its lags observed) to learn their "
             "level from (e.g. teams first observed while already using it); `att` and the "
-            "total count their weeks of use at the other adopters' average effect that "
-            "calendar week, the profiles and short_run leave them out"
+            "total count their weeks of use at the other adopters' effect per unit of usage "
+            "that calendar week times their own usage, the profiles and short_run leave them "
+            "out"
         )
     return notes
 
@@ -514,6 +516,7 @@ class _Aggregates:
         counts = self.selector[:offset] @ indicator(adopter_of_cell, n_adopters)
         self.team_counts = counts.T.toarray()  # adopters x means
         self.treated = treated.T  # weeks x adopters
+        self.usage_treated = np.where(treated, usage, 0.0)  # adopters x weeks
         self.y = np.where(treated, paths.y, 0.0).T
         self.cohort_of_team = indicator(cohort_code, len(self.cohorts)).toarray()
         self.n_weeks = n_weeks
@@ -531,7 +534,7 @@ class _Aggregates:
             self.builders,
             _parts_in_use(grid, self.excluded_rows, grid.first_use[self.excluded_rows]),
             self.excluded_weeks.T > 0,
-            self.excluded_builders.T,
+            self.excluded_builder_usage.T,
         )
 
     def _without_counterfactual(self, grid: Grid, paths: Paths) -> None:
@@ -541,9 +544,11 @@ class _Aggregates:
         first = grid.first_use
         rows = np.setdiff1d(np.flatnonzero(first < n_weeks), paths.rows)
         in_use = grid.observed[rows] & (np.arange(n_weeks)[None, :] >= first[rows, None])
+        usage = pd.DataFrame(grid.usage[rows]).ffill(axis=1).fillna(0.0).to_numpy()
         self.excluded_rows = rows
         self.excluded_weeks = in_use.astype(float)
-        self.excluded_builders = np.where(in_use, np.nan_to_num(grid.builders[rows]), 0.0)
+        self.excluded_usage = np.where(in_use, usage, 0.0)
+        self.excluded_builder_usage = self.excluded_usage * np.nan_to_num(grid.builders[rows])
 
     def _exposure(self, usage: np.ndarray) -> None:
         """Usage filtered by the persistence, ``D_t = u_t + sum_k b_k D_t-k`` (weeks x
@@ -593,7 +598,13 @@ class _Aggregates:
         ``excluded_weights`` (R x adopters without a counterfactual; None: 1).
 
         ``att`` and the total also cover the adopters without a counterfactual: each of their
-        weeks of use counts at the average effect of the other adopters that calendar week."""
+        weeks of use counts at the other adopters' effect per unit of usage that calendar week
+        times its own usage. Per unit of usage, not the week's average effect: these teams are
+        mostly first observed while already using the assistant (a team formed in a reorg), so
+        they have used it longer than the average adopter that week, use it more and carry
+        more of its effect forward; at the week's average effect the simulated ones were
+        counted 20% low, which put ``att`` 2-4% low (rollouts org by org, 200 x 39); per unit
+        of usage the gap is a quarter of that."""
         n_weeks, n_adopters, n_draws = cf.shape
         w = np.ones((n_draws, n_adopters)) if weights is None else weights
         if excluded_weights is None:
@@ -605,19 +616,26 @@ class _Aggregates:
         bottom = w @ self.team_counts  # each team's cells per mean, weighted
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums[:, :-1] / bottom
-        # adopters without a counterfactual, at the same week's average effect (else the att)
-        by_week = means[:, -n_weeks:]
-        by_week = np.where(np.isfinite(by_week), by_week, means[:, :1])
+        # adopters without a counterfactual, at the other adopters' effect per unit of usage
+        # that calendar week times their own usage (else over all weeks)
+        usage_sums = w @ self.usage_treated  # R x weeks
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_usage = sums[:, -1 - n_weeks : -1] / usage_sums
+            overall = sums[:, :1] / usage_sums.sum(axis=1, keepdims=True)
+        per_usage = np.where(np.isfinite(per_usage), per_usage, overall)
         extra_weeks = excluded_weights @ self.excluded_weeks  # R x weeks
-        extra_builders = excluded_weights @ self.excluded_builders
-        att = (sums[:, 0] + (by_week * extra_weeks).sum(axis=1)) / (
+        extra_units = excluded_weights @ self.excluded_usage
+        extra_builder_units = excluded_weights @ self.excluded_builder_usage
+        att = (sums[:, 0] + (per_usage * extra_units).sum(axis=1)) / (
             bottom[:, 0] + extra_weeks.sum(axis=1)
         )
         # extra units by calendar week: adopters' effects times builders, plus the adopters
-        # without a counterfactual at the week's average effect
+        # without a counterfactual at the week's effect per unit of usage times their usage
         week_units = np.matmul(self.builders[:, None, :], weighted)[:, 0, :].T
-        week_units += by_week * extra_builders
-        total = sums[:, -1] + (by_week * extra_builders).sum(axis=1)
+        week_units += per_usage * extra_builder_units
+        total = sums[:, -1] + (per_usage * extra_builder_units).sum(axis=1)
+        by_week = means[:, -n_weeks:]
+        by_week = np.where(np.isfinite(by_week), by_week, means[:, :1])
         means = means[:, :-n_weeks]
         team_effect, valid = self._team_full_usage(effect, b)
         share = w * valid
@@ -630,7 +648,7 @@ class _Aggregates:
         long_run = short_run / (1 - persistence)
         scalars = np.column_stack([att, short_run, long_run, persistence, total])
         parts = (
-            [self.split.compute(weighted, w, b, by_week, excluded_weights, persistence)]
+            [self.split.compute(weighted, w, b, per_usage, excluded_weights, persistence)]
             if self.split
             else []
         )
@@ -721,9 +739,10 @@ class _Split:
     sum is not the effect. ``g_k`` is each tool's effect per builder-week at full use the
     same week (``short_run``); ``g_k / (1 - persistence)`` its long run.
 
-    Adopters without a counterfactual count at the week's average effect (as in the total),
-    split by their own filtered usage. Per draw, ``D`` moves with the draw's persistence to
-    first order (as :meth:`_Aggregates._exposure`); the shares stay at the point estimate's.
+    Adopters without a counterfactual count at the other adopters' effect per unit of usage
+    that week times their own usage (as in the total), split by their own filtered usage. Per
+    draw, ``D`` moves with the draw's persistence to first order (as
+    :meth:`_Aggregates._exposure`); the shares stay at the point estimate's.
     """
 
     def __init__(
@@ -735,7 +754,7 @@ class _Split:
         builders: np.ndarray,
         excluded_usage: np.ndarray,
         excluded_in_use: np.ndarray,
-        excluded_builders: np.ndarray,
+        excluded_builder_usage: np.ndarray,
     ) -> None:
         self.names = list(names)
         filtered = [_filtered(u, persistence, treated) for u in usage]
@@ -753,7 +772,8 @@ class _Split:
             [_filtered(u, persistence, excluded_in_use)[0] for u in excluded_usage]
         )
         self.excluded_fraction = _shares(excluded_level, excluded_in_use)  # parts x weeks x teams
-        self.excluded_share = excluded_builders[None] * self.excluded_fraction
+        # the adopters without a counterfactual count per unit of usage (builders x usage)
+        self.excluded_share = excluded_builder_usage[None] * self.excluded_fraction
         self.persistence = persistence
 
     def labels(self) -> list[str]:
@@ -783,7 +803,7 @@ class _Split:
         weighted: np.ndarray,
         w: np.ndarray,
         b: np.ndarray,
-        by_week: np.ndarray,
+        per_usage: np.ndarray,
         excluded_weights: np.ndarray,
         persistence: np.ndarray,
     ) -> np.ndarray:
@@ -800,7 +820,7 @@ class _Split:
             shared = sum(
                 g[:, j, None] * _summed(delta, w, self.cross_parts[k, j]) for j in range(n_parts)
             )
-            excluded = by_week * (excluded_weights @ self.excluded_share[k].T)
+            excluded = per_usage * (excluded_weights @ self.excluded_share[k].T)
             units.append(own + fitted - shared + excluded)
         runs = np.column_stack([g, g / (1 - persistence)[:, None]])
         runs = runs.reshape(-1, 2, n_parts).transpose(0, 2, 1).reshape(-1, 2 * n_parts)
@@ -1039,12 +1059,18 @@ def _effects_frame(
     by_part: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Every adopter-week of use with its effect per builder-week (``imputed``: an adopter
-    without a counterfactual, at the week's average effect) and, split by part, its parts."""
+    without a counterfactual, at the other adopters' effect per unit of usage that week times
+    its own usage, as ``att`` and the total count it) and, split by part, its parts."""
     team, week = np.nonzero(paths.treated)
     effect = np.where(paths.treated, paths.y - np.nan_to_num(point), 0.0)
     rows = aggregates.excluded_rows
     ex_team, ex_week = np.nonzero(aggregates.excluded_weeks > 0)
-    week_effect = weekly["effect"].to_numpy()
+    usage_sums = aggregates.usage_treated.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_usage = effect.sum(axis=0) / usage_sums
+    per_usage = np.where(np.isfinite(per_usage), per_usage, effect.sum() / usage_sums.sum())
+    week_effect = per_usage[:, None] * aggregates.excluded_usage.T  # weeks x teams without one
+    week_effect = week_effect[ex_week, ex_team]
     frame = pd.DataFrame(
         {
             "team_id": np.concatenate([grid.teams[paths.rows][team], grid.teams[rows][ex_team]]),
@@ -1052,7 +1078,7 @@ def _effects_frame(
             "n_builders": np.concatenate(
                 [grid.builders[paths.rows][team, week], grid.builders[rows][ex_team, ex_week]]
             ),
-            "effect": np.concatenate([effect[team, week], week_effect[ex_week]]),
+            "effect": np.concatenate([effect[team, week], week_effect]),
             "imputed": np.repeat([False, True], [len(team), len(ex_team)]),
         }
     )
@@ -1064,7 +1090,7 @@ def _effects_frame(
             frame[f"effect.{n}"] = np.concatenate(
                 [
                     parts[k][week, team],
-                    week_effect[ex_week] * split.excluded_fraction[k][ex_week, ex_team],
+                    week_effect * split.excluded_fraction[k][ex_week, ex_team],
                 ]
             )
     return frame

@@ -10,8 +10,15 @@ COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 def test_table_has_the_analyst_terms(medium_org):
     sim, panel = medium_org
     effect = cts.estimate_adoption_effect(panel, outcome="deploy_velocity")
-    # deployment velocity's default has no controls (its rates are ratios over deployments)
-    assert list(effect.table.index) == ["short_run", "persistence", "long_run"]
+    # deployment velocity's default has no controls (its rates are ratios over deployments);
+    # auto adds the counterfactual's average effect on the treated and total extra units
+    assert list(effect.table.index) == [
+        "short_run",
+        "persistence",
+        "long_run",
+        "att",
+        "total_extra_deployments",
+    ]
     assert list(effect.table.columns) == COLUMNS
     truth = sim.truth["deploy_velocity"]
     # One draw: within 3 SEs (99.7%); 95% coverage itself is checked by the Monte Carlo.

@@ -1,11 +1,18 @@
 """method="auto": lags from the residual AR(2) test, the estimator from the lead placebo."""
 
+import pandas as pd
 import pytest
 
 import cts
+from cts.analyses.specification import (
+    COUNTERFACTUAL_REPS,
+    Specification,
+    effect_homogeneity_step,
+)
 from cts.simulate.org import simulate_and_load
 
 CONTROLS = ("rollback_rate",)
+COLUMNS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +40,15 @@ def test_clean_panel_keeps_the_validated_model(threats):
     assert (spec.method, spec.lags, spec.treatment_lags) == ("bias_corrected", 1, 0)
     assert not spec.team_persistence
     fixed = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
-    assert effect.table.equals(fixed.table)  # the same fit, reused
+    assert effect.table.loc[fixed.table.index].equals(fixed.table)  # the same fit, reused
     assert list(spec.table.index) == [
         "residuals, 1 lag(s)",
         "lag 2",
         "strict exogeneity",
         "homogeneous persistence",
+        "cohort homogeneity",
+        "pooled vs counterfactual short_run",
+        "pooled vs counterfactual long_run",
     ]
     assert not spec.table["rejected"].any()
     assert spec.table.loc["lag 2", "df"] == 3  # L2.y, L1.usage and L1.rollback_rate
@@ -122,3 +132,55 @@ def test_the_homogeneity_test_runs_on_a_draw_of_teams_in_large_panels(threats, m
     spec = _auto(panel).specification
     assert spec.team_persistence
     assert any("100 teams drawn at random" in reason for reason in spec.reasons)
+
+
+def test_one_effect_for_all_teams_headlines_the_pooled_model_with_the_counterfactual_beside(
+    threats,
+):
+    sim, panel = threats["clean"]
+    effect = _auto(panel)
+    spec = effect.specification
+    assert effect.headline == spec.headline == "pooled"
+    # three tests at 5% / 3 each (Bonferroni), none rejected
+    steps = spec.table.loc[spec.table.index.str.contains("counterfactual|cohort")]
+    assert len(steps) == 3 and not steps["rejected"].any()
+    assert [test.alpha for _, test in spec.tests[-3:]] == pytest.approx([0.05 / 3] * 3)
+    assert "pooled model is the headline" in spec.reasons[-1]
+    cf = effect.counterfactual
+    assert cf.reps == COUNTERFACTUAL_REPS
+    pd.testing.assert_frame_equal(
+        effect.alternative, cf.table.loc[["short_run", "persistence", "long_run"], COLUMNS]
+    )
+    truth = sim.truth["cr_velocity"]
+    for term, true in (("att", truth["att"]), ("total_extra_crs", truth["extra_units"])):
+        row = effect.table.loc[term]
+        assert row["estimate"] == cf.table.loc[term, "estimate"]
+        assert abs(row["estimate"] - true) < 3 * row["se"], term
+    assert "Beside it, the counterfactual" in effect.summary()
+
+
+def test_effects_that_differ_by_cohort_headline_the_counterfactual():
+    # Effects +-90% by team, the earliest adopters gaining most: the cohort test rejects. The
+    # step on its own, after a one-lag specification (the lag search may add lags here).
+    sim, panel = simulate_and_load(400, 39, 33, {"effect_spread": 0.9, "early_adopters_gain": 1.0})
+    pooled = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
+    spec = Specification("bias_corrected", 1, 0)
+    cf = effect_homogeneity_step(spec, pooled, panel, "cr_velocity", "ai_usage_rate", CONTROLS)
+    assert spec.headline == "counterfactual"
+    assert spec.table.loc["cohort homogeneity", "rejected"]
+    assert "headline: the counterfactual" in spec.summary()
+    assert cf.reps == COUNTERFACTUAL_REPS
+    truth = sim.truth["cr_velocity"]
+    row = cf.table.loc["short_run"]
+    assert abs(row["estimate"] - truth["short_run"]) < 3 * row["se"]
+
+
+def test_usage_that_responds_to_shocks_skips_the_counterfactual(threats):
+    _, panel = threats["feedback"]
+    effect = _auto(panel)
+    assert effect.headline == "pooled" and effect.counterfactual is None
+    assert effect.alternative is None and "att" not in effect.table.index
+    assert (
+        "effects not tested for differences between teams: usage responds"
+        in (effect.specification.reasons[-1])
+    )

@@ -110,16 +110,19 @@ def test_no_assistant_path_is_the_hand_computed_recursion():
         ("cr_velocity", 0.30, 0.5, "crs_merged"),
         ("deploy_velocity", 0.10, 0.4, "deployments"),
     ):
-        gaps, weeks_of_use = [], []
+        gaps, weeks_of_use, projections = [], [], []
         for _, team in panel.groupby("team_id", sort=True):
             usage = team["usage"].to_numpy()
             used = np.flatnonzero(usage > 0)
             k = np.arange(len(usage)) - (used[0] if len(used) else len(usage)) + 1
             learned = np.clip(k / 8, 0, 1)
-            gap = np.zeros(len(usage))
+            gap, exposure = np.zeros(len(usage)), np.zeros(len(usage))
             for t in range(len(usage)):
                 gap[t] = (b * gap[t - 1] if t else 0.0) + effect * learned[t] * usage[t]
+                exposure[t] = (b * exposure[t - 1] if t else 0.0) + usage[t]
             gaps.append(gap)
+            if len(used):  # the team's gaps projected on its filtered usage
+                projections.append(gap @ exposure / (exposure @ exposure))
             weeks_of_use.append(np.maximum(k, 0))
         gap, weeks = np.concatenate(gaps), np.concatenate(weeks_of_use)
         truth = sim.truth[outcome]
@@ -131,10 +134,13 @@ def test_no_assistant_path_is_the_hand_computed_recursion():
         assert truth["extra_units"] == pytest.approx(extra, rel=1e-12)
         profile = pd.Series(gap[treated]).groupby(weeks[treated] - 1).mean()  # 0: first week
         assert truth["att_by_weeks_of_use"] == pytest.approx(profile.to_dict(), rel=1e-12)
-        # Learning: the first week of use gets an eighth of the effect; the learned one is truth.
-        assert truth["short_run"] == pytest.approx(effect) and truth["long_run"] == pytest.approx(
-            effect / (1 - b)
-        )
+        # Learning: the first week of use gets an eighth of the effect. The short-run truth is
+        # what the teams' weeks of use averaged (each team's gaps projected on its usage
+        # filtered by the persistence, equal weights), below the learned effect.
+        assert truth["short_run_learned"] == pytest.approx(effect)
+        assert truth["short_run"] == pytest.approx(np.mean(projections), rel=1e-12)
+        assert 0.5 * effect < truth["short_run"] < 0.95 * effect
+        assert truth["long_run"] == pytest.approx(truth["short_run"] / (1 - b))
     first = panel.loc[panel["usage"] > 0].groupby("team_id")["usage"].first()
     assert sim.truth["cr_velocity"]["att_by_weeks_of_use"][0] == pytest.approx(
         0.30 / 8 * first.mean(), rel=1e-12

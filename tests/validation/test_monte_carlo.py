@@ -19,12 +19,19 @@ def test_threat_cells_run_and_summarise():
         cells=("clean", "ar1_0.3"), n_teams=60, n_weeks=(20,), reps=2, workers=1, progress=False
     )
     assert set(summary.index.get_level_values("cell")) == {"clean", "ar1_0.3"}
-    assert set(summary.index.get_level_values("method")) == {"bias_corrected", "auto"}
+    # the clean cell also scores the counterfactual (CELL_METHODS)
+    methods = summary.index.get_level_values("method")
+    assert set(methods) == {"bias_corrected", "auto", "counterfactual"}
+    assert set(methods[summary.index.get_level_values("cell") == "ar1_0.3"]) == {
+        "bias_corrected",
+        "auto",
+    }
     assert (summary["reps"] == 2).all()
     # AR(1) cells score no persistence (its lag sum has no truth); the others do.
     terms = summary.index.get_level_values("term")
     ar_terms = set(terms[summary.index.get_level_values("cell") == "ar1_0.3"])
-    assert ar_terms == {"short_run", "long_run"}
+    # (auto adds the counterfactual's att and total when its effect-homogeneity step runs)
+    assert {"short_run", "long_run"} <= ar_terms <= {"short_run", "long_run", "att", "extra_units"}
     clean = summary.xs(("clean", "persistence"), level=("cell", "term"))
     assert clean["truth"].to_numpy() == pytest.approx(0.5)
     # The MC SE of the relative bias is the SD of the estimates over sqrt(reps), in % of truth.
@@ -160,11 +167,14 @@ def test_new_threat_cells_score_their_own_methods_and_counterfactual_terms(monke
     from cts.validation import monte_carlo
 
     assert set(monte_carlo.CELL_METHODS) == {
+        "clean",
         "team_effects_early",
         "org_waves",
         "learning_8wk",
         *monte_carlo.LOCAL_ALTERNATIVES,
     }
+    for cell in ("clean", "team_effects_early", "org_waves", "learning_8wk"):
+        assert "counterfactual" in monte_carlo.CELL_METHODS[cell], cell
 
     def truth_table(panel, outcome, **options):
         # A stand-in estimator: finite numbers with an interval that covers any truth.
@@ -182,5 +192,8 @@ def test_new_threat_cells_score_their_own_methods_and_counterfactual_terms(monke
     assert set(stand_in.index.get_level_values("term")) == {"short_run", "att", "extra_units"}
     assert (stand_in["coverage"] == 1.0).all()
     auto = summary.xs("auto", level="method")
-    assert set(auto.index.get_level_values("term")) == {"short_run", "persistence", "long_run"}
+    # auto adds the counterfactual's att and total when its effect-homogeneity step runs
+    terms = set(auto.index.get_level_values("term"))
+    assert {"short_run", "persistence", "long_run"} <= terms
+    assert terms <= {"short_run", "persistence", "long_run", "att", "extra_units"}
     assert auto.xs("persistence", level="term")["truth"].to_numpy() == pytest.approx(0.5)

@@ -12,7 +12,9 @@ and says which one the money uses.
 from __future__ import annotations
 
 import html
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -161,7 +163,9 @@ def reconcile_estimates(
     notes: list[str] = []
     if study is None:
         try:
-            study = event_study(data, outcome, threshold=threshold, window=tuple(window))
+            study = event_study(
+                data, outcome, threshold=threshold, window=cast("tuple[int, int]", tuple(window))
+            )
         except ValueError as error:  # PanelError included: no never-adopters, ...
             notes.append(f"event study not estimated: {error}")
     table = pd.DataFrame(
@@ -193,6 +197,8 @@ def _row(name: str, values: pd.Series, **texts: str) -> dict:
 
 def _pooled_rows(effect: AdoptionEffect) -> list[dict]:
     pooled = effect.alternative if effect.headline == "counterfactual" else effect.table
+    if pooled is None:
+        raise ValueError("the effect headlines the counterfactual but kept no pooled estimate")
     role = "03, beside the headline" if effect.headline == "counterfactual" else "03, headline"
     common = {
         "dose": _FULL,
@@ -329,7 +335,7 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
         return []
     return [
         _row(
-            f"group short_run, {modifier} = {group}",
+            f"group short_run, {_group_label(label)}",
             row,
             report="04 (which teams gain more)",
             dose=_FULL,
@@ -341,5 +347,11 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
             "(a short run); its within transformation carries a Nickell bias that shifts all "
             "groups alike, so read the differences between groups, not the level",
         )
-        for (modifier, group), row in heterogeneity.by_group.iterrows()
+        for label, row in heterogeneity.by_group.iterrows()
     ]
+
+
+def _group_label(label: Hashable) -> str:
+    """``modifier = group`` of a row of :attr:`HeterogeneousEffects.by_group`."""
+    modifier, group = cast("tuple[Hashable, Hashable]", label)  # its index: (modifier, group)
+    return f"{modifier} = {group}"

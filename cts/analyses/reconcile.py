@@ -12,7 +12,9 @@ and says which one the money uses.
 from __future__ import annotations
 
 import html
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -20,13 +22,13 @@ import pandas as pd
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
 from cts.analyses.counterfactual import Counterfactual, counterfactual
 from cts.analyses.heterogeneity import HeterogeneousEffects
-from cts.core.results import Result, critical_value
+from cts.core.results import ESTIMATE_COLUMNS, Result, critical_value
 from cts.estimators.event_study import EventStudy, event_study
 from cts.panel import window_mask
 
 __all__ = ["RECONCILIATION_COLUMNS", "Reconciliation", "reconcile_estimates"]
 
-#: The columns of :attr:`Reconciliation.table`, after ``estimate, ci_low, ci_high``.
+#: The columns of :attr:`Reconciliation.table`, after ``estimate, se, ci_low, ci_high, p_value``.
 RECONCILIATION_COLUMNS = (
     "report",
     "dose",
@@ -52,7 +54,8 @@ class Reconciliation(Result):
     Attributes
     ----------
     table
-        One row per estimate (index ``estimate_name``): ``estimate, ci_low, ci_high`` (95%),
+        One row per estimate (index ``estimate_name``): ``estimate, se, ci_low, ci_high, p_value``
+        (95%; ``se`` and ``p_value`` NaN where the source reports none),
         then :data:`RECONCILIATION_COLUMNS`: where the report shows it, the dose and horizon it
         is per, the adoption threshold, whom it averages over and with what weights, why it
         differs from the others, and whether the money uses it.
@@ -161,7 +164,9 @@ def reconcile_estimates(
     notes: list[str] = []
     if study is None:
         try:
-            study = event_study(data, outcome, threshold=threshold, window=tuple(window))
+            study = event_study(
+                data, outcome, threshold=threshold, window=cast("tuple[int, int]", tuple(window))
+            )
         except ValueError as error:  # PanelError included: no never-adopters, ...
             notes.append(f"event study not estimated: {error}")
     table = pd.DataFrame(
@@ -184,7 +189,7 @@ def _lags(effect: AdoptionEffect) -> int:
 def _row(name: str, values: pd.Series, **texts: str) -> dict:
     out = {
         "estimate_name": name,
-        **{k: float(values[k]) for k in ("estimate", "ci_low", "ci_high")},
+        **{k: float(values.get(k, np.nan)) for k in ESTIMATE_COLUMNS},
     }
     out.update({column: texts.get(column, "") for column in RECONCILIATION_COLUMNS})
     out["money"] = texts.get("money", "no")
@@ -193,6 +198,8 @@ def _row(name: str, values: pd.Series, **texts: str) -> dict:
 
 def _pooled_rows(effect: AdoptionEffect) -> list[dict]:
     pooled = effect.alternative if effect.headline == "counterfactual" else effect.table
+    if pooled is None:
+        raise ValueError("the effect headlines the counterfactual but kept no pooled estimate")
     role = "03, beside the headline" if effect.headline == "counterfactual" else "03, headline"
     common = {
         "dose": _FULL,
@@ -303,7 +310,7 @@ def _money_row(result: Counterfactual, recent_weeks: int = RECENT_WEEKS) -> list
     se = float(np.std(spread, ddof=1)) if len(spread) > 1 else np.nan
     z = critical_value(result.level)
     values = pd.Series(
-        {"estimate": estimate, "ci_low": estimate - z * se, "ci_high": estimate + z * se}
+        {"estimate": estimate, "se": se, "ci_low": estimate - z * se, "ci_high": estimate + z * se}
     )
     return [
         _row(
@@ -329,7 +336,7 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
         return []
     return [
         _row(
-            f"group short_run, {modifier} = {group}",
+            f"group short_run, {_group_label(label)}",
             row,
             report="04 (which teams gain more)",
             dose=_FULL,
@@ -341,5 +348,11 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
             "(a short run); its within transformation carries a Nickell bias that shifts all "
             "groups alike, so read the differences between groups, not the level",
         )
-        for (modifier, group), row in heterogeneity.by_group.iterrows()
+        for label, row in heterogeneity.by_group.iterrows()
     ]
+
+
+def _group_label(label: Hashable) -> str:
+    """``modifier = group`` of a row of :attr:`HeterogeneousEffects.by_group`."""
+    modifier, group = cast("tuple[Hashable, Hashable]", label)  # its index: (modifier, group)
+    return f"{modifier} = {group}"

@@ -5,6 +5,7 @@ import pytest
 
 import cts
 from cts.analyses.reconcile import RECONCILIATION_COLUMNS
+from cts.core.results import ESTIMATE_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def reconciled(medium_org):
 def test_every_estimate_the_reports_show_with_its_meaning(reconciled):
     sim, effect, result = reconciled
     table = result.table
-    assert list(table.columns) == ["estimate", "ci_low", "ci_high", *RECONCILIATION_COLUMNS]
+    assert list(table.columns) == [*ESTIMATE_COLUMNS, *RECONCILIATION_COLUMNS]
     names = list(table.index)
     money = "extra crs a week, last 13 weeks"
     assert names[:8] == [

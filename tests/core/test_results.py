@@ -50,6 +50,7 @@ def results() -> dict[type, Result]:
             (paths := cts.assistant_paths(panel, "cr_velocity", reps=19)),
             cts.net_return(panel, paths, seat_cost={"all": 19.0}),
             cts.quality_guardrails(panel, reps=19),
+            cts.reconcile_estimates(panel, effect=effect),
             difference_gmm(
                 panel, "cr_velocity", "ai_usage_rate", "team_id", "week", max_lag=3, collapse=True
             ),

@@ -35,9 +35,12 @@ def test_fe_wild_bootstrap_matches_pyfixest_wildboottest(small_null_org, seed):
     ours = cts.estimate_adoption_effect(
         panel, method="fe", inference="wild_bootstrap", reps=4999, seed=seed
     )
-    # Different draws: p-values agree within Monte Carlo error (SD ~0.006 each at p ~0.2).
+    # Different draws: p-values agree within Monte Carlo error (SD at most 0.007 each, at p ~0.5).
     assert ours.table.loc["short_run", "p_value"] == pytest.approx(float(theirs), abs=0.025)
-    assert 0.1 < float(theirs) < 0.4  # a case where the test is not trivially 0 or 1
+    # A case where the test is not trivially 0 or 1. No effect: p is uniform over panels (0.45
+    # here; 0.2-0.3 before the simulator's page effect turned positive), so any p well inside
+    # (0, 1) makes the comparison informative.
+    assert 0.05 < float(theirs) < 0.95
 
 
 @pytest.mark.parametrize("inference", ["wild_bootstrap", "randomization"])

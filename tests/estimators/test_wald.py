@@ -59,7 +59,10 @@ def test_eight_teams_pre_trend_test_is_reduced_and_not_a_negative_chi2():
 
 
 def test_gradual_ramp_up_is_named_next_to_the_rejected_pre_trend_test():
-    panel = quiet_load(cts.simulate_org(200, 60, seed=3).panel)
+    # The ramp-up's pre-trend is rejected in about half the panels of this size (11 of 20 seeds
+    # at p < 0.05, with page effects -0.2 or +0.1): a seed where it is rejected under both
+    # (p = 0.002 and 0.015), as seed 3 was only before the page effect turned positive.
+    panel = quiet_load(cts.simulate_org(200, 60, seed=13).panel)
     study = cts.event_study(panel)
     assert study.pretrend_p < 0.05 and study.ramp_weeks >= 2
     assert study.ramp_explains_pretrend

@@ -17,6 +17,7 @@ import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from cts.estimators.imputation import (
     roll_forward,
 )
 from cts.panel import DEFAULT_CONTROLS, require_columns, varying_columns, window_mask
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["MIN_TEAMS_PER_WEEK", "Counterfactual", "compare_pooled", "counterfactual"]
 
@@ -154,7 +158,9 @@ class Counterfactual(Result):
     effects: pd.DataFrame | None = None
     by_part: pd.DataFrame | None = None
 
-    def compare_pooled(self, pooled, terms: Sequence[str] = ("short_run", "long_run")):
+    def compare_pooled(
+        self, pooled: Result, terms: Sequence[str] = ("short_run", "long_run")
+    ) -> dict[str, TestStatistic]:
         """Test the pooled dynamic model's ``terms`` against this counterfactual's
         (:func:`compare_pooled`), record the tests in ``pooled_comparison`` and return them."""
         for term in terms:
@@ -193,7 +199,7 @@ class Counterfactual(Result):
         table = self.table.to_html(float_format="{:.4g}".format)
         return f"<div class='cts-result'>{text}{table}</div>"
 
-    def plot(self, by: str = "weeks_of_use", ax=None):
+    def plot(self, by: str = "weeks_of_use", ax: Axes | None = None) -> Axes:
         """Adopters' mean observed outcome against their mean counterfactual, with the
         counterfactual's mean interval, by weeks of use (default) or calendar ``"week"``."""
         import matplotlib.pyplot as plt
@@ -392,7 +398,7 @@ def _team_codes(data: pd.DataFrame, grid: Grid, column: str | None) -> np.ndarra
 
 
 def _coverage_notes(
-    grid: Grid, fit, paths: Paths, dropped: dict[str, int], by: str | None
+    grid: Grid, fit: ImputationFit, paths: Paths, dropped: dict[str, int], by: str | None
 ) -> list[str]:
     """Refuse when a week an adopter's path needs has no untreated team; say what was left out
     and where the week effects rest on few teams."""
@@ -407,7 +413,7 @@ def _coverage_notes(
             ).reshape(len(grid.groups), -1)
         )
         where = ", ".join(
-            (f"{grid.groups[g]} " if by else "") + f"{grid.weeks[t].date()}"
+            (f"{grid.groups[int(g)]} " if by else "") + f"{grid.weeks[int(t)].date()}"
             for g, t in list(zip(groups, weeks, strict=True))[:3]
         )
         raise PanelError(
@@ -475,7 +481,7 @@ class _Aggregates:
         cohort_code, self.cohorts = pd.factorize(cohorts, sort=True)
         usage = _in_use(grid.usage[paths.rows], paths.first_use)
         dose = pd.cut(
-            usage[treated], np.asarray(dose_bins, float), include_lowest=True, right=False
+            usage[treated], [float(b) for b in dose_bins], include_lowest=True, right=False
         )
         codes = np.array(dose.codes)
         # the top edge belongs to the last bin (full usage)
@@ -575,7 +581,7 @@ class _Aggregates:
         cells = self.team_counts.sum(axis=0)[: -self.treated.shape[0]]
         every = cells[0] + self.excluded_weeks.sum()
         by_week = self.treated.sum(axis=1) + self.excluded_weeks.sum(axis=0)
-        parts = self.split.counts(by_week, every) if self.split else []
+        parts: np.ndarray | list[float] = self.split.counts(by_week, every) if self.split else []
         return np.concatenate(
             [[every] * 5, cells[1:], self.cohort_of_team.sum(axis=0), by_week, by_week, parts]
         )
@@ -677,6 +683,8 @@ def _in_use(usage: np.ndarray, first_use: np.ndarray) -> np.ndarray:
 def _parts_in_use(grid: Grid, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Each usage part's usage of the teams ``rows`` from their first use (``starts``) on
     (parts x weeks x teams)."""
+    if grid.parts is None:
+        raise ValueError("the grid was built without usage parts")
     return np.stack([_in_use(grid.parts[rows, :, k], starts).T for k in range(grid.parts.shape[2])])
 
 
@@ -790,7 +798,15 @@ class _Split:
         gram = np.einsum("rjmkn,rm,rn->rjk", gram, delta, delta)
         return (np.linalg.pinv(gram) @ cross[:, :, None])[:, :, 0]
 
-    def compute(self, weighted, w, b, per_usage, excluded_weights, persistence) -> np.ndarray:
+    def compute(
+        self,
+        weighted: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray,
+        per_usage: np.ndarray,
+        excluded_weights: np.ndarray,
+        persistence: np.ndarray,
+    ) -> np.ndarray:
         """Per draw: each part's extra units by calendar week (parts x weeks), then each
         part's ``short_run`` and ``long_run`` (see the class docstring)."""
         n_parts, n_terms = self.stack.shape[:2]
@@ -826,7 +842,7 @@ def _summed(delta: np.ndarray, w: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _bootstrap(
     grid: Grid,
-    fit,
+    fit: ImputationFit,
     paths: Paths,
     aggregates: _Aggregates,
     point: np.ndarray,
@@ -905,7 +921,7 @@ class _Fitted:
     point: np.ndarray  # adopters x weeks: each path's effect, NaN outside its active weeks
     estimate: np.ndarray  # the aggregates' point estimates
     draws: np.ndarray  # bootstrap draws x aggregates
-    path_var: np.ndarray | None  # the paths' bootstrap variance
+    path_var: np.ndarray  # the paths' bootstrap variance
 
 
 @dataclass(frozen=True)
@@ -985,7 +1001,14 @@ def _part(table: pd.DataFrame, prefix: str, name: str) -> pd.DataFrame:
     return rows.set_axis(pd.Index(rows.index.str.removeprefix(prefix), name=name))
 
 
-def _weekly(grid, aggregates, table, draws, labels, level):
+def _weekly(
+    grid: Grid,
+    aggregates: _Aggregates,
+    table: pd.DataFrame,
+    draws: np.ndarray,
+    labels: list[str],
+    level: float,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame | None]:
     """The extra units by calendar week (point and draws), in all and by part, and the
     parts' ``short_run``, ``long_run`` and ``total_extra``."""
     index = pd.Index(grid.weeks, name="week")
@@ -1027,7 +1050,14 @@ def _positions(position: dict[str, int], prefix: str, n_weeks: int) -> list[int]
     return [position[f"{prefix}{t}"] for t in range(n_weeks)]
 
 
-def _effects_frame(grid, paths, aggregates, point, weekly, by_part) -> pd.DataFrame:
+def _effects_frame(
+    grid: Grid,
+    paths: Paths,
+    aggregates: _Aggregates,
+    point: np.ndarray,
+    weekly: pd.DataFrame,
+    by_part: pd.DataFrame | None,
+) -> pd.DataFrame:
     """Every adopter-week of use with its effect per builder-week (``imputed``: an adopter
     without a counterfactual, at the other adopters' effect per unit of usage that week times
     its own usage, as ``att`` and the total count it) and, split by part, its parts."""
@@ -1053,7 +1083,7 @@ def _effects_frame(grid, paths, aggregates, point, weekly, by_part) -> pd.DataFr
         }
     )
     split = aggregates.split
-    if split is not None:
+    if split is not None and by_part is not None:  # _weekly's parts table when split
         g = np.array([by_part.loc[(n, "short_run"), "estimate"] for n in split.names])
         parts = split.point_parts(effect.T, g)  # parts x weeks x adopters
         for k, n in enumerate(split.names):
@@ -1093,7 +1123,15 @@ def _cohort_test(
     )
 
 
-def _paths_frame(grid, fit, paths, point, path_var, lags, level) -> pd.DataFrame:
+def _paths_frame(
+    grid: Grid,
+    fit: ImputationFit,
+    paths: Paths,
+    point: np.ndarray,
+    path_var: np.ndarray,
+    lags: int,
+    level: float,
+) -> pd.DataFrame:
     """One row per adopter-week on a path, with the counterfactual's prediction interval:
     the estimate's variance (bootstrap draws) plus the team level's (sigma^2 / untreated weeks,
     summed along the path) plus the shocks the path has not seen (sigma^2 sum_h psi_h^2)."""
@@ -1123,7 +1161,7 @@ def _paths_frame(grid, fit, paths, point, path_var, lags, level) -> pd.DataFrame
     )
 
 
-def compare_pooled(result: Counterfactual, pooled, term: str = "long_run") -> TestStatistic:
+def compare_pooled(result: Counterfactual, pooled: Result, term: str = "long_run") -> TestStatistic:
     """Test that the pooled dynamic model (:func:`cts.estimate_adoption_effect`) and the
     counterfactual agree on ``term`` (``short_run`` or ``long_run``).
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,9 @@ from cts.analyses.cost import cost_to_serve
 from cts.core.exceptions import ConvergenceWarning
 from cts.core.results import LEVEL, Result, critical_value, estimate_table
 from cts.panel import PanelError, PanelWarning, varying_columns
+
+if TYPE_CHECKING:
+    from pyfixest.estimation import Feols
 
 __all__ = ["DRIVERS", "NOTES", "OWN_UNITS", "DriversResult", "fit_drivers"]
 
@@ -118,7 +122,7 @@ class DriversResult(Result):
     n_undefined: int
     level: float
     model: object
-    _data: pd.DataFrame = field(default=None, repr=False)
+    _data: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def sensitivity(self) -> pd.DataFrame:
         """Percent change in CTS-SW associated with a one-SD within-team change in each driver.
@@ -215,8 +219,9 @@ class DriversResult(Result):
             "A one-SD within-team change in each driver is associated with CTS-SW changing by:",
         ]
         for driver, row in self.sensitivity().iterrows():
+            unit = DRIVERS.get(str(driver), "")
             lines.append(
-                f"  {int(row['rank'])}. {driver} (+{row['one_sd']:.3g} {DRIVERS.get(driver, '')}; "
+                f"  {int(row['rank'])}. {driver} (+{row['one_sd']:.3g} {unit}; "
                 f"{row['applies_to']}): {row['change_pct']:+.1f}% "
                 f"[{row['ci_low']:+.1f}%, {row['ci_high']:+.1f}%]; "
                 f"mixed model: {row['mixed_change_pct']:+.1f}%"
@@ -321,8 +326,9 @@ def fit_drivers(
     )
 
 
-def _variance_components(model) -> pd.Series:
-    """Variances of the team random effects and of the residual."""
+def _variance_components(model: Any) -> pd.Series:
+    """Variances of the team random effects and of the residual (``model`` is a statsmodels
+    ``MixedLMResults``; statsmodels ships no type information)."""
     # statsmodels names the random intercept "Group" when it is the only random effect.
     cov_re = model.cov_re.rename(index={"Group": "Intercept"}, columns={"Group": "Intercept"})
     return pd.Series(
@@ -383,7 +389,7 @@ def _model_data(
     ), applies_to
 
 
-def _within_fit(data: pd.DataFrame, outcome: str, drivers: list[str]):
+def _within_fit(data: pd.DataFrame, outcome: str, drivers: list[str]) -> Feols:
     """Two-way fixed effects (team, architecture-by-period), standard errors clustered by team.
 
     Singleton cells (a team with one period, a period with one team of its architecture) carry
@@ -391,11 +397,12 @@ def _within_fit(data: pd.DataFrame, outcome: str, drivers: list[str]):
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*singleton fixed effect", category=UserWarning)
-        return pf.feols(
+        fit = pf.feols(
             f"{outcome} ~ {' + '.join(drivers)} | team_id + _cell",
             data,
             vcov={"CRV1": "team_id"},
         )
+    return cast("Feols", fit)  # one formula: one model, not a FixestMulti
 
 
 def _within_sd(data: pd.DataFrame, applies_to: dict[str, tuple[str, ...]]) -> np.ndarray:
@@ -413,7 +420,7 @@ def _mixed_fit(
     drivers: tuple[str, ...],
     random_slopes: tuple[str, ...],
     time: str,
-):
+) -> Any:  # statsmodels' MixedLMResults (statsmodels ships no type information)
     """The mixed model with Mundlak team means, reporting non-convergence.
 
     With period effects, outcome and drivers are taken net of their architecture-by-period
@@ -477,7 +484,8 @@ def _by_architecture(
     data: pd.DataFrame, outcome: str, applies_to: dict[str, tuple[str, ...]], level: float
 ) -> pd.DataFrame:
     """One within-team slope per driver and architecture (one fit, shared fixed effects)."""
-    columns, keys, applies = {}, [], {}
+    columns, keys = {}, []
+    applies: dict[str, tuple[str, ...]] = {}
     for driver, architectures in applies_to.items():
         for architecture in architectures:
             name = f"_{driver}__{architecture}"

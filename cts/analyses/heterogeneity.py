@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -282,7 +283,9 @@ def _three_digits(value: float) -> str:
 
 
 def clustered_final_stage(
-    linear: object, dummies: np.ndarray, teams: np.ndarray
+    linear: Any,  # a fitted econml LinearDML; econml ships no type information
+    dummies: np.ndarray,
+    teams: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The final stage of a fitted ``LinearDML`` (``cache_values=True``) with team-clustered
     covariance: coefficients ``[intercept, one per indicator]`` and their covariance.

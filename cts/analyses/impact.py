@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.analyses.value import format_money
 from cts.core.results import LEVEL, Result, critical_value, draws_p_value, estimate_table
 from cts.estimators.dynamic import Method, dynamic_panel
 from cts.panel import (
@@ -74,6 +75,8 @@ class Impact(Result):
     inference, draws
         The effect's inference (``"cluster"``, or a resampling test whose critical value widens
         the draws) and the number of draws behind the intervals.
+    currency
+        The currency of the money (ISO 4217 code), as the summary prints it.
     """
 
     _metadata_fields = ("outcome", "horizon", "unit", "adoption", "observed_adoption")
@@ -92,6 +95,7 @@ class Impact(Result):
     velocity_without_assistant: float = float("nan")
     inference: str = "cluster"
     draws: int = 0
+    currency: str = "USD"
 
     def summary(self) -> str:
         """The headline in words, with the assumptions."""
@@ -114,7 +118,12 @@ class Impact(Result):
             f"({fmt('builder_weeks_saved_per_year', ',.0f')} builder-weeks)",
         ]
         if np.isfinite(self.cost_per_builder_week):
-            lines[-1] += f", worth {fmt('money_saved_per_year', ',.0f')} a year."
+            money = t.loc["money_saved_per_year"]
+            lines[-1] += (
+                f", worth {format_money(money['estimate'], self.currency)} a year "
+                f"({self.level:.0%} CI {format_money(money['ci_low'], self.currency)} to "
+                f"{format_money(money['ci_high'], self.currency)})."
+            )
         else:
             lines[-1] += "; pass cost_per_builder_week for money."
         lines.append(
@@ -137,6 +146,7 @@ def translate_impact(
     draws: int = 10_000,
     seed: int = 0,
     level: float = LEVEL,
+    currency: str = "USD",
 ) -> Impact:
     """Turn an effect on CR or deployment velocity into CTS-SW, engineering-years and money.
 
@@ -172,6 +182,8 @@ def translate_impact(
         for the intervals and the p-value, and their seed.
     level
         Confidence level of the intervals.
+    currency
+        The currency of ``cost_per_builder_week``, printed beside the money in the summary.
 
     Returns
     -------
@@ -253,6 +265,7 @@ def translate_impact(
         velocity_without_assistant=float(point["_without"][0]),
         inference=effect.model.inference,
         draws=int(np.isfinite(drawn["_effect"]).sum()),
+        currency=currency,
     )
 
 

@@ -12,7 +12,9 @@ and says which one the money uses.
 from __future__ import annotations
 
 import html
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -163,7 +165,7 @@ def reconcile_estimates(
     if study is None:
         try:
             study = event_study(
-                data, outcome, threshold=threshold, window=(int(window[0]), int(window[1]))
+                data, outcome, threshold=threshold, window=cast("tuple[int, int]", tuple(window))
             )
         except ValueError as error:  # PanelError included: no never-adopters, ...
             notes.append(f"event study not estimated: {error}")
@@ -196,7 +198,8 @@ def _row(name: str, values: pd.Series, **texts: str) -> dict:
 
 def _pooled_rows(effect: AdoptionEffect) -> list[dict]:
     pooled = effect.alternative if effect.headline == "counterfactual" else effect.table
-    assert pooled is not None, "auto headlined the counterfactual without the pooled estimate"
+    if pooled is None:
+        raise ValueError("the effect headlines the counterfactual but kept no pooled estimate")
     role = "03, beside the headline" if effect.headline == "counterfactual" else "03, headline"
     common = {
         "dose": _FULL,
@@ -333,7 +336,7 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
         return []
     return [
         _row(
-            f"group short_run, {modifier} = {group}",
+            f"group short_run, {_group_label(label)}",
             row,
             report="04 (which teams gain more)",
             dose=_FULL,
@@ -345,14 +348,11 @@ def _group_rows(heterogeneity: HeterogeneousEffects | None) -> list[dict]:
             "(a short run); its within transformation carries a Nickell bias that shifts all "
             "groups alike, so read the differences between groups, not the level",
         )
-        for (modifier, group), row in _by_group(heterogeneity)
+        for label, row in heterogeneity.by_group.iterrows()
     ]
 
 
-def _by_group(heterogeneity: HeterogeneousEffects) -> list[tuple[tuple[str, str], pd.Series]]:
-    """``((modifier, group), row)`` for each group effect."""
-    rows = []
-    for key, row in heterogeneity.by_group.iterrows():
-        modifier, group = key if isinstance(key, tuple) else (key, "")
-        rows.append(((str(modifier), str(group)), row))
-    return rows
+def _group_label(label: Hashable) -> str:
+    """``modifier = group`` of a row of :attr:`HeterogeneousEffects.by_group`."""
+    modifier, group = cast("tuple[Hashable, Hashable]", label)  # its index: (modifier, group)
+    return f"{modifier} = {group}"

@@ -43,7 +43,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect
-from cts.analyses.specification import MAX_LAGS
+from cts.analyses.specification import MAX_LAGS, Specification
 from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
 from cts.estimators.heterogeneous import MIN_TEST_WEEKS
 from cts.panel import PanelError, window_mask
@@ -87,7 +87,7 @@ def search_intervals(
     table = effect.table.loc[list(TERMS), ["estimate", "se", "ci_low", "ci_high"]].copy()
     low, high = table["ci_low"].copy(), table["ci_high"].copy()
     fitted = []
-    for name, options in _nesting_models(effect, panel).items():
+    for name, options in _nesting_models(effect, specification).items():
         try:
             model = dynamic_panel(
                 panel,
@@ -110,9 +110,9 @@ def search_intervals(
     return table.assign(search_low=low, search_high=high, models=", ".join(fitted) or "none")
 
 
-def _nesting_models(effect: AdoptionEffect, panel: pd.DataFrame) -> dict[str, dict]:
-    """The models that nest ``auto``'s choice, one per pre-test, as ``dynamic_panel`` options."""
-    spec = effect.specification
+def _nesting_models(effect: AdoptionEffect, spec: Specification) -> dict[str, dict]:
+    """The models that nest ``auto``'s choice ``spec``, one per pre-test, as ``dynamic_panel``
+    options."""
     chosen = {
         "lags": spec.lags,
         "treatment_lags": spec.treatment_lags,

@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.analyses.cost import CostToServe
 from cts.analyses.counterfactual import Counterfactual, counterfactual
 from cts.core.results import LEVEL, Result, draws_p_value
-from cts.estimators.dynamic import dynamic_panel
+from cts.estimators.dynamic import DynamicPanelResult, Method, dynamic_panel
 from cts.panel import (
     DERIVED_COLUMNS,
     PanelError,
@@ -69,6 +71,7 @@ CAPACITY_NOT_CASH = (
     "money only if hiring slows or the freed time ships more; the licences are cash."
 )
 _SINGLE = "assistant"  # the one assistant of a panel without per-tool columns
+_Units = TypeVar("_Units", float, np.ndarray)  # units a week: one estimate, or one per draw
 #: Team bootstrap draws of the counterfactual behind the money. The value's interval is read
 #: from the draws' percentiles, so its 2.5% tail rests on ~12 draws at 499 (5 at 199, too few
 #: for a stable percentile); the CPU cost on 1,000 teams x 156 weeks is in docs/value.md.
@@ -100,17 +103,19 @@ def significant(value: float, digits: int = 3) -> float:
 
 def format_money(value: float, currency: str = "USD", digits: int = 3) -> str:
     """Money in words a reader takes in at once: ``USD 108 million``, ``EUR 4.52 million``,
-    ``USD 912,000``; three significant digits."""
+    ``USD 912,000``, ``USD 12.3``; three significant digits. The one style of money in the
+    reports, prose and tables alike (:func:`cts.reporting.formatting.format_money` calls it)."""
     if not np.isfinite(value):
         return "not available"
     rounded = significant(value, digits)
     sign = "-" if rounded < 0 else ""
     size = abs(rounded)
-    for scale, word in ((1e9, "billion"), (1e6, "million")):
-        if size >= scale:
-            shown = f"{size / scale:.{max(0, digits - 1 - math.floor(math.log10(size / scale)))}f}"
-            return f"{sign}{currency} {shown} {word}"
-    return f"{sign}{currency} {size:,.0f}"
+    if size == 0:
+        return f"{currency} 0"
+    scales = ((1e9, " billion"), (1e6, " million"))
+    scale, word = next(((s, w) for s, w in scales if size >= s), (1.0, ""))
+    decimals = max(0, digits - 1 - math.floor(math.log10(size / scale)))
+    return f"{sign}{currency} {size / scale:,.{decimals}f}{word}"
 
 
 @dataclass(repr=False)
@@ -249,7 +254,8 @@ def assistant_paths(
         raise ValueError(f"method is 'counterfactual' or 'pooled', not {method!r}")
     if effect is not None:
         raise ValueError("effect= is the pooled model's: pass method='pooled' to use it")
-    data, split = panel, ()
+    data = panel
+    split: tuple[str, ...] = ()
     if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
         split = tuple(f"ai_usage_rate_{tool}" for tool in tools)
@@ -259,8 +265,12 @@ def assistant_paths(
     return _counterfactual_paths(panel, result, tools)
 
 
-def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: list[str]):
+def _counterfactual_paths(
+    panel: pd.DataFrame, result: Counterfactual, tools: list[str]
+) -> AssistantPaths:
     """:class:`AssistantPaths` from a counterfactual (split by ``tools`` when two or more)."""
+    if result.effects is None or result.weekly is None:
+        raise ValueError("the counterfactual has no effects or weekly totals to read paths from")
     rows = windowed(panel)
     names = (
         {tool: f"ai_usage_rate_{tool}" for tool in tools}
@@ -286,8 +296,10 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
     )
     weekly = grouped.loc[grouped["builder_weeks"] > 0]
     position = result.weekly.index.get_indexer(weekly.index)
-    column = {n: "extra_units" if c == "total" else f"extra_units.{c}" for n, c in names.items()}
-    point = {n: result.weekly[c].to_numpy()[position] for n, c in column.items()}
+    weekly_column = {
+        n: "extra_units" if c == "total" else f"extra_units.{c}" for n, c in names.items()
+    }
+    point = {n: result.weekly[c].to_numpy()[position] for n, c in weekly_column.items()}
     draws = {n: _centred(result.weekly_draws[c][:, position], point[n]) for n, c in names.items()}
     added = sum(draws.values())
     without_draws = weekly["observed_units"].to_numpy()[None, :] - added
@@ -295,14 +307,7 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
         without_units=weekly["observed_units"] - sum(point.values()),
         **_without_interval(without_draws, result.level),
     )
-    long_run = {
-        n: tuple(
-            (result.table.loc["long_run"] if c == "total" else result.by_part.loc[(c, "long_run")])[
-                ["estimate", "se"]
-            ].astype(float)
-        )
-        for n, c in names.items()
-    }
+    long_run = {n: _counterfactual_long_run(result, c) for n, c in names.items()}
     return AssistantPaths(
         table=table,
         weekly=weekly,
@@ -314,6 +319,19 @@ def _counterfactual_paths(panel: pd.DataFrame, result: Counterfactual, tools: li
         level=result.level,
         counterfactual=result,
     )
+
+
+def _counterfactual_long_run(result: Counterfactual, part: str) -> tuple[float, float]:
+    """The long-run estimate and SE of a counterfactual, in all (``part="total"``) or of one
+    usage part (a ``split_by`` column)."""
+    if part == "total":
+        row = result.table.loc["long_run"]
+    elif result.by_part is None:
+        raise ValueError(f"the counterfactual was not split by usage part: no part {part!r}")
+    else:
+        row = result.by_part.loc[(part, "long_run")]
+    estimate, se = row[["estimate", "se"]].astype(float)
+    return estimate, se
 
 
 def _centred(draws: np.ndarray, point: np.ndarray) -> np.ndarray:
@@ -331,7 +349,17 @@ def _centred(draws: np.ndarray, point: np.ndarray) -> np.ndarray:
     return draws - draws.mean(axis=0, keepdims=True) + point[None, :]
 
 
-def _pooled_paths(panel, outcome, effect, tools, controls, method, draws, seed, level):
+def _pooled_paths(
+    panel: pd.DataFrame,
+    outcome: str,
+    effect: AdoptionEffect | None,
+    tools: list[str],
+    controls: Sequence[str],
+    method: str,
+    draws: int,
+    seed: int,
+    level: float,
+) -> AssistantPaths:
     """The pooled dynamic model's recursion (``method="pooled"`` of :func:`assistant_paths`)."""
     if len(tools) >= 2:
         data = _with_tool_rates(panel, tools)
@@ -343,7 +371,8 @@ def _pooled_paths(panel, outcome, effect, tools, controls, method, draws, seed, 
             [*treatments, *controls],
             "team_id",
             "week",
-            method="bias_corrected" if method == "auto" else method,
+            # dynamic_panel rejects any other name
+            method="bias_corrected" if method == "auto" else cast("Method", method),
             sample=window_mask(data),
             level=level,
         )
@@ -372,13 +401,18 @@ def _with_tool_rates(panel: pd.DataFrame, tools: Sequence[str]) -> pd.DataFrame:
     return data
 
 
-def _coefficients(model, treatment: str) -> list[str]:
+def _coefficients(model: DynamicPanelResult, treatment: str) -> list[str]:
     lags = [f"L{k}.{treatment}" for k in range(1, model.treatment_lags + 1)]
     return [treatment, *(name for name in lags if name in model.table.index)]
 
 
 def _paths(
-    data: pd.DataFrame, model, names: dict[str, str], draws: int, seed: int, level: float
+    data: pd.DataFrame,
+    model: DynamicPanelResult,
+    names: dict[str, str],
+    draws: int,
+    seed: int,
+    level: float,
 ) -> AssistantPaths:
     """Run the recursion for the point estimate and for each draw, tool by tool."""
     rows = windowed(data)
@@ -464,7 +498,7 @@ class _Calendar:
         return cls(team_index, weeks, week_index, builders)
 
 
-def _model_long_run(model, treatment: str) -> tuple[float, float]:
+def _model_long_run(model: DynamicPanelResult, treatment: str) -> tuple[float, float]:
     """The pooled model's long-run effect of ``treatment`` and its SE (NaN when it has none)."""
     terms = [f"long_run.{n}" for n in _coefficients(model, treatment)[:1]]
     row = model.table.loc[terms[0]] if terms[0] in model.table.index else None
@@ -493,7 +527,13 @@ def _without_interval(without_draws: np.ndarray, level: float) -> dict[str, np.n
     }
 
 
-def _usage_matrix(rows, treatment, team_index, week_index, shape) -> np.ndarray:
+def _usage_matrix(
+    rows: pd.DataFrame,
+    treatment: str,
+    team_index: np.ndarray,
+    week_index: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray:
     """Usage by team and calendar week: missing weeks inside a team's life carry the last
     observed week's usage; weeks before it are zero."""
     usage = np.full(shape, np.nan)
@@ -505,7 +545,8 @@ def _recursion(usage: np.ndarray, gammas: np.ndarray, betas: np.ndarray | None) 
     """The point paths ``d_t = sum_j g_j u_t-j + sum_k b_k d_t-k``, teams x weeks (``gammas``
     and ``betas`` are one draw's coefficients)."""
     n_teams, n_weeks = usage.shape
-    lags = 0 if betas is None else len(betas)
+    betas = np.zeros(0) if betas is None else betas
+    lags = len(betas)
     paths = np.zeros((n_teams, n_weeks))
     for t in range(n_weeks):
         current = sum(g * usage[:, t - j] for j, g in enumerate(gammas) if t - j >= 0)
@@ -530,7 +571,8 @@ def _weekly_draws(
     lagged = np.where(t - m >= 0, cross[t, np.clip(t - m, 0, None)], 0.0)  # N[t, m] = M[t, t-m]
     n_draws = gammas.shape[0]
     impulse = np.zeros((n_draws, n_weeks))
-    lags = 0 if betas is None else betas.shape[1]
+    betas = np.zeros((n_draws, 0)) if betas is None else betas
+    lags = betas.shape[1]
     for step in range(n_weeks):
         value = gammas[:, step] if step < gammas.shape[1] else np.zeros(n_draws)
         for k in range(1, min(lags, step) + 1):
@@ -654,7 +696,7 @@ class NetReturn(Result):
 
     def payback(self) -> str:
         """Months of the assistant's value that pay a year of its seats."""
-        months = self.table.loc["payback_months", "estimate"]
+        months = float(self.table["estimate"]["payback_months"])
         if not np.isfinite(months) or months <= 0:
             return "never at this effect"
         if months < 1:
@@ -677,7 +719,7 @@ class NetReturn(Result):
         seats = (
             f"{self.seats:,.0f} seats a week ({self.seat_basis}) at "
             + ", ".join(
-                f"{TOOLS.get(t, 'the assistant')} {self.currency} {p:g}"
+                f"{TOOLS.get(str(t), 'the assistant')} {self.currency} {p:g}"
                 for t, p in self.by_tool["seat_cost"].items()
             )
             + " per builder-month"
@@ -707,7 +749,8 @@ class NetReturn(Result):
                 c: self.by_tool[c].map(lambda v: format_money(v, self.currency))
                 for c in ("value_a_year", "licence_spend_a_year", "net_value_a_year")
             }
-            for tool, row in self.by_tool.iterrows():
+            for label, row in self.by_tool.iterrows():
+                tool = str(label)  # the index holds the tools' names
                 lines.append(
                     f"- {TOOLS.get(tool, tool)}: value {money['value_a_year'][tool]}, spend "
                     f"{money['licence_spend_a_year'][tool]}, net {money['net_value_a_year'][tool]}"
@@ -822,7 +865,7 @@ class _Today:
 
     @property
     def total_draws(self) -> np.ndarray:
-        return sum(self.added.values())
+        return sum(self.added.values(), start=np.zeros(()))
 
     @property
     def total_point(self) -> float:
@@ -837,7 +880,7 @@ class _Today:
     def total_spend(self) -> float:
         return sum(self.spend.values())
 
-    def value(self, d):
+    def value(self, d: _Units) -> _Units:
         """Value a year of ``d`` units added a week: the builder-weeks they free, at cost."""
         return self.cost * self.weeks_per_year * self.builders * d / (self.units - d)
 
@@ -1029,7 +1072,7 @@ _VELOCITY_OF_UNIT = {
 }
 
 
-def cts_sw_without(cost, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
+def cts_sw_without(cost: CostToServe, paths: Mapping[str, AssistantPaths]) -> pd.DataFrame:
     """Organisation CTS-SW per period as observed and as it would have been without the
     assistant, with the interval of the latter.
 
@@ -1140,9 +1183,11 @@ def _units_added(
         ratio.rename("ratio"), on=["team_id", "period"]
     )
     part = part.assign(added=part["units"] * (1 - part["ratio"].fillna(1.0)))
-    week_period = origin + ((paths.weekly.index - origin) // length) * length
+    weeks = pd.DatetimeIndex(paths.weekly.index)
+    week_period = origin + ((weeks - origin) // length) * length
     point = pd.Series(sum(paths.point.values()), index=week_period).groupby(level=0).sum()
-    draws = pd.DataFrame(sum(paths.draws.values()).T, index=week_period).groupby(level=0).sum()
+    total_draws = sum(paths.draws.values(), start=np.zeros(()))
+    draws = pd.DataFrame(total_draws.T, index=week_period).groupby(level=0).sum()
     return part, draws.div(point.where(point != 0), axis=0).fillna(1.0)
 
 

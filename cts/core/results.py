@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -59,27 +59,25 @@ def draws_p_value(draws: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
 
 
-def _format_p_cell(p: object) -> str:
-    return format_p(p)  # type: ignore[arg-type]  # a table cell: format_p handles any value
-
-
-def format_p(p: float) -> str:
+def format_p(p: object) -> str:
     """A p-value for a reader: ``< 0.001``; three decimals below 0.1 (where 0.049 and 0.051
     differ in what a reader concludes), two above; ``> 0.99`` at the top (a Holm-adjusted
-    p-value capped at one is not "exactly 1"); ``—`` when there is none."""
+    p-value capped at one is not "exactly 1"); ``—`` when there is none (any ``p`` that
+    ``float()`` rejects, or NaN)."""
     try:
-        p = float(p)
+        # float() raises TypeError for anything else, which reads as "no p-value"
+        value = float(cast("SupportsFloat | str", p))
     except (TypeError, ValueError):
         return "—"
-    if not np.isfinite(p):
+    if not np.isfinite(value):
         return "—"
-    if p < 0.001:
+    if value < 0.001:
         return "< 0.001"
-    if p < 0.1:
-        return f"{p:.3f}"
-    if p > 0.99:
+    if value < 0.1:
+        return f"{value:.3f}"
+    if value > 0.99:
         return "> 0.99"
-    return f"{p:.2f}"
+    return f"{value:.2f}"
 
 
 def p_phrase(p: float, name: str = "p") -> str:
@@ -140,7 +138,7 @@ class Result:
         lines = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary().splitlines())
         p_columns = [c for c in self.table.columns if str(c) in ("p_value", "p_adjusted")]
         table = self.table.to_html(
-            float_format="{:.4g}".format, formatters={c: _format_p_cell for c in p_columns}
+            float_format="{:.4g}".format, formatters={c: format_p for c in p_columns}
         )
         return f"<div class='cts-result'>{lines}{table}</div>"
 

@@ -242,10 +242,11 @@ def inverted_interval(
     batches = _weight_batches(
         np.random.default_rng(seed), split.n_clusters, reps, len(frame), weights
     )
+    draws_t: Callable[[int, float], np.ndarray]  # bootstrap t-statistics of a term at a null
     if design == "recursive":
         x_within = split.within(frame[list(x)].to_numpy(float), parts)
 
-        def draws_t(term: int, value: float) -> np.ndarray:
+        def recursive_draws_t(term: int, value: float) -> np.ndarray:
             b, residuals = restrict(term, value)
             regenerate = RecursiveDesign(frame, lag_names, b, y_levels - residuals)
             null = (value, value)
@@ -256,6 +257,8 @@ def inverted_interval(
                     _recursive_t_stats(split, x_within, outcomes, lags, parts, jackknife, null)
                 )
             return np.concatenate(stats, axis=1)[term]
+
+        draws_t = recursive_draws_t
     else:
         draws_t = _linear_draws(
             split, matrices, (coef, influence), restrict, batches, clusters, parts, jackknife

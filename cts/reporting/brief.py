@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cts.core.results import p_phrase
+
 __all__ = [
     "LABELS",
     "SIMULATED_BANNER",
@@ -89,7 +91,7 @@ def pretrend_check(
             f"Not checked ({why}): the effect assumes adopting teams would have moved like the "
             "others without the assistant.",
         )
-    said = f"joint test over {pretrend_df} pre-adoption weeks, p = {pretrend_p:.3f}"
+    said = f"joint test over {pretrend_df} pre-adoption weeks, {p_phrase(pretrend_p)}"
     if pretrend_p < alpha and explained_by_ramp:
         return Check(
             name,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from cts.analyses.value import format_money as money_words
 from cts.core.results import format_p, p_phrase
 
 __all__ = [
@@ -89,12 +90,12 @@ def format_percent(share: float, decimals: int = 0) -> str:
 
 
 def format_money(value: float, currency: str = "USD") -> str:
-    """An amount with its currency, to the unit: ``USD 1,234``; ``USD 12.3`` below 100."""
+    """An amount with its currency to three significant digits, as the reports' prose says
+    money (:func:`cts.analyses.value.format_money`): ``USD 1,230``, ``USD 3.66 million``,
+    ``USD 12.3``; a missing amount is a dash."""
     if _missing(value) or not math.isfinite(float(value)):
         return MISSING
-    value = float(value)
-    shown = f"{value:,.0f}" if abs(value) >= 100 else format_number(value)
-    return f"{currency} {shown}"
+    return money_words(float(value), currency)
 
 
 def format_power(power: float, mcse: float, reps: int) -> str:

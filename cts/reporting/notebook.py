@@ -59,6 +59,7 @@ __all__ = [
     "report_panel",
     "sample_teams",
     "see_overview",
+    "show_reconciliation",
     "show_result",
     "show_table",
     "show_text",
@@ -523,6 +524,39 @@ def show_result(result, table: bool = True, index: str = "term") -> None:
 
     shown = result_html(result, table=table, index=index)
     display({"text/html": shown, "text/plain": result.summary()}, raw=True)
+
+
+#: Headers of :func:`cts.reconcile_estimates`'s table, as a reader calls them.
+_RECONCILIATION_LABELS = {
+    "estimate": "estimate",
+    "ci_low": "95% CI from",
+    "ci_high": "to",
+    "report": "shown in",
+    "dose": "per",
+    "horizon": "horizon",
+    "threshold": "adoption threshold",
+    "averaged_over": "averaged over",
+    "weights": "weights",
+    "why_it_differs": "why it differs",
+    "money": "used for the money",
+}
+
+
+def show_reconciliation(reconciliation) -> None:
+    """Display :func:`cts.reconcile_estimates` in a report: which estimate notebook 03
+    headlines and which one the money uses, as text, then every estimate side by side as a
+    labelled table (:func:`show_table`), names in words."""
+    from cts.reporting.formatting import plain_words
+
+    said = reconciliation.summary().split("\n\n")[0]  # the headline, the money's, the notes
+    show_text(plain_words(said.replace("\n", "\n\n")))
+    labels = {c: label for c, label in _RECONCILIATION_LABELS.items() if c in reconciliation.table}
+    show_table(
+        reconciliation.table.rename(index=plain_words),
+        labels,
+        {"estimate": "number", "ci_low": "number", "ci_high": "number"},
+        index="which estimate",
+    )
 
 
 def sample_teams(panel: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:

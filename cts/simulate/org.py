@@ -253,7 +253,7 @@ class SimulatedOrg:
     panel: pd.DataFrame
     truth: dict[str, dict[str, Any]]
     params: dict[str, Any]
-    source: dict = field(default=None, repr=False, compare=False)
+    source: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def events(self) -> dict[str, pd.DataFrame]:
@@ -261,6 +261,8 @@ class SimulatedOrg:
         per table."""
         from cts.simulate.event_logs import event_logs
 
+        if self.source is None:
+            raise ValueError("this SimulatedOrg was built without the source of its event logs")
         return event_logs(self.source, seed=self.params["seed"])
 
 
@@ -352,7 +354,8 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
 
     # Team-specific persistence: drawn only when on, so panels without it are unchanged.
-    cr_persistence, deploy_persistence = p.cr_persistence, p.deploy_persistence
+    cr_persistence: float | np.ndarray = p.cr_persistence
+    deploy_persistence: float | np.ndarray = p.deploy_persistence
     if p.persistence_spread:
         spread = p.persistence_spread * rng.uniform(-1, 1, n)
         cr_persistence, deploy_persistence = cr_persistence + spread, deploy_persistence + spread
@@ -396,7 +399,9 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
     }
 
 
-def _draw_org_threats(teams: dict, n_weeks: int, p: SimulationParams, rng: np.random.Generator):
+def _draw_org_threats(
+    teams: dict, n_weeks: int, p: SimulationParams, rng: np.random.Generator
+) -> None:
     """Add the org waves and the spread of effects to ``teams`` (in place).
 
     Draws only for the switches that are on, after every default draw, so panels without them
@@ -615,8 +620,8 @@ def _simulate_weeks(
             for key, value in paths.items():
                 records[key].append(value)
 
-    records["pending_at_start"] = pending_at_start
-    return _assemble(teams, weeks, records, p, rng)  # the panel and the events' source
+    # the panel and the events' source
+    return _assemble(teams, weeks, {**records, "pending_at_start": pending_at_start}, p, rng)
 
 
 def _company_shocks(

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import cts
+from cts.analyses import value
 from tests.conftest import quiet_load
 
 RECENT = 13
@@ -125,6 +126,10 @@ def test_money_needs_a_cost_and_summary_states_assumptions(org):
     assert "pass cost_per_builder_week" in without.summary()
     text = with_column.summary()
     assert "units held fixed" in text and "redeployed" in text and "engineering-years" in text
+    money = with_column.table.loc["money_saved_per_year", "estimate"]
+    assert f"worth {value.format_money(money)} a year (95% CI USD " in text
+    in_euros = cts.translate_impact(effect, panel, currency="EUR").summary()
+    assert f"worth {value.format_money(money, 'EUR')} a year" in in_euros
 
 
 def test_bad_arguments(org):

@@ -68,6 +68,7 @@ def test_money_has_three_significant_digits():
     assert value.format_money(912_345) == "USD 912,000"
     assert value.format_money(1_234_567_890) == "USD 1.23 billion"
     assert value.format_money(-2_049_000) == "-USD 2.05 million"
+    assert value.format_money(12.34) == "USD 12.3" and value.format_money(0) == "USD 0"
     assert value.format_money(np.nan) == "not available"
     assert value.significant(0.012345) == 0.0123
 

@@ -13,12 +13,21 @@ from cts.reporting.brief import (
 
 
 @pytest.mark.parametrize(
-    ("p", "status"), [(0.049, "red"), (0.05, "amber"), (0.099, "amber"), (0.10, "green")]
+    ("p", "status", "said"),
+    [
+        (0.0004, "red", "p < 0.001"),
+        (0.049, "red", "p = 0.049"),
+        (0.05, "amber", "p = 0.050"),
+        (0.099, "amber", "p = 0.099"),
+        (0.10, "green", "p = 0.10"),
+        (0.995, "green", "p > 0.99"),
+    ],
 )
-def test_pretrend_status_follows_the_p_value(p, status):
+def test_pretrend_status_follows_the_p_value(p, status, said):
     check = pretrend_check(p, 11)
     assert check.status == status
-    assert f"p = {p:.3f}" in check.sentence and "11 pre-adoption weeks" in check.sentence
+    assert f"pre-adoption weeks, {said})" in check.sentence
+    assert "11 pre-adoption weeks" in check.sentence
 
 
 def test_pretrend_without_pre_adoption_weeks_is_unchecked_not_green():

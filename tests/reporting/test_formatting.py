@@ -34,7 +34,8 @@ def test_numbers_money_and_shares_are_rounded_with_units():
     assert fmt.format_number(0.012_345) == "0.0123"
     assert fmt.format_number(12_345.6) == "12,346"
     assert fmt.format_signed(0.0123) == "+0.012" and fmt.format_signed(-1.25) == "-1.250"
-    assert fmt.format_money(1234.4, "EUR") == "EUR 1,234"
+    assert fmt.format_money(1234.4, "EUR") == "EUR 1,230"
+    assert fmt.format_money(3_662_960, "USD") == "USD 3.66 million"
     assert fmt.format_percent(1.0) == "100%" and fmt.format_percent(0.998) == "> 99%"
     assert fmt.format_percent(0.003) == "< 1%" and fmt.format_percent(0.25) == "25%"
 

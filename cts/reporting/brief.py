@@ -248,7 +248,7 @@ _NUMBERS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ),
     (
         "What drives it",
-        (("02_drivers", ("largest driver", "share of variance between teams (ICC)")),),
+        (("02_drivers", ("most strongly associated", "share of variance between teams (ICC)")),),
     ),
     (
         "What the AI assistant is worth",

@@ -190,11 +190,11 @@ def test_a_run_is_one_set_a_failure_shows_its_error_not_an_older_success(tmp_pat
 
 def test_a_bad_panel_is_refused_whole_before_any_notebook_runs(tmp_path):
     bad = tmp_path / "bad.csv"
-    rows = SAMPLE.read_text().splitlines()
+    panel = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     # Two problems: the terminal must show both, with their rows, not the last line alone.
-    rows[1] = rows[1].replace(",22,56,", ",-3,56,")
-    rows[2] = rows[2].replace("2023-06-05", "2023-06-06")
-    bad.write_text("\n".join(rows) + "\n")
+    panel.loc[0, "n_builders"] = "-3"
+    panel.loc[1, "week"] = "2023-06-06"  # a Tuesday
+    panel.to_csv(bad, index=False)
     out = tmp_path / "reports"
     out.mkdir()
     (out / "index.html").write_text("previous run")
@@ -339,7 +339,7 @@ def test_the_brief_has_the_numbers_the_checks_and_the_reports(built):
     ):
         assert heading in brief
     assert "builder-weeks per unit" in brief and "95% CI" in brief
-    assert "largest driver" in brief and "same weeks a year apart" in brief
+    assert "most strongly associated" in brief and "same weeks a year apart" in brief
     assert "licence spend a year" in brief and "return multiple" in brief
     assert "capacity, not cash" in brief
     # The sample is the simulator's: the brief says so at the top.

@@ -248,7 +248,12 @@ _NUMBERS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ),
     (
         "What drives it",
-        (("02_drivers", ("most strongly associated", "share of variance between teams (ICC)")),),
+        (
+            (
+                "02_drivers",
+                ("most strongly associated", "per", "share of variance between teams (ICC)"),
+            ),
+        ),
     ),
     (
         "What the AI assistant is worth",

@@ -108,13 +108,15 @@ class TreePeak:
         self._thread.join()
 
 
-def median_seconds(fit: Callable[[], object], repeats: int) -> float:
-    """Median wall-clock seconds of ``repeats`` calls of ``fit``, after one untimed warm-up.
+def median_seconds(fit: Callable[[], object], repeats: int, warmup: bool = True) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fit``, after one untimed warm-up
+    unless ``warmup=False``.
 
     The warm-up takes the JIT compilation and the imports inside the libraries out of the
     timed runs.
     """
-    fit()  # warm-up, untimed
+    if warmup:
+        fit()  # untimed
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()

@@ -6,25 +6,14 @@ the whole benchmark process's.
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
-from _measure import peak_rss_mib
+from _measure import median_seconds, peak_rss_mib
 
 import cts
-
-
-def _median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -35,12 +24,12 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", cts.PanelWarning)
 
-    simulate = _median_seconds(lambda: cts.simulate_org(args.n_teams, args.n_weeks), 3)
+    simulate = median_seconds(lambda: cts.simulate_org(args.n_teams, args.n_weeks), 3, warmup=False)
     sim = cts.simulate_org(args.n_teams, args.n_weeks)
     with tempfile.TemporaryDirectory() as folder:
         path = cts.write_panel(sim.panel, Path(folder) / "panel.parquet")
-        plain = _median_seconds(lambda: pd.read_parquet(path), args.repeats)
-        loaded = _median_seconds(lambda: cts.load_panel(path), args.repeats)
+        plain = median_seconds(lambda: pd.read_parquet(path), args.repeats, warmup=False)
+        loaded = median_seconds(lambda: cts.load_panel(path), args.repeats, warmup=False)
     peak_mib = peak_rss_mib()
     rows = len(sim.panel)
     print(f"panel: {rows:,} team-weeks ({args.n_teams:,} teams x {args.n_weeks} weeks)")

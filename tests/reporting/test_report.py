@@ -556,22 +556,8 @@ document.title = JSON.stringify({mono: mono, pText: pText, pCells: pCells.slice(
   rawIndex: rawIndex});
 });</script>"""
 
-#: Reports whose notebook another change is reformatting: checked, failures expected until then.
-_REFORMATTING: set[str] = set()
 
-
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(
-            a.name,
-            marks=pytest.mark.xfail(reason="its notebook is not yet reformatted", strict=False)
-            if a.name in _REFORMATTING
-            else (),
-        )
-        for a in ANALYSES
-    ],
-)
+@pytest.mark.parametrize("page", [a.name for a in ANALYSES])
 def test_reports_have_no_monospace_results_raw_p_values_or_raw_indexes(built, tmp_path, page):
     chromium = _chromium()
     out, _ = built

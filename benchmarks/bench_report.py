@@ -10,16 +10,31 @@ weeks), in the same run:
   (:func:`cts.cached`: power, heterogeneity, estimator comparison, checks reused).
 * the peer **papermill, serially**: the same notebooks with the same parameters executed one
   after another by ``papermill.execute_notebook`` with no cts scheduling and the cache off,
-  each loading and validating the panel itself, and no HTML conversion.
+  each loading and validating the panel itself, and no HTML conversion; or, with
+  ``--peer feols`` (for large panels, where the serial peer takes too long), **one pyfixest
+  feols fit** of the naive dynamic model of CR velocity (two-way FE, lagged outcome, usage, the
+  two controls, team-clustered SEs) on the same panel, timed after one warm-up fit.
 
 Before timing, one untimed run of the shortest notebook (00_panel_overview) warms the file
 cache, compiled bytecode and kernel start-up (its results are not cached for the others).
 Each contender runs in its own process; peak memory is the largest sum of the resident sets of
 its process tree at one time (workers and kernels included) and the largest single process.
-The issue's targets on 2 cores: re-run under 60 s, first run under 120 s; 2,000 teams x 260
-weeks (``--teams 2000 --weeks 260``) under 180 s with peak RSS under 3 GB. Usage: python
-benchmarks/bench_report.py [--panel PATH | --teams N --weeks T] [--repeats 1] [--no-peer]
-[--only 04_robustness].
+Besides wall-clock seconds it prints the CPU seconds of the process tree (user + system of the
+descendants that were waited for), much less sensitive than wall clock to a shared machine.
+Targets on 2 cores: re-run under 60 s, first run under 120 s; 2,000 teams x 260 weeks
+(``--teams 2000 --weeks 260``) under 180 s with peak RSS under 3 GB.
+
+Measured 2,000 x 260 with ``--peer feols``, one run each, on the shared 2-core machine under a
+load of 12-28 (so the wall-clock figures say little): first run 678-815 s wall, 301-305 s CPU,
+peak RSS 3.15-3.24 GB (largest process 1.36 GB); re-run 324-379 s wall, 100-104 s CPU, peak
+2.7-2.9 GB; one feols fit 3.7-4.0 s wall. By wall clock under that load the longest notebooks
+were 04_robustness (366-509 s), 05_impact (213-260 s), the two 03_adoption_effect (154-223 s)
+and 02_drivers (114-162 s, as long on the re-run: nothing of it is cached). Even with perfect
+use of both cores, 300 CPU seconds need 150 s of wall clock: the 180 s target is at best
+marginal, and the peak memory target is missed.
+
+Usage: python benchmarks/bench_report.py [--panel PATH | --teams N --weeks T] [--repeats 1]
+[--no-peer | --peer feols] [--only 04_robustness].
 """
 
 import argparse

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Hashable
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator, PercentFormatter
 
@@ -41,6 +44,10 @@ __all__ = [
 
 class ReportFigure(Figure):
     """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
+
+    #: Set by :func:`plot_velocity_vs_cost`: the points drawn and the points in the data.
+    points_shown: int
+    points_total: int
 
     def png(self, dpi: int = 110) -> bytes:
         """The figure as PNG bytes."""
@@ -90,7 +97,7 @@ _OUTCOMES = {
 }
 
 
-def architecture_colour(name: str) -> str:
+def architecture_colour(name: Hashable) -> str:
     """The colour of an architecture in every chart (:data:`ARCHITECTURE_COLOURS`); names it
     does not list get the same spare colour wherever they appear."""
     name = str(name)
@@ -99,12 +106,29 @@ def architecture_colour(name: str) -> str:
     return _OTHER_COLOURS[sum(map(ord, name)) % len(_OTHER_COLOURS)]
 
 
-def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):
-    """A figure outside pyplot: no global state, and exactly one image per call in notebooks."""
+def _figure(*, figsize: tuple[float, float]) -> tuple[ReportFigure, Axes]:
+    """A figure outside pyplot, with one panel: no global state, and exactly one image per
+    call in notebooks."""
     with sns.axes_style("whitegrid"):
         fig = ReportFigure(figsize=figsize)
-        axes = fig.subplots(nrows, ncols, **options)
-    return fig, axes
+        ax = fig.subplots()
+    return fig, ax
+
+
+def _panels(
+    nrows: int,
+    ncols: int,
+    *,
+    figsize: tuple[float, float],
+    sharex: bool = False,
+    sharey: bool = False,
+) -> tuple[ReportFigure, np.ndarray]:
+    """A figure outside pyplot (as :func:`_figure`) with a row or a column of panels: their
+    ``Axes`` in a flat array, in reading order."""
+    with sns.axes_style("whitegrid"):
+        fig = ReportFigure(figsize=figsize)
+        axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=False)
+    return fig, axes.ravel()
 
 
 def plot_adoption(curve: pd.DataFrame) -> Figure:
@@ -125,8 +149,8 @@ def plot_outcomes(weekly: pd.DataFrame) -> Figure:
         "cr_velocity": "CRs merged per builder-week",
         "deploy_velocity": "deployments per builder-week",
     }
-    fig, axes = _figure(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
-    for ax, column in zip(np.atleast_1d(axes), weekly.columns, strict=True):
+    fig, axes = _panels(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
+    for ax, column in zip(axes, weekly.columns, strict=True):
         ax.plot(weekly.index, weekly[column])
         ax.set(title=labels.get(column, column), xlabel="", ylabel=labels.get(column, column))
         ax.set_ylabel("per builder-week")
@@ -282,7 +306,7 @@ def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
     return fig
 
 
-def _point_ranges(ax, block: pd.DataFrame) -> None:
+def _point_ranges(ax: Axes, block: pd.DataFrame) -> None:
     """One estimate with its 95% CI per row of ``block``, labelled by its index."""
     y = np.arange(len(block))
     ax.errorbar(
@@ -302,9 +326,11 @@ def plot_methods(
     ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
     methods = list(dict.fromkeys(table.index.get_level_values(level)))
-    fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
-    for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
-        _point_ranges(ax, table.xs(term, level="term").reindex(methods))
+    fig, axes = _panels(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
+    for ax, term in zip(axes, terms, strict=True):
+        # a key on one level of a MultiIndex selects a frame (the stubs allow a row too)
+        block = cast("pd.DataFrame", table.xs(term, level="term"))
+        _point_ranges(ax, block.reindex(methods))
         if truth is not None and term in truth:
             ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
             ax.legend(loc="best")
@@ -387,8 +413,8 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
 def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     """Group effects with 95% CIs, one panel per team trait, strongest first."""
     modifiers = list(result.ranking.index)
-    fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
-    for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
+    fig, axes = _panels(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
+    for ax, modifier in zip(axes, modifiers, strict=True):
         _point_ranges(ax, result.by_group.loc[modifier])
         p = p_phrase(result.ranking.loc[modifier, "p_adjusted"], "Holm-adjusted p")
         ax.set(

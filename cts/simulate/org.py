@@ -265,6 +265,29 @@ class SimulatedOrg:
             raise ValueError("this SimulatedOrg was built without the source of its event logs")
         return event_logs(self.source, seed=self.params["seed"])
 
+    def __repr__(self) -> str:
+        """Its size, seed and the parameters set away from their defaults, then each outcome's
+        true effects, not the panel's rows (a dataclass's repr would print them)."""
+        defaults = asdict(SimulationParams())
+        sizes = ("n_teams", "n_weeks", "seed")
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.params.items()
+            if name in sizes or (name in defaults and value != defaults[name])
+        ]
+        lines = [f"{type(self).__name__}({', '.join(changed)})"]
+        lines.append(
+            f"panel: {len(self.panel):,} team-weeks, {self.panel['team_id'].nunique():,} teams"
+        )
+        for outcome, truth in self.truth.items():
+            effects = ", ".join(
+                f"{term} {truth[term]:+.3f}"
+                for term in ("short_run", "persistence", "long_run", "att")
+                if isinstance(truth.get(term), float | int)
+            )
+            lines.append(f"truth of {outcome}: {effects}")
+        return "\n".join(lines)
+
 
 def simulate_org(
     n_teams: int = 1000, n_weeks: int = 156, seed: int = 0, **truth: Any

@@ -151,10 +151,12 @@ class AdoptionEffect(Result):
         chosen = [] if self.specification is None else ["", self.specification.summary()]
         if self.alternative is not None:
             other = "pooled model" if self.headline == "counterfactual" else "counterfactual"
-            short, long = (self.alternative.loc[t] for t in ("short_run", "long_run"))
+            # its own names: the headline sentence below reads the table's short and long run
+            their_short, their_long = (self.alternative.loc[t] for t in ("short_run", "long_run"))
             chosen.append(
-                f"Beside it, the {other}: short run {short['estimate']:+.3f} (SE "
-                f"{short['se']:.3f}), long run {long['estimate']:+.3f} (SE {long['se']:.3f})."
+                f"Beside it, the {other}: short run {their_short['estimate']:+.3f} (SE "
+                f"{their_short['se']:.3f}), long run {their_long['estimate']:+.3f} (SE "
+                f"{their_long['se']:.3f})."
             )
         source = "counterfactual" if self.headline == "counterfactual" else self.method
         return "\n".join(

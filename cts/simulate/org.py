@@ -628,12 +628,7 @@ def _simulate_weeks(
 ) -> tuple[pd.DataFrame, dict]:
     """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
     n, n_weeks = len(teams["id"]), len(weeks)
-    slowest = max(
-        float(np.max(np.abs(teams["cr_persistence"]))),
-        float(np.max(np.abs(teams["deploy_persistence"]))),
-        0.1,
-    )
-    burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+    burn_in = _burn_in(teams)
     shocks, freeze, org_shocks = _company_shocks(teams, weeks, p, rng)
     model = _velocity_model(teams, p, rng)
 
@@ -687,15 +682,32 @@ def _simulate_weeks(
                 automation,
                 ships,
             )
-            for key, value in zip(
-                (*COUNT_COLUMNS, "deploy_automation", "ships"), week, strict=True
-            ):
-                records[key].append(value)
-            for key, value in paths.items():
-                records[key].append(value)
+            _record(records, week, paths)
 
     # the panel and the events' source
     return _assemble(teams, weeks, {**records, "pending_at_start": pending_at_start}, p, rng)
+
+
+def _burn_in(teams: dict) -> int:
+    """Weeks simulated before the first observed one: enough for the slowest team's outcome to
+    forget its start (its persistence to the power of the burn-in below 1e-4), at least 50."""
+    slowest = max(
+        float(np.max(np.abs(teams["cr_persistence"]))),
+        float(np.max(np.abs(teams["deploy_persistence"]))),
+        0.1,
+    )
+    return max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+
+
+def _record(
+    records: dict[str, list[np.ndarray]], week: tuple, paths: dict[str, np.ndarray]
+) -> None:
+    """Append an observed week to ``records``: ``week`` holds the count columns, then
+    ``deploy_automation`` and ``ships``; ``paths`` the no-assistant paths (in place)."""
+    for key, value in zip((*COUNT_COLUMNS, "deploy_automation", "ships"), week, strict=True):
+        records[key].append(value)
+    for key, value in paths.items():
+        records[key].append(value)
 
 
 def _company_shocks(

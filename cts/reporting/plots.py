@@ -1,4 +1,5 @@
-"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure."""
+"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure (a
+:class:`ReportFigure`, which shows itself as a PNG and can be published for the brief)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def _panels(
     return fig, axes.ravel()
 
 
-def plot_adoption(curve: pd.DataFrame) -> Figure:
+def plot_adoption(curve: pd.DataFrame) -> ReportFigure:
     """Share of builders and of teams using the assistant, per week (:func:`adoption_curve`)."""
     fig, ax = _figure(figsize=(9, 3.5))
     ax.plot(curve.index, curve["share_of_builders"], label="builders using it")
@@ -143,7 +144,7 @@ def plot_adoption(curve: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_outcomes(weekly: pd.DataFrame) -> Figure:
+def plot_outcomes(weekly: pd.DataFrame) -> ReportFigure:
     """Organization-level velocities per week (:func:`weekly_outcomes`)."""
     labels = {
         "cr_velocity": "CRs merged per builder-week",
@@ -158,7 +159,7 @@ def plot_outcomes(weekly: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_team_sizes(panel: pd.DataFrame) -> Figure:
+def plot_team_sizes(panel: pd.DataFrame) -> ReportFigure:
     """Distribution of builders per team-week, with the privacy threshold: pass the panel as
     loaded (before :func:`cts.suppress_small_teams`) to show the team-weeks left out."""
     panel = windowed(panel)
@@ -177,7 +178,7 @@ def plot_team_sizes(panel: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> Figure:
+def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> ReportFigure:
     """Organization-level CTS-SW per period, overall and by ``by`` (ratio of sums)."""
     fig, ax = _figure(figsize=(9, 3.8))
     overall = cost.over_time()
@@ -199,7 +200,7 @@ def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> F
 
 def plot_velocity_vs_cost(
     cost: CostToServe, min_team_size: int = 5, sample: int = 5000, seed: int = 0
-) -> Figure:
+) -> ReportFigure:
     """Team-period CR velocity against CTS-SW (log scale), one colour per architecture.
 
     Each point is a team-period, so periods averaging fewer than ``min_team_size`` builders
@@ -235,7 +236,7 @@ def plot_velocity_vs_cost(
     return fig
 
 
-def plot_sensitivity(drivers: DriversResult) -> Figure:
+def plot_sensitivity(drivers: DriversResult) -> ReportFigure:
     """Ranked change in CTS-SW associated with a one-SD within-team change of each driver.
 
     Bars and 95% CIs (clustered by team) from the within-team fit; diamonds from the mixed model.
@@ -269,7 +270,7 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
     return fig
 
 
-def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
+def plot_sensitivity_by_architecture(drivers: DriversResult) -> ReportFigure:
     """The same change per architecture (one slope per driver and architecture), one colour per
     architecture (:func:`architecture_colour`), as in every chart."""
     table = drivers.by_architecture
@@ -321,7 +322,7 @@ def _point_ranges(ax: Axes, block: pd.DataFrame) -> None:
 
 def plot_methods(
     table: pd.DataFrame, truth: dict[str, float] | None = None, level: str = "method"
-) -> Figure:
+) -> ReportFigure:
     """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`; with
     ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
@@ -341,7 +342,7 @@ def plot_methods(
 
 def plot_impact_curve(
     curve: pd.DataFrame, quantity: str = "engineering_years_saved_per_year"
-) -> Figure:
+) -> ReportFigure:
     """A translated quantity against adoption level, with its 95% band (:func:`impact_curve`)."""
     block = curve.xs(quantity, level="quantity")
     fig, ax = _figure(figsize=(7, 3.8))
@@ -358,7 +359,7 @@ def plot_impact_curve(
     return fig
 
 
-def plot_event_study(study: EventStudy) -> Figure:
+def plot_event_study(study: EventStudy) -> ReportFigure:
     """Effects by week relative to adoption: the cohort-robust estimator and the naive TWFE."""
     fig, ax = _figure(figsize=(9, 4))
     for table, label, shift, color in (
@@ -383,7 +384,7 @@ def plot_event_study(study: EventStudy) -> Figure:
     return fig
 
 
-def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
+def plot_power(grid: pd.DataFrame, target: float = 0.8) -> ReportFigure:
     """Power by number of teams, one line per panel length (:func:`cts.power_grid`)."""
     fig, ax = _figure(figsize=(7, 4))
     for weeks, block in grid.groupby("n_weeks"):
@@ -410,7 +411,7 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
     return fig
 
 
-def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
+def plot_heterogeneity(result: HeterogeneousEffects) -> ReportFigure:
     """Group effects with 95% CIs, one panel per team trait, strongest first."""
     modifiers = list(result.ranking.index)
     fig, axes = _panels(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
@@ -425,7 +426,7 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     return fig
 
 
-def plot_cts_sw_with_and_without(frame: pd.DataFrame, units: str = "unit shipped") -> Figure:
+def plot_cts_sw_with_and_without(frame: pd.DataFrame, units: str = "unit shipped") -> ReportFigure:
     """Organisation CTS-SW per period as observed and without the assistant, with the 95% band
     of the latter (:func:`cts.analyses.value.cts_sw_without`)."""
     fig, ax = _figure(figsize=(9, 3.8))

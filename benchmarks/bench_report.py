@@ -29,9 +29,11 @@ load of 12-28 (so the wall-clock figures say little): first run 678-815 s wall, 
 peak RSS 3.15-3.24 GB (largest process 1.36 GB); re-run 324-379 s wall, 100-104 s CPU, peak
 2.7-2.9 GB; one feols fit 3.7-4.0 s wall. By wall clock under that load the longest notebooks
 were 04_robustness (366-509 s), 05_impact (213-260 s), the two 03_adoption_effect (154-223 s)
-and 02_drivers (114-162 s, as long on the re-run: nothing of it is cached). Even with perfect
-use of both cores, 300 CPU seconds need 150 s of wall clock: the 180 s target is at best
-marginal, and the peak memory target is missed.
+and 02_drivers (114-162 s, as long on the re-run: nothing of it is cached). Each alone
+(``--only``, first run / re-run, CPU seconds and peak of the tree): 04_robustness 95 / 10 s,
+2.75 GB on its own (its power simulations' pool); 03_adoption_effect_cr_velocity 37 / 12 s;
+02_drivers 33 / 35 s. Even with perfect use of both cores, 300 CPU seconds need 150 s of wall
+clock: the 180 s target is at best marginal, and the peak memory target is missed.
 
 Usage: python benchmarks/bench_report.py [--panel PATH | --teams N --weeks T] [--repeats 1]
 [--no-peer | --peer feols] [--only 04_robustness].

@@ -545,7 +545,10 @@ const pText = (text.match(/\\bp\\s*=\\s*(?:0\\.0+(?![0-9])|[0-9]\\.[0-9]{4,})/g)
 const pCells = [];
 const rawIndex = [];
 for (const table of document.querySelectorAll('.jp-OutputArea-output table')) {
-  const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+  // Column labels: the first header row but html_table's outcome headers.
+  const labelRow = table.querySelector('thead tr:not(.cts-groups)');
+  const heads = [...(labelRow ? labelRow.querySelectorAll('th') : [])]
+    .map(th => th.innerText.trim());
   heads.filter(h => /^[a-z]+(_[a-z0-9]+)+$/.test(h)).forEach(h => rawIndex.push('header ' + h));
   // A second header row is pandas' index names, unless it is html_table's outcome headers.
   if (table.querySelectorAll('thead tr:not(.cts-groups)').length > 1) {

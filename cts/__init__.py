@@ -153,15 +153,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test checks)
-    from cts import (
-        analyses,  # noqa: F401
-        core,  # noqa: F401
-        estimators,  # noqa: F401
-        panel,  # noqa: F401
-        reporting,  # noqa: F401
-        simulate,  # noqa: F401
-        sources,  # noqa: F401
-        validation,  # noqa: F401
+    from cts import (  # noqa: F401
+        analyses,
+        core,
+        estimators,
+        panel,
+        reporting,
+        simulate,
+        sources,
+        validation,
     )
     from cts.analyses import overview  # noqa: F401
     from cts.analyses.adoption import (  # noqa: F401
@@ -209,10 +209,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     )
     from cts.analyses.planning import (  # noqa: F401
         PowerResult,
+        PowerStudy,
         calibrate,
         minimum_detectable_effect,
         power,
         power_grid,
+        power_study,
     )
     from cts.analyses.quality import (  # noqa: F401
         Guardrails,

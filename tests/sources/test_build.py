@@ -59,11 +59,12 @@ def _spark_available() -> bool:
     not _spark_available() and not os.environ.get("CTS_REQUIRE_SPARK"),
     reason="needs pyspark and Java (CI sets CTS_REQUIRE_SPARK=1 and has both)",
 )
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_reproduces_the_simulated_panel_exactly(sim, events, tmp_path):
     """On a session of the caller's (as on a cluster), kept for both builds. Its JVM compiles
     with C1 only and runs two shuffle partitions: settings for a short run on a small panel
     that change how fast Spark runs, not what it computes. The tiny panel's test below runs
-    on the session cts starts itself."""
+    on a session cts starts itself (in the JVM started here, when it runs after this test)."""
     from pyspark.sql import SparkSession
 
     session = (

@@ -40,7 +40,7 @@ report: setup $(if $(filter $(DEFAULT_PANEL),$(PANEL)),$(DEFAULT_PANEL))  ## bui
 	$(PY) -m cts report --panel $(PANEL) --out reports $(if $(UNIT),--unit $(UNIT)) $(if $(CURRENCY),--currency $(CURRENCY)) $(if $(SEAT_COST),--seat-cost $(SEAT_COST)) $(if $(NO_CACHE),--no-cache)
 
 test: lint  ## lint (ruff, mypy), unit tests but the slow ones, every notebook under nbval (on the committed sample), the docs site
-	$(PY) -m pytest -n auto -m 'not slow'
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder -m 'not slow'  # whole files, longest first (tests/conftest.py)
 	$(PY) -m pytest --nbval-lax -n auto --dist loadfile notebooks/
 	$(MAKE) --no-print-directory docs
 

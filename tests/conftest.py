@@ -32,13 +32,42 @@ SLOW = {
     "test_report_escapes_team_ids_file_name_column_names_and_attrs",
     # simulated power and size of the clustered test: ~51 CPU s
     "tests/analyses/test_planning.py::test_power_has_nominal_size_and_grows_with_the_effect",
+    # `cts report` on the sample end to end in a subprocess, until a full disk stops it (~15
+    # CPU s) or until SIGKILL once two notebooks compute (~8 CPU s, then a third report): 160
+    # s of wall time between them in `make test` on a busy machine
+    "tests/security/test_disk_full.py::"
+    "test_a_full_disk_stops_the_run_with_one_line_and_leaves_the_earlier_set",
+    "tests/security/test_disk_full.py::"
+    "test_a_killed_run_takes_its_kernels_along_and_the_next_run_cleans_up",
 }
+
+
+#: The test files that take longest, longest first (wall seconds of ``make test``'s two
+#: workers, measured with ``--durations``): ``make test`` hands whole files to its workers
+#: (``--dist loadfile``, so a module's fixtures are built once) in this order, then the rest
+#: in the usual order, so that no long file starts last while the other worker waits
+#: (longest-processing-time order).
+LONGEST_FIRST = (
+    "tests/reporting/test_report.py",
+    "tests/sources/test_build.py",
+    "tests/analyses/test_planning.py",
+    "tests/sources/test_devlake.py",
+    "tests/estimators/test_inference.py",
+    "tests/analyses/test_drivers.py",
+    "tests/analyses/test_specification.py",
+    "tests/analyses/test_impact.py",
+    "tests/analyses/test_corpus.py",
+    "tests/estimators/test_dynamic.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.split("[")[0] in SLOW:
             item.add_marker(pytest.mark.slow)
+    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
+    # A stable sort: tests keep their order within a file.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")

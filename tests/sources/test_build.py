@@ -59,12 +59,33 @@ def _spark_available() -> bool:
     not _spark_available() and not os.environ.get("CTS_REQUIRE_SPARK"),
     reason="needs pyspark and Java (CI sets CTS_REQUIRE_SPARK=1 and has both)",
 )
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_reproduces_the_simulated_panel_exactly(sim, events, tmp_path):
-    expected = _expected(sim)
-    pd.testing.assert_frame_equal(build_panel(events, engine="spark"), expected)
-    # From files too, as a cluster would read them.
-    folder = write_events(events, tmp_path / "events")
-    pd.testing.assert_frame_equal(build_panel(folder, engine="spark"), expected)
+    """On a session of the caller's (as on a cluster), kept for both builds. Its JVM compiles
+    with C1 only and runs two shuffle partitions: settings for a short run on a small panel
+    that change how fast Spark runs, not what it computes. The tiny panel's test below runs
+    on a session cts starts itself (in the JVM started here, when it runs after this test)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cts tests")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        expected = _expected(sim)
+        pd.testing.assert_frame_equal(build_panel(events, engine="spark", spark=session), expected)
+        # From files too, as a cluster would read them.
+        folder = write_events(events, tmp_path / "events")
+        pd.testing.assert_frame_equal(build_panel(folder, engine="spark", spark=session), expected)
+    finally:
+        session.stop()
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

@@ -23,16 +23,17 @@ weights from the pre-tests instead of information criteria, around the chosen es
 Why not the alternatives (measured on the local-alternative cells of
 :data:`cts.validation.monte_carlo.THREATS`, 200 teams x 39 weeks, 220 panels each, in
 ``docs/analyses/adoption.md``): the chosen and the nesting model's SEs are each calibrated
-there (SD / SE 0.92-1.07 for the fixed true model), so the chosen SE is not too small, the
-search is; the larger of the chosen and the other model's SE, for middling p-values only,
-over-covers where the other model is much less precise (the short run with one more lag: 98%
-in the persistence-spread cell at 1.36 times ``auto``'s width); the union with each nesting
-model (:func:`cts.search_intervals`) over-covers more (1.2-2 times the width); a team bootstrap
-of the whole search costs ``B`` searches per estimate (0.2-0.3 CPU seconds each at 200 x 39:
-15 CPU-hours a Monte Carlo cell at ``B = 999``) and, resampling around the estimate, draws the
-verdicts with probabilities centred on the observed statistics, as ``q`` is; this computes the
-between-models part in closed form from one fit per decision (it leaves out the correlation
-between a verdict and the gap, which the cells bound: see the docs).
+there (SD / SE 0.92-1.04 for each cell's true model, fitted on every panel), so the chosen
+model's SE is not too small, the search spreads the estimate; the larger of the chosen and the
+other model's SE, for middling p-values only, over-covers where the other model is much less
+precise (the short run in the persistence-spread cell: 98% at 1.36 times ``auto``'s width);
+the union with each nesting model (:func:`cts.search_intervals`) over-covers more (1.2-2 times
+the width); a team bootstrap of the whole search costs ``B`` searches per estimate (0.2-0.3
+CPU seconds each at 200 x 39: 15 CPU-hours a Monte Carlo cell at ``B = 999``) and, resampling
+around the estimate, draws the verdicts with probabilities centred on the observed statistics,
+as ``q`` is; this computes the between-models part in closed form from one fit per decision
+(it leaves out the correlation between a verdict and the gap, which the cells bound: see the
+docs).
 
 References
 ----------

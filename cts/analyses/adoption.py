@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from cts.analyses.specification import (
 )
 from cts.core.results import ESTIMATE_COLUMNS, LEVEL, Result
 from cts.estimators.design import adoption_timing
-from cts.estimators.dynamic import METHODS, DynamicPanelResult, dynamic_panel
+from cts.estimators.dynamic import METHODS, DynamicPanelResult, Inference, dynamic_panel
 from cts.estimators.inference import INFERENCE
 from cts.panel import (
     PanelError,
@@ -39,6 +40,8 @@ from cts.panel import (
 )
 
 __all__ = ["AdoptionEffect", "compare_inference", "compare_methods", "estimate_adoption_effect"]
+
+_INFERENCES: tuple[Inference, ...] = get_args(Inference)  # INFERENCE's names, as their type
 
 
 @dataclass(repr=False)
@@ -156,10 +159,12 @@ class AdoptionEffect(Result):
         chosen = [] if self.specification is None else ["", self.specification.summary()]
         if self.alternative is not None:
             other = "pooled model" if self.headline == "counterfactual" else "counterfactual"
-            short, long = (self.alternative.loc[t] for t in ("short_run", "long_run"))
+            # its own names: the headline sentence below reads the table's short and long run
+            their_short, their_long = (self.alternative.loc[t] for t in ("short_run", "long_run"))
             chosen.append(
-                f"Beside it, the {other}: short run {short['estimate']:+.3f} (SE "
-                f"{short['se']:.3f}), long run {long['estimate']:+.3f} (SE {long['se']:.3f})."
+                f"Beside it, the {other}: short run {their_short['estimate']:+.3f} (SE "
+                f"{their_short['se']:.3f}), long run {their_long['estimate']:+.3f} (SE "
+                f"{their_long['se']:.3f})."
             )
         source = "counterfactual" if self.headline == "counterfactual" else self.method
         return "\n".join(
@@ -172,7 +177,7 @@ class AdoptionEffect(Result):
                 f"{self.outcome} by {short['estimate']:+.3f} the same week "
                 f"({level} {short['ci_low']:+.3f} to {short['ci_high']:+.3f}) and by "
                 f"{long['estimate']:+.3f} once it settles ({level} {long['ci_low']:+.3f} to "
-                f"{long['ci_high']:+.3f}), i.e. {relative.loc['long_run', 'estimate_pct']:+.1f}% "
+                f"{long['ci_high']:+.3f}), i.e. {relative['estimate_pct'].loc['long_run']:+.1f}% "
                 f"of adopters' pre-adoption mean ({self.baseline:.3f}).",
                 "",
                 *(f"Caveat: {caveat}." for caveat in self.caveats),
@@ -270,22 +275,19 @@ def estimate_adoption_effect(
     """
     controls = default_controls(outcome) if controls is None else tuple(controls)
     require_columns(panel, (outcome, treatment, *controls), "the panel")
-    if inference != "auto" and inference not in INFERENCE:
-        raise ValueError(
-            f"inference must be one of auto, {', '.join(INFERENCE)}, not {inference!r}"
-        )
+    requested = _requested_inference(inference)
     sample = window_mask(panel, start, end)
     design = identification(panel.loc[sample], treatment=treatment, outcome=outcome)
     caveats = design.warn(ADOPTION_EFFECT, stacklevel=2)
     controls = varying_columns(panel.loc[sample], controls, "control")
-    inference, reason = _choose_inference(inference, method, design)
+    chosen, reason = _choose_inference(requested, method, design)
     time_effects_by, week_effects = week_effects_by(panel, time_effects_by)
     if week_effects.startswith("week effects common"):  # "auto" could not use the orgs
         caveats.append(week_effects)
     if reason and method == "gmm" and design.few_clusters:
         caveats.append(reason)
     specification, model = _fit(
-        panel, outcome, treatment, controls, method, sample, inference,
+        panel, outcome, treatment, controls, method, sample, chosen,
         reps=reps, seed=seed, level=level, time_effects_by=time_effects_by,
         serial_test=serial_test,
     )  # fmt: skip
@@ -311,7 +313,7 @@ def estimate_adoption_effect(
     if specification is not None:
         result = effect_homogeneity_step(
             specification, effect, panel, outcome, treatment, controls, start=start, end=end,
-            inference=inference, time_effects_by=time_effects_by, level=level, seed=seed,
+            inference=chosen, time_effects_by=time_effects_by, level=level, seed=seed,
         )  # fmt: skip
         if result is not None:
             _add_counterfactual(effect, result)
@@ -359,7 +361,7 @@ def _fit(
     controls: tuple[str, ...],
     method: str,
     sample: pd.Series,
-    inference: str,
+    inference: Inference,
     *,
     reps: int,
     seed: int,
@@ -369,7 +371,9 @@ def _fit(
 ) -> tuple[Specification | None, DynamicPanelResult]:
     """The specification ``method="auto"`` chose (None for a named method) and the fitted
     model, a rank failure explained as a :class:`PanelError` in words."""
-    specification, model, options = None, None, {"method": method}
+    specification: Specification | None = None
+    model: DynamicPanelResult | None = None
+    options: dict[str, Any] = {"method": method}  # dynamic_panel's keywords, checked there
     try:
         if method == "auto":
             specification, model = choose_specification(
@@ -450,7 +454,19 @@ def _add_counterfactual(effect: AdoptionEffect, result: Counterfactual) -> None:
     effect.counterfactual = result
 
 
-def _choose_inference(inference: str, method: str, design: Identification) -> tuple[str, str]:
+def _requested_inference(inference: str) -> Inference | Literal["auto"]:
+    """``inference`` checked against the names :func:`estimate_adoption_effect` accepts."""
+    if inference == "auto":
+        return "auto"
+    for name in _INFERENCES:
+        if name == inference:
+            return name
+    raise ValueError(f"inference must be one of auto, {', '.join(INFERENCE)}, not {inference!r}")
+
+
+def _choose_inference(
+    inference: Inference | Literal["auto"], method: str, design: Identification
+) -> tuple[Inference, str]:
     """The inference ``"auto"`` stands for on this design, and why (empty when given)."""
     if inference != "auto":
         return inference, ""
@@ -495,7 +511,7 @@ def compare_methods(
     panel: pd.DataFrame,
     outcome: str = "cr_velocity",
     methods: Sequence[str] = METHODS,
-    **options,
+    **options: Any,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Estimate the adoption effect with each method, side by side.
 
@@ -545,7 +561,7 @@ def compare_inference(
     *,
     reps: int = 999,
     seed: int = 0,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """The effect's p-values and 95% intervals under each inference method, side by side.
 

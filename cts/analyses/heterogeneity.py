@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,9 +141,6 @@ def heterogeneous_effects(
     Athey, Tibshirani & Wager (2019), Annals of Statistics 47(2); Chernozhukov et al. (2018),
     Econometrics Journal 21(1).
     """
-    from econml.dml import CausalForestDML, LinearDML
-    from sklearn.linear_model import LinearRegression
-
     by = tuple(by)
     controls = default_controls(outcome) if controls is None else tuple(controls)
     if n_estimators < 4 or n_estimators % 4:
@@ -165,12 +162,58 @@ def heterogeneous_effects(
     traits = traits[list(by)]
     controls = varying_columns(panel, controls, "control")
     data = panel.dropna(subset=["_lag", *controls])
-    columns = [outcome, treatment, "_lag", *controls]
-    teams = pd.factorize(data["team_id"])[0]
-    weeks = pd.factorize(data["week"])[0]
-    within = demean(data[columns].to_numpy(float), np.column_stack([teams, weeks]))
-    y, t, w = within[:, 0], within[:, 1], within[:, 2:]
+    within = _Within.of(data, [outcome, treatment, "_lag", *controls])
     x_frame = pd.get_dummies(traits.loc[data["team_id"]].reset_index(drop=True), dtype=float)
+    forest = _ranking_forest(within, x_frame, n_estimators, seed)
+    importance = pd.Series(forest.feature_importances_, index=x_frame.columns)
+    rows: dict[tuple[str, Hashable], dict[str, float]] = {}
+    ranking: dict[str, dict[str, float]] = {}
+    for modifier in by:
+        labels = _groups(traits[modifier])
+        groups, estimates, coef, covariance = _group_effects(labels, data["team_id"], within, seed)
+        rows.update({(modifier, level): row for level, row in groups.items()})
+        members = [c for c in x_frame.columns if c == modifier or c.startswith(f"{modifier}_")]
+        ranking[modifier] = {
+            "importance": float(importance[members].sum()),
+            "spread": float(estimates.max() - estimates.min()),
+            "p_value": equal_effects_p(coef[1:], covariance[1:, 1:]),
+        }
+    return HeterogeneousEffects(
+        by_group=_by_group_table(rows),
+        ranking=_ranking_table(ranking),
+        outcome=outcome,
+        treatment=treatment,
+        n_obs=len(data),
+        n_teams=int(data["team_id"].nunique()),
+        model=forest,
+    )
+
+
+@dataclass(frozen=True)
+class _Within:
+    """The rows :func:`heterogeneous_effects` fits, demeaned by team and week: the outcome
+    ``y``, usage ``t``, the lagged outcome and the controls ``w``, and each row's team code."""
+
+    y: np.ndarray
+    t: np.ndarray
+    w: np.ndarray
+    teams: np.ndarray
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, columns: list[str]) -> _Within:
+        """``columns`` of ``data`` (outcome, usage, then the rest) within team and week."""
+        teams = pd.factorize(data["team_id"])[0]
+        weeks = pd.factorize(data["week"])[0]
+        within = demean(data[columns].to_numpy(float), np.column_stack([teams, weeks]))
+        return cls(y=within[:, 0], t=within[:, 1], w=within[:, 2:], teams=teams)
+
+
+def _ranking_forest(within: _Within, x_frame: pd.DataFrame, n_estimators: int, seed: int) -> Any:
+    """The fitted ``CausalForestDML`` whose split importances rank the traits ``x_frame`` (one
+    column per indicator); econml ships no type information."""
+    from econml.dml import CausalForestDML
+    from sklearn.linear_model import LinearRegression
+
     forest = CausalForestDML(
         model_y=LinearRegression(),
         model_t=LinearRegression(),
@@ -179,7 +222,7 @@ def heterogeneous_effects(
         # FOREST_ROWS rows: the forest only ranks a few team traits, and on 2,000 teams x 260
         # weeks full-share trees took most of the report's time. Panels up to ~67k rows are
         # unaffected.
-        max_samples=min(0.45, FOREST_ROWS / len(y)),
+        max_samples=min(0.45, FOREST_ROWS / len(within.y)),
         min_samples_leaf=20,
         cv=3,
         random_state=seed,
@@ -187,59 +230,64 @@ def heterogeneous_effects(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        forest.fit(y, t, X=x_frame.to_numpy(), W=w, groups=teams)
+        forest.fit(within.y, within.t, X=x_frame.to_numpy(), W=within.w, groups=within.teams)
+    return forest
 
-    importance = pd.Series(forest.feature_importances_, index=x_frame.columns)
-    rows, ranking = {}, {}
-    for modifier in by:
-        labels = _groups(traits[modifier])
-        row_labels = labels.loc[data["team_id"]].to_numpy()
-        levels = list(pd.unique(labels))
-        # Group effects with valid inference: a linear DML whose effect is linear in the
-        # group's indicators (the forest above only ranks the modifiers).
-        dummies = np.column_stack([row_labels == level for level in levels[1:]]).astype(float)
-        linear = LinearDML(
-            model_y=LinearRegression(), model_t=LinearRegression(), cv=3, random_state=seed
+
+def _group_effects(
+    labels: pd.Series, team_ids: pd.Series, within: _Within, seed: int
+) -> tuple[dict[Hashable, dict[str, float]], np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's short-run effect (``labels``: each team's group; ``team_ids``: each row's
+    team), from a linear DML whose effect is linear in the group's indicators (the forest only
+    ranks the modifiers): the rows of ``by_group`` per group, the group effects, and the
+    coefficients ``[intercept, one per indicator]`` with their team-clustered covariance."""
+    from econml.dml import LinearDML
+    from sklearn.linear_model import LinearRegression
+
+    row_labels = labels.loc[team_ids].to_numpy()
+    levels = list(pd.unique(labels))
+    dummies = np.column_stack([row_labels == level for level in levels[1:]]).astype(float)
+    linear = LinearDML(
+        model_y=LinearRegression(), model_t=LinearRegression(), cv=3, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        linear.fit(
+            within.y, within.t, X=dummies, W=within.w, groups=within.teams, cache_values=True
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            linear.fit(y, t, X=dummies, W=w, groups=teams, cache_values=True)
-        # Group k's effect is the intercept plus its indicator's coefficient (level 0: the
-        # intercept); their covariance is clustered by team.
-        coef, covariance = clustered_final_stage(linear, dummies, teams)
-        contrasts = np.column_stack([np.ones(len(levels)), np.eye(len(levels))[:, 1:]])
-        estimates = contrasts @ coef
-        group_covariance = contrasts @ covariance @ contrasts.T
-        for k, level in enumerate(levels):
-            se = float(np.sqrt(group_covariance[k, k]))
-            rows[(modifier, level)] = {
-                "estimate": float(estimates[k]),
-                "se": se,
-                "ci_low": estimates[k] - critical_value() * se,
-                "ci_high": estimates[k] + critical_value() * se,
-                "teams": int((labels == level).sum()),
-            }
-        members = [c for c in x_frame.columns if c == modifier or c.startswith(f"{modifier}_")]
-        ranking[modifier] = {
-            "importance": float(importance[members].sum()),
-            "spread": float(estimates.max() - estimates.min()),
-            "p_value": equal_effects_p(coef[1:], covariance[1:, 1:]),
+    # Group k's effect is the intercept plus its indicator's coefficient (level 0: the
+    # intercept); their covariance is clustered by team.
+    coef, covariance = clustered_final_stage(linear, dummies, within.teams)
+    contrasts = np.column_stack([np.ones(len(levels)), np.eye(len(levels))[:, 1:]])
+    estimates = contrasts @ coef
+    group_covariance = contrasts @ covariance @ contrasts.T
+    groups = {}
+    for k, level in enumerate(levels):
+        se = float(np.sqrt(group_covariance[k, k]))
+        groups[level] = {
+            "estimate": float(estimates[k]),
+            "se": se,
+            "ci_low": estimates[k] - critical_value() * se,
+            "ci_high": estimates[k] + critical_value() * se,
+            "teams": int((labels == level).sum()),
         }
+    return groups, estimates, coef, covariance
+
+
+def _by_group_table(rows: dict[tuple[str, Hashable], dict[str, float]]) -> pd.DataFrame:
+    """``by_group``: one row per ``(modifier, group)``."""
     by_group = pd.DataFrame.from_dict(rows, orient="index")
     by_group.index = pd.MultiIndex.from_tuples(by_group.index, names=["modifier", "group"])
-    ranking = pd.DataFrame.from_dict(ranking, orient="index")
-    ranking["p_adjusted"] = multipletests(ranking["p_value"], method="holm")[1]
-    ranking = ranking.sort_values("importance", ascending=False)
-    ranking.index.name = "modifier"
-    return HeterogeneousEffects(
-        by_group=by_group,
-        ranking=ranking,
-        outcome=outcome,
-        treatment=treatment,
-        n_obs=len(data),
-        n_teams=int(data["team_id"].nunique()),
-        model=forest,
-    )
+    return by_group
+
+
+def _ranking_table(ranking: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """``ranking``: one row per modifier, Holm-adjusted p-values, by importance."""
+    table = pd.DataFrame.from_dict(ranking, orient="index")
+    table["p_adjusted"] = multipletests(table["p_value"], method="holm")[1]
+    table = table.sort_values("importance", ascending=False)
+    table.index.name = "modifier"
+    return table
 
 
 def _team_traits(

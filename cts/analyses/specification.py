@@ -490,14 +490,14 @@ def _added_lag_test(
 
 def effect_homogeneity_step(
     specification: Specification,
-    pooled,
+    pooled: Result,
     panel: pd.DataFrame,
     outcome: str,
     treatment: str,
     controls: Sequence[str],
     *,
-    start=None,
-    end=None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
     inference: str = "cluster",
     time_effects_by: str | None = None,
     level: float = LEVEL,

@@ -17,12 +17,15 @@ import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from cts.core.results import p_phrase
+
+if TYPE_CHECKING:  # the builder imports this module
+    from cts.reporting.builder import AnalysisRun
 
 __all__ = [
     "LABELS",
@@ -281,7 +284,7 @@ def is_simulated(panel_path: str | Path) -> bool:
 
 
 def brief_html(
-    runs: Sequence,
+    runs: Sequence[AnalysisRun],
     panel_path: str | Path,
     panel_sha256: str,
     parameters: dict | None = None,
@@ -299,15 +302,6 @@ def brief_html(
     parameters
         The notebook parameters every report shared (seed, window, unit, currency).
     """
-    by_name = {run.analysis.name: run for run in runs}
-    published = [c for run in runs if run.ok for c in getattr(run, "cards", [])]
-    numbers = _NUMBERS if not published else _NUMBERS[:-1]  # cards replace the plain figures
-    cards = "\n".join(
-        [
-            *(_card(title, sources, by_name) for title, sources in numbers),
-            *(_published_card(card) for card in published),
-        ]
-    )
     checks = _checks(runs)
     reports_check = checks.pop()
     banner = (
@@ -315,75 +309,29 @@ def brief_html(
         if is_simulated(panel_path)
         else ""
     )
-    panel_rows = "\n".join(
-        f'<li class="check {c.status}"><span class="dot" aria-hidden="true"></span>'
-        f'<b>{html.escape(c.name)}</b> <span class="status">{STATUSES[c.status][1]}</span>: '
-        f"{html.escape(c.sentence)}</li>"
-        for c in checks
-    )
     reports = "\n".join(_report_row(run) for run in runs)
     charts = "\n".join(
         _chart(figure, run) for run in runs if run.ok for figure in getattr(run, "figures", [])
     )
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    shared = ", ".join(
-        f"{html.escape(_FOOTER_LABELS.get(str(k), str(k).replace('_', ' ')))} {html.escape(str(v))}"
-        for k, v in (parameters or {}).items()
-        if k != "panel_path"
-    )
-    styles = "\n".join(
-        f".{status} .dot {{ background: {colour}; }} .{status} .status {{ color: {colour}; }}"
-        for status, (colour, _) in STATUSES.items()
-    )
+    shared = _shared_parameters(parameters)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cts brief</title>
 <style>
-* {{ box-sizing: border-box; }}
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 1.5rem auto;
-  padding: 0 1rem; color: #1f2328; line-height: 1.45; overflow-wrap: anywhere; }}
-h1 {{ margin-bottom: .2rem; }} .lead {{ color: #57606a; margin-top: 0; }}
-.numbers {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr));
-  gap: 1rem; }}
-.card {{ border: 1px solid #d0d7de; border-radius: .5rem; padding: .8rem 1rem; min-width: 0; }}
-.card h2 {{ font-size: 1.05rem; margin: 0 0 .4rem; }}
-.big {{ font-size: 1.35rem; font-weight: 600; margin: .2rem 0 .5rem; }}
-.card dl {{ margin: 0; }} .card dt {{ color: #57606a; font-size: .9rem; }}
-.card dd {{ margin: 0 0 .4rem; }} .missing {{ color: #9a6700; }}
-ul.checks {{ list-style: none; padding: 0; }}
-li.check {{ margin: .4rem 0; padding-left: 1.4rem; position: relative; }}
-.dot {{ position: absolute; left: 0; top: .35rem; width: .8rem; height: .8rem;
-  border-radius: 50%; }}
-.status {{ font-weight: 600; }}
-.banner {{ background: #fff8c5; border: 1px solid #d4a72c; border-radius: .5rem;
-  padding: .6rem 1rem; }}
-.card ul.checks li {{ font-size: .95rem; }} .note {{ color: #57606a; font-size: .9rem; }}
-.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(24rem, 1fr));
-  gap: 1rem; margin-top: 1rem; }}
-figure {{ margin: 0; min-width: 0; }} figure img {{ max-width: 100%; height: auto; }}
-figcaption {{ color: #57606a; font-size: .9rem; }}
-{styles}
-table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
-th, td {{ border-bottom: 1px solid #d0d7de; padding: .4rem; text-align: left;
-  vertical-align: top; }}
-th:first-child {{ width: 40%; }} th:last-child {{ width: 20%; }}
-.failed {{ color: #cf222e; font-weight: bold; }}
-pre.error {{ white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }}
-footer {{ margin-top: 2rem; color: #57606a; font-size: .85rem; }}
-code {{ overflow-wrap: anywhere; }}
-</style></head><body>
+{_stylesheet()}</style></head><body>
 {banner}
 <h1>cts brief</h1>
 <p class="lead">What software costs to serve, what drives it, and what the AI assistant is worth,
 with how far to trust each number. Intervals are 95% confidence intervals.</p>
 <section class="numbers" aria-label="The numbers">
-{cards}
+{_cards(runs)}
 </section>
 {f'<section class="charts" aria-label="Charts">{charts}</section>' if charts else ""}
 <h2>How far to trust them</h2>
 <ul class="checks">
-{panel_rows}
+{_check_items(checks)}
 </ul>
 <h2>The detailed reports</h2>
 <p class="check {reports_check.status}"><span class="status">
@@ -404,6 +352,84 @@ minimum team size.</p>
 """
 
 
+#: The brief's CSS before and after the colours of the check statuses (:func:`_stylesheet`).
+_LAYOUT_CSS = """* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 1.5rem auto;
+  padding: 0 1rem; color: #1f2328; line-height: 1.45; overflow-wrap: anywhere; }
+h1 { margin-bottom: .2rem; } .lead { color: #57606a; margin-top: 0; }
+.numbers { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr));
+  gap: 1rem; }
+.card { border: 1px solid #d0d7de; border-radius: .5rem; padding: .8rem 1rem; min-width: 0; }
+.card h2 { font-size: 1.05rem; margin: 0 0 .4rem; }
+.big { font-size: 1.35rem; font-weight: 600; margin: .2rem 0 .5rem; }
+.card dl { margin: 0; } .card dt { color: #57606a; font-size: .9rem; }
+.card dd { margin: 0 0 .4rem; } .missing { color: #9a6700; }
+ul.checks { list-style: none; padding: 0; }
+li.check { margin: .4rem 0; padding-left: 1.4rem; position: relative; }
+.dot { position: absolute; left: 0; top: .35rem; width: .8rem; height: .8rem;
+  border-radius: 50%; }
+.status { font-weight: 600; }
+.banner { background: #fff8c5; border: 1px solid #d4a72c; border-radius: .5rem;
+  padding: .6rem 1rem; }
+.card ul.checks li { font-size: .95rem; } .note { color: #57606a; font-size: .9rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(24rem, 1fr));
+  gap: 1rem; margin-top: 1rem; }
+figure { margin: 0; min-width: 0; } figure img { max-width: 100%; height: auto; }
+figcaption { color: #57606a; font-size: .9rem; }
+"""
+_TABLE_CSS = """table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+th, td { border-bottom: 1px solid #d0d7de; padding: .4rem; text-align: left;
+  vertical-align: top; }
+th:first-child { width: 40%; } th:last-child { width: 20%; }
+.failed { color: #cf222e; font-weight: bold; }
+pre.error { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
+footer { margin-top: 2rem; color: #57606a; font-size: .85rem; }
+code { overflow-wrap: anywhere; }
+"""
+
+
+def _stylesheet() -> str:
+    """The page's CSS, with each check status's colour (:data:`STATUSES`)."""
+    styles = "\n".join(
+        f".{status} .dot {{ background: {colour}; }} .{status} .status {{ color: {colour}; }}"
+        for status, (colour, _) in STATUSES.items()
+    )
+    return f"{_LAYOUT_CSS}{styles}\n{_TABLE_CSS}"
+
+
+def _cards(runs: Sequence[AnalysisRun]) -> str:
+    """The cards of numbers: the headlines of :data:`_NUMBERS`, then the cards the notebooks
+    published, which replace the last plain card (what the assistant is worth)."""
+    by_name = {run.analysis.name: run for run in runs}
+    published = [c for run in runs if run.ok for c in getattr(run, "cards", [])]
+    numbers = _NUMBERS if not published else _NUMBERS[:-1]  # cards replace the plain figures
+    return "\n".join(
+        [
+            *(_card(title, sources, by_name) for title, sources in numbers),
+            *(_published_card(card) for card in published),
+        ]
+    )
+
+
+def _check_items(checks: Sequence[Check]) -> str:
+    """The credibility panel's list items: a dot and the status in words, then the sentence."""
+    return "\n".join(
+        f'<li class="check {c.status}"><span class="dot" aria-hidden="true"></span>'
+        f'<b>{html.escape(c.name)}</b> <span class="status">{STATUSES[c.status][1]}</span>: '
+        f"{html.escape(c.sentence)}</li>"
+        for c in checks
+    )
+
+
+def _shared_parameters(parameters: dict | None) -> str:
+    """The run's shared parameters for the footer, named as :data:`_FOOTER_LABELS` says."""
+    return ", ".join(
+        f"{html.escape(_FOOTER_LABELS.get(str(k), str(k).replace('_', ' ')))} {html.escape(str(v))}"
+        for k, v in (parameters or {}).items()
+        if k != "panel_path"
+    )
+
+
 #: The run's shared parameters as the footer names them.
 _FOOTER_LABELS = {"start": "from", "end": "to", "seat_cost": "seat cost per builder-month"}
 
@@ -414,7 +440,11 @@ def _matching(headlines: dict[str, str], key: str) -> list[tuple[str, str]]:
     return [(key, headlines[key])] if key in headlines else []
 
 
-def _card(title: str, sources, by_name: dict) -> str:
+def _card(
+    title: str,
+    sources: tuple[tuple[str, tuple[str, ...]], ...],
+    by_name: dict[str, AnalysisRun],
+) -> str:
     shown: list[tuple[str, str]] = []
     missing: list[str] = []
     for name, keys in sources:
@@ -465,7 +495,7 @@ def _published_card(card: dict) -> str:
     )
 
 
-def _chart(figure: dict, run) -> str:
+def _chart(figure: dict, run: AnalysisRun) -> str:
     name = run.analysis.name
     return (
         f'<figure><img alt="{html.escape(figure["alt"])}" '
@@ -475,7 +505,7 @@ def _chart(figure: dict, run) -> str:
     )
 
 
-def _checks(runs: Sequence) -> list[Check]:
+def _checks(runs: Sequence[AnalysisRun]) -> list[Check]:
     published = [Check(**check) for run in runs if run.ok for check in getattr(run, "checks", [])]
     seen = set()
     unique = []
@@ -488,7 +518,7 @@ def _checks(runs: Sequence) -> list[Check]:
     return [*unique, sections_check(left_out, failed)]
 
 
-def _report_row(run) -> str:
+def _report_row(run: AnalysisRun) -> str:
     name, title = run.analysis.name, html.escape(run.analysis.title)
     if run.ok:
         link = f'<a href="{name}.html">{title}</a> (<a href="{name}.code.html">with code</a>)'

@@ -26,9 +26,12 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm  # plain text bars: no ipywidgets in notebooks or reports
 
@@ -49,6 +52,12 @@ from cts.reporting.notebook import (
     sha256,
     write_last_run,
 )
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat import NotebookNode
 
 __all__ = [
     "ANALYSES",
@@ -231,7 +240,15 @@ def build_reports(
         raise NoSpaceError(out, detail.splitlines()[0] if detail else "") from None
 
 
-def _build(panel_path, out, analyses, parameters, notebooks_dir, workers, progress):
+def _build(
+    panel_path: Path,
+    out: Path,
+    analyses: tuple[Analysis, ...],
+    parameters: dict | None,
+    notebooks_dir: Path,
+    workers: int | None,
+    progress: bool,
+) -> list[AnalysisRun]:
     pid = os.getpid()
     with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{pid}-") as scratch:
         # Validate once (a PanelError stops the run here, whole) and hand every notebook the
@@ -288,7 +305,8 @@ def _run_all(
     workers = max(1, min(workers or os.cpu_count() or 1, len(analyses)))
     pools = pool_sizes(analyses, workers, rows)
     queue = sorted(enumerate(analyses), key=lambda item: -item[1].weight)  # stable: ties in order
-    running: dict = {}  # result connection -> (index, process)
+    # result connection -> (index, process, when it started)
+    running: dict[Connection, tuple[int, SpawnProcess, float]] = {}
     runs: dict[int, AnalysisRun] = {}
     bar = tqdm(total=len(queue), disable=not progress, desc="reports", unit="notebook")
     try:
@@ -312,7 +330,7 @@ def _run_all(
                 process.start()
                 send.close()
                 running[receive] = (index, process, time.perf_counter())
-            for ready in connection_wait(list(running), timeout=1.0):
+            for ready in _ready(running, timeout=1.0):
                 index, process, started = running.pop(ready)
                 try:
                     run = ready.recv()
@@ -340,6 +358,14 @@ def _run_all(
     finally:
         bar.close()
     return [runs[i] for i in range(len(analyses))]
+
+
+def _ready(running: Mapping[Connection, object], timeout: float) -> list[Connection]:
+    """The connections of ``running`` with an answer to read (or whose worker ended), in the
+    order :func:`multiprocessing.connection.wait` gives them: the same objects it was given,
+    which its stubs type only as any waitable."""
+    ready = connection_wait(list(running), timeout=timeout)
+    return [connection for answered in ready for connection in running if connection is answered]
 
 
 #: Panels up to this many team-weeks give the heaviest notebook a pool with every core; larger
@@ -388,7 +414,9 @@ class _Job:
     out_dir: str
 
 
-def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: int) -> None:
+def _worker(
+    job: _Job, scratch: str, environment: dict[str, str], send: Connection, parent: int
+) -> None:
     """One notebook in a spawned process; the AnalysisRun goes back through ``send``."""
     die_with_parent(parent)  # a killed builder leaves no notebook computing
     # The terminal's Ctrl-C reaches every process of the group: the parent decides what stops.
@@ -408,7 +436,8 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: 
     # nbformat validates notebooks with jsonschema, which checks the `iri` format with
     # rfc3987-syntax when that is installed; importing it builds a grammar, 1.6 s of CPU in
     # every notebook's process, for a format the notebook schema never uses.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    # None in sys.modules blocks the import, which the stubs (modules only) do not allow.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     try:
         run = _run_one(job.analysis, job.common, job.notebooks_dir, job.out_dir)
     except OSError as error:
@@ -420,7 +449,7 @@ def _worker(job: _Job, scratch: str, environment: dict[str, str], send, parent: 
 
 
 @contextlib.contextmanager
-def _signals_deferred():
+def _signals_deferred() -> Iterator[None]:
     """Ignore Ctrl-C for the milliseconds the finished set takes to move into place."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -502,7 +531,7 @@ def _is_report_output(entry: Path) -> bool:
     return entry.suffix == ".html" or entry.name == LAST_RUN
 
 
-def ipc_kernel_manager(socket_dir: str):
+def ipc_kernel_manager(socket_dir: str) -> type[AsyncKernelManager]:
     """A kernel manager on local IPC sockets in ``socket_dir``: the panel's numbers never cross
     TCP, even on loopback (ipykernel warns about unencrypted TCP, rightly), and kernels running
     side by side each have their own sockets."""
@@ -523,7 +552,7 @@ def ipc_kernel_manager(socket_dir: str):
             # Beside the sockets, not a mkstemp file in /tmp that a killed run would leave.
             return os.path.join(socket_dir, f"kernel-{os.getpid()}-{id(self)}.json")
 
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             # The kernel dies with the worker that started it (see die_with_parent): a small
             # trampoline sets that up and then becomes the kernel (exec keeps the setting).
             trampoline = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid())]
@@ -548,12 +577,13 @@ _DIE_WITH_PARENT = (
 
 def _no_space(error: BaseException) -> bool:
     """Whether ``error`` (or a notebook cell's error papermill reports) is a full disk."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
             return True
-        if "[Errno 28]" in str(getattr(error, "evalue", "")):
+        if "[Errno 28]" in str(getattr(cause, "evalue", "")):
             return True
-        error = error.__cause__ or error.__context__
+        cause = cause.__cause__ or cause.__context__
     return False
 
 
@@ -625,7 +655,7 @@ def _run_one(analysis: Analysis, common: dict, notebooks_dir: str, out_dir: str)
     )
 
 
-def _titled(notebook, title: str) -> None:
+def _titled(notebook: NotebookNode, title: str) -> None:
     """Give the report its analysis' title, which names its outcome: the page title, and the
     notebook's first heading (one notebook makes a report per outcome, e.g. 03)."""
     notebook.metadata["title"] = title
@@ -647,7 +677,7 @@ def error_message(error: BaseException) -> str:
     return f"{text}\n(in cell [{where}])" if where is not None else text
 
 
-def _to_html(notebook, *, hide_input: bool) -> str:
+def _to_html(notebook: NotebookNode, *, hide_input: bool) -> str:
     from nbconvert import HTMLExporter
 
     _images_with_alt_text(notebook)
@@ -659,7 +689,7 @@ def _to_html(notebook, *, hide_input: bool) -> str:
     return body
 
 
-def _images_with_alt_text(notebook) -> None:
+def _images_with_alt_text(notebook: NotebookNode) -> None:
     """Render PNGs that carry alternative text (cts figures do) as ``<img alt=...>``: nbconvert's
     template drops the alt metadata and would label every chart "No description"."""
     for cell in notebook.cells:
@@ -672,7 +702,7 @@ def _images_with_alt_text(notebook) -> None:
                 )
 
 
-def _not_estimable(notebook) -> dict[str, str]:
+def _not_estimable(notebook: NotebookNode) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -682,7 +712,7 @@ def _not_estimable(notebook) -> dict[str, str]:
     return found
 
 
-def _headlines(notebook) -> dict[str, str]:
+def _headlines(notebook: NotebookNode) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -690,7 +720,7 @@ def _headlines(notebook) -> dict[str, str]:
     return found
 
 
-def _published(notebook, mime: str) -> list[dict]:
+def _published(notebook: NotebookNode, mime: str) -> list[dict]:
     return [
         output["data"][mime]
         for cell in notebook.cells

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from cts.analyses.value import format_money as money_words
-from cts.core.results import format_p, p_phrase
+from cts.core.results import Result, format_p, p_phrase
 
 __all__ = [
     "ESTIMATE_LABELS",
@@ -234,7 +234,7 @@ def plain_words(text: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).replace("_", " "), text)
 
 
-def result_html(result, table: bool = True, index: str = "term") -> str:
+def result_html(result: Result, table: bool = True, index: str = "term") -> str:
     """A cts result for a report: its ``summary()`` as paragraphs in plain words (the text
     table it carries for terminals left out) and, with ``table``, its estimate table as an
     HTML table (:func:`html_table`), rows named in words under ``index``."""

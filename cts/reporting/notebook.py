@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import html
 import importlib.metadata
@@ -17,8 +18,9 @@ import pickle
 import platform
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,15 @@ from cts.core.cache import cache_dir, reused
 from cts.core.exceptions import DesignWarning, FewTeamsWarning, PanelError
 from cts.core.memory import freeze_heap, release_memory
 from cts.panel import load_panel, set_window, suppress_small_teams
+
+if TYPE_CHECKING:
+    from cts.analyses.cost import CostToServe
+    from cts.analyses.drivers import DriversResult
+    from cts.analyses.identification import Identification
+    from cts.analyses.reconcile import Reconciliation
+    from cts.core.results import Result
+    from cts.reporting.brief import Check
+    from cts.reporting.plots import ReportFigure
 
 __all__ = [
     "CARD_MIME",
@@ -261,7 +272,7 @@ def write_last_run(folder: str | os.PathLike[str], parameters: dict) -> Path:
     return path
 
 
-def _is_json(value) -> bool:
+def _is_json(value: object) -> bool:
     try:
         json.dumps(value)
     except (TypeError, ValueError):
@@ -384,7 +395,7 @@ def section(title: str, needs: str | None = None) -> Iterator[None]:
         release_memory()  # a section's dead fits would otherwise stay in the kernel
 
 
-def show_design(design, beyond=None) -> None:
+def show_design(design: Identification, beyond: Identification | None = None) -> None:
     """Display the design checks of :func:`cts.identification` (see :func:`design_html`).
 
     With ``beyond`` (the panel-level checks the panel report shows), only the checks, refusals
@@ -413,7 +424,7 @@ def show_design(design, beyond=None) -> None:
     warnings.filterwarnings("ignore", category=DesignWarning)
 
 
-def _beyond(design, baseline):
+def _beyond(design: Identification, baseline: Identification) -> Identification:
     """``design`` without what ``baseline`` already says."""
     import copy
 
@@ -434,7 +445,9 @@ OVERVIEW_REPORT = "00_panel_overview.html"
 
 
 def see_overview(
-    panel_path: str | os.PathLike[str], panel: pd.DataFrame | None = None, design=None
+    panel_path: str | os.PathLike[str],
+    panel: pd.DataFrame | None = None,
+    design: Identification | None = None,
 ) -> None:
     """Say which data a report analysed (file and SHA-256) and link to the panel report, which
     holds the design checks, data-quality notes and full provenance once for every report.
@@ -514,7 +527,7 @@ def show_table(
     display({"text/html": shown, "text/plain": frame.to_string()}, raw=True)
 
 
-def show_result(result, table: bool = True, index: str = "term") -> None:
+def show_result(result: Result, table: bool = True, index: str = "term") -> None:
     """Display a cts result in a report: its summary as paragraphs in plain words and its
     estimate table as an HTML table (:func:`cts.reporting.formatting.result_html`), instead of
     ``print(result.summary())``, whose monospace text wraps mid-word in a report."""
@@ -542,7 +555,7 @@ _RECONCILIATION_LABELS = {
 }
 
 
-def show_reconciliation(reconciliation) -> None:
+def show_reconciliation(reconciliation: Reconciliation) -> None:
     """Display :func:`cts.reconcile_estimates` in a report: which estimate notebook 03
     headlines and which one the money uses, as text, then every estimate side by side as a
     labelled table (:func:`show_table`), names in words."""
@@ -572,7 +585,7 @@ def sample_teams(panel: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     return sampled
 
 
-def design_markdown(design) -> str:
+def design_markdown(design: Identification) -> str:
     """The design checks as Markdown: one table row per check, then refusals and caveats."""
     rows = "\n".join(
         f"| {row.check} | {row.value} | {row.verdict} | {row.consequence} |"
@@ -587,7 +600,7 @@ def design_markdown(design) -> str:
     )
 
 
-def design_html(design) -> str:
+def design_html(design: Identification) -> str:
     """The design checks as HTML (what :func:`show_design` displays): the table of
     :func:`design_markdown`, then refusals and caveats, every string escaped."""
     cells = "".join(
@@ -643,7 +656,7 @@ def card(
 
     from cts.reporting.brief import STATUSES
 
-    published = {
+    published: dict[str, Any] = {  # what the brief reads (JSON)
         "title": title,
         "big": big,
         "big_label": big_label,
@@ -679,7 +692,7 @@ def card(
     )
 
 
-def for_brief(figure, title: str | None = None) -> None:
+def for_brief(figure: ReportFigure, title: str | None = None) -> None:
     """Display a figure (a :class:`cts.reporting.plots.ReportFigure`) and publish it for the
     brief's charts, captioned ``title`` (default: the figure's first axis title)."""
     import base64
@@ -700,7 +713,7 @@ def for_brief(figure, title: str | None = None) -> None:
     )
 
 
-def credibility(check, for_brief: bool = True) -> None:
+def credibility(check: Check, for_brief: bool = True) -> None:
     """Display one credibility check (:class:`cts.reporting.brief.Check`) and publish it for the
     brief's green/amber/red panel (not with ``for_brief=False``: a check of something other
     than the brief's numbers, e.g. of a sample of the teams, stays in its report)."""
@@ -762,7 +775,9 @@ def same_estimates(inference: pd.DataFrame) -> None:
         )
 
 
-def money_headlines(cost, panel: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+def money_headlines(
+    cost: CostToServe, panel: pd.DataFrame, currency: str = "USD"
+) -> dict[str, str]:
     """Headlines in money for a :class:`cts.analyses.cost.CostToServe` when the panel (or the
     caller) gave a cost per builder-week: CTS-SW in ``currency`` and the cost per builder-week."""
     totals = cost.totals().iloc[0]
@@ -809,9 +824,12 @@ def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()) 
     plain = table.index.nlevels == 1 and isinstance(table.index, pd.RangeIndex)
     frame = table if plain else table.reset_index(allow_duplicates=True)
     names = list(frame.columns)
-    positional = frame.set_axis(range(len(names)), axis=1)
-    labels, formats = {}, {}
-    for i, name in enumerate(names):
+    # columns by position, named "0", "1", ...: names may repeat or be tuples
+    positional = frame.set_axis([str(i) for i in range(len(names))], axis=1)
+    labels: dict[str, str] = {}
+    formats: dict[str, str | Callable[[Any], str]] = {}
+    for position, name in enumerate(names):
+        i = str(position)
         labels[i] = _column_label(name)
         column = positional[i]
         if name in percent:
@@ -825,11 +843,16 @@ def styled(table: pd.DataFrame, digits: int = 3, percent: tuple[str, ...] = ()) 
         elif digits > 3:
             formats[i] = format_number
         else:
-            formats[i] = lambda v, d=digits: "—" if pd.isna(v) else f"{v:,.{d}f}"
+            formats[i] = functools.partial(_decimals, digits=digits)
     return HTMLTable(html_table(positional, labels, formats), table)
 
 
-def _column_label(name) -> str:
+def _decimals(value: Any, digits: int) -> str:
+    """``value`` with thousands separators and ``digits`` decimals, ``"—"`` when missing."""
+    return "—" if pd.isna(value) else f"{value:,.{digits}f}"
+
+
+def _column_label(name: Hashable) -> str:
     from cts.reporting.formatting import plain_words
 
     if isinstance(name, tuple):
@@ -852,7 +875,7 @@ def paragraph(text: str) -> None:
     display(HTML(f"<p>{escaped_text(text)}</p>"))
 
 
-def drivers_table(result, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
+def drivers_table(result: DriversResult, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The drivers' sensitivity (:meth:`cts.DriversResult.sensitivity`) with labels for people,
     intervals and p-values as text, and with ``ranks`` (its ``rank_uncertainty``) the share of
     bootstrap draws in which each driver ranks first."""
@@ -862,7 +885,7 @@ def drivers_table(result, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
             "Rank": table["rank"],
             "Teams it applies to": table["applies_to"],
             "Typical change within a team (1 SD)": [
-                f"{sd:.3g} {DRIVERS.get(d, d)}" for d, sd in table["one_sd"].items()
+                f"{sd:.3g} {DRIVERS.get(str(d), str(d))}" for d, sd in table["one_sd"].items()
             ],
             "Change in CTS-SW": table["change_pct"].map("{:+.1f}%".format),
             "95% CI": [
@@ -886,7 +909,7 @@ def _sentence_case(label: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def drivers_by_architecture_table(result) -> pd.DataFrame:
+def drivers_by_architecture_table(result: DriversResult) -> pd.DataFrame:
     """:attr:`cts.DriversResult.by_architecture` with labels for people, one row per driver and
     one column per architecture: the change in CTS-SW with its 95% CI."""
     table = result.by_architecture

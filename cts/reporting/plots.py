@@ -1,12 +1,16 @@
-"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure."""
+"""Figures for the reports: each function takes a cts result and returns a matplotlib Figure (a
+:class:`ReportFigure`, which shows itself as a PNG and can be published for the brief)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Hashable
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator, PercentFormatter
 
@@ -41,6 +45,10 @@ __all__ = [
 
 class ReportFigure(Figure):
     """A Figure that shows itself as a PNG in Jupyter without pyplot's inline backend."""
+
+    #: Set by :func:`plot_velocity_vs_cost`: the points drawn and the points in the data.
+    points_shown: int
+    points_total: int
 
     def png(self, dpi: int = 110) -> bytes:
         """The figure as PNG bytes."""
@@ -90,7 +98,7 @@ _OUTCOMES = {
 }
 
 
-def architecture_colour(name: str) -> str:
+def architecture_colour(name: Hashable) -> str:
     """The colour of an architecture in every chart (:data:`ARCHITECTURE_COLOURS`); names it
     does not list get the same spare colour wherever they appear."""
     name = str(name)
@@ -99,15 +107,32 @@ def architecture_colour(name: str) -> str:
     return _OTHER_COLOURS[sum(map(ord, name)) % len(_OTHER_COLOURS)]
 
 
-def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **options):
-    """A figure outside pyplot: no global state, and exactly one image per call in notebooks."""
+def _figure(*, figsize: tuple[float, float]) -> tuple[ReportFigure, Axes]:
+    """A figure outside pyplot, with one panel: no global state, and exactly one image per
+    call in notebooks."""
     with sns.axes_style("whitegrid"):
         fig = ReportFigure(figsize=figsize)
-        axes = fig.subplots(nrows, ncols, **options)
-    return fig, axes
+        ax = fig.subplots()
+    return fig, ax
 
 
-def plot_adoption(curve: pd.DataFrame) -> Figure:
+def _panels(
+    nrows: int,
+    ncols: int,
+    *,
+    figsize: tuple[float, float],
+    sharex: bool = False,
+    sharey: bool = False,
+) -> tuple[ReportFigure, np.ndarray]:
+    """A figure outside pyplot (as :func:`_figure`) with a row or a column of panels: their
+    ``Axes`` in a flat array, in reading order."""
+    with sns.axes_style("whitegrid"):
+        fig = ReportFigure(figsize=figsize)
+        axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=False)
+    return fig, axes.ravel()
+
+
+def plot_adoption(curve: pd.DataFrame) -> ReportFigure:
     """Share of builders and of teams using the assistant, per week (:func:`adoption_curve`)."""
     fig, ax = _figure(figsize=(9, 3.5))
     ax.plot(curve.index, curve["share_of_builders"], label="builders using it")
@@ -119,14 +144,14 @@ def plot_adoption(curve: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_outcomes(weekly: pd.DataFrame) -> Figure:
+def plot_outcomes(weekly: pd.DataFrame) -> ReportFigure:
     """Organization-level velocities per week (:func:`weekly_outcomes`)."""
     labels = {
         "cr_velocity": "CRs merged per builder-week",
         "deploy_velocity": "deployments per builder-week",
     }
-    fig, axes = _figure(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
-    for ax, column in zip(np.atleast_1d(axes), weekly.columns, strict=True):
+    fig, axes = _panels(len(weekly.columns), 1, figsize=(9, 2.6 * len(weekly.columns)))
+    for ax, column in zip(axes, weekly.columns, strict=True):
         ax.plot(weekly.index, weekly[column])
         ax.set(title=labels.get(column, column), xlabel="", ylabel=labels.get(column, column))
         ax.set_ylabel("per builder-week")
@@ -134,7 +159,7 @@ def plot_outcomes(weekly: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_team_sizes(panel: pd.DataFrame) -> Figure:
+def plot_team_sizes(panel: pd.DataFrame) -> ReportFigure:
     """Distribution of builders per team-week, with the privacy threshold: pass the panel as
     loaded (before :func:`cts.suppress_small_teams`) to show the team-weeks left out."""
     panel = windowed(panel)
@@ -153,7 +178,7 @@ def plot_team_sizes(panel: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> Figure:
+def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> ReportFigure:
     """Organization-level CTS-SW per period, overall and by ``by`` (ratio of sums)."""
     fig, ax = _figure(figsize=(9, 3.8))
     overall = cost.over_time()
@@ -175,7 +200,7 @@ def plot_cost_over_time(cost: CostToServe, by: str | None = "architecture") -> F
 
 def plot_velocity_vs_cost(
     cost: CostToServe, min_team_size: int = 5, sample: int = 5000, seed: int = 0
-) -> Figure:
+) -> ReportFigure:
     """Team-period CR velocity against CTS-SW (log scale), one colour per architecture.
 
     Each point is a team-period, so periods averaging fewer than ``min_team_size`` builders
@@ -211,7 +236,7 @@ def plot_velocity_vs_cost(
     return fig
 
 
-def plot_sensitivity(drivers: DriversResult) -> Figure:
+def plot_sensitivity(drivers: DriversResult) -> ReportFigure:
     """Ranked change in CTS-SW associated with a one-SD within-team change of each driver.
 
     Bars and 95% CIs (clustered by team) from the within-team fit; diamonds from the mixed model.
@@ -245,7 +270,7 @@ def plot_sensitivity(drivers: DriversResult) -> Figure:
     return fig
 
 
-def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
+def plot_sensitivity_by_architecture(drivers: DriversResult) -> ReportFigure:
     """The same change per architecture (one slope per driver and architecture), one colour per
     architecture (:func:`architecture_colour`), as in every chart."""
     table = drivers.by_architecture
@@ -282,7 +307,7 @@ def plot_sensitivity_by_architecture(drivers: DriversResult) -> Figure:
     return fig
 
 
-def _point_ranges(ax, block: pd.DataFrame) -> None:
+def _point_ranges(ax: Axes, block: pd.DataFrame) -> None:
     """One estimate with its 95% CI per row of ``block``, labelled by its index."""
     y = np.arange(len(block))
     ax.errorbar(
@@ -297,14 +322,16 @@ def _point_ranges(ax, block: pd.DataFrame) -> None:
 
 def plot_methods(
     table: pd.DataFrame, truth: dict[str, float] | None = None, level: str = "method"
-) -> Figure:
+) -> ReportFigure:
     """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`; with
     ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
     methods = list(dict.fromkeys(table.index.get_level_values(level)))
-    fig, axes = _figure(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
-    for ax, term in zip(np.atleast_1d(axes), terms, strict=True):
-        _point_ranges(ax, table.xs(term, level="term").reindex(methods))
+    fig, axes = _panels(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
+    for ax, term in zip(axes, terms, strict=True):
+        # a key on one level of a MultiIndex selects a frame (the stubs allow a row too)
+        block = cast("pd.DataFrame", table.xs(term, level="term"))
+        _point_ranges(ax, block.reindex(methods))
         if truth is not None and term in truth:
             ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
             ax.legend(loc="best")
@@ -315,7 +342,7 @@ def plot_methods(
 
 def plot_impact_curve(
     curve: pd.DataFrame, quantity: str = "engineering_years_saved_per_year"
-) -> Figure:
+) -> ReportFigure:
     """A translated quantity against adoption level, with its 95% band (:func:`impact_curve`)."""
     block = curve.xs(quantity, level="quantity")
     fig, ax = _figure(figsize=(7, 3.8))
@@ -332,7 +359,7 @@ def plot_impact_curve(
     return fig
 
 
-def plot_event_study(study: EventStudy) -> Figure:
+def plot_event_study(study: EventStudy) -> ReportFigure:
     """Effects by week relative to adoption: the cohort-robust estimator and the naive TWFE."""
     fig, ax = _figure(figsize=(9, 4))
     for table, label, shift, color in (
@@ -357,7 +384,7 @@ def plot_event_study(study: EventStudy) -> Figure:
     return fig
 
 
-def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
+def plot_power(grid: pd.DataFrame, target: float = 0.8) -> ReportFigure:
     """Power by number of teams, one line per panel length (:func:`cts.power_grid`)."""
     fig, ax = _figure(figsize=(7, 4))
     for weeks, block in grid.groupby("n_weeks"):
@@ -384,11 +411,11 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> Figure:
     return fig
 
 
-def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
+def plot_heterogeneity(result: HeterogeneousEffects) -> ReportFigure:
     """Group effects with 95% CIs, one panel per team trait, strongest first."""
     modifiers = list(result.ranking.index)
-    fig, axes = _figure(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
-    for ax, modifier in zip(np.atleast_1d(axes), modifiers, strict=True):
+    fig, axes = _panels(1, len(modifiers), figsize=(4 * len(modifiers), 3.2), sharex=True)
+    for ax, modifier in zip(axes, modifiers, strict=True):
         _point_ranges(ax, result.by_group.loc[modifier])
         p = p_phrase(result.ranking.loc[modifier, "p_adjusted"], "Holm-adjusted p")
         ax.set(
@@ -399,7 +426,7 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> Figure:
     return fig
 
 
-def plot_cts_sw_with_and_without(frame: pd.DataFrame, units: str = "unit shipped") -> Figure:
+def plot_cts_sw_with_and_without(frame: pd.DataFrame, units: str = "unit shipped") -> ReportFigure:
     """Organisation CTS-SW per period as observed and without the assistant, with the 95% band
     of the latter (:func:`cts.analyses.value.cts_sw_without`)."""
     fig, ax = _figure(figsize=(9, 3.8))

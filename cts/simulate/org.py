@@ -265,6 +265,29 @@ class SimulatedOrg:
             raise ValueError("this SimulatedOrg was built without the source of its event logs")
         return event_logs(self.source, seed=self.params["seed"])
 
+    def __repr__(self) -> str:
+        """Its size, seed and the parameters set away from their defaults, then each outcome's
+        true effects, not the panel's rows (a dataclass's repr would print them)."""
+        defaults = asdict(SimulationParams())
+        sizes = ("n_teams", "n_weeks", "seed")
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.params.items()
+            if name in sizes or (name in defaults and value != defaults[name])
+        ]
+        lines = [f"{type(self).__name__}({', '.join(changed)})"]
+        lines.append(
+            f"panel: {len(self.panel):,} team-weeks, {self.panel['team_id'].nunique():,} teams"
+        )
+        for outcome, truth in self.truth.items():
+            effects = ", ".join(
+                f"{term} {truth[term]:+.3f}"
+                for term in ("short_run", "persistence", "long_run", "att")
+                if isinstance(truth.get(term), float | int)
+            )
+            lines.append(f"truth of {outcome}: {effects}")
+        return "\n".join(lines)
+
 
 def simulate_org(
     n_teams: int = 1000, n_weeks: int = 156, seed: int = 0, **truth: Any
@@ -328,49 +351,13 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
     architecture = rng.choice(len(ARCHITECTURES), size=n, p=_ARCHITECTURE_SHARES)
     size = np.clip(np.rint(rng.lognormal(np.log(10), 0.4, n)), 2, 40).astype(int)
 
-    # Faster teams adopt more often and earlier: selection on the team effect.
-    adopt_prob = expit(logit(1 - p.never_adopter_share) + p.adoption_selection * speed)
-    adopter = rng.random(n) < adopt_prob if p.never_adopter_share > 0 else np.ones(n, bool)
-    available = max(2, round(0.15 * n_weeks))
-    position = norm.cdf(-0.7 * p.adoption_selection * speed + 0.7 * rng.standard_normal(n))
-    adoption_week = available + np.floor(position * 0.6 * n_weeks).astype(int)
-
-    # Reorgs: some teams start late and some end early (at least 13 weeks of life).
-    late = rng.random(n) < p.turnover
-    early = rng.random(n) < p.turnover
-    first = np.where(late, rng.integers(1, max(2, int(0.6 * n_weeks)), n), 0)
-    room = np.maximum(n_weeks - 1 - first - 13, 0)
-    last = np.where(early, first + 13 + np.floor(rng.random(n) * room).astype(int), n_weeks - 1)
-
-    # The second initiative: most AI adopters automate deployments within weeks of adopting,
-    # a few other teams at random times; drawn only when on, so panels without it are unchanged.
-    automation_week = np.full(n, np.iinfo(np.int64).max)
-    if p.second_initiative:
-        near_ai = adopter & (rng.random(n) < 0.8)
-        other = ~adopter & (rng.random(n) < 0.3)
-        automation_week = np.where(
-            near_ai, adoption_week + np.rint(rng.normal(2, 4, n)).astype(int), automation_week
-        )
-        automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
-
-    # Team-specific persistence: drawn only when on, so panels without it are unchanged.
-    cr_persistence: float | np.ndarray = p.cr_persistence
-    deploy_persistence: float | np.ndarray = p.deploy_persistence
-    if p.persistence_spread:
-        spread = p.persistence_spread * rng.uniform(-1, 1, n)
-        cr_persistence, deploy_persistence = cr_persistence + spread, deploy_persistence + spread
-
-    multiplier = np.ones(n)
-    if p.heterogeneity == "architecture":
-        multiplier = np.array([_EFFECT_BY_ARCHITECTURE[a] for a in ARCHITECTURES])[architecture]
-    elif p.heterogeneity == "team_size":
-        multiplier = np.where(
-            size < _SMALL_TEAM, _EFFECT_BY_TEAM_SIZE["small"], _EFFECT_BY_TEAM_SIZE["large"]
-        )
-    tool = np.full(n, -1)
-    if p.tools:  # drawn only when on, so panels without tools are unchanged
-        tool, tool_multiplier = draw_tools(p.tools, adopter, rng)
-        multiplier = multiplier * tool_multiplier
+    # The draws below come in a fixed order (each helper's, then the dict's): the same seed
+    # gives the same panel.
+    adopter, available, adoption_week = _adoption_plan(n, n_weeks, p, speed, rng)
+    first, last = _lifetimes(n, n_weeks, p, rng)
+    automation_week = _automation_weeks(n_weeks, p, adopter, adoption_week, available, rng)
+    cr_persistence, deploy_persistence = _team_persistence(n, p, rng)
+    tool, multiplier = _effect_multipliers(p, architecture, size, adopter, rng)
     return {
         "id": np.array([f"team-{i:04d}" for i in range(1, n + 1)]),
         "tool": tool,
@@ -397,6 +384,93 @@ def _draw_teams(n: int, n_weeks: int, p: SimulationParams, rng: np.random.Genera
         "cost": np.round(rng.uniform(3000, 5000, n) / 50) * 50,
         "release_phase": rng.integers(0, 2, n),
     }
+
+
+def _adoption_plan(
+    n: int, n_weeks: int, p: SimulationParams, speed: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Which teams adopt, the first week the assistant is available, and each team's planned
+    adoption week: faster teams adopt more often and earlier (selection on the team effect)."""
+    adopt_prob = expit(logit(1 - p.never_adopter_share) + p.adoption_selection * speed)
+    adopter = rng.random(n) < adopt_prob if p.never_adopter_share > 0 else np.ones(n, bool)
+    available = max(2, round(0.15 * n_weeks))
+    position = norm.cdf(-0.7 * p.adoption_selection * speed + 0.7 * rng.standard_normal(n))
+    adoption_week = available + np.floor(position * 0.6 * n_weeks).astype(int)
+    return adopter, available, adoption_week
+
+
+def _lifetimes(
+    n: int, n_weeks: int, p: SimulationParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each team's first and last week: reorgs start some teams late and end some early (at
+    least 13 weeks of life)."""
+    late = rng.random(n) < p.turnover
+    early = rng.random(n) < p.turnover
+    first = np.where(late, rng.integers(1, max(2, int(0.6 * n_weeks)), n), 0)
+    room = np.maximum(n_weeks - 1 - first - 13, 0)
+    last = np.where(early, first + 13 + np.floor(rng.random(n) * room).astype(int), n_weeks - 1)
+    return first, last
+
+
+def _automation_weeks(
+    n_weeks: int,
+    p: SimulationParams,
+    adopter: np.ndarray,
+    adoption_week: np.ndarray,
+    available: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The second initiative: most AI adopters automate deployments within weeks of adopting,
+    a few other teams at random times; drawn only when on, so panels without it are unchanged
+    (never: the largest int64)."""
+    n = len(adopter)
+    automation_week = np.full(n, np.iinfo(np.int64).max)
+    if p.second_initiative:
+        near_ai = adopter & (rng.random(n) < 0.8)
+        other = ~adopter & (rng.random(n) < 0.3)
+        automation_week = np.where(
+            near_ai, adoption_week + np.rint(rng.normal(2, 4, n)).astype(int), automation_week
+        )
+        automation_week = np.where(other, rng.integers(available, n_weeks, n), automation_week)
+    return automation_week
+
+
+def _team_persistence(
+    n: int, p: SimulationParams, rng: np.random.Generator
+) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """The outcomes' persistence, one per team when ``persistence_spread`` is on (drawn only
+    then, so panels without it are unchanged)."""
+    cr_persistence: float | np.ndarray = p.cr_persistence
+    deploy_persistence: float | np.ndarray = p.deploy_persistence
+    if p.persistence_spread:
+        spread = p.persistence_spread * rng.uniform(-1, 1, n)
+        cr_persistence, deploy_persistence = cr_persistence + spread, deploy_persistence + spread
+    return cr_persistence, deploy_persistence
+
+
+def _effect_multipliers(
+    p: SimulationParams,
+    architecture: np.ndarray,
+    size: np.ndarray,
+    adopter: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each team's tool (-1: none drawn) and the multiplier of its effect: by architecture or
+    team size under ``heterogeneity``, times its tool's (tools drawn only when on, so panels
+    without them are unchanged)."""
+    n = len(adopter)
+    multiplier = np.ones(n)
+    if p.heterogeneity == "architecture":
+        multiplier = np.array([_EFFECT_BY_ARCHITECTURE[a] for a in ARCHITECTURES])[architecture]
+    elif p.heterogeneity == "team_size":
+        multiplier = np.where(
+            size < _SMALL_TEAM, _EFFECT_BY_TEAM_SIZE["small"], _EFFECT_BY_TEAM_SIZE["large"]
+        )
+    tool = np.full(n, -1)
+    if p.tools:
+        tool, tool_multiplier = draw_tools(p.tools, adopter, rng)
+        multiplier = multiplier * tool_multiplier
+    return tool, multiplier
 
 
 def _draw_org_threats(
@@ -554,12 +628,7 @@ def _simulate_weeks(
 ) -> tuple[pd.DataFrame, dict]:
     """Run the weekly recursion for every team at once, after a burn-in to stationarity."""
     n, n_weeks = len(teams["id"]), len(weeks)
-    slowest = max(
-        float(np.max(np.abs(teams["cr_persistence"]))),
-        float(np.max(np.abs(teams["deploy_persistence"]))),
-        0.1,
-    )
-    burn_in = max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+    burn_in = _burn_in(teams)
     shocks, freeze, org_shocks = _company_shocks(teams, weeks, p, rng)
     model = _velocity_model(teams, p, rng)
 
@@ -613,15 +682,32 @@ def _simulate_weeks(
                 automation,
                 ships,
             )
-            for key, value in zip(
-                (*COUNT_COLUMNS, "deploy_automation", "ships"), week, strict=True
-            ):
-                records[key].append(value)
-            for key, value in paths.items():
-                records[key].append(value)
+            _record(records, week, paths)
 
     # the panel and the events' source
     return _assemble(teams, weeks, {**records, "pending_at_start": pending_at_start}, p, rng)
+
+
+def _burn_in(teams: dict) -> int:
+    """Weeks simulated before the first observed one: enough for the slowest team's outcome to
+    forget its start (its persistence to the power of the burn-in below 1e-4), at least 50."""
+    slowest = max(
+        float(np.max(np.abs(teams["cr_persistence"]))),
+        float(np.max(np.abs(teams["deploy_persistence"]))),
+        0.1,
+    )
+    return max(50, math.ceil(math.log(1e-4) / math.log(slowest)))
+
+
+def _record(
+    records: dict[str, list[np.ndarray]], week: tuple, paths: dict[str, np.ndarray]
+) -> None:
+    """Append an observed week to ``records``: ``week`` holds the count columns, then
+    ``deploy_automation`` and ``ships``; ``paths`` the no-assistant paths (in place)."""
+    for key, value in zip((*COUNT_COLUMNS, "deploy_automation", "ships"), week, strict=True):
+        records[key].append(value)
+    for key, value in paths.items():
+        records[key].append(value)
 
 
 def _company_shocks(

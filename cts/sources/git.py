@@ -444,9 +444,52 @@ class _Reader:
         return None
 
     def read(self, path, team, branch, tag_pattern, rules):
+        """One repository's event tables (``authors`` for the roster) and its counts."""
         main = _main_branch(path, branch)
-        every = _log(path, main)  # newest first
+        every = self._commits(path, main, team, rules)  # newest first
         first_parent = set(_git(path, "rev-list", "--first-parent", main).split())
+        merge = every["parents"].str.contains(" ")
+        merged = _merged(every, first_parent)
+        crs = merged.loc[~merged["bot_cr"]]
+        work = every.loc[~merge & every["person"].notna()]
+        assisted = work.loc[work["assisted"]]
+        counts = {
+            "commits": int((~merge).sum()),
+            "crs": len(merged),
+            "bot_commits": int((every["bot"] & ~merge).sum()),
+            "bot_crs": int(merged["bot_cr"].sum()),
+            "agent_commits": int((every["agent"] & ~merge).sum()),
+            "agent_commits_credited": int(
+                (every["agent"] & ~merge & every["person"].notna()).sum()
+            ),
+            "ai_assisted_commits": len(assisted),
+            "agent_crs": int(crs["is_agent"].sum()),
+            "path_teams": int(every.loc[every["team"] != team, "team"].nunique()),
+        }
+        tags = _release_tags(path, tag_pattern)
+        tables = {
+            "authors": pd.DataFrame(
+                {"person_id": work["person"], "team_id": work["team"], "date": work["authored"]}
+            ),
+            "code_reviews": _code_reviews(crs, _sizes(path, main), _shipped_at(merged, tags)),
+            "deployments": pd.DataFrame({"team_id": team, "deployed_at": tags["date"]}),
+            "rollbacks": _rollbacks(crs),
+            "ai_usage": pd.DataFrame(
+                {
+                    "person_id": assisted["person"],
+                    "team_id": assisted["team"],
+                    "used_at": assisted["authored"],
+                    "tool": assisted["tool"],
+                }
+            ),
+        }
+        return tables, counts
+
+    def _commits(self, path, main, team, rules) -> pd.DataFrame:
+        """Every commit of the main history (:func:`_log`) with who wrote it: ``agent``,
+        ``bot``, the ``person`` credited (None for a bot, or an agent's commit that credits no
+        human), the assistant ``tool`` (``assisted`` when there is one) and the ``team``."""
+        every = _log(path, main)
         agent = [self.is_agent(n, e) for n, e in zip(every["name"], every["email"], strict=True)]
         bot = [
             not a and self.is_bot(n, e)
@@ -465,64 +508,7 @@ class _Reader:
         every["tool"] = [self.tool(row) for row in every.itertuples()]
         every["assisted"] = every["tool"].notna()
         every["team"] = self._teams(path, main, every, team, rules)
-        merge = every["parents"].str.contains(" ")
-        merged = every.loc[every["commit"].isin(first_parent)].copy()
-        # A merge commit is a bot's CR when the branch it merges ends in a bot's commit.
-        tips = merged["parents"].str.split(" ").str[1]
-        tip_bot = tips.map(dict(zip(every["commit"], every["bot"], strict=True))).fillna(False)
-        merged["bot_cr"] = merged["bot"] | tip_bot.astype(bool)
-        merged["is_agent"] = _agent_crs(every, merged, first_parent)
-        crs = merged.loc[~merged["bot_cr"]]
-        sizes = _sizes(path, main).reindex(crs["commit"])
-        tags = _release_tags(path, tag_pattern)
-        shipped = _shipped_at(merged, tags).loc[crs.index]
-        reverts = crs["message"].str.contains(_REVERT)
-        work = every.loc[~merge & every["person"].notna()]
-        assisted = work.loc[work["assisted"]]
-        counts = {
-            "commits": int((~merge).sum()),
-            "crs": len(merged),
-            "bot_commits": int((every["bot"] & ~merge).sum()),
-            "bot_crs": int(merged["bot_cr"].sum()),
-            "agent_commits": int((every["agent"] & ~merge).sum()),
-            "agent_commits_credited": int(
-                (every["agent"] & ~merge & every["person"].notna()).sum()
-            ),
-            "ai_assisted_commits": len(assisted),
-            "agent_crs": int(crs["is_agent"].sum()),
-            "path_teams": int(every.loc[every["team"] != team, "team"].nunique()),
-        }
-        tables = {
-            "authors": pd.DataFrame(
-                {"person_id": work["person"], "team_id": work["team"], "date": work["authored"]}
-            ),
-            "code_reviews": pd.DataFrame(
-                {
-                    "team_id": crs["team"],
-                    "merged_at": crs["committed"],
-                    "shipped_at": shipped,
-                    "is_agent": crs["is_agent"].astype(bool),
-                    "additions": sizes["additions"].to_numpy(),
-                    "deletions": sizes["deletions"].to_numpy(),
-                }
-            ),
-            "deployments": pd.DataFrame({"team_id": team, "deployed_at": tags["date"]}),
-            "rollbacks": pd.DataFrame(
-                {
-                    "team_id": crs.loc[reverts, "team"],
-                    "rolled_back_at": crs.loc[reverts, "committed"],
-                }
-            ),
-            "ai_usage": pd.DataFrame(
-                {
-                    "person_id": assisted["person"],
-                    "team_id": assisted["team"],
-                    "used_at": assisted["authored"],
-                    "tool": assisted["tool"],
-                }
-            ),
-        }
-        return tables, counts
+        return every
 
     def _teams(self, path, main, every, team, rules) -> pd.Series:
         if not rules:
@@ -533,6 +519,41 @@ class _Reader:
             owned = Counter(t for f in changed if (t := _owner(f, rules)) is not None)
             owners[commit] = min(owned, key=lambda t: (-owned[t], t)) if owned else team
         return every["commit"].map(owners).fillna(team)
+
+
+def _merged(every: pd.DataFrame, first_parent: set[str]) -> pd.DataFrame:
+    """The first-parent commits (a CR each) with ``bot_cr`` (a merge commit is a bot's CR when
+    the branch it merges ends in a bot's commit) and ``is_agent`` (:func:`_agent_crs`)."""
+    merged = every.loc[every["commit"].isin(first_parent)].copy()
+    tips = merged["parents"].str.split(" ").str[1]
+    tip_bot = tips.map(dict(zip(every["commit"], every["bot"], strict=True))).fillna(False)
+    merged["bot_cr"] = merged["bot"] | tip_bot.astype(bool)
+    merged["is_agent"] = _agent_crs(every, merged, first_parent)
+    return merged
+
+
+def _code_reviews(crs: pd.DataFrame, sizes: pd.DataFrame, shipped: pd.Series) -> pd.DataFrame:
+    """The ``code_reviews`` table of the CRs: ``sizes`` per commit (:func:`_sizes`) and when
+    each first-parent commit shipped (:func:`_shipped_at`)."""
+    sizes = sizes.reindex(crs["commit"])
+    return pd.DataFrame(
+        {
+            "team_id": crs["team"],
+            "merged_at": crs["committed"],
+            "shipped_at": shipped.loc[crs.index],
+            "is_agent": crs["is_agent"].astype(bool),
+            "additions": sizes["additions"].to_numpy(),
+            "deletions": sizes["deletions"].to_numpy(),
+        }
+    )
+
+
+def _rollbacks(crs: pd.DataFrame) -> pd.DataFrame:
+    """The ``rollbacks`` table: the CRs whose message says they revert another."""
+    reverts = crs["message"].str.contains(_REVERT)
+    return pd.DataFrame(
+        {"team_id": crs.loc[reverts, "team"], "rolled_back_at": crs.loc[reverts, "committed"]}
+    )
 
 
 def _agent_crs(every: pd.DataFrame, merged: pd.DataFrame, main_line: set[str]) -> pd.Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,7 @@ THREATS: dict[str, dict] = {
 }
 
 
-def _adoption_table(panel: pd.DataFrame, outcome: str, **options) -> pd.DataFrame:
+def _adoption_table(panel: pd.DataFrame, outcome: str, **options: Any) -> pd.DataFrame:
     return estimate_adoption_effect(panel, outcome=outcome, **options).table
 
 
@@ -130,9 +131,15 @@ VALIDATE_CPU_MINUTES: dict[str, float] = {
 }
 
 
-def _replicate(job: tuple[int, int, int, tuple[str, ...], tuple[str, ...], dict]) -> list[dict]:
-    n_teams, n_weeks, seed, outcomes, methods, truth_overrides, *rest = job
-    controls = rest[0] if rest else None
+#: One replication of :func:`monte_carlo` or :func:`threats`: teams, weeks, seed, outcomes,
+#: methods, the truth's overrides, and the controls (None: each outcome's default).
+_Replication = tuple[
+    int, int, int, tuple[str, ...], tuple[str, ...], dict[str, Any], tuple[str, ...] | None
+]
+
+
+def _replicate(job: _Replication) -> list[dict]:
+    n_teams, n_weeks, seed, outcomes, methods, truth_overrides, controls = job
     options = {} if controls is None else {"controls": controls}
     sim, panel = simulate_and_load(n_teams, n_weeks, seed, truth_overrides)
     rows = []
@@ -191,7 +198,7 @@ def monte_carlo(
     seed: int = 1000,
     workers: int | None = None,
     progress: bool = True,
-    **truth_overrides,
+    **truth_overrides: Any,
 ) -> pd.DataFrame:
     """Estimate every method and outcome on ``reps`` simulated panels per panel length.
 
@@ -230,6 +237,7 @@ def monte_carlo(
             tuple(outcomes),
             tuple(m for m in methods if rep < limits[m]),
             truth_overrides,
+            None,
         )
         for weeks in n_weeks
         for rep in range(reps)
@@ -586,7 +594,7 @@ def _few_cluster_replicate(job: tuple) -> list[dict]:
                     "inference": inference,
                     "term": term,
                     "seed": seed,
-                    "rejected": table.loc[term, "p_value"] < 0.05,
+                    "rejected": table["p_value"].loc[term] < 0.05,
                 }
                 for term in ("short_run", "long_run")
             ]

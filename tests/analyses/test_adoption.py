@@ -78,6 +78,8 @@ def test_window_and_bad_input(medium_org):
         cts.estimate_adoption_effect(panel, start="2040-01-01")
     with pytest.raises(cts.PanelError, match="`lead_time` not in the panel"):
         cts.estimate_adoption_effect(panel, outcome="lead_time")
+    with pytest.raises(ValueError, match="one of auto, cluster, wild_bootstrap, randomization"):
+        cts.estimate_adoption_effect(panel, inference="bootstrap")
 
 
 def test_no_pre_adoption_weeks_leaves_relative_effects_undefined(medium_org):

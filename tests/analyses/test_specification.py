@@ -160,6 +160,10 @@ def test_one_effect_for_all_teams_headlines_the_pooled_model_with_the_counterfac
         assert row["estimate"] == cf.table.loc[term, "estimate"]
         assert abs(row["estimate"] - true) < 3 * row["se"], term
     assert "Beside it, the counterfactual" in effect.summary()
+    # the headline sentence reads the headline's numbers, the line beside it the other's
+    short, beside = effect.table.loc["short_run"], effect.alternative.loc["short_run"]
+    assert f"by {short['estimate']:+.3f} the same week" in effect.summary()
+    assert f"short run {beside['estimate']:+.3f} (SE {beside['se']:.3f})" in effect.summary()
 
 
 def test_effects_that_differ_by_cohort_headline_the_counterfactual():

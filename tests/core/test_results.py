@@ -94,6 +94,32 @@ def test_result_protocol(results, cls):
     assert shown.startswith(f"{cls.__name__}(") and text in shown and "object at 0x" not in shown
 
 
+def test_every_exported_class_shows_what_it_holds_in_a_terminal(results):
+    """Every class cts exports (exceptions aside) has a repr naming the class and what it holds,
+    not ``<... object at 0x...>``; a simulated organisation shows its truth, not its rows."""
+    sim = cts.simulate_org(12, 10, seed=1, cr_effect=0.5)
+    instances = {
+        **results,
+        cts.SimulatedOrg: sim,
+        cts.SimulationParams: cts.SimulationParams(),
+        TestStatistic: TestStatistic("joint test", 8.5, 3, 0.037, "all zero"),
+    }
+    exported = {
+        value
+        for value in (getattr(cts, name) for name in cts.__all__)
+        if inspect.isclass(value) and not issubclass(value, BaseException)
+    }
+    assert exported <= set(instances), "add an instance of the new class to `instances`"
+    for cls in exported:
+        shown = repr(instances[cls])
+        assert shown.startswith(f"{cls.__name__}(") and "object at 0x" not in shown, cls
+    shown = repr(sim)
+    assert shown.splitlines()[0] == "SimulatedOrg(cr_effect=0.5, n_teams=12, n_weeks=10, seed=1)"
+    assert "truth of cr_velocity: short_run +0.500, persistence +0.500, long_run +1.000" in shown
+    assert f"panel: {len(sim.panel)} team-weeks, 12 teams" in shown
+    assert "team-0001" not in shown and len(shown) < 500
+
+
 def test_intervals_at_any_level():
     assert critical_value() == pytest.approx(stats.norm.ppf(0.975), abs=1e-12)
     assert critical_value(0.90) == pytest.approx(1.6448536, abs=1e-6)

@@ -333,8 +333,8 @@ def _widen_for_search(effect: AdoptionEffect, panel: pd.DataFrame, sample: pd.Se
         sample=sample, level=model.level, time_effects_by=effect.time_effects_by,
     )  # fmt: skip
     terms = widening.table.index
-    se = widening.table["se"]
-    estimate = effect.table.loc[terms, "estimate"]
+    se = widening.table["se"].to_numpy(dtype=float)
+    estimate = effect.table.loc[terms, "estimate"].to_numpy(dtype=float)
     z = norm.isf((1 - model.level) / 2)
     effect.table.loc[terms, "se"] = se
     effect.table.loc[terms, "ci_low"] = estimate - z * se
@@ -343,7 +343,8 @@ def _widen_for_search(effect: AdoptionEffect, panel: pd.DataFrame, sample: pd.Se
     effect.search = widening
     if widening.alternatives.empty:
         return
-    ratio = widening.table.loc["short_run", "se"] / widening.table.loc["short_run", "se_fixed"]
+    short = widening.table.loc["short_run"]
+    ratio = float(short["se"]) / float(short["se_fixed"])
     verdicts = ", ".join(
         f"{row.decision} (q = {row.q:.2f})" for row in widening.alternatives.itertuples()
     )

@@ -382,7 +382,7 @@ def _add_validate(commands: _Commands) -> None:
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
-    # The defaults keep the whole run under 40 minutes on 2 cores: about 58 CPU minutes, ~29 on
+    # The defaults keep the whole run under 40 minutes on 2 cores: about 63 CPU minutes, ~32 on
     # 2 idle cores (per block in VALIDATE_CPU_MINUTES of cts.validation.monte_carlo, measured in
     # CPU time), at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a 95% and
     # a 5% rate, and 1.8 points on the threat cells' coverage.

@@ -55,9 +55,9 @@ TARGET_COVERAGE = (0.93, 0.97)
 #: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%. The budget in CPU time
 #: (one process, BLAS on one thread, 2-3 panels a cell; wall clock on the shared machine it was
 #: measured on meant nothing): the threat cells 8.5 CPU seconds a replication over their 34
-#: cell-lengths before ``auto`` widened its SEs for the search, about 12.5 with it (``auto``
-#: fits one model per pre-test's other verdict: 1.8 times its CPU); at 150 replications about
-#: 31 CPU minutes of the run's ~58 (:data:`VALIDATE_CPU_MINUTES`).
+#: cell-lengths before ``auto`` widened its SEs for its search, 13.5 with it (``auto`` fits one
+#: model per pre-test's other verdict: 1.8 times its CPU); at 150 replications 34 CPU minutes
+#: of the run's ~63 (:data:`VALIDATE_CPU_MINUTES`).
 THREAT_WEEKS = (13, 26, 39, 104)
 THREAT_TEAMS = 200
 THREAT_REPS = 150
@@ -119,12 +119,12 @@ LOCAL_WEEKS = (39, 104)
 #: CPU minutes of each block of ``make validate`` at its default size, measured per panel (one
 #: process, BLAS on one thread) and multiplied out; ``startup`` is the worker processes' imports
 #: (the gap between a small end-to-end run's CPU time, ``/usr/bin/time``, and its panels' sum).
-#: On 2 idle cores the run takes about half the total: ~29 minutes.
+#: On 2 idle cores the run takes about half the total: ~32 minutes.
 VALIDATE_CPU_MINUTES: dict[str, float] = {
     "main (500 teams, 400 panels a length; gmm on 200)": 10.8,
     "exogeneity (200 panels a setting)": 2.0,
-    "few clusters (30 teams, 300 panels a design)": 10.2,
-    "threat cells (200 teams, 150 panels a row)": 31.0,
+    "few clusters (30 teams, 300 panels a design)": 13.3,
+    "threat cells (200 teams, 150 panels a row)": 33.7,
     "controls (60 panels a row)": 0.3,
     "bootstrap coverage (20 teams, 100 panels, six designs)": 2.5,
     "startup": 0.7,

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 from conftest import quiet_load
+from scipy import stats
 
 import cts
-from cts.analyses.post_search import TERMS, other_verdict
+from cts.analyses.post_search import TERMS, effect_terms, other_verdict, widen_for_search
+from cts.analyses.specification import Specification
 from cts.core.results import TestStatistic
 
 
@@ -83,3 +85,31 @@ def test_a_named_method_is_not_widened(spread_panel):
         spread_panel, controls=("rollback_rate",), method="bias_corrected"
     )
     assert effect.search is None
+
+
+def test_each_decision_s_other_verdict_and_its_q(spread_panel):
+    # two lags reached by the residuals' rejection at one lag, stopped by two passes at two
+    tests = [
+        ("residuals, 1 lag(s)", _test(0.01)),
+        ("residuals, 2 lag(s)", _test(0.5)),
+        ("lag 3", _test(0.3)),
+        ("strict exogeneity", _test(0.2)),
+    ]
+    spec = Specification("bias_corrected", 2, 1, (), tests)
+    chosen = cts.dynamic_panel(
+        spread_panel, "cr_velocity", ["ai_usage_rate", "rollback_rate"], "team_id", "week",
+        lags=2, treatment_lags=1, serial_test=False,
+    )  # fmt: skip
+    table = effect_terms(chosen, "cr_velocity", "ai_usage_rate")
+    widening = widen_for_search(
+        table, spec, spread_panel, "cr_velocity", ["ai_usage_rate", "rollback_rate"]
+    )
+    q = widening.alternatives.set_index("decision")["q"]
+    assert list(q.index) == ["1 lag(s)", "3 lag(s)", "usage predetermined"]
+    z = stats.norm.isf(0.05)
+    rejects = {p: stats.norm.cdf(stats.norm.isf(p) - z) for p in (0.01, 0.5, 0.3, 0.2)}
+    assert q["1 lag(s)"] == pytest.approx(1 - rejects[0.01], rel=1e-10)
+    assert q["1 lag(s)"] == pytest.approx(0.2478, abs=1e-4)
+    assert q["3 lag(s)"] == pytest.approx(1 - (1 - rejects[0.5]) * (1 - rejects[0.3]), rel=1e-10)
+    assert q["usage predetermined"] == pytest.approx(rejects[0.2], rel=1e-10)
+    np.testing.assert_allclose(widening.table["se_fixed"], table["se"])

@@ -35,6 +35,10 @@ as ``q`` is; this computes the between-models part in closed form from one fit p
 (it leaves out the correlation between a verdict and the gap, which the cells bound: see the
 docs).
 
+What it does not fix: at 104 weeks the short run over-covers (99% in the persistence-spread
+cell, SD / SE 0.89) where the chosen model was already calibrated: the squared gap carries the
+other model's own noise, which a middling ``q`` turns into width.
+
 References
 ----------
 Leeb & Poetscher (2005), "Model selection and inference: facts and fiction", Econometric Theory

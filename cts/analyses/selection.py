@@ -7,8 +7,8 @@ the size it can just detect: the local-alternative cells ``ar1_0.15``, ``feedbac
 mixture of the models' estimates and the chosen model's interval, taken as if the model had
 been fixed, under-covers (Leeb & Poetscher 2005). ``auto`` itself widens its SEs by the
 variance the pre-tests' verdicts add (:mod:`cts.analyses.post_search`, calibrated on those
-cells); this module gives the conservative alternative, which holds whatever the local
-parameters, at a price in width.
+cells at 39 weeks, over-covering the short run at 104); this module gives the conservative
+alternative, which holds whatever the local parameters, at a price in width.
 
 Two ways out, and why this module takes the second:
 

@@ -105,10 +105,12 @@ _EXPORTS: dict[str, str] = {
     "impact_curve": "cts.analyses.impact",
     "translate_impact": "cts.analyses.impact",
     "PowerResult": "cts.analyses.planning",
+    "PowerStudy": "cts.analyses.planning",
     "calibrate": "cts.analyses.planning",
     "minimum_detectable_effect": "cts.analyses.planning",
     "power": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
+    "power_study": "cts.analyses.planning",
     "AssistantPaths": "cts.analyses.value",
     "NetReturn": "cts.analyses.value",
     "assistant_paths": "cts.analyses.value",
@@ -151,15 +153,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test checks)
-    from cts import (
-        analyses,  # noqa: F401
-        core,  # noqa: F401
-        estimators,  # noqa: F401
-        panel,  # noqa: F401
-        reporting,  # noqa: F401
-        simulate,  # noqa: F401
-        sources,  # noqa: F401
-        validation,  # noqa: F401
+    from cts import (  # noqa: F401
+        analyses,
+        core,
+        estimators,
+        panel,
+        reporting,
+        simulate,
+        sources,
+        validation,
     )
     from cts.analyses import overview  # noqa: F401
     from cts.analyses.adoption import (  # noqa: F401
@@ -207,10 +209,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
     )
     from cts.analyses.planning import (  # noqa: F401
         PowerResult,
+        PowerStudy,
         calibrate,
         minimum_detectable_effect,
         power,
         power_grid,
+        power_study,
     )
     from cts.analyses.quality import (  # noqa: F401
         Guardrails,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect, estimate_adoption_effect
+from cts.analyses.counterfactual import Counterfactual
 from cts.analyses.value import format_money
 from cts.core.results import LEVEL, Result, critical_value, draws_p_value, estimate_table
 from cts.estimators.dynamic import Method, dynamic_panel
@@ -157,7 +158,11 @@ def translate_impact(
     (``effect`` the long or short run). CTS-SW in builder-weeks per unit is one over velocity,
     so the change is ``v0 / va - 1``; holding today's output fixed, the builder-weeks saved per
     year are ``output * (1 / v0 - 1 / va)``. The estimands in words and symbols:
-    ``docs/estimands.md``.
+    ``docs/estimands.md``. When ``effect.headline`` is the counterfactual (``method="auto"``
+    found effects that differ between teams), the valuation follows it: what usage has added
+    is the counterfactual's own extra units over the recent weeks (observed minus
+    counterfactual, times builders), ``effect`` its long or short run, both drawn jointly
+    (normal, with their bootstrap covariance).
 
     Parameters
     ----------
@@ -223,7 +228,10 @@ def translate_impact(
 
     def quantities(path: _ModelPath) -> dict[str, np.ndarray]:
         effect_at = path.long_run if horizon == "long_run" else path.multipliers[:, 0]
-        v0 = velocity - path.multipliers[:, : len(exposure)] @ exposure / builder_weeks
+        added = (
+            path.multipliers[:, : len(exposure)] @ exposure if path.added is None else path.added
+        )
+        v0 = velocity - added / builder_weeks
         va = v0 + effect_at * adoption_level
         valid = (v0 > 0) & (va > 0) & np.isfinite(effect_at)
         v0, va = np.where(valid, v0, np.nan), np.where(valid, va, np.nan)
@@ -241,7 +249,11 @@ def translate_impact(
             "_without": v0,
         }
 
-    estimate, sample = _model_path(effect, len(exposure), draws, seed, horizon)
+    if effect.headline == "counterfactual" and effect.counterfactual is not None:
+        weeks = recent["week"].unique()
+        estimate, sample = _counterfactual_path(effect.counterfactual, weeks, draws, seed, horizon)
+    else:
+        estimate, sample = _model_path(effect, len(exposure), draws, seed, horizon)
     point = quantities(estimate)
     if not np.isfinite(point["_without"][0]) or not np.isfinite(point["velocity_change"][0]):
         raise PanelError(
@@ -342,6 +354,7 @@ class _ModelPath:
 
     multipliers: np.ndarray
     long_run: np.ndarray
+    added: np.ndarray | None = None  # the units usage has added in the recent weeks, if known
 
 
 def _model_path(
@@ -381,6 +394,32 @@ def _model_path(
             _long_run(theta, len(lags)) * scale,
         )
         for theta in (mean[None], sample)
+    ]
+    return point, drawn
+
+
+def _counterfactual_path(
+    result: Counterfactual, weeks: np.ndarray, draws: int, seed: int, horizon: str
+) -> tuple[_ModelPath, _ModelPath]:
+    """The headline counterfactual's effect at ``horizon`` and the extra units usage added
+    in ``weeks`` (observed minus counterfactual, its :attr:`~Counterfactual.weekly`), with
+    ``draws`` normal draws of the two from their bootstrap covariance (the same draws)."""
+    if result.weekly is None or result.table_draws is None:
+        raise ValueError("the counterfactual has no weekly extra units to value")
+    recent = result.weekly.index.isin(pd.to_datetime(weeks))
+    mean = np.array([result.weekly["extra_units"].to_numpy()[recent].sum(), 0.0])
+    mean[1] = result.table.loc[horizon, "estimate"]
+    pairs = np.column_stack(
+        [result.weekly_draws["total"][:, recent].sum(axis=1), result.table_draws[horizon]]
+    )
+    covariance = np.cov(pairs, rowvar=False) if len(pairs) > 1 else np.zeros((2, 2))
+    sample = np.random.default_rng(seed).multivariate_normal(mean, covariance, size=draws)
+    short = horizon == "short_run"
+    point, drawn = [
+        _ModelPath(
+            values[:, 1:] if short else np.zeros((len(values), 1)), values[:, 1], values[:, 0]
+        )
+        for values in (mean[None], sample)
     ]
     return point, drawn
 

@@ -14,12 +14,20 @@ from cts.analyses.adoption import estimate_adoption_effect
 from cts.core.exceptions import FewTeamsWarning
 from cts.core.memory import release_job_memory, release_memory, thaw
 from cts.core.results import Result, critical_value
-from cts.core.workers import default_workers, run_jobs
+from cts.core.workers import default_workers, job_pool, run_jobs
 from cts.estimators.design import MIN_ADOPTING_TEAMS, MIN_TEAMS
 from cts.panel import DEFAULT_CONTROLS, lag, require_columns, windowed
 from cts.simulate.org import DEPLOY_LEVEL_BY_ARCHITECTURE, simulate_and_load
 
-__all__ = ["PowerResult", "calibrate", "minimum_detectable_effect", "power", "power_grid"]
+__all__ = [
+    "PowerResult",
+    "PowerStudy",
+    "calibrate",
+    "minimum_detectable_effect",
+    "power",
+    "power_grid",
+    "power_study",
+]
 
 _PREFIX = {"cr_velocity": "cr", "deploy_velocity": "deploy"}
 #: When :func:`power` may stop early: the panels of its first round (the fewest it stops at) and
@@ -29,6 +37,11 @@ ROUND = 10
 #: Simulated team-weeks below which :func:`power` runs in this process: a pool's workers each
 #: import the libraries first (~4 s of CPU), more than 50 panels of 40 teams x 40 weeks take.
 POOL_TEAM_WEEKS = 200_000
+#: Team-weeks of the panel below which :func:`power_study` runs in this process whatever its
+#: grid: a simulated panel of up to 100 teams x 52 weeks costs ~0.07 s of CPU, mostly fixed
+#: (fits of two outcomes included), so on a 40 x 40 panel a pool's start (2.7 s of CPU per
+#: worker) cost more than a third of the section, and a report runs other notebooks beside it.
+POOL_PANEL_TEAM_WEEKS = 20_000
 _ARCHITECTURE_MULTIPLIER = dict(
     zip(("service", "monolith", "trunk"), DEPLOY_LEVEL_BY_ARCHITECTURE, strict=True)
 )
@@ -73,7 +86,11 @@ def calibrate(panel: pd.DataFrame, outcome: str = "cr_velocity") -> dict:
         "n_weeks": n_weeks,
         f"{prefix}_persistence": persistence,
         f"{prefix}_level": level,
-        "team_spread": float(np.sqrt(between) / level),
+        # CR velocity's spread is the simulator's team_spread; deployment velocity has its own
+        # (deploy_team_spread), so one simulated panel can carry both outcomes' calibrations.
+        ("team_spread" if prefix == "cr" else f"{prefix}_team_spread"): float(
+            np.sqrt(between) / level
+        ),
         "never_adopter_share": never_used,
     }
     total = _residual_sd(panel, outcome)
@@ -207,9 +224,9 @@ def power(
         With ``"cluster"`` on such a design the summary says the power is optimistic.
     precision
         Stop early once the Monte Carlo SE is at most this (``None``, default: run every rep).
-        Panels are simulated in rounds, :data:`MIN_REPS` then :data:`ROUND` at a time (the
-        rest at once in a pool of processes; seeds in order, so the first ``n`` panels are the
-        same as without stopping); after each round the SE is judged from the share of hits
+        Panels are simulated in rounds, :data:`MIN_REPS` then :data:`ROUND` at a time (in one
+        pool of processes; seeds in order, so the first ``n`` panels are the same as without
+        stopping); after each round the SE is judged from the share of hits
         with one hit and one miss added, ``p~ = (hits + 1) / (n + 2)``, so that 20 hits in 20
         panels (SE 0 as reported) count as an SE of 4.6%, not 0. Only a power near 0 or 1
         stops early; the result's ``reps`` says how many panels it rests on.
@@ -232,18 +249,17 @@ def power(
         workers = 1  # less work than starting a pool of processes costs
     hits: list[bool] = []
     try:
-        while len(hits) < len(jobs):
-            if precision is None:
-                size = len(jobs)
-            elif not hits:
-                size = MIN_REPS
-            else:  # in a pool, the rest at once: one more pool start at most
-                size = ROUND if workers == 1 else len(jobs)
-            batch = jobs[len(hits) : len(hits) + size]
-            rows = run_jobs(_detect, batch, workers=workers, progress=progress, desc="power")
-            hits += [row["hit"] for row in rows]
-            if precision is not None and _precise(hits, precision):
-                break
+        with job_pool(workers) as run:  # one pool for every round
+            while len(hits) < len(jobs):
+                if precision is None:
+                    size = len(jobs)
+                else:
+                    size = ROUND if hits else MIN_REPS
+                batch = jobs[len(hits) : len(hits) + size]
+                rows = run(_detect, batch, progress=progress, desc="power")
+                hits += [row["hit"] for row in rows]
+                if precision is not None and _precise(hits, precision):
+                    break
     finally:
         thaw()  # the jobs may have run in this process
     result = _power_result(hits, params, effect, outcome, alpha)
@@ -251,11 +267,12 @@ def power(
     return result
 
 
-def _precise(hits: list[bool], precision: float) -> bool:
-    """Whether ``hits`` pin power down to a Monte Carlo SE of ``precision`` (see :func:`power`)."""
+def _precise(hits: list[bool], precision: float, minimum: int = MIN_REPS) -> bool:
+    """Whether ``hits`` pin power down to a Monte Carlo SE of ``precision`` (see :func:`power`),
+    after at least ``minimum`` panels."""
     n = len(hits)
     share = (sum(hits) + 1) / (n + 2)
-    return n >= MIN_REPS and np.sqrt(share * (1 - share) / n) <= precision
+    return n >= minimum and np.sqrt(share * (1 - share) / n) <= precision
 
 
 def _design(
@@ -416,6 +433,206 @@ def power_grid(
     return pd.DataFrame(rows)
 
 
+#: Panels per design :func:`power_study` simulates before a design of its grid may stop: with
+#: every (or no) panel a hit, ``p~ = 11/12`` gives a Monte Carlo SE of 8.7 points at 10.
+GRID_MIN_REPS = 10
+
+
+@dataclass(repr=False)
+class PowerStudy(Result):
+    """Power of one effect on each outcome, at the panel's size and over a grid of designs,
+    from :func:`power_study`.
+
+    Attributes
+    ----------
+    at_size
+        Outcome -> :class:`PowerResult` at the panel's own number of teams and weeks.
+    grid
+        One row per outcome and design: ``outcome, effect, n_teams, n_weeks, power, mcse,
+        reps`` (the panels each point rests on: fewer where power was pinned down early).
+    effect, alpha
+    precision, grid_precision
+        The Monte Carlo SE at which a design stopped early (see :func:`power_study`).
+    """
+
+    _metadata_fields = ("effect", "alpha")
+
+    at_size: dict[str, PowerResult]
+    grid: pd.DataFrame
+    effect: float
+    alpha: float
+    precision: float
+    grid_precision: float
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Power at the panel's size per outcome, with its Monte Carlo SE and panels."""
+        return pd.DataFrame(
+            {
+                "n_teams": [r.n_teams for r in self.at_size.values()],
+                "n_weeks": [r.n_weeks for r in self.at_size.values()],
+                "power": [r.power for r in self.at_size.values()],
+                "mcse": [r.mcse for r in self.at_size.values()],
+                "reps": [r.reps for r in self.at_size.values()],
+            },
+            index=pd.Index(list(self.at_size), name="outcome"),
+        )
+
+    def grid_for(self, outcome: str) -> pd.DataFrame:
+        """The grid's rows of one outcome (for :func:`cts.plots.plot_power`)."""
+        return self.grid.loc[self.grid["outcome"] == outcome].reset_index(drop=True)
+
+    def summary(self) -> str:
+        """Power at the panel's size for each outcome."""
+        return " ".join(result.summary() for result in self.at_size.values())
+
+
+def power_study(
+    panel: pd.DataFrame,
+    effect: float,
+    *,
+    outcomes: tuple[str, ...] = ("cr_velocity", "deploy_velocity"),
+    n_teams: tuple[int, ...] = (25, 50, 100),
+    n_weeks: tuple[int, ...] = (26, 52),
+    reps: int = 50,
+    grid_reps: int = 20,
+    alpha: float = 0.05,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+    calibrations: dict[str, dict] | None = None,
+    precision: float = 0.1,
+    grid_precision: float = 0.1,
+) -> PowerStudy:
+    """Power of ``effect`` on each outcome at the panel's size (:func:`power`) and by number of
+    teams and weeks (:func:`power_grid`): each simulated panel carries every outcome's
+    calibration and is tested for each, and every design runs in one pool of processes.
+
+    Designs run in rounds (seeds in order, as in :func:`power`): :data:`GRID_MIN_REPS` panels
+    first, then :data:`ROUND` more each until, for every outcome, its Monte Carlo SE (judged
+    with a hit and a miss added, see ``precision`` in :func:`power`) is at most ``precision``
+    (the panel's own design) or ``grid_precision`` (grid), or it has ``reps`` (``grid_reps``)
+    panels. A point's SE is then at most ``max(precision, 0.5 / sqrt(reps))`` (10 and 11
+    points by default); a design where every or no panel detects the effect stops after 10
+    (:func:`cts.reporting.formatting.format_power` then gives the one-sided 95% bound: at
+    least 74%). On a panel of fewer than :data:`POOL_PANEL_TEAM_WEEKS` team-weeks the panels
+    are simulated in this process.
+
+    Parameters
+    ----------
+    panel, effect, alpha, seed, workers, progress
+        As in :func:`power`.
+    outcomes
+        ``cr_velocity`` and/or ``deploy_velocity``, each calibrated to the panel
+        (:func:`calibrate`; pass ``calibrations``, outcome -> its result, to reuse them). The
+        share of teams that never use the assistant is the panel's, the same for each.
+    n_teams, n_weeks
+        The grid's designs.
+    reps, grid_reps
+        Most panels per design at the panel's size and on the grid.
+    precision, grid_precision
+        Monte Carlo SE at which a design stops early.
+
+    Returns
+    -------
+    PowerStudy
+    """
+    calibrations = calibrations or {}
+    if not outcomes or len(set(outcomes)) < len(outcomes):
+        raise ValueError(f"outcomes must name each outcome once, not {outcomes!r}")
+    merged: dict = {}
+    for outcome in outcomes:
+        merged.update(calibrations.get(outcome) or calibrate(panel, outcome))
+    own = _design(panel, effect, outcomes[0], None, None, merged)
+    designs = [(own, reps, precision, min(GRID_MIN_REPS, reps))] + [
+        (_design(panel, effect, outcomes[0], teams, weeks, merged), grid_reps, grid_precision,
+         min(GRID_MIN_REPS, grid_reps))
+        for weeks in n_weeks
+        for teams in n_teams
+    ]  # fmt: skip
+    hits = _rounds(designs, effect, outcomes, alpha, seed, workers, progress)
+    results = [
+        [
+            _power_result([h[k] for h in found], params, effect, outcome, alpha)
+            for k, outcome in enumerate(outcomes)
+        ]
+        for found, (params, *_) in zip(hits, designs, strict=True)
+    ]
+    grid = pd.DataFrame(
+        [
+            {"outcome": r.outcome, "effect": effect, "n_teams": r.n_teams,
+             "n_weeks": r.n_weeks, "power": r.power, "mcse": r.mcse, "reps": r.reps}
+            for k in range(len(outcomes))
+            for design in results[1:]
+            for r in [design[k]]
+        ]
+    )  # fmt: skip
+    at_size = {r.outcome: r for r in results[0]}
+    return PowerStudy(at_size, grid, effect, alpha, precision, grid_precision)
+
+
+def _rounds(
+    designs: list[tuple[dict, int, float, int]],
+    effect: float,
+    outcomes: tuple[str, ...],
+    alpha: float,
+    seed: int,
+    workers: int | None,
+    progress: bool,
+) -> list[list[tuple[bool, ...]]]:
+    """Each design's hits (one per outcome, per panel), in rounds until every outcome is
+    precise or the design has all its panels."""
+    jobs = [_joint_jobs(params, effect, outcomes, cap, alpha, seed) for params, cap, *_ in designs]
+    own = designs[0][0]["n_teams"] * designs[0][0]["n_weeks"]
+    work = sum(p["n_teams"] * p["n_weeks"] * cap for p, cap, *_ in designs)
+    small = work < POOL_TEAM_WEEKS or own < POOL_PANEL_TEAM_WEEKS
+    workers = 1 if small else (workers or default_workers())
+    hits: list[list[tuple[bool, ...]]] = [[] for _ in designs]
+
+    def settled(k: int) -> bool:
+        _, cap, precise, first = designs[k]
+        done = hits[k]
+        return len(done) >= cap or (
+            len(done) > 0
+            and all(_precise([h[i] for h in done], precise, first) for i in range(len(outcomes)))
+        )
+
+    try:
+        with job_pool(workers) as run:
+            while True:
+                batch = [  # (design, job): each unsettled design's next round
+                    (k, job)
+                    for k in range(len(designs))
+                    if not settled(k)
+                    for job in jobs[k][len(hits[k]) :][: ROUND if hits[k] else designs[k][3]]
+                ]
+                if not batch:
+                    break
+                # The largest panels first, so that no worker is left with one at the end.
+                order = sorted(range(len(batch)), key=lambda i: -batch[i][1][0] * batch[i][1][1])
+                rows = run(_detect, [batch[i][1] for i in order], progress=progress, desc="power")
+                found = dict(zip(order, rows, strict=True))
+                for i, (k, _) in enumerate(batch):  # in seed order within each design
+                    hits[k].append(tuple(found[i]["hits"]))
+    finally:
+        thaw()  # the jobs may have run in this process
+    return hits
+
+
+def _joint_jobs(
+    params: dict, effect: float, outcomes: tuple[str, ...], reps: int, alpha: float, seed: int
+) -> list[tuple]:
+    """:func:`_jobs` for several outcomes at once: each panel carries every outcome's effect."""
+    truth = {}
+    for outcome in outcomes:
+        truth.update(_jobs(params, effect, outcome, 1, alpha, seed)[0][4])
+    return [
+        (params["n_teams"], params["n_weeks"], seed + r, tuple(outcomes), truth, alpha,
+         np.sign(effect))
+        for r in range(reps)
+    ]  # fmt: skip
+
+
 def _crossing(curve: pd.DataFrame, target: float) -> float:
     effects, powers = curve.index.to_numpy(float), curve["power"].to_numpy(float)
     above = np.flatnonzero(powers >= target)
@@ -429,9 +646,28 @@ def _crossing(curve: pd.DataFrame, target: float) -> float:
 
 
 def _detect(job: tuple) -> list[dict]:
+    """Simulate one panel and test its effect: ``hit`` for one outcome, or ``hits`` (one per
+    outcome, in order) when the job names several."""
     n_teams, n_weeks, seed, outcome, truth, alpha, sign, *test = job
     inference, bootstrap_reps = test or ("cluster", 199)
     _, panel = simulate_and_load(n_teams, n_weeks, seed, truth)
+    outcomes = (outcome,) if isinstance(outcome, str) else tuple(outcome)
+    hits = [_hit(panel, name, alpha, sign, inference, bootstrap_reps, seed) for name in outcomes]
+    del panel
+    release_job_memory()  # a worker runs many jobs: free each panel's fits before the next
+    return [{"hit": hits[0], "hits": hits}]
+
+
+def _hit(
+    panel: pd.DataFrame,
+    outcome: str,
+    alpha: float,
+    sign: float,
+    inference: str,
+    bootstrap_reps: int,
+    seed: int,
+) -> bool:
+    """Whether the long-run effect on ``outcome`` is significant with the right sign."""
     # By default the clustered test, not the resampling one a few-teams report uses: a
     # bootstrap per simulated panel makes power ~20x slower (inference="auto" asks for it). The
     # summary says when that flatters, so the few-teams warning is not repeated for every panel.
@@ -450,11 +686,9 @@ def _detect(job: tuple) -> list[dict]:
             serial_test=False,  # power reads only the long-run estimate's p-value
         )
     row = effect.table.loc["long_run"]
-    del effect, panel
-    release_job_memory()  # a worker runs many jobs: free each panel's fits before the next
     # With no true effect any rejection counts (the test's size); otherwise the sign must match.
     right_sign = sign == 0 or np.sign(row["estimate"]) == sign
-    return [{"hit": bool(row["p_value"] < alpha and right_sign)}]
+    return bool(row["p_value"] < alpha and right_sign)
 
 
 def _net_of_ai(panel: pd.DataFrame, outcome: str, long_run: float) -> pd.Series:

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-__all__ = ["WORKERS_ENV", "default_workers", "die_with_parent", "run_jobs"]
+__all__ = ["WORKERS_ENV", "default_workers", "die_with_parent", "job_pool", "run_jobs"]
 
 #: Environment variable capping the processes of :func:`run_jobs` (the report builder sets it
 #: for its kernels so that notebooks running side by side do not each start a pool per core).
@@ -52,12 +52,29 @@ def run_jobs(
     without re-running the caller's ``__main__`` (see :func:`_main_not_rerun`).
     """
     workers = workers or default_workers()
-    if workers == 1 or len(jobs) <= 1:
-        return _collect(map(task, jobs), len(jobs), progress, desc)
+    if len(jobs) <= 1:
+        workers = 1
+    with job_pool(workers) as run:
+        return run(task, jobs, progress=progress, desc=desc)
+
+
+@contextlib.contextmanager
+def job_pool(workers: int | None = None) -> Iterator[Callable[..., list[dict]]]:
+    """One pool of ``workers`` processes for several rounds of jobs: yields
+    ``run(task, jobs, progress=False, desc="jobs")``, which works as :func:`run_jobs` on the
+    same processes. Each spawned worker imports the libraries first (about 2 s of CPU), so a
+    loop that decides after each round whether to go on (power that stops once pinned down)
+    starts them once. ``workers=1`` runs every round in this process.
+    """
+    workers = workers or default_workers()
+    if workers == 1:
+        yield lambda task, jobs, progress=False, desc="jobs": _collect(
+            map(task, jobs), len(jobs), progress, desc
+        )
+        return
     # spawn, not fork: forking a process whose native libraries (pyfixest's Rust demeaner,
     # BLAS) already run threads can deadlock the children.
     context = multiprocessing.get_context("spawn")
-    chunksize = max(1, min(4, len(jobs) // (8 * workers)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(
         max_workers=workers,
@@ -65,10 +82,20 @@ def run_jobs(
         initializer=_limit_threads,
         initargs=(threads,),
     ) as pool:
-        # map submits every job at once, so every worker process starts inside this block.
-        with _main_not_rerun(task):
-            results = pool.map(task, jobs, chunksize=chunksize)
-        return _collect(results, len(jobs), progress, desc)
+
+        def run(
+            task: Callable[[tuple], list[dict]],
+            jobs: list[tuple],
+            progress: bool = False,
+            desc: str = "jobs",
+        ) -> list[dict]:
+            chunksize = max(1, min(4, len(jobs) // (8 * workers)))
+            # map submits every job at once, so any worker still to start starts in this block.
+            with _main_not_rerun(task):
+                results = pool.map(task, jobs, chunksize=chunksize)
+            return _collect(results, len(jobs), progress, desc)
+
+        yield run
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

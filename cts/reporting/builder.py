@@ -122,8 +122,8 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis(
         "04_robustness",
         "04_robustness.ipynb",
-        "Robustness of the effect on CR velocity: event study, heterogeneity, power",
-        {"outcome": "cr_velocity"},
+        "Robustness of the effects on CR and deployment velocity: event study, heterogeneity, "
+        "power",
         weight=5.0,
     ),
     Analysis("05_impact", "05_impact.ipynb", "What adoption is worth"),

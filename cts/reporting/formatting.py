@@ -12,7 +12,7 @@ import html
 import math
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,11 +28,13 @@ __all__ = [
     "format_p",
     "format_percent",
     "format_power",
+    "format_power_grid",
     "format_signed",
     "html_table",
     "p_phrase",
     "plain_words",
     "result_html",
+    "side_by_side",
 ]
 
 #: What a missing value shows as in a table.
@@ -101,17 +103,43 @@ def format_money(value: float, currency: str = "USD") -> str:
 def format_power(power: float, mcse: float, reps: int) -> str:
     """Simulated power with its Monte Carlo precision: ``63% (Monte Carlo standard error 7
     percentage points, 50 simulated panels)``; when every (or no) simulated panel detected the
-    effect the standard error is zero, and the sentence says what happened instead."""
+    effect the standard error is zero, and the sentence says what happened instead, with the
+    one-sided 95% Clopper-Pearson bound on power (``0.05 ** (1 / reps)``: at least 74% when all
+    of 10 panels detected it)."""
     if _missing(power):
         return MISSING
     detected = round(float(power) * reps)
+    bound = 0.05 ** (1 / reps) if reps > 0 else 0.0
     if detected == reps:
-        return f"{format_percent(power)} (all {reps:,} simulated panels detected it)"
+        return (
+            f"{format_percent(power)} (all {reps:,} simulated panels detected it: at least "
+            f"{math.floor(100 * bound):.0f}% with 95% confidence)"
+        )
     if detected == 0:
-        return f"{format_percent(power)} (none of {reps:,} simulated panels detected it)"
+        return (
+            f"{format_percent(power)} (none of {reps:,} simulated panels detected it: at most "
+            f"{math.ceil(100 * (1 - bound)):.0f}% with 95% confidence)"
+        )
     return (
         f"{format_percent(power)} (Monte Carlo standard error {100 * float(mcse):.0f} percentage "
         f"points, {reps:,} simulated panels)"
+    )
+
+
+def format_power_grid(reps: Sequence[int], mcse: Sequence[float]) -> str:
+    """The Monte Carlo precision of a power grid (:func:`cts.power_study`) in words: the
+    simulated panels per point (fewer where a design stopped early) and the largest standard
+    error of a point, here and whatever the power (``0.5 / sqrt(most panels)``)."""
+    fewest, most = int(min(reps)), int(max(reps))
+    panels = (
+        f"{most} simulated panels"
+        if fewest == most
+        else f"{fewest} to {most} simulated panels (fewer where power was pinned down early)"
+    )
+    return (
+        f"Each point: {panels}, so a Monte Carlo standard error of at most "
+        f"{100 * float(max(mcse)):.0f} percentage points here and "
+        f"{50 / math.sqrt(most):.0f} whatever the power (bars: 95%)."
     )
 
 
@@ -153,6 +181,7 @@ def html_table(
     *,
     index: str | None = None,
     caption: str | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """``frame`` as an HTML table for a report: labelled columns, formatted cells, every string
     escaped.
@@ -174,6 +203,9 @@ def html_table(
         code name says nothing to a reader: put what it holds in a column or label it here).
     caption
         A sentence above the table (escaped).
+    groups
+        Header -> the (adjacent, shown) columns it spans, in a header row above the labels
+        (e.g. one outcome's columns of a side-by-side table); other columns get an empty cell.
     """
     labels = dict(labels) if labels is not None else {str(c): str(c) for c in frame.columns}
     formats = dict(formats or {})
@@ -185,7 +217,9 @@ def html_table(
         body.insert(0, "__index__", frame.index.to_numpy())
         columns = ["__index__", *columns]
         labels = {"__index__": index, **labels}
-    head = "".join(f"<th>{html.escape(str(labels[c]))}</th>" for c in columns)
+    head = "<tr>" + "".join(f"<th>{html.escape(str(labels[c]))}</th>" for c in columns) + "</tr>"
+    if groups:  # marked, so that a check for pandas' index-name row can tell them apart
+        head = f'<tr class="cts-groups">{_group_row(columns, groups)}</tr>{head}'
     cells = {
         c: body[c].map(_formatter(formats.get(c) or _default_kind(body[c]))).astype(str)
         for c in columns
@@ -195,10 +229,47 @@ def html_table(
         for i in range(len(body))
     )
     above = f"<p>{html.escape(caption)}</p>" if caption else ""
-    return (
-        f'{above}<table class="cts-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-    )
+    return f'{above}<table class="cts-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+
+
+def _group_row(columns: list[str], groups: Mapping[str, Sequence[str]]) -> str:
+    """The header row of :func:`html_table`'s ``groups``: one cell spanning each group."""
+    owner = {column: name for name, members in groups.items() for column in members}
+    cells, k = [], 0
+    while k < len(columns):
+        name = owner.get(columns[k])
+        span = 1
+        while k + span < len(columns) and name is not None and owner.get(columns[k + span]) == name:
+            span += 1
+        text = html.escape(str(name)) if name is not None else ""
+        cells.append(f'<th colspan="{span}">{text}</th>' if span > 1 else f"<th>{text}</th>")
+        k += span
+    return "".join(cells)
+
+
+def side_by_side(
+    tables: Mapping[str, pd.DataFrame], columns: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Tables with the same rows (one per outcome, say) joined column-wise for
+    :func:`html_table`: ``columns`` of each table as ``"<key>|<column>"``, rows in the first
+    table's order (rows only another has come after, empty where a table lacks them).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The joined table.
+    groups : dict
+        Key -> its columns in ``frame`` (``html_table``'s ``groups``).
+    """
+    if not tables:
+        raise ValueError("side_by_side needs at least one table")
+    parts = [
+        table[list(columns)].rename(columns=lambda column, key=key: f"{key}|{column}")
+        for key, table in tables.items()
+    ]
+    frame = pd.concat(parts, axis=1, join="outer", sort=False)
+    groups = {key: [f"{key}|{column}" for column in columns] for key in tables}
+    return frame, groups
 
 
 #: Column and option names a reader should not have to decode.

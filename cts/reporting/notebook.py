@@ -72,6 +72,7 @@ __all__ = [
     "see_overview",
     "show_reconciliation",
     "show_result",
+    "show_side_by_side",
     "show_table",
     "show_text",
     "write_last_run",
@@ -524,6 +525,33 @@ def show_table(
     from cts.reporting.formatting import html_table
 
     shown = html_table(frame, labels, formats, index=index, caption=caption)
+    display({"text/html": shown, "text/plain": frame.to_string()}, raw=True)
+
+
+def show_side_by_side(
+    tables: dict[str, pd.DataFrame],
+    labels: dict[str, str],
+    formats: dict | None = None,
+    *,
+    index: str | None = None,
+    caption: str | None = None,
+) -> None:
+    """Display tables with the same rows side by side (e.g. one per outcome): ``tables`` maps
+    the header over each table's columns (an outcome's label) to the table; ``labels`` and
+    ``formats`` are per column, as in :func:`show_table`. Rows are the first table's."""
+    from IPython.display import display
+
+    from cts.reporting.formatting import html_table, side_by_side
+
+    frame, groups = side_by_side(tables, list(labels))
+    shown = html_table(
+        frame,
+        {f"{key}|{column}": label for key in tables for column, label in labels.items()},
+        {f"{key}|{column}": kind for key in tables for column, kind in (formats or {}).items()},
+        index=index,
+        caption=caption,
+        groups=groups,
+    )
     display({"text/html": shown, "text/plain": frame.to_string()}, raw=True)
 
 

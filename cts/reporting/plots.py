@@ -72,7 +72,8 @@ class ReportFigure(Figure):
                 + (f" ({labels})" if labels else "")
                 + (f", showing {', '.join(entries)}" if entries else "")
             )
-        return "Chart: " + "; ".join(parts)
+        heading = self.get_suptitle()  # "" when the figure has none
+        return "Chart: " + (f"{heading}: " if heading else "") + "; ".join(parts)
 
 
 #: One colour per architecture in every chart (colour-blind-safe Okabe-Ito hues); the
@@ -321,10 +322,14 @@ def _point_ranges(ax: Axes, block: pd.DataFrame) -> None:
 
 
 def plot_methods(
-    table: pd.DataFrame, truth: dict[str, float] | None = None, level: str = "method"
+    table: pd.DataFrame,
+    truth: dict[str, float] | None = None,
+    level: str = "method",
+    outcome: str | None = None,
 ) -> ReportFigure:
     """Estimates and 95% CIs by method for each term (:func:`cts.compare_methods`; with
-    ``level="inference"``, by inference method from :func:`cts.compare_inference`)."""
+    ``level="inference"``, by inference method from :func:`cts.compare_inference`); with
+    ``outcome``, a title naming it."""
     terms = list(dict.fromkeys(table.index.get_level_values("term")))
     methods = list(dict.fromkeys(table.index.get_level_values(level)))
     fig, axes = _panels(1, len(terms), figsize=(4 * len(terms), 3.2), sharey=True)
@@ -336,6 +341,8 @@ def plot_methods(
             ax.axvline(truth[term], color="firebrick", linestyle="--", label="truth")
             ax.legend(loc="best")
         ax.set(title=term.replace("_", " "), xlabel="estimate (95% CI)")
+    if outcome is not None:
+        fig.suptitle(f"Effect on {_OUTCOMES.get(outcome, outcome)}")
     fig.tight_layout()
     return fig
 
@@ -401,6 +408,9 @@ def plot_power(grid: pd.DataFrame, target: float = 0.8) -> ReportFigure:
     effect = (
         f"a {grid['effect'].iloc[0]:+.0%} long-run effect" if "effect" in grid else "the effect"
     )
+    if "outcome" in grid and grid["outcome"].nunique() == 1:  # a PowerStudy's grid_for
+        outcome = grid["outcome"].iloc[0]
+        effect += f" on {_OUTCOMES.get(outcome, outcome)}"
     ax.set(title=f"Power to detect {effect}", xlabel="teams", ylabel="power", ylim=(0, 1.02))
     ax.set_xscale("log")
     teams = sorted(grid["n_teams"].unique())
@@ -422,6 +432,7 @@ def plot_heterogeneity(result: HeterogeneousEffects) -> ReportFigure:
             title=f"{TRAITS.get(modifier, modifier)} ({p})",
             xlabel=f"effect on {_OUTCOMES.get(result.outcome, result.outcome)}",
         )
+    fig.suptitle(f"Effect on {_OUTCOMES.get(result.outcome, result.outcome)} by team trait")
     fig.tight_layout()
     return fig
 

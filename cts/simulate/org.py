@@ -154,6 +154,9 @@ class SimulationParams:
     cr_level: float = 3.0
     deploy_level: float = 1.5
     team_spread: float = 0.2
+    #: The spread of deployment velocity's team means, when it differs from CR velocity's
+    #: (``None``: ``team_spread``); power simulates both outcomes on one panel with it.
+    deploy_team_spread: float | None = None
     cr_noise_sd: float = 0.30
     deploy_noise_sd: float = 0.10
     cr_rollback_effect: float = -2.0
@@ -732,7 +735,11 @@ def _velocity_model(teams: dict, p: SimulationParams, rng: np.random.Generator) 
     deploy_mean = (
         p.deploy_level
         * np.array(DEPLOY_LEVEL_BY_ARCHITECTURE)[teams["architecture"]]
-        * (1 + p.team_spread * speed_deploy)
+        * (
+            1
+            + (p.team_spread if p.deploy_team_spread is None else p.deploy_team_spread)
+            * speed_deploy
+        )
     )
     rollback_mean = teams["rollback_base"]
     intervention_mean = teams["intervention_base"]

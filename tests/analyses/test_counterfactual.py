@@ -11,6 +11,7 @@ import pytest
 
 import cts
 from cts.analyses.counterfactual import compare_pooled
+from cts.simulate.org import simulate_and_load
 from cts.validation.counterfactual import counterfactual_truth, usage_exposure
 from tests.conftest import quiet_load
 
@@ -304,3 +305,42 @@ def test_the_monte_carlo_scores_the_counterfactual_against_the_simulators_truth(
     extra = draws.set_index("term").loc["extra_units"]
     # one panel of 150 teams: the total within 25% of the simulator's (SE about 10%)
     assert extra["estimate"] == pytest.approx(extra["truth"], rel=0.25)
+
+
+# --- inference: this panel's adopters -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rejects"),
+    [({}, False), ({"learning_weeks": 8}, False), ({"feedback": 1.0}, True)],
+)
+def test_pre_trend_test_finds_adoption_that_follows_bad_weeks(overrides, rejects):
+    """Adoption brought forward by bad weeks (feedback) shows as a dip in the weeks before first
+    use; effects learned after adoption, or none, do not (p 0.31 and 0.75 on these panels,
+    below 0.01 with feedback)."""
+    _, panel = simulate_and_load(200, 39, 9000, overrides)
+    result = cts.counterfactual(panel, "cr_velocity", controls=("rollback_rate",), reps=0)
+    test = result.pre_trend
+    assert test.df == 4 and test.rejected == rejects
+    assert test.p_value < 0.01 if rejects else test.p_value > 0.2
+    assert "pre-trend" in result.summary()
+
+
+def test_panel_inference_leaves_out_the_spread_of_adopters_sizes_from_the_sums(clean):
+    """Resampling the adopters' extra units as they are (``inference="teams"``) puts the spread
+    of their sizes, weeks of use and doses into the total's interval, which the total of this
+    panel's adopters does not vary by; ``"panel"`` resamples each adopter's extra units less
+    what its cohort's effect implies for its exposure. The averages' draws are the same."""
+    _, panel, result = clean
+    teams = cts.counterfactual(panel, "cr_velocity", reps=99, seed=2, inference="teams")
+    for term in ("short_run", "persistence", "long_run", "att"):
+        assert result.table.loc[term, "se"] == pytest.approx(teams.table.loc[term, "se"], rel=1e-9)
+    ratio = result.table.loc["total_extra_crs", "se"] / teams.table.loc["total_extra_crs", "se"]
+    assert 0.5 < ratio < 0.85, ratio  # measured 0.68 (3,507 against 5,126)
+    total = result.table_draws["total_extra_crs"]
+    assert result.table_draws.shape == (99, 5)
+    assert total.std() == pytest.approx(result.table.loc["total_extra_crs", "se"])
+    # the weekly draws add up to the total's, draw by draw
+    np.testing.assert_allclose(result.weekly_draws["total"].sum(axis=1), total, rtol=1e-9)
+    with pytest.raises(ValueError, match="inference"):
+        cts.counterfactual(panel, "cr_velocity", reps=0, inference="bootstrap")

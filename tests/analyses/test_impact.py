@@ -240,3 +240,29 @@ def test_combined_impact_intervals_hold_their_estimates(two_initiatives):
     _, panel = two_initiatives
     combined = cts.combined_impact(panel, ["ai_usage_rate", "deploy_automation"])
     assert _consistent(combined.table).all()
+
+
+def test_impact_follows_a_counterfactual_headline():
+    """When ``auto`` headlines the counterfactual, the valuation is the counterfactual's: its
+    long run at the adoption asked about, and its own extra units in the recent weeks as what
+    usage has added by now (summed here from its effects per team-week)."""
+    sim = cts.simulate_org(n_teams=200, n_weeks=52, seed=8)
+    panel = quiet_load(sim.panel)
+    effect = cts.estimate_adoption_effect(panel, outcome="cr_velocity")
+    assert effect.counterfactual is not None
+    pooled = cts.translate_impact(effect, panel, adoption=1.0)
+    effect.specification.headline = "counterfactual"  # as when its tests find effects differ
+    impact = cts.translate_impact(effect, panel, adoption=1.0)
+    result = effect.counterfactual
+    recent = panel[panel["week"] > panel["week"].max() - pd.Timedelta(weeks=RECENT)]
+    builder_weeks = recent["n_builders"].sum()
+    velocity = recent["crs_merged"].sum() / builder_weeks
+    rows = result.effects[result.effects["week"].isin(recent["week"].unique())]
+    added = (rows["effect"] * rows["n_builders"]).sum() / builder_weeks
+    long_run = result.table.loc["long_run", "estimate"]
+    assert impact.velocity_without_assistant == pytest.approx(velocity - added, rel=1e-9)
+    assert impact.table.loc["velocity_change", "estimate"] == pytest.approx(long_run, rel=1e-9)
+    assert pooled.table.loc["velocity_change", "estimate"] != pytest.approx(long_run, rel=1e-3)
+    # the interval is the counterfactual's: its long run's SE, to the draws' precision
+    se = impact.table.loc["velocity_change", "se"]
+    assert se == pytest.approx(result.table.loc["long_run", "se"], rel=0.05)

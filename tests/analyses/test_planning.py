@@ -142,3 +142,48 @@ def test_pilot_power_says_its_test_is_not_the_headlines_or_uses_it(small):
     assert headline.inference == "auto" and "the one the headline uses" in headline.summary()
     with pytest.raises(ValueError, match="inference must be"):
         power(panel, 0.1, inference="wild", **common)
+
+
+def test_deployment_velocity_calibrates_its_own_spread():
+    """The deployment calibration's spread goes to ``deploy_team_spread``, so one simulated
+    panel carries both outcomes' calibrations; left at None the simulator is unchanged."""
+    base = quiet_load(cts.simulate_org(60, 40, seed=3).panel)
+    same = quiet_load(cts.simulate_org(60, 40, seed=3, deploy_team_spread=None).panel)
+    assert same.equals(base)
+    wide = quiet_load(cts.simulate_org(60, 40, seed=3, deploy_team_spread=0.6).panel)
+
+    def spread(panel, outcome):
+        return panel.groupby("team_id")[outcome].mean().std()
+
+    # Deployment velocity's team means spread out; CR velocity's stay (the random draws after
+    # the first deployment count differ, so not the very same values).
+    assert spread(wide, "deploy_velocity") > 1.5 * spread(base, "deploy_velocity")
+    assert spread(wide, "cr_velocity") == pytest.approx(spread(base, "cr_velocity"), rel=0.15)
+    panel = quiet_load(cts.simulate_org(300, 80, seed=2, deploy_team_spread=0.35).panel)
+    calibrated = calibrate(panel, "deploy_velocity")
+    assert "team_spread" not in calibrated
+    assert calibrated["deploy_team_spread"] == pytest.approx(0.35, rel=0.2)
+
+
+def test_power_study_tests_both_outcomes_on_one_panel_and_stops_designs_once_pinned(small):
+    """A large effect is found in every panel: each design stops after its first 10 panels,
+    for both outcomes; at no effect the rejection rate stays near the test's size."""
+    from cts.analyses.planning import GRID_MIN_REPS, PowerStudy, power_study
+
+    panel, _ = small
+    common = dict(n_teams=(30, 60), n_weeks=(26,), reps=30, grid_reps=20, workers=1)
+    found = power_study(panel, 0.5, progress=False, **common)
+    assert isinstance(found, PowerStudy)
+    assert list(found.at_size) == ["cr_velocity", "deploy_velocity"]
+    assert all(r.power == 1.0 and r.reps == GRID_MIN_REPS for r in found.at_size.values())
+    assert found.table["n_teams"].tolist() == [100, 100]
+    grid = found.grid
+    assert len(grid) == 4 and set(grid["outcome"]) == {"cr_velocity", "deploy_velocity"}
+    assert (grid["power"] == 1.0).all() and (grid["reps"] == GRID_MIN_REPS).all()
+    assert found.grid_for("deploy_velocity")["n_teams"].tolist() == [30, 60]
+    none = power_study(panel, 0.0, progress=False, **common)
+    rates = [r.power for r in none.at_size.values()]
+    assert all(rate <= 0.2 for rate in rates)  # size 0.05: 6 of 30 would be 4 MC SEs above
+    assert all(r.reps in (20, 30) for r in none.at_size.values())  # 0 of 10 is not precise
+    with pytest.raises(ValueError, match="each outcome once"):
+        power_study(panel, 0.1, outcomes=("cr_velocity", "cr_velocity"), **common)

@@ -67,3 +67,46 @@ def test_results_read_in_plain_words_with_their_table():
     assert "AI-assistant usage" in shown
     assert "long run" in shown and "p = 0.000" not in shown
     assert fmt.plain_words("Holm p = 1.000, p = 0.0001") == "Holm p > 0.99, p < 0.001"
+
+
+def test_power_says_its_bound_when_every_or_no_panel_detected_it():
+    from cts.reporting.formatting import format_power, format_power_grid
+
+    assert format_power(1.0, 0.0, 10) == (
+        "100% (all 10 simulated panels detected it: at least 74% with 95% confidence)"
+    )
+    assert format_power(0.0, 0.0, 20).endswith("at most 14% with 95% confidence)")
+    assert format_power(0.3, 0.084, 30) == (
+        "30% (Monte Carlo standard error 8 percentage points, 30 simulated panels)"
+    )
+    note = format_power_grid([10, 20, 20], [0.0, 0.11, 0.08])
+    assert note.startswith("Each point: 10 to 20 simulated panels")
+    assert "at most 11 percentage points here and 11 whatever the power" in note
+
+
+def test_side_by_side_tables_share_rows_under_one_header_each():
+    import pandas as pd
+
+    from cts.reporting.formatting import html_table, side_by_side
+
+    left = pd.DataFrame({"estimate": [0.1, 0.2], "p": [0.5, 0.01]}, index=[0, 1])
+    right = pd.DataFrame({"estimate": [0.3], "p": [0.2]}, index=[1])
+    frame, groups = side_by_side({"CRs <b>": left, "deploys": right}, ["estimate"])
+    assert list(frame.columns) == ["CRs <b>|estimate", "deploys|estimate"]
+    assert frame["deploys|estimate"].isna().tolist() == [True, False]
+    shown = html_table(
+        frame,
+        {"CRs <b>|estimate": "effect", "deploys|estimate": "effect"},
+        index="week",
+        groups=groups,
+    )
+    assert (
+        '<thead><tr class="cts-groups"><th></th><th>CRs &lt;b&gt;</th><th>deploys</th></tr>'
+        "<tr><th>week</th>"
+    ) in shown
+    wide = html_table(
+        pd.DataFrame({"a": [1], "b": [2], "c": [3]}),
+        {"a": "a", "b": "b", "c": "c"},
+        groups={"first two": ["a", "b"]},
+    )
+    assert '<th colspan="2">first two</th><th></th></tr>' in wide

@@ -82,7 +82,13 @@ def test_report_builds_every_analysis_with_headlines(built):
 
 
 #: Smaller simulations for the extra panels: the sample's report covers the full settings.
-QUICK = {"power_reps": 10, "power_teams": [25], "power_weeks": [26], "inference_reps": 99}
+QUICK = {
+    "power_reps": 10,
+    "grid_reps": 10,
+    "power_teams": [25],
+    "power_weeks": [26],
+    "inference_reps": 99,
+}
 
 
 @pytest.mark.parametrize("shape", ["without_architecture", "one_repository"])
@@ -351,11 +357,14 @@ def test_the_brief_has_the_numbers_the_checks_and_the_reports(built):
         "What the effect holds fixed (CRs merged per builder-week)",
         "What the effect holds fixed (deployments per builder-week)",
         "With few teams (CRs merged per builder-week)",  # the sample has fewer than 30 teams
+        "Trends before adoption (deployments per builder-week)",
+        "With few teams (deployments per builder-week)",
     ):
         assert f'<b>{name}</b> <span class="status">' in brief, name
     assert "(cr_velocity)" not in brief and "cr_velocity:" not in brief
     published = [c for run in runs for c in run.checks]
-    assert len(published) == 4  # 03 twice (exogeneity), 04 twice (pre-trends, few teams)
+    # 03 once per outcome (exogeneity), 04 twice per outcome (pre-trends, few teams)
+    assert len(published) == 6
     assert all(c["status"] in ("green", "amber", "red") for c in published)
     assert "SHA-256" in brief.split("<footer>", 1)[1]  # provenance in the footer
     # One chart, published by 05: CTS-SW with and without the assistant, linked to its report.
@@ -536,9 +545,15 @@ const pText = (text.match(/\\bp\\s*=\\s*(?:0\\.0+(?![0-9])|[0-9]\\.[0-9]{4,})/g)
 const pCells = [];
 const rawIndex = [];
 for (const table of document.querySelectorAll('.jp-OutputArea-output table')) {
-  const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+  // Column labels: the first header row but html_table's outcome headers.
+  const labelRow = table.querySelector('thead tr:not(.cts-groups)');
+  const heads = [...(labelRow ? labelRow.querySelectorAll('th') : [])]
+    .map(th => th.innerText.trim());
   heads.filter(h => /^[a-z]+(_[a-z0-9]+)+$/.test(h)).forEach(h => rawIndex.push('header ' + h));
-  if (table.querySelectorAll('thead tr').length > 1) rawIndex.push('index-name row');
+  // A second header row is pandas' index names, unless it is html_table's outcome headers.
+  if (table.querySelectorAll('thead tr:not(.cts-groups)').length > 1) {
+    rawIndex.push('index-name row');
+  }
   const rowHeads = [...table.querySelectorAll('tbody th')].map(th => th.innerText.trim());
   if (rowHeads.length > 1 && rowHeads.every((h, i) => h === String(i))) {
     rawIndex.push('row numbers');

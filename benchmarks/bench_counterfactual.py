@@ -6,6 +6,12 @@ the two default controls, 199 team bootstrap draws, every path's interval) again
 ``pyfixest.feols`` fit of the naive dynamic model (two-way FE, lagged outcome, usage, the
 controls, team-clustered SEs) on the same panel, each in its own process (so its peak RSS is
 its own), medians of ``--repeats`` warm runs. Target: the counterfactual within 3x pyfixest.
+
+5,000 x 260 (the default size), CPU seconds with one BLAS / Rayon thread, both in one process
+(medians of 3, a shared 2-core machine under a load of 10-28): pyfixest 1.2-1.5, the
+counterfactual 6.0-6.3 (7.7 before the roll-forward set only the lags it reads and the
+aggregates' sums ran by cell); the bootstrap's 50 chunks of 4 draws are 5 s of it. This
+script's wall-clock ratio under that load was 3.56x.
 """
 
 import argparse

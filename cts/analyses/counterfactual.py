@@ -624,7 +624,7 @@ class _Aggregates:
         )
         self.selector = sparse.csr_matrix(
             sum(indicator(c, offset + 1) for c in columns) + total
-        ).T.tocsr()  # (means + 1) x cells
+        ).T.tocsc()  # (means + 1) x cells; by cell, its product reads the cells in order
         adopter_of_cell = np.tile(np.arange(n_adopters), n_weeks)
         counts = self.selector[:offset] @ indicator(adopter_of_cell, n_adopters)
         self.team_counts = counts.T.toarray()  # adopters x means

@@ -22,6 +22,7 @@ DIRECT_MAX_LEVELS = 2000
 # Largest (weeks x teams) count matrix held dense (8 bytes a cell); above it, dense blocks.
 DENSE_INCIDENCE_CELLS = 20_000_000
 _SPARSE_GAIN = 30  # a sparse product is worth it when it saves this factor of dense flops
+_ROWS_PER_BLOCK = 1 << 14  # rows of the final subtraction at a time (cache-sized temporaries)
 
 
 def demean(values: np.ndarray, codes: np.ndarray, tol: float = DEMEAN_TOLERANCE) -> np.ndarray:
@@ -131,9 +132,15 @@ def _two_way_direct(values: np.ndarray, large: np.ndarray, small: np.ndarray) ->
         week_effects[free] = linalg.cho_solve(factor, rhs[free])
     # y~ - D~b = y - (ybar_i - mean_i(b))[team] - b[week]
     team_part = means - (incidence.T @ week_effects) * inverse_large[:, None]
-    # np.take gathers whole rows several times faster than fancy indexing
-    demeaned = values - np.take(team_part, large, axis=0)
-    demeaned -= np.take(week_effects, small, axis=0)
+    demeaned = np.empty_like(values)
+    # In blocks of rows: whole-panel temporaries of the gathered effects cost more in fresh
+    # pages than the arithmetic (65 ms against 24 on 5,000 x 260 x 7 columns); np.take gathers
+    # whole rows several times faster than fancy indexing. Same operations, same order.
+    for first in range(0, len(values), _ROWS_PER_BLOCK):
+        rows = slice(first, first + _ROWS_PER_BLOCK)
+        block = demeaned[rows]
+        np.subtract(values[rows], np.take(team_part, large[rows], axis=0), out=block)
+        block -= np.take(week_effects, small[rows], axis=0)
     return demeaned
 
 

@@ -458,9 +458,10 @@ def roll_forward(
 
     ``team_effects`` (draws x adopters), ``time_effects`` (draws x groups x weeks), ``coef``
     (draws x k, lags first). Only the cells of ``paths.active`` (transposed) hold a
-    counterfactual; before its start a path holds the observed outcome (the lags its first
-    counterfactual week needs). Weeks first and draws last, so that each week's step is one
-    contiguous block and a week-adopter cell's draws are one row for the aggregates' products.
+    counterfactual; the ``lags`` weeks up to its start hold the observed outcome (the lags its
+    first counterfactual week needs), and the cells off the path are not meaningful. Weeks
+    first and draws last, so that each week's step is one contiguous block and a week-adopter
+    cell's draws are one row for the aggregates' products.
     """
     weekly = np.ascontiguousarray(np.transpose(time_effects, (2, 1, 0)))  # weeks x groups x R
     base = np.take(weekly, paths.group, axis=1)
@@ -470,9 +471,13 @@ def roll_forward(
         base += paths.x_by_week @ coef[:, lags:].T
     if lags == 0:
         return base
-    # The recursion runs in place: before its start a path holds the observed outcome.
+    # The recursion runs in place from the observed outcome of the weeks its first step reads
+    # (set by index: a masked copy over every week before the start cost more than the rest).
     state = base
-    np.copyto(state, paths.y.T[:, :, None], where=paths.before.T[:, :, None])
+    adopters = np.arange(len(paths.start))
+    for k in range(lags):
+        weeks = paths.start - k
+        state[weeks, adopters] = paths.y[adopters, weeks][:, None]
     b = coef[:, :lags]
     active = paths.active.T[:, :, None]
     for t in np.flatnonzero(paths.active.any(axis=0)):

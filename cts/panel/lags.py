@@ -59,6 +59,12 @@ def lag(
     return pd.Series(observed.reindex(rows).to_numpy(), index=data.index, name=name)
 
 
+#: :func:`lag_rows` looks rows up in a dense (entity x period) table when it has at most this
+#: many cells per row of the panel (plus :data:`_DENSE_MIN_CELLS`), else in a hash index.
+_DENSE_CELLS_PER_ROW = 4
+_DENSE_MIN_CELLS = 1_000_000
+
+
 def values_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``values[rows]`` as floats, NaN where a row of :func:`lag_rows` is -1 (not observed)."""
     taken = np.asarray(values, dtype=float)[rows]
@@ -82,20 +88,34 @@ def lag_rows(
     """
     if step is None:
         step = pd.Timedelta(weeks=1) if pd.api.types.is_datetime64_any_dtype(data[time]) else 1
-    # Integer codes for entity and period, then one hash lookup of (entity, period - k): the
-    # same result as reindexing a (entity, time) MultiIndex, several times faster on large panels.
+    # Integer codes for entity and period, then one lookup of (entity, period - k): the same
+    # result as reindexing a (entity, time) MultiIndex, several times faster on large panels.
     entities = pd.factorize(data[entity])[0]
     period_codes, periods = pd.factorize(data[time])
-    key = pd.Index(entities * len(periods) + period_codes)
-    if key.has_duplicates:
-        raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
+    cells = (int(entities.max(initial=-1)) + 1) * len(periods)
+    codes = entities * len(periods) + period_codes
+    known = (entities >= 0) & (period_codes >= 0)
+    # A dense (entity x period) table of row positions when it is not much larger than the
+    # panel and every row has both keys (a lookup per row, no hashing); else a hash index.
+    dense = known.all() and cells <= _DENSE_CELLS_PER_ROW * len(data) + _DENSE_MIN_CELLS
+    if dense:
+        if np.bincount(codes, minlength=cells).max(initial=0) > 1:
+            raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
+        table = np.full(cells, -1, dtype=np.int64)
+        table[codes] = np.arange(len(data))
+    else:
+        key = pd.Index(codes)
+        if key.has_duplicates:
+            raise PanelError(f"`{entity}`, `{time}` pairs are not unique, so a lag is ambiguous")
     found = []
     for k in ks:
         earlier = pd.Index(periods).get_indexer(pd.Index(periods) - k * step)[period_codes]
-        wanted = np.where(
-            (earlier >= 0) & (period_codes >= 0),
-            entities * len(periods) + earlier,
-            np.iinfo(np.int64).min,
-        )
+        valid = (earlier >= 0) & (period_codes >= 0)
+        if dense:
+            rows = np.full(len(data), -1, dtype=np.int64)
+            rows[valid] = table[entities[valid] * len(periods) + earlier[valid]]
+            found.append(rows)
+            continue
+        wanted = np.where(valid, entities * len(periods) + earlier, np.iinfo(np.int64).min)
         found.append(key.get_indexer(wanted))  # -1 where that period is not observed
     return found

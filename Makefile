@@ -50,7 +50,7 @@ test-slow: setup  ## the tests marked slow (reports end to end, statistical chec
 docs: setup  ## the docs site in strict mode (a broken link or reference fails) -> site/
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~31 min)
+validate: setup  ## Monte Carlo of the estimators and few-cluster inference -> reports/validation.md (~32 min on 2 idle cores: ~63 CPU minutes)
 	$(PY) -m cts validate --out reports/validation.md
 
 lint: setup  ## ruff (rules and formatting) and mypy (types of cts/, configured in pyproject.toml)

@@ -382,11 +382,10 @@ def _add_validate(commands: _Commands) -> None:
     validate.add_argument("--out", default="reports/validation.md")
     validate.add_argument("--n-weeks", type=int, nargs="+", default=[26, 39, 104])
     validate.add_argument("--n-teams", type=int, default=500)
-    # The defaults keep the whole run under about 40 minutes on 2 cores (estimated from the
-    # parts' timings: main block ~26 min at 1,000 reps, few-cluster ~9 min at 500, threat cells
-    # ~12 min at 150 for the first four, ~4.6 min more for the three added since, see
-    # THREAT_REPS) at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a
-    # 95% and a 5% rate, and 1.8 points on the threat cells' coverage.
+    # The defaults keep the whole run under 40 minutes on 2 cores: about 63 CPU minutes, ~32 on
+    # 2 idle cores (per block in VALIDATE_CPU_MINUTES of cts.validation.monte_carlo, measured in
+    # CPU time), at Monte Carlo SEs of 1.1 points (400 reps) and 1.3 points (300) on a 95% and
+    # a 5% rate, and 1.8 points on the threat cells' coverage.
     validate.add_argument(
         "--reps",
         type=int,
@@ -431,10 +430,9 @@ def _add_validate(commands: _Commands) -> None:
         type=int,
         default=100,
         help="20-team panels for the coverage of the clustered, wild-bootstrap (fixed and "
-        "recursive design, bootstrap-t and inverted) and randomization intervals, about 37 s a "
-        "panel and worker on a loaded 2-core machine, 27 s of it the recursive inverted "
-        "interval; 0 skips it "
-        "(default: %(default)s)",
+        "recursive design, bootstrap-t and inverted) and randomization intervals, about 1.5 "
+        "CPU seconds a panel, 1.0 of it the recursive inverted interval (37 s of wall clock on "
+        "a loaded machine); 0 skips it (default: %(default)s)",
     )
     validate.add_argument("--threat-teams", type=int, help="default: 200")
     validate.add_argument("--threat-weeks", type=int, nargs="+", help="default: 13 26 39 104")

@@ -1,10 +1,10 @@
 """The validation figures the docs quote are the figures of ``reports/validation.md``.
 
-``make validate`` writes ``reports/validation.md`` (not committed: about 31 minutes on 2 cores).
-When it is there, the docs' summaries of it must match it: the headline of ``bias_corrected``
-on clean panels and the size table with 30 teams (``docs/analyses/adoption.md``). Without the
-report the test skips and says so; after ``make validate``, running this file names every
-figure to update.
+``make validate`` writes ``reports/validation.md`` (not committed: about 32 minutes on 2 idle
+cores). When it is there, the docs' summaries of it must match it: the headline of
+``bias_corrected`` on clean panels and the size table with 30 teams
+(``docs/analyses/adoption.md``). Without the report the test skips and says so; after
+``make validate``, running this file names every figure to update.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from cts.analyses.counterfactual import Counterfactual
 from cts.analyses.identification import (
@@ -19,6 +20,7 @@ from cts.analyses.identification import (
     identification,
     week_effects_by,
 )
+from cts.analyses.post_search import SearchWidening, widen_for_search
 from cts.analyses.specification import (
     Specification,
     choose_specification,
@@ -67,6 +69,11 @@ class AdoptionEffect(Result):
     counterfactual
         The :class:`cts.analyses.counterfactual.Counterfactual` the step ran, with its paths
         and profiles (None when it did not run).
+    search
+        With ``method="auto"``, clustered inference and the pooled headline: the SEs of
+        ``short_run``, ``persistence`` and ``long_run`` as if the chosen model had been fixed
+        (``se_fixed``) and widened for the search (``se``, the table's), and the models the
+        pre-tests' other verdicts would have chosen (:mod:`cts.analyses.post_search`).
     method, outcome, treatment, controls, n_obs, n_teams, n_weeks
         What was estimated, on how much data.
     baseline
@@ -114,6 +121,7 @@ class AdoptionEffect(Result):
     week_effects: str = ""
     alternative: pd.DataFrame | None = None
     counterfactual: Counterfactual | None = None
+    search: SearchWidening | None = None
 
     @property
     def headline(self) -> str:
@@ -309,7 +317,42 @@ def estimate_adoption_effect(
         )  # fmt: skip
         if result is not None:
             _add_counterfactual(effect, result)
+        if effect.headline == "pooled" and model.inference == "cluster":
+            _widen_for_search(effect, panel, sample)
     return effect
+
+
+def _widen_for_search(effect: AdoptionEffect, panel: pd.DataFrame, sample: pd.Series) -> None:
+    """Widen the pooled headline's intervals for ``auto``'s search (in place; see
+    :mod:`cts.analyses.post_search`) and say so in the specification's reasons."""
+    specification, model = effect.specification, effect.model
+    assert specification is not None  # only auto widens
+    widening = widen_for_search(
+        effect.table, specification, panel, effect.outcome,
+        [effect.treatment, *effect.controls],
+        sample=sample, level=model.level, time_effects_by=effect.time_effects_by,
+    )  # fmt: skip
+    terms = widening.table.index
+    se = widening.table["se"].to_numpy(dtype=float)
+    estimate = effect.table.loc[terms, "estimate"].to_numpy(dtype=float)
+    z = norm.isf((1 - model.level) / 2)
+    effect.table.loc[terms, "se"] = se
+    effect.table.loc[terms, "ci_low"] = estimate - z * se
+    effect.table.loc[terms, "ci_high"] = estimate + z * se
+    effect.table.loc[terms, "p_value"] = 2 * norm.sf(np.abs(estimate / se))
+    effect.search = widening
+    if widening.alternatives.empty:
+        return
+    short = widening.table.loc["short_run"]
+    ratio = float(short["se"]) / float(short["se_fixed"])
+    verdicts = ", ".join(
+        f"{row.decision} (q = {row.q:.2f})" for row in widening.alternatives.itertuples()
+    )
+    specification.reasons.append(
+        f"intervals widened for the search: each pre-test's other verdict and the chance q a "
+        f"replicate reaches it ({verdicts}); the short-run SE is {ratio:.2f} times the chosen "
+        "model's"
+    )
 
 
 def _fit(

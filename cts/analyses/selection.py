@@ -1,11 +1,14 @@
 """Intervals that survive ``method="auto"``'s search: the union over the models it tested against.
 
 ``auto`` (:mod:`cts.analyses.specification`) picks lags, the correction for predetermined usage
-and team-specific persistence by pre-tests, then reports the chosen model's interval as if the
-model had been fixed in advance. Where a pre-test has middling power (a threat of the size it
-can just detect: the local-alternative cells ``ar1_0.15``, ``feedback_0.3`` and
+and team-specific persistence by pre-tests. Where a pre-test has middling power (a threat of
+the size it can just detect: the local-alternative cells ``ar1_0.15``, ``feedback_0.3`` and
 ``persistence_spread_0.1`` of :data:`cts.validation.monte_carlo.THREATS`) the estimate is a
-mixture of the models' estimates and that interval can under-cover (Leeb & Poetscher 2005).
+mixture of the models' estimates and the chosen model's interval, taken as if the model had
+been fixed, under-covers (Leeb & Poetscher 2005). ``auto`` itself widens its SEs by the
+variance the pre-tests' verdicts add (:mod:`cts.analyses.post_search`, calibrated on those
+cells at 39 weeks, over-covering the short run at 104); this module gives the conservative
+alternative, which holds whatever the local parameters, at a price in width.
 
 Two ways out, and why this module takes the second:
 
@@ -16,8 +19,8 @@ Two ways out, and why this module takes the second:
   selection probabilities exactly where it matters (Leeb & Poetscher 2005, 2006: the
   conditional distribution of a post-model-selection estimator cannot be estimated uniformly
   consistently, the bootstrap included). It would also cost ``B`` full searches per estimate
-  (about 1.5 s each on 200 teams x 39 weeks: 25 minutes at ``B = 999``), which no Monte Carlo
-  of it could afford.
+  (about 0.2-0.3 CPU seconds each on 200 teams x 39 weeks: 4 minutes at ``B = 999``, 15
+  CPU-hours for one Monte Carlo cell of 220 panels), which no Monte Carlo of it could afford.
 - *Widen for the search*: each of ``auto``'s pre-tests compares the chosen model with a model
   that nests it and stays right when the pre-test's null is wrong (one more lag of the outcome
   and of each regressor; usage predetermined, with the analytical correction; each team's own
@@ -43,14 +46,13 @@ from __future__ import annotations
 import pandas as pd
 
 from cts.analyses.adoption import AdoptionEffect
+from cts.analyses.post_search import TERMS, effect_terms
 from cts.analyses.specification import MAX_LAGS, Specification
-from cts.estimators.dynamic import DynamicPanelResult, dynamic_panel
+from cts.estimators.dynamic import dynamic_panel
 from cts.estimators.heterogeneous import MIN_TEST_WEEKS
 from cts.panel import PanelError, window_mask
 
 __all__ = ["search_intervals"]
-
-TERMS = ("short_run", "persistence", "long_run")
 
 
 def search_intervals(
@@ -103,7 +105,7 @@ def search_intervals(
             )
         except (PanelError, ValueError):  # a model the data cannot fit widens nothing
             continue
-        terms = _terms(model, effect.outcome, effect.treatment)
+        terms = effect_terms(model, effect.outcome, effect.treatment)
         low = low.combine(terms["ci_low"], min)
         high = high.combine(terms["ci_high"], max)
         fitted.append(name)
@@ -129,17 +131,3 @@ def _nesting_models(effect: AdoptionEffect, spec: Specification) -> dict[str, di
         if effect.n_weeks - spec.lags >= MIN_TEST_WEEKS:
             models["team persistence"] = {**chosen, "team_persistence": True}
     return models
-
-
-def _terms(model: DynamicPanelResult, outcome: str, treatment: str) -> pd.DataFrame:
-    """``short_run``, ``persistence`` and ``long_run`` rows of a fit's table."""
-    table = model.table
-    persistence = (
-        table.loc["persistence"]
-        if "persistence" in table.index
-        else model.sum_of(model.lag_terms, "persistence")
-        if model.lags > 1
-        else table.loc[f"L1.{outcome}"]
-    )
-    rows = [table.loc[treatment], persistence, table.loc[f"long_run.{treatment}"]]
-    return pd.DataFrame(rows, index=list(TERMS))

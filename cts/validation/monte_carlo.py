@@ -23,6 +23,7 @@ __all__ = [
     "COVERAGE_DESIGNS",
     "ESTIMATORS",
     "LOCAL_ALTERNATIVES",
+    "VALIDATE_CPU_MINUTES",
     "bootstrap_coverage",
     "bootstrap_coverage_section",
     "control_bias",
@@ -48,15 +49,15 @@ OUTCOMES = ("cr_velocity", "deploy_velocity")
 # by chance in ~1 of 5 cells. At R = 1,000 it is 0.7 points and a chance miss is ~1 in 250.
 TARGET_COVERAGE = (0.93, 0.97)
 #: Panel lengths, teams and replications of the threat cells of ``make validate``. The reps
-#: are set by the time budget (the whole run under 40 minutes on 2 cores: 26.6 minutes with the
-#: first four cells; the three cells of effects that differ by team, org rollouts and
-#: learning, ``auto`` only, cost 1.55 times the clean cell with its two methods, timed side by
-#: side at 4 panels a length: about 4.6 minutes more, ~31 in all; the counterfactual in four
-#: cells and inside ``auto`` add about a quarter of ``auto``'s CPU time, 0.07 s a panel at
-#: 200 x 39 against ``auto``'s 0.3 s, not re-timed on the whole run) and the Monte Carlo SE
-#: they buy: sqrt(.95 * .05 / 150) = 1.8 points on a 95% coverage, and about 0.7% on the
+#: are set by the time budget, the whole run under 40 minutes on 2 cores, and the Monte Carlo
+#: SE they buy: sqrt(.95 * .05 / 150) = 1.8 points on a 95% coverage, and about 0.7% on the
 #: relative bias of the short-run effect (SD 0.026 on a truth of 0.3 at 200 x 39, over
-#: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%.
+#: sqrt(150)). A coverage of 92% or 98% is then within 2 MC SEs of 95%. The budget in CPU time
+#: (one process, BLAS on one thread, 2-3 panels a cell; wall clock on the shared machine it was
+#: measured on meant nothing): the threat cells 8.5 CPU seconds a replication over their 34
+#: cell-lengths before ``auto`` widened its SEs for its search, 13.5 with it (``auto`` fits one
+#: model per pre-test's other verdict: 1.8 times its CPU); at 150 replications 34 CPU minutes
+#: of the run's ~63 (:data:`VALIDATE_CPU_MINUTES`).
 THREAT_WEEKS = (13, 26, 39, 104)
 THREAT_TEAMS = 200
 THREAT_REPS = 150
@@ -115,6 +116,19 @@ CELL_METHODS: dict[str, tuple[str, ...]] = {
 #: The local-alternative cells of :data:`THREATS`, run at these lengths only (the judged ones).
 LOCAL_ALTERNATIVES = ("ar1_0.15", "feedback_0.3", "persistence_spread_0.1")
 LOCAL_WEEKS = (39, 104)
+#: CPU minutes of each block of ``make validate`` at its default size, measured per panel (one
+#: process, BLAS on one thread) and multiplied out; ``startup`` is the worker processes' imports
+#: (the gap between a small end-to-end run's CPU time, ``/usr/bin/time``, and its panels' sum).
+#: On 2 idle cores the run takes about half the total: ~32 minutes.
+VALIDATE_CPU_MINUTES: dict[str, float] = {
+    "main (500 teams, 400 panels a length; gmm on 200)": 10.8,
+    "exogeneity (200 panels a setting)": 2.0,
+    "few clusters (30 teams, 300 panels a design)": 13.3,
+    "threat cells (200 teams, 150 panels a row)": 33.7,
+    "controls (60 panels a row)": 0.3,
+    "bootstrap coverage (20 teams, 100 panels, six designs)": 2.5,
+    "startup": 0.7,
+}
 
 
 #: One replication of :func:`monte_carlo` or :func:`threats`: teams, weeks, seed, outcomes,

@@ -1,5 +1,6 @@
 """method="auto": lags from the residual AR(2) test, the estimator from the lead placebo."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,7 +41,14 @@ def test_clean_panel_keeps_the_validated_model(threats):
     assert (spec.method, spec.lags, spec.treatment_lags) == ("bias_corrected", 1, 0)
     assert not spec.team_persistence
     fixed = cts.estimate_adoption_effect(panel, controls=CONTROLS, method="bias_corrected")
-    assert effect.table.loc[fixed.table.index].equals(fixed.table)  # the same fit, reused
+    # the same fit, reused: its estimates and controls as they are, the effect rows' SEs widened
+    # for the search (the chosen model's kept in effect.search)
+    ours = effect.table.loc[fixed.table.index]
+    pd.testing.assert_series_equal(ours["estimate"], fixed.table["estimate"])
+    pd.testing.assert_frame_equal(ours.loc[list(CONTROLS)], fixed.table.loc[list(CONTROLS)])
+    terms = ["short_run", "persistence", "long_run"]
+    np.testing.assert_allclose(effect.search.table["se_fixed"], fixed.table.loc[terms, "se"])
+    assert (ours.loc[terms, "se"] >= fixed.table.loc[terms, "se"]).all()
     assert list(spec.table.index) == [
         "residuals, 1 lag(s)",
         "lag 2",
@@ -148,7 +156,8 @@ def test_one_effect_for_all_teams_headlines_the_pooled_model_with_the_counterfac
     steps = spec.table.loc[spec.table.index.str.contains("counterfactual|cohort")]
     assert len(steps) == 3 and not steps["rejected"].any()
     assert [test.alpha for _, test in spec.tests[-3:]] == pytest.approx([0.05 / 3] * 3)
-    assert "pooled model is the headline" in spec.reasons[-1]
+    assert "pooled model is the headline" in spec.reasons[-2]
+    assert "intervals widened for the search" in spec.reasons[-1]
     cf = effect.counterfactual
     assert cf.reps == COUNTERFACTUAL_REPS
     pd.testing.assert_frame_equal(
@@ -189,5 +198,5 @@ def test_usage_that_responds_to_shocks_skips_the_counterfactual(threats):
     assert effect.alternative is None and "att" not in effect.table.index
     assert (
         "effects not tested for differences between teams: usage responds"
-        in (effect.specification.reasons[-1])
+        in (effect.specification.reasons[-2])
     )

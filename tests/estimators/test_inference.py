@@ -45,21 +45,24 @@ def test_fe_wild_bootstrap_matches_pyfixest_wildboottest(small_null_org, seed):
 
 @pytest.mark.parametrize("inference", ["wild_bootstrap", "randomization"])
 def test_resampling_keeps_the_estimate_and_moves_only_the_effect_rows(small_null_org, inference):
-    cluster = cts.estimate_adoption_effect(small_null_org)
+    effect = cts.estimate_adoption_effect(small_null_org)
     resampled = cts.estimate_adoption_effect(small_null_org, inference=inference, reps=199)
     test = resampled.model.resampling
     # auto's effect-homogeneity step adds the counterfactual's rows under clustered inference
-    # only (it is skipped under resampling): the pooled model's rows must be the same.
+    # only (it is skipped under resampling), and widens the clustered SEs of the effect rows for
+    # its search: with the chosen model's SEs put back, the pooled model's rows must be the same.
+    cluster = effect.table.copy()
+    cluster.loc[effect.search.table.index, "se"] = effect.search.table["se_fixed"]
     rows = resampled.table.index
-    assert set(rows) <= set(cluster.table.index)
-    pd.testing.assert_series_equal(cluster.table.loc[rows, "estimate"], resampled.table["estimate"])
-    pd.testing.assert_series_equal(cluster.table.loc[rows, "se"], resampled.table["se"])
+    assert set(rows) <= set(cluster.index)
+    pd.testing.assert_series_equal(cluster.loc[rows, "estimate"], resampled.table["estimate"])
+    pd.testing.assert_series_equal(cluster.loc[rows, "se"], resampled.table["se"])
     effect_rows = ["short_run", "long_run"]
-    others = ["persistence", "rollback_rate", "interventions_per_deploy"]
-    pd.testing.assert_frame_equal(cluster.table.loc[others], resampled.table.loc[others])
-    # The observed t is the table's; the randomization interval is the resampling critical
-    # value x SE, the wild bootstrap's the inverted test (about as wide, not symmetric).
-    table = cluster.table.loc[effect_rows]
+    others = ["rollback_rate", "interventions_per_deploy"]
+    pd.testing.assert_frame_equal(cluster.loc[others], resampled.table.loc[others])
+    # The observed t is the chosen model's; the randomization interval is the resampling
+    # critical value x SE, the wild bootstrap's the inverted test (about as wide, not symmetric).
+    table = cluster.loc[effect_rows]
     np.testing.assert_allclose(test.t_stat, table["estimate"] / table["se"], rtol=1e-10)
     high = (resampled.table.loc[effect_rows, "ci_high"] - table["estimate"]).to_numpy()
     low = (table["estimate"] - resampled.table.loc[effect_rows, "ci_low"]).to_numpy()
@@ -132,7 +135,13 @@ def test_compare_inference_side_by_side(small_null_org):
         "randomization",
     ]
     by_term = table.groupby(level="term")
-    assert (by_term["estimate"].nunique() == 1).all() and (by_term["se"].nunique() == 1).all()
+    assert (by_term["estimate"].nunique() == 1).all()
+    # the resampling tests keep the chosen model's SE; auto's clustered SE is widened for its
+    # search (cts.analyses.post_search), never narrowed
+    resampled = table.drop(index="cluster", level="inference").groupby(level="term")["se"]
+    assert (resampled.nunique() == 1).all()
+    widened = table.loc["cluster", "se"].sort_index()
+    assert (widened >= resampled.first().sort_index() - 1e-15).all()
     assert table["p_value"].between(0, 1).all()
     assert len(plots.plot_methods(table, level="inference").axes) == 2
 

@@ -1,12 +1,19 @@
 """auto's SEs widened for its search: the between-models variance of the pre-tests' verdicts."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import quiet_load
 from scipy import stats
 
 import cts
-from cts.analyses.post_search import TERMS, effect_terms, other_verdict, widen_for_search
+from cts.analyses.post_search import (
+    TERMS,
+    effect_terms,
+    other_verdict,
+    squared_gap,
+    widen_for_search,
+)
 from cts.analyses.specification import Specification
 from cts.core.results import TestStatistic
 
@@ -37,7 +44,22 @@ def effect(spread_panel):
     return cts.estimate_adoption_effect(spread_panel, controls=("rollback_rate",))
 
 
-def test_auto_widens_by_each_verdict_q_1_minus_q_times_the_squared_gap(effect):
+def test_the_squared_gap_less_its_sampling_variance_floored_at_zero():
+    terms = list(TERMS)
+    chosen = pd.DataFrame({"estimate": [0.30, 0.50, 0.60], "se": [0.02, 0.01, 0.03]}, terms)
+    theirs = pd.DataFrame({"estimate": [0.25, 0.505, np.nan], "se": [0.03, 0.02, 0.04]}, terms)
+    out = squared_gap(theirs, chosen)
+    # 0.05^2 - |0.03^2 - 0.02^2| = 0.0025 - 0.0005
+    assert out["short_run"] == pytest.approx(0.0020, abs=1e-12)
+    # a gap within its noise: 0.005^2 - (0.02^2 - 0.01^2) < 0, floored
+    assert out["persistence"] == 0.0
+    # a missing estimate adds nothing; a missing SE leaves the gap whole
+    assert out["long_run"] == 0.0
+    theirs.loc["short_run", "se"] = np.nan
+    assert squared_gap(theirs, chosen)["short_run"] == pytest.approx(0.0025, abs=1e-12)
+
+
+def test_auto_widens_by_each_verdict_q_1_minus_q_times_the_squared_gap_less_its_noise(effect):
     search = effect.search
     assert search is not None and not search.alternatives.empty
     table = effect.table.loc[list(TERMS)]
@@ -46,14 +68,33 @@ def test_auto_widens_by_each_verdict_q_1_minus_q_times_the_squared_gap(effect):
     alternatives = search.alternatives
     weights = (alternatives["q"] * (1 - alternatives["q"])).to_numpy()
     for term in TERMS:
+        fixed = search.table.loc[term, "se_fixed"]
         gaps = alternatives[term].to_numpy() - table.loc[term, "estimate"]
-        expected = np.sqrt(search.table.loc[term, "se_fixed"] ** 2 + weights @ gaps**2)
+        noise = np.abs(alternatives[f"se_{term}"].to_numpy() ** 2 - fixed**2)
+        expected = np.sqrt(fixed**2 + weights @ np.maximum(gaps**2 - noise, 0.0))
         assert table.loc[term, "se"] == pytest.approx(expected, rel=1e-10)
-        assert table.loc[term, "se"] >= search.table.loc[term, "se_fixed"]
+        # never narrower than the chosen model's, never wider than with the raw squared gap
+        assert fixed <= table.loc[term, "se"] <= np.sqrt(fixed**2 + weights @ gaps**2)
     z = 1.959964
     np.testing.assert_allclose(table["ci_high"] - table["estimate"], z * table["se"], rtol=1e-5)
     np.testing.assert_allclose(table["estimate"] - table["ci_low"], z * table["se"], rtol=1e-5)
     assert "intervals widened for the search" in effect.specification.summary()
+
+
+def test_a_gap_within_its_noise_adds_nothing_on_the_spread_panel(effect):
+    # one lag chosen, two lags at q = 0.43: that model's short run is 0.313 against auto's
+    # 0.318, a gap of 0.0045 (0.00002 squared) against |0.0574^2 - 0.0320^2| = 0.0023 of
+    # noise: no widening (the raw squared gap gave 0.0320 -> 0.0321); persistence keeps part of
+    # its gaps (+0.015 with two lags, -0.027 with each team's own): 0.02235 -> 0.02261 (the raw
+    # squared gap gave 0.0239)
+    search = effect.search
+    q = search.alternatives.set_index("decision")["q"]
+    assert q["2 lag(s)"] == pytest.approx(0.4263, abs=1e-3)
+    se = search.table["se"]
+    assert se["short_run"] == search.table.loc["short_run", "se_fixed"]
+    assert se["short_run"] == pytest.approx(0.03200, rel=1e-3)
+    assert se["persistence"] == pytest.approx(0.02261, rel=1e-3)
+    assert search.table.loc["persistence", "se_fixed"] == pytest.approx(0.02235, rel=1e-3)
 
 
 def test_the_alternatives_are_the_other_verdicts_of_the_chosen_specification(effect, spread_panel):

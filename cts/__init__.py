@@ -99,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "NOTES": "cts.analyses.drivers",
     "DriversResult": "cts.analyses.drivers",
     "fit_drivers": "cts.analyses.drivers",
+    "fit_drivers_ranked": "cts.analyses.drivers",
     "CombinedImpact": "cts.analyses.impact",
     "Impact": "cts.analyses.impact",
     "combined_impact": "cts.analyses.impact",

@@ -51,7 +51,7 @@ from cts.panel import PanelError, PanelWarning, varying_columns
 if TYPE_CHECKING:
     from pyfixest.estimation import Feols
 
-__all__ = ["DRIVERS", "NOTES", "OWN_UNITS", "DriversResult", "fit_drivers"]
+__all__ = ["DRIVERS", "NOTES", "OWN_UNITS", "DriversResult", "fit_drivers", "fit_drivers_ranked"]
 
 #: The default drivers and what a one-unit change means.
 DRIVERS: dict[str, str] = {
@@ -324,6 +324,32 @@ def fit_drivers(
         model=model,
         _data=data,
     )
+
+
+def fit_drivers_ranked(
+    panel: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, **options: Any
+) -> tuple[DriversResult, pd.DataFrame]:
+    """:func:`fit_drivers` and its :meth:`DriversResult.rank_uncertainty` in one call, so that
+    :func:`cts.cached` can keep both: the team bootstrap is the costly part (on 2,000 teams x
+    260 weeks ~21 s of CPU for 200 draws, against ~4.4 s for the fits).
+
+    Parameters
+    ----------
+    panel
+        As in :func:`fit_drivers`.
+    n_boot, seed
+        As in :meth:`DriversResult.rank_uncertainty`.
+    **options
+        :func:`fit_drivers`'s keyword arguments.
+
+    Returns
+    -------
+    result : DriversResult
+    ranks : pandas.DataFrame
+        ``result.rank_uncertainty(n_boot, seed)``.
+    """
+    result = fit_drivers(panel, **options)
+    return result, result.rank_uncertainty(n_boot=n_boot, seed=seed)
 
 
 def _variance_components(model: Any) -> pd.Series:

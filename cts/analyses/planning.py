@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyfixest as pf
+from scipy import stats
 
 from cts.analyses.adoption import estimate_adoption_effect
 from cts.core.exceptions import FewTeamsWarning
@@ -25,6 +27,7 @@ __all__ = [
     "calibrate",
     "minimum_detectable_effect",
     "power",
+    "power_bound",
     "power_grid",
     "power_study",
 ]
@@ -42,6 +45,18 @@ POOL_TEAM_WEEKS = 200_000
 #: (fits of two outcomes included), so on a 40 x 40 panel a pool's start (2.7 s of CPU per
 #: worker) cost more than a third of the section, and a report runs other notebooks beside it.
 POOL_PANEL_TEAM_WEEKS = 20_000
+#: Team-weeks of the panel from which :func:`power_study` first tries :func:`power_bound` at the
+#: panel's own size instead of simulating it: on 2,000 teams x 260 weeks one simulated panel with
+#: its two fits takes ~3 s of CPU and ~0.6 GB in each worker (the 10 panels of a pinned-down
+#: design ~30 s of CPU; two workers took the robustness report to 2.75 GB), while the bound
+#: needs one fit per outcome (~1.5 s). The default panel (1,000 x 156) stays simulated.
+BOUND_TEAM_WEEKS = 250_000
+#: Lower bound on power from which :func:`power_study` reports the bound instead of simulating:
+#: no number of simulated panels short of thousands could tell such a power from 1.
+BOUND_POWER = 0.999
+#: Factor on the panel's own standard error in :func:`power_bound`: room for a simulated
+#: panel's standard error to exceed the panel's own.
+SE_INFLATION = 2.0
 _ARCHITECTURE_MULTIPLIER = dict(
     zip(("service", "monolith", "trunk"), DEPLOY_LEVEL_BY_ARCHITECTURE, strict=True)
 )
@@ -137,6 +152,10 @@ class PowerResult(Result):
     alpha: float
     calibration: dict
     inference: str = "cluster"
+    #: ``"simulation"``, or ``"normal bound"`` (:func:`power_bound`: nothing simulated).
+    method: str = "simulation"
+    #: With ``"normal bound"``: the panel's own standard error of the long-run effect.
+    se: float = float("nan")
 
     @property
     def few_clusters(self) -> bool:
@@ -163,11 +182,30 @@ class PowerResult(Result):
 
     def summary(self) -> str:
         """Power in words."""
+        if self.method == "normal bound":
+            return (
+                f"Power to detect a {self.effect:+.0%} long-run effect on {self.outcome} "
+                f"({self.absolute_effect:+.3f} in its units) with {self.n_teams} teams x "
+                f"{self.n_weeks} weeks at the {self.alpha:.0%} level: {self.bound_words()}."
+            )
         return (
             f"Power to detect a {self.effect:+.0%} long-run effect on {self.outcome} "
             f"({self.absolute_effect:+.3f} in its units) with {self.n_teams} teams x "
             f"{self.n_weeks} weeks at the {self.alpha:.0%} level: {self.power:.0%} (Monte Carlo "
             f"SE {self.mcse:.1%}, {self.reps} simulated panels; {self._test_note()})."
+        )
+
+    def bound_words(self) -> str:
+        """How a ``"normal bound"`` power was obtained, in words (empty for a simulated one)."""
+        if self.method != "normal bound":
+            return ""
+        shown = math.floor(1000 * min(self.power, BOUND_POWER)) / 10
+        return (
+            f"at least {shown:g}%, not simulated: a normal "
+            f"approximation with {SE_INFLATION:g} times the standard error of the panel's own "
+            f"estimate ({self.se:.3g}, clustered by team, bias-corrected fit: the test each "
+            f"simulated panel gets) puts the effect {abs(self.absolute_effect) / self.se:.0f} "
+            "standard errors from zero"
         )
 
     def _test_note(self) -> str:
@@ -267,6 +305,59 @@ def power(
     return result
 
 
+def power_bound(
+    panel: pd.DataFrame,
+    effect: float,
+    calibration: dict,
+    *,
+    outcome: str = "cr_velocity",
+    alpha: float = 0.05,
+    inflation: float = SE_INFLATION,
+) -> PowerResult:
+    """A lower bound on power at the panel's own size from its own standard error, simulating
+    nothing: ``Phi(|effect * level| / (inflation * SE) - z)``, with ``SE`` the clustered SE of
+    the panel's long-run estimate by the test each simulated panel of :func:`power` gets
+    (bias-corrected fit) and ``z`` the two-sided critical value at ``alpha`` (the rejections
+    with the wrong sign left out, so a bound). ``inflation`` (default 2) leaves room for a
+    simulated panel's SE to exceed the panel's own. For a large panel, where power is 1 to any
+    precision a simulation could reach and one simulated panel costs seconds and gigabytes.
+
+    Parameters
+    ----------
+    panel
+        The panel.
+    effect
+        Relative long-run effect (share of the outcome's level, as in :func:`power`).
+    calibration
+        :func:`calibrate`'s result for ``outcome`` (its level and design).
+    outcome, alpha
+        As in :func:`power`.
+    inflation
+        Factor on the panel's own standard error.
+
+    Returns
+    -------
+    PowerResult
+        With ``method="normal bound"``, ``reps=0``, ``mcse=0`` and the panel's ``se``.
+    """
+    params = _design(panel, effect, outcome, None, None, calibration)
+    if inflation < 1:
+        raise ValueError(f"inflation must be at least 1, not {inflation}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewTeamsWarning)
+        fit = estimate_adoption_effect(
+            windowed(panel), outcome=outcome, inference="cluster", method="bias_corrected",
+            serial_test=False,
+        )  # fmt: skip
+    se = float(fit.table["se"]["long_run"])
+    absolute = effect * params[f"{_PREFIX[outcome]}_level"]
+    z = critical_value(1 - alpha)
+    bound = float(stats.norm.cdf(abs(absolute) / (inflation * se) - z))
+    result = _power_result([], params, effect, outcome, alpha, share=bound)
+    result.method, result.se = "normal bound", se
+    return result
+
+
 def _precise(hits: list[bool], precision: float, minimum: int = MIN_REPS) -> bool:
     """Whether ``hits`` pin power down to a Monte Carlo SE of ``precision`` (see :func:`power`),
     after at least ``minimum`` panels."""
@@ -309,12 +400,19 @@ def _jobs(
 
 
 def _power_result(
-    hits: list[bool], params: dict, effect: float, outcome: str, alpha: float
+    hits: list[bool],
+    params: dict,
+    effect: float,
+    outcome: str,
+    alpha: float,
+    share: float | None = None,
 ) -> PowerResult:
-    share = float(np.mean(hits))
+    """The result of ``hits``, or of a power ``share`` computed without simulating (no hits)."""
+    if share is None:
+        share = float(np.mean(hits))
     return PowerResult(
         power=share,
-        mcse=float(np.sqrt(share * (1 - share) / len(hits))),
+        mcse=float(np.sqrt(share * (1 - share) / len(hits))) if hits else 0.0,
         effect=effect,
         absolute_effect=effect * params[f"{_PREFIX[outcome]}_level"],
         reps=len(hits),
@@ -503,6 +601,7 @@ def power_study(
     calibrations: dict[str, dict] | None = None,
     precision: float = 0.1,
     grid_precision: float = 0.1,
+    bound_team_weeks: int | None = BOUND_TEAM_WEEKS,
 ) -> PowerStudy:
     """Power of ``effect`` on each outcome at the panel's size (:func:`power`) and by number of
     teams and weeks (:func:`power_grid`): each simulated panel carries every outcome's
@@ -518,6 +617,12 @@ def power_study(
     least 74%). On a panel of fewer than :data:`POOL_PANEL_TEAM_WEEKS` team-weeks the panels
     are simulated in this process.
 
+    From ``bound_team_weeks`` team-weeks (:data:`BOUND_TEAM_WEEKS`; ``None``: never) the
+    panel's own size is first bounded without simulating (:func:`power_bound`): when the bound
+    is at least :data:`BOUND_POWER` for every outcome, ``at_size`` holds the bounds (``method``
+    ``"normal bound"``, ``reps`` 0; their summary says what was done) and only the grid is
+    simulated; otherwise the panel's size is simulated as below it.
+
     Parameters
     ----------
     panel, effect, alpha, seed, workers, progress
@@ -532,6 +637,8 @@ def power_study(
         Most panels per design at the panel's size and on the grid.
     precision, grid_precision
         Monte Carlo SE at which a design stops early.
+    bound_team_weeks
+        Panel size (teams x weeks) from which power at that size may be bounded instead.
 
     Returns
     -------
@@ -544,14 +651,16 @@ def power_study(
     for outcome in outcomes:
         merged.update(calibrations.get(outcome) or calibrate(panel, outcome))
     own = _design(panel, effect, outcomes[0], None, None, merged)
-    designs = [(own, reps, precision, min(GRID_MIN_REPS, reps))] + [
+    bounds = _bounds(panel, effect, outcomes, merged, alpha, bound_team_weeks)
+    designs = ([] if bounds else [(own, reps, precision, min(GRID_MIN_REPS, reps))]) + [
         (_design(panel, effect, outcomes[0], teams, weeks, merged), grid_reps, grid_precision,
          min(GRID_MIN_REPS, grid_reps))
         for weeks in n_weeks
         for teams in n_teams
     ]  # fmt: skip
-    hits = _rounds(designs, effect, outcomes, alpha, seed, workers, progress)
-    results = [
+    size = own["n_teams"] * own["n_weeks"]
+    hits = _rounds(designs, effect, outcomes, alpha, seed, (workers, size), progress)
+    results = ([bounds] if bounds else []) + [
         [
             _power_result([h[k] for h in found], params, effect, outcome, alpha)
             for k, outcome in enumerate(outcomes)
@@ -571,19 +680,40 @@ def power_study(
     return PowerStudy(at_size, grid, effect, alpha, precision, grid_precision)
 
 
+def _bounds(
+    panel: pd.DataFrame,
+    effect: float,
+    outcomes: tuple[str, ...],
+    calibration: dict,
+    alpha: float,
+    team_weeks: int | None,
+) -> list[PowerResult]:
+    """:func:`power_bound` per outcome when the panel has ``team_weeks`` or more and every bound
+    is at least :data:`BOUND_POWER`; else nothing (simulate)."""
+    if team_weeks is None or calibration["n_teams"] * calibration["n_weeks"] < team_weeks:
+        return []
+    bounds = []
+    for outcome in outcomes:
+        bounds.append(power_bound(panel, effect, calibration, outcome=outcome, alpha=alpha))
+        if bounds[-1].power < BOUND_POWER:
+            return []
+    return bounds
+
+
 def _rounds(
     designs: list[tuple[dict, int, float, int]],
     effect: float,
     outcomes: tuple[str, ...],
     alpha: float,
     seed: int,
-    workers: int | None,
+    pool: tuple[int | None, int],
     progress: bool,
 ) -> list[list[tuple[bool, ...]]]:
     """Each design's hits (one per outcome, per panel), in rounds until every outcome is
-    precise or the design has all its panels."""
+    precise or the design has all its panels. ``pool``: the workers asked for and the panel's
+    own team-weeks (whether a pool pays, see :data:`POOL_PANEL_TEAM_WEEKS`)."""
     jobs = [_joint_jobs(params, effect, outcomes, cap, alpha, seed) for params, cap, *_ in designs]
-    own = designs[0][0]["n_teams"] * designs[0][0]["n_weeks"]
+    workers, own = pool
     work = sum(p["n_teams"] * p["n_weeks"] * cap for p, cap, *_ in designs)
     small = work < POOL_TEAM_WEEKS or own < POOL_PANEL_TEAM_WEEKS
     workers = 1 if small else (workers or default_workers())

@@ -122,6 +122,9 @@ def test_rank_uncertainty(default_panel, capsys):
     assert ranks.equals(result.rank_uncertainty(n_boot=30, seed=1))
     with pytest.raises(ValueError, match="n_boot"):
         result.rank_uncertainty(n_boot=1)
+    fitted, same = cts.fit_drivers_ranked(small, n_boot=30, seed=1)
+    assert same.equals(ranks) and fitted.table.equals(result.table)
+    assert cts.fit_drivers_ranked(small, n_boot=30, seed=1, period="2W")[0].n_obs > result.n_obs
 
 
 def test_random_slopes_and_trend(default_panel):

@@ -190,3 +190,34 @@ def test_power_study_tests_both_outcomes_on_one_panel_and_stops_designs_once_pin
     assert all(r.reps in (20, 30) for r in none.at_size.values())  # 0 of 10 is not precise
     with pytest.raises(ValueError, match="each outcome once"):
         power_study(panel, 0.1, outcomes=("cr_velocity", "cr_velocity"), **common)
+
+
+def test_power_bound_is_below_simulated_power_and_replaces_it_only_when_near_one(small):
+    """The bound (2 x the panel's own SE of 0.053) is 0.29 at +5% and 0.50 at +7%, below the
+    simulated power of 40 panels (0.65 and 0.975); at +50% it is 1. power_study uses it at the
+    panel's size only from ``bound_team_weeks`` and when at least 99.9% for every outcome."""
+    from cts.analyses.planning import BOUND_POWER, power_bound, power_study
+
+    panel, calibration = small
+    common = dict(calibration=calibration, workers=1, progress=False, reps=40)
+    for effect, low in ((0.05, 0.29), (0.07, 0.50)):
+        bound = power_bound(panel, effect, calibration)
+        assert bound.power == pytest.approx(low, abs=0.02)
+        assert bound.power < power(panel, effect, **common).power
+        assert bound.method == "normal bound" and bound.reps == 0 and bound.mcse == 0
+    big = power_bound(panel, 0.5, calibration)
+    assert big.se == pytest.approx(0.0527, rel=0.02) and big.power >= BOUND_POWER
+    text = big.summary()
+    assert "at least 99.9%, not simulated" in text and "28 standard errors" in text
+    with pytest.raises(ValueError, match="inflation"):
+        power_bound(panel, 0.5, calibration, inflation=0.5)
+    grid = dict(n_teams=(30,), n_weeks=(26,), reps=30, grid_reps=10, workers=1, progress=False)
+    bounded = power_study(panel, 0.5, bound_team_weeks=5_000, **grid)
+    assert all(r.method == "normal bound" for r in bounded.at_size.values())
+    assert bounded.table["reps"].tolist() == [0, 0]
+    assert (bounded.grid["reps"] == 10).all() and (bounded.grid["power"] == 1.0).all()
+    simulated = power_study(panel, 0.5, bound_team_weeks=6_000, **grid)  # 5,200 team-weeks
+    assert all(r.method == "simulation" and r.reps == 10 for r in simulated.at_size.values())
+    assert simulated.grid.equals(bounded.grid)
+    unbounded = power_study(panel, 0.0, bound_team_weeks=5_000, **grid)  # bound ~0.025
+    assert all(r.method == "simulation" for r in unbounded.at_size.values())

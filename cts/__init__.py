@@ -188,6 +188,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         OWN_UNITS,
         DriversResult,
         fit_drivers,
+        fit_drivers_ranked,
     )
     from cts.analyses.exogeneity import (  # noqa: F401
         ExogeneityChecks,

@@ -110,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "calibrate": "cts.analyses.planning",
     "minimum_detectable_effect": "cts.analyses.planning",
     "power": "cts.analyses.planning",
+    "power_bound": "cts.analyses.planning",
     "power_grid": "cts.analyses.planning",
     "power_study": "cts.analyses.planning",
     "AssistantPaths": "cts.analyses.value",
@@ -215,6 +216,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see every public name (a test che
         calibrate,
         minimum_detectable_effect,
         power,
+        power_bound,
         power_grid,
         power_study,
     )
